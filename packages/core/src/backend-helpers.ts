@@ -1,0 +1,26 @@
+import { failure } from "./errors.js";
+import { isTextMimeType } from "./mime.js";
+import type { ErrorCode, FileDataV2, WriteOptions } from "./protocol.js";
+
+type Failure = { error: string; code: ErrorCode };
+
+/** The `conflict` to return when the etag of an existing file fails `ifMatch` / `ifNoneMatch`. */
+export function checkPreconditions(path: string, currentEtag: string, options: WriteOptions | undefined): Failure | null {
+  if (options?.ifNoneMatch === "*") return failure("conflict", `'${path}' already exists (ifNoneMatch: "*")`);
+  if (options?.ifMatch !== undefined && options.ifMatch !== currentEtag) {
+    return failure("conflict", `'${path}' changed since it was read (etag mismatch); read it again and retry`);
+  }
+  return null;
+}
+
+/** The `conflict` to return when `ifMatch` names a version of a file that does not exist. */
+export function writeConflict(path: string, options: WriteOptions | undefined): Failure | null {
+  if (options?.ifMatch !== undefined) return failure("conflict", `'${path}' does not exist, so ifMatch cannot hold`);
+  return null;
+}
+
+/** The text an edit may change, or the failure for a binary file. */
+export function editableText(path: string, data: FileDataV2): string | Failure {
+  if (typeof data.content === "string" && isTextMimeType(data.mimeType)) return data.content;
+  return failure("invalid_argument", `'${path}' is a binary file and cannot be edited as text`);
+}

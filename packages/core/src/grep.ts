@@ -1,0 +1,72 @@
+import { failure } from "./errors.js";
+import { createGrepGlobFilter, type PathMatcher } from "./glob.js";
+import { checkDirPath, comparePaths, isWithin } from "./paths.js";
+import type { ErrorCode, GrepMatch, GrepResult } from "./protocol.js";
+import { grepFileText, isSearchableText } from "./text.js";
+
+/** Validated grep arguments, shared by every backend. */
+export interface GrepQuery {
+  pattern: string;
+  /** Normalised search directory (or file). */
+  dir: string;
+  glob: string | null;
+  /** Cap on the total number of matches, or `Infinity`. */
+  maxCount: number;
+  /** True for paths inside `dir` that the glob filter accepts. */
+  accepts: PathMatcher;
+}
+
+/** Validates and normalises grep's arguments; the failure is ready to return. */
+export function parseGrepArgs(
+  pattern: string,
+  path?: string | null,
+  glob?: string | null,
+  maxCount?: number | null,
+): { ok: true; query: GrepQuery } | { ok: false; error: string; code: ErrorCode } {
+  if (typeof pattern !== "string") return { ok: false, ...failure("invalid_argument", "grep pattern must be a string") };
+  const dir = checkDirPath(path);
+  if (!dir.ok) return dir;
+  let cap = Number.POSITIVE_INFINITY;
+  if (maxCount !== undefined && maxCount !== null) {
+    if (typeof maxCount !== "number" || Number.isNaN(maxCount) || maxCount < 0) {
+      return { ok: false, ...failure("invalid_argument", "max_count must be a non-negative number") };
+    }
+    cap = Math.floor(maxCount);
+  }
+  const globFilter = glob ? createGrepGlobFilter(glob, dir.path) : null;
+  const root = dir.path;
+  const accepts: PathMatcher = globFilter
+    ? (p) => globFilter(p)
+    : (p) => isWithin(p, root);
+  return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts } };
+}
+
+/** Sorts matches by path, then line, in place. */
+export function sortGrepMatches(matches: GrepMatch[]): GrepMatch[] {
+  return matches.sort((a, b) => comparePaths(a.path, b.path) || a.line - b.line);
+}
+
+/**
+ * Applies `maxCount` to sorted matches: `truncated` is true only when more matches existed.
+ * Callers that stop early must collect `maxCount + 1` matches so that this can tell.
+ */
+export function capGrepMatches(matches: GrepMatch[], maxCount: number): GrepResult {
+  if (matches.length > maxCount) return { matches: matches.slice(0, maxCount), truncated: true };
+  return { matches };
+}
+
+/**
+ * Grep over texts already in memory: the reference implementation of the contract. `files` yields
+ * each candidate file's path and text (binary files must be left out by the caller).
+ */
+export function grepTexts(files: Iterable<{ path: string; text: string }>, query: GrepQuery): GrepResult {
+  const candidates = [...files].filter((f) => query.accepts(f.path) && isSearchableText(f.text));
+  candidates.sort((a, b) => comparePaths(a.path, b.path));
+  const matches: GrepMatch[] = [];
+  for (const file of candidates) {
+    const room = query.maxCount + 1 - matches.length;
+    if (room <= 0) break;
+    matches.push(...grepFileText(file.path, file.text, query.pattern, room));
+  }
+  return capGrepMatches(matches, query.maxCount);
+}

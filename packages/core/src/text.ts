@@ -1,0 +1,128 @@
+import type { GrepMatch, ReadResult } from "./protocol.js";
+
+const encoder = new TextEncoder();
+// fatal: invalid UTF-8 must be detected, not replaced; ignoreBOM: a BOM is content and must round-trip.
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lossyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** UTF-8 bytes of a string. */
+export function encodeUtf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Decodes UTF-8, or returns `null` when the bytes are not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Uint8Array): string | null {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Decodes UTF-8, replacing invalid sequences with U+FFFD. */
+export function decodeUtf8Lossy(bytes: Uint8Array): string {
+  return lossyDecoder.decode(bytes);
+}
+
+/** Size in bytes of a string's UTF-8 encoding, without allocating it. */
+export function utf8ByteLength(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+/**
+ * Number of lines in a text: lines are separated by `\n`, and a final `\n` does not start an extra
+ * line. An empty text has 0 lines.
+ */
+export function countLines(text: string): number {
+  if (text.length === 0) return 0;
+  let n = 1;
+  let i = text.indexOf("\n");
+  while (i !== -1) {
+    if (i === text.length - 1) break;
+    n++;
+    i = text.indexOf("\n", i + 1);
+  }
+  return n;
+}
+
+/** Splits a text into its lines (see {@link countLines} for what a line is). */
+export function splitLines(text: string): string[] {
+  if (text.length === 0) return [];
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+/** Floors and clamps a caller's offset/limit (negative → 0, NaN/Infinity → default). */
+export function normalizeReadWindow(offset?: number, limit?: number): { offset: number; limit: number } {
+  const clamp = (v: number | undefined, fallback: number) =>
+    typeof v === "number" && Number.isFinite(v) ? Math.max(0, Math.floor(v)) : fallback;
+  return { offset: clamp(offset, 0), limit: clamp(limit, 500) };
+}
+
+/**
+ * The read window of the contract over a text: raw lines `offset .. offset+limit-1` joined by
+ * `\n`, with `totalLines`, and `startLine`/`endLine`/`nextOffset` when the window is not empty.
+ */
+export function readTextWindow(
+  text: string,
+  offset?: number,
+  limit?: number,
+): Pick<ReadResult, "content" | "totalLines" | "startLine" | "endLine" | "nextOffset"> {
+  const window = normalizeReadWindow(offset, limit);
+  const lines = splitLines(text);
+  const totalLines = lines.length;
+  const selected = lines.slice(window.offset, window.offset + window.limit);
+  if (selected.length === 0) return { content: "", totalLines };
+  const endLine = window.offset + selected.length;
+  return {
+    content: selected.join("\n"),
+    totalLines,
+    startLine: window.offset + 1,
+    endLine,
+    ...(endLine < totalLines ? { nextOffset: endLine } : {}),
+  };
+}
+
+/**
+ * Literal, case-sensitive search of one text. Returns the matching lines (1-based numbers, text
+ * without the `\n`, a `\r` kept). Stops after `limit` matches when given.
+ */
+export function grepText(text: string, pattern: string, limit = Number.POSITIVE_INFINITY): Array<{ line: number; text: string }> {
+  const out: Array<{ line: number; text: string }> = [];
+  // A pattern containing "\n" can never match within one line.
+  if (limit <= 0 || pattern.includes("\n")) return out;
+  if (pattern.length === 0) {
+    splitLines(text).some((t, i) => out.push({ line: i + 1, text: t }) >= limit);
+    return out;
+  }
+  // Jump from hit to hit with indexOf and count the newlines skipped, instead of splitting the text.
+  let line = 1;
+  let counted = 0;
+  let hit = text.indexOf(pattern);
+  while (hit !== -1) {
+    for (let nl = text.indexOf("\n", counted); nl !== -1 && nl < hit; nl = text.indexOf("\n", nl + 1)) {
+      line++;
+      counted = nl + 1;
+    }
+    const start = text.lastIndexOf("\n", hit - 1) + 1;
+    const newline = text.indexOf("\n", hit + pattern.length);
+    const end = newline === -1 ? text.length : newline;
+    out.push({ line, text: text.slice(start, end) });
+    if (out.length >= limit || newline === -1) break;
+    line++;
+    counted = newline + 1;
+    hit = text.indexOf(pattern, newline + 1);
+  }
+  return out;
+}
+
+/** {@link grepText} for a file, as contract `GrepMatch`es. */
+export function grepFileText(path: string, text: string, pattern: string, limit?: number): GrepMatch[] {
+  return grepText(text, pattern, limit).map((m) => ({ path, line: m.line, text: m.text }));
+}
+
+/** True when text content may be searched by grep: no NUL characters (ripgrep's binary rule). */
+export function isSearchableText(text: string): boolean {
+  return !text.includes("\u0000");
+}
