@@ -1,0 +1,102 @@
+// The root `pnpm test`: starts every service once, lints, builds, typechecks and tests all packages
+// against those services, then prints one `N passed, N failed` line for CI.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServices } from "./harness/index.mjs";
+
+const STEPS = [
+  ["pnpm", ["exec", "biome", "ci", "."]],
+  ["pnpm", ["exec", "turbo", "run", "build", "typecheck", "publint", "test", "--concurrency=2", "--continue=never"]],
+];
+
+const requireServices = process.env.DEEPFS_REQUIRE_SERVICES === "1";
+const reportDir = mkdtempSync(join(tmpdir(), "deepfs-reports-"));
+let child;
+let interruptedBy;
+
+for (const name of ["SIGINT", "SIGTERM"]) {
+  process.on(name, () => {
+    interruptedBy = name;
+    child?.kill(name);
+  });
+}
+
+const exitCode = await main();
+rmSync(reportDir, { recursive: true, force: true });
+process.exit(exitCode);
+
+async function main() {
+  let services;
+  try {
+    services = await startServices(["postgres", "s3", "docker"], {
+      log: (line) => console.log(`[deepfs-harness] ${line}`),
+    });
+  } catch (error) {
+    console.error(`[deepfs] ${error.message}`);
+    return 1;
+  }
+  let code = 0;
+  try {
+    console.log(servicesLine(services.info));
+    const env = { ...process.env, ...services.env, DEEPFS_TEST_REPORT_DIR: reportDir };
+    for (const [command, args] of STEPS) {
+      if (interruptedBy) break;
+      code = await runStep(command, args, env);
+      if (code !== 0) break;
+    }
+  } finally {
+    await services.stop();
+  }
+  if (interruptedBy) return interruptedBy === "SIGINT" ? 130 : 143;
+  const skips = serviceSkips();
+  if (skips.length > 0) {
+    console.log(`[deepfs] suites skipped for a missing service: ${skips.join("; ")}`);
+    if (requireServices && code === 0) code = 1;
+  }
+  const totals = sumReports();
+  console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  return code;
+}
+
+function servicesLine(info) {
+  const parts = [
+    `PostgreSQL: ${info.postgres}`,
+    `S3: ${info.s3}`,
+    `Docker: ${info.docker}`,
+    `images: ${info.images ?? "none"}`,
+  ];
+  return `[deepfs] ${parts.join(" | ")}`;
+}
+
+function runStep(command, args, env) {
+  console.log(`[deepfs] $ ${command} ${args.join(" ")}`);
+  return new Promise((resolve) => {
+    child = spawn(command, args, { env, stdio: "inherit" });
+    child.once("error", (error) => {
+      console.error(`[deepfs] ${command}: ${error.message}`);
+      resolve(1);
+    });
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/** Adds up the vitest JSON reports that `vitestReporters()` writes into the report dir. */
+function sumReports() {
+  const totals = { passed: 0, failed: 0, skipped: 0 };
+  for (const file of readdirSync(reportDir).filter((name) => name.endsWith(".json"))) {
+    const report = JSON.parse(readFileSync(join(reportDir, file), "utf8"));
+    totals.passed += report.numPassedTests ?? 0;
+    // A test file that fails to load has no failed test, only a failed suite: it must still count.
+    totals.failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+    totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  }
+  return totals;
+}
+
+function serviceSkips() {
+  const file = join(reportDir, "service-skips.log");
+  if (!existsSync(file)) return [];
+  return [...new Set(readFileSync(file, "utf8").split("\n").filter(Boolean))];
+}
