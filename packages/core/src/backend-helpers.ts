@@ -5,7 +5,11 @@ import type { ErrorCode, FileDataV2, WriteOptions } from "./protocol.js";
 type Failure = { error: string; code: ErrorCode };
 
 /** The `conflict` to return when the etag of an existing file fails `ifMatch` / `ifNoneMatch`. */
-export function checkPreconditions(path: string, currentEtag: string, options: WriteOptions | undefined): Failure | null {
+export function checkPreconditions(
+  path: string,
+  currentEtag: string,
+  options: WriteOptions | undefined,
+): Failure | null {
   if (options?.ifNoneMatch === "*") return failure("conflict", `'${path}' already exists (ifNoneMatch: "*")`);
   if (options?.ifMatch !== undefined && options.ifMatch !== currentEtag) {
     return failure("conflict", `'${path}' changed since it was read (etag mismatch); read it again and retry`);

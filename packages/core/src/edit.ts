@@ -3,7 +3,11 @@ import type { ErrorCode } from "./protocol.js";
 /** Outcome of {@link performStringReplacement}. */
 export type ReplacementResult =
   | { ok: true; content: string; occurrences: number }
-  | { ok: false; code: Extract<ErrorCode, "string_not_found" | "multiple_occurrences" | "invalid_argument">; error: string };
+  | {
+      ok: false;
+      code: Extract<ErrorCode, "string_not_found" | "multiple_occurrences" | "invalid_argument">;
+      error: string;
+    };
 
 function countOccurrences(content: string, needle: string): number {
   let n = 0;

@@ -8,7 +8,8 @@ const DEEPFS_ERROR_MARKER = Symbol.for("deepfs.error");
  */
 export class DeepfsError extends Error {
   readonly code: ErrorCode;
-  private readonly [DEEPFS_ERROR_MARKER] = true;
+  /** Marker read by {@link DeepfsError.isInstance}. */
+  readonly [DEEPFS_ERROR_MARKER] = true;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

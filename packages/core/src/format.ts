@@ -41,7 +41,8 @@ export function checkEmptyContent(content: string): string | null {
 export function formatReadResponse(result: ReadResult): string {
   if (result.error) return `Error: ${result.error}`;
   const content = result.content;
-  if (content instanceof Uint8Array) return `[binary content: ${result.mimeType ?? "application/octet-stream"}, ${content.byteLength} bytes]`;
+  if (content instanceof Uint8Array)
+    return `[binary content: ${result.mimeType ?? "application/octet-stream"}, ${content.byteLength} bytes]`;
   if (content === undefined || content === "") {
     return (result.totalLines ?? 0) === 0
       ? EMPTY_CONTENT_WARNING
@@ -58,7 +59,9 @@ export function truncateIfTooLong(result: string): string;
 export function truncateIfTooLong(result: string[]): string[];
 export function truncateIfTooLong(result: string | string[]): string | string[] {
   if (typeof result === "string") {
-    return result.length > TOOL_RESULT_CHAR_LIMIT ? `${result.slice(0, TOOL_RESULT_CHAR_LIMIT)}\n${TRUNCATION_GUIDANCE}` : result;
+    return result.length > TOOL_RESULT_CHAR_LIMIT
+      ? `${result.slice(0, TOOL_RESULT_CHAR_LIMIT)}\n${TRUNCATION_GUIDANCE}`
+      : result;
   }
   const total = result.reduce((sum, line) => sum + line.length, 0);
   if (total <= TOOL_RESULT_CHAR_LIMIT) return result;

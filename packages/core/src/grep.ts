@@ -23,7 +23,8 @@ export function parseGrepArgs(
   glob?: string | null,
   maxCount?: number | null,
 ): { ok: true; query: GrepQuery } | { ok: false; error: string; code: ErrorCode } {
-  if (typeof pattern !== "string") return { ok: false, ...failure("invalid_argument", "grep pattern must be a string") };
+  if (typeof pattern !== "string")
+    return { ok: false, ...failure("invalid_argument", "grep pattern must be a string") };
   const dir = checkDirPath(path);
   if (!dir.ok) return dir;
   let cap = Number.POSITIVE_INFINITY;
@@ -35,9 +36,7 @@ export function parseGrepArgs(
   }
   const globFilter = glob ? createGrepGlobFilter(glob, dir.path) : null;
   const root = dir.path;
-  const accepts: PathMatcher = globFilter
-    ? (p) => globFilter(p)
-    : (p) => isWithin(p, root);
+  const accepts: PathMatcher = globFilter ? (p) => globFilter(p) : (p) => isWithin(p, root);
   return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts } };
 }
 

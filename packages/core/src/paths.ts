@@ -36,7 +36,8 @@ export function checkPath(input: string): PathCheck {
   for (const part of input.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") return refuse(input, "'..' is not allowed");
-    if (utf8.encode(part).length > MAX_NAME_BYTES) return refuse(input, `a name is longer than ${MAX_NAME_BYTES} bytes`);
+    if (utf8.encode(part).length > MAX_NAME_BYTES)
+      return refuse(input, `a name is longer than ${MAX_NAME_BYTES} bytes`);
     parts.push(part);
   }
   return { ok: true, path: `/${parts.join("/")}` };

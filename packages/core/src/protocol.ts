@@ -198,12 +198,7 @@ export interface BackendProtocol {
     replaceAll?: boolean,
     options?: WriteOptions,
   ): MaybePromise<EditResult>;
-  grep(
-    pattern: string,
-    path?: string | null,
-    glob?: string | null,
-    maxCount?: number | null,
-  ): MaybePromise<GrepResult>;
+  grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): MaybePromise<GrepResult>;
   glob(pattern: string, path?: string): MaybePromise<GlobResult>;
   delete(filePath: string): MaybePromise<DeleteResult>;
   uploadFiles(files: Array<[string, Uint8Array]>): MaybePromise<FileUploadResponse[]>;

@@ -1,9 +1,10 @@
+import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
+import { performStringReplacement } from "./edit.js";
 import { failure, notFound } from "./errors.js";
-import { createFileData, bytesForWrite, contentFromBytes, fileDataToBytes, toFileDataV2 } from "./file-data.js";
+import { bytesForWrite, contentFromBytes, createFileData, fileDataToBytes, toFileDataV2 } from "./file-data.js";
 import { createGlobMatcher, globSearchRoot } from "./glob.js";
 import { grepTexts, parseGrepArgs } from "./grep.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
-import { performStringReplacement } from "./edit.js";
 import { checkDirPath, checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
 import type {
   BackendCapabilities,
@@ -24,7 +25,6 @@ import type {
   WriteResult,
 } from "./protocol.js";
 import { readTextWindow, utf8ByteLength } from "./text.js";
-import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
 
 interface Entry {
   data: FileDataV2;
@@ -140,7 +140,12 @@ export class StateBackend implements BackendProtocol {
     return { path, occurrences: replaced.occurrences, etag: next.etag };
   }
 
-  async grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): Promise<GrepResult> {
+  async grep(
+    pattern: string,
+    path?: string | null,
+    glob?: string | null,
+    maxCount?: number | null,
+  ): Promise<GrepResult> {
     const parsed = parseGrepArgs(pattern, path, glob, maxCount);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const texts: Array<{ path: string; text: string }> = [];
@@ -154,7 +159,8 @@ export class StateBackend implements BackendProtocol {
   async glob(pattern: string, path?: string): Promise<GlobResult> {
     const dir = checkDirPath(path);
     if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") return failure("invalid_argument", "glob pattern must be a non-empty string");
+    if (typeof pattern !== "string" || pattern === "")
+      return failure("invalid_argument", "glob pattern must be a non-empty string");
     const matches = createGlobMatcher(pattern, dir.path);
     const root = globSearchRoot(pattern, dir.path);
     const files: FileInfo[] = [];
@@ -186,10 +192,21 @@ export class StateBackend implements BackendProtocol {
       if (!checked.ok) return { path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error };
       const path = checked.path;
       if (!(bytes instanceof Uint8Array)) {
-        return { path, error: "invalid_path", code: "invalid_argument", message: `Content for '${path}' must be bytes` };
+        return {
+          path,
+          error: "invalid_path",
+          code: "invalid_argument",
+          message: `Content for '${path}' must be bytes`,
+        };
       }
       const blocked = this.blockedWrite(path, undefined);
-      if (blocked) return { path, error: blocked.code === "is_directory" ? "is_directory" : "invalid_path", code: blocked.code, message: blocked.error };
+      if (blocked)
+        return {
+          path,
+          error: blocked.code === "is_directory" ? "is_directory" : "invalid_path",
+          code: blocked.code,
+          message: blocked.error,
+        };
       this.put(path, this.nextData(path, contentFromBytes(path, bytes.slice())));
       return { path, error: null };
     });
@@ -209,13 +226,20 @@ export class StateBackend implements BackendProtocol {
   /** Resolves a file path to its entry, or the failure to return (with the normalised path). */
   private lookup(
     rawPath: string,
-  ): { path: string; entry: Entry } | { path?: string; error: string; code: "invalid_path" | "file_not_found" | "is_directory" } {
+  ):
+    | { path: string; entry: Entry }
+    | { path?: string; error: string; code: "invalid_path" | "file_not_found" | "is_directory" } {
     const checked = checkPath(rawPath);
     if (!checked.ok) return checked;
     const path = checked.path;
     const entry = this.entries.get(path);
     if (entry) return { path, entry };
-    if (this.children.has(path)) return { path, ...failure("is_directory", `'${path}' is a directory, not a file`) } as { path: string; error: string; code: "is_directory" };
+    if (this.children.has(path))
+      return { path, ...failure("is_directory", `'${path}' is a directory, not a file`) } as {
+        path: string;
+        error: string;
+        code: "is_directory";
+      };
     return { path, ...notFound(path) };
   }
 
@@ -224,7 +248,8 @@ export class StateBackend implements BackendProtocol {
     if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
     if (path === "/" || this.children.has(path)) return failure("is_directory", `'${path}' is a directory, not a file`);
     for (let dir = parentDir(path); dir !== "/"; dir = parentDir(dir)) {
-      if (this.entries.has(dir)) return failure("not_a_directory", `'${dir}' is a file, so '${path}' cannot be created below it`);
+      if (this.entries.has(dir))
+        return failure("not_a_directory", `'${dir}' is a file, so '${path}' cannot be created below it`);
     }
     const existing = this.entries.get(path);
     if (existing) return checkPreconditions(path, existing.etag, options);

@@ -88,7 +88,11 @@ export function readTextWindow(
  * Literal, case-sensitive search of one text. Returns the matching lines (1-based numbers, text
  * without the `\n`, a `\r` kept). Stops after `limit` matches when given.
  */
-export function grepText(text: string, pattern: string, limit = Number.POSITIVE_INFINITY): Array<{ line: number; text: string }> {
+export function grepText(
+  text: string,
+  pattern: string,
+  limit = Number.POSITIVE_INFINITY,
+): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
   // A pattern containing "\n" can never match within one line.
   if (limit <= 0 || pattern.includes("\n")) return out;
