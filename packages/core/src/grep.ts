@@ -25,6 +25,9 @@ export function parseGrepArgs(
 ): { ok: true; query: GrepQuery } | { ok: false; error: string; code: ErrorCode } {
   if (typeof pattern !== "string")
     return { ok: false, ...failure("invalid_argument", "grep pattern must be a string") };
+  if (glob !== undefined && glob !== null && typeof glob !== "string") {
+    return { ok: false, ...failure("invalid_argument", "grep glob must be a string") };
+  }
   const dir = checkDirPath(path);
   if (!dir.ok) return dir;
   let cap = Number.POSITIVE_INFINITY;

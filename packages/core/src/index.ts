@@ -1,4 +1,6 @@
 export * from "./backend-helpers.js";
+export * from "./base-sandbox.js";
+export * from "./composite-backend.js";
 export * from "./edit.js";
 export * from "./errors.js";
 export * from "./file-data.js";

@@ -104,7 +104,7 @@ export function comparePaths(a: string, b: string): number {
     // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF, which sort after 0xE000-0xFFFF.
     const sx = x >= 0xd800 && x <= 0xdfff;
     const sy = y >= 0xd800 && y <= 0xdfff;
-    if (sx !== sy) return sx ? (y >= 0xe000 ? 1 : -1) : x >= 0xe000 ? -1 : 1;
+    if (sx !== sy) return sx ? 1 : -1;
     return x - y;
   }
   return a.length - b.length;

@@ -1,0 +1,129 @@
+import type { BackendCapabilities, BackendProtocol } from "@deepfs/core";
+import { checkPath } from "@deepfs/core";
+import { it } from "vitest";
+
+/** What `create()` hands the suite: a backend and the directory its test files live under. */
+export interface ContractSubject<B extends BackendProtocol = BackendProtocol> {
+  backend: B;
+  /** Absolute virtual directory every test path is built under (default `/`). */
+  root?: string;
+  /** Removes whatever this subject created; called after each test, even a failed one. */
+  cleanup?: () => void | Promise<void>;
+}
+
+/** Options of `defineBackendContract`. */
+export interface BackendContractOptions<B extends BackendProtocol = BackendProtocol> {
+  /** Shown in every test name, e.g. `S3Backend`. */
+  name: string;
+  /** A fresh, isolated backend for one test (or the bare backend when it needs no root or cleanup). */
+  create: () => ContractSubject<B> | B | Promise<ContractSubject<B> | B>;
+  /** Overrides of `backend.capabilities`: what the suite may expect of this backend. */
+  capabilities?: Partial<BackendCapabilities>;
+  /** A reason to skip the whole suite (e.g. the service is unavailable); printed loudly. */
+  skip?: string | undefined;
+}
+
+/** A capability a rule depends on. */
+export type CapabilityName = keyof BackendCapabilities;
+
+/** What each rule's body receives: a fresh backend and the helpers to address its files. */
+export interface RuleEnv {
+  backend: BackendProtocol;
+  /** Normalised absolute root of this test's files. */
+  root: string;
+  /**
+   * A path under the root: `at("/a/b.txt")` is `/a/b.txt` for the root `/` and `/w/t-1/a/b.txt`
+   * for `/w/t-1`. The argument is appended as is, so non-normalised forms (`//a//b/`) stay so;
+   * `at("/")` is the root itself.
+   */
+  at(path: string): string;
+  /** `at(path)` of a directory as `ls` lists it, with the trailing `/`. */
+  dirEntry(path: string): string;
+  capabilities: BackendCapabilities;
+}
+
+export interface RuleOptions {
+  /** Per-test timeout in ms (default {@link DEFAULT_TIMEOUT}). */
+  timeout?: number;
+  /** Skip the rule unless the backend has this capability. */
+  needs?: CapabilityName;
+}
+
+/** Registration handle passed to every `register…` function. */
+export interface ContractContext {
+  readonly name: string;
+  /** Registers one contract rule as a test that runs on a fresh subject and cleans it up. */
+  rule(title: string, body: (env: RuleEnv) => Promise<void>, options?: RuleOptions): void;
+}
+
+/** Generous enough for a network backend seeding a small tree. */
+export const DEFAULT_TIMEOUT = 30_000;
+/** For the bulk-transfer and scale rules. */
+export const HEAVY_TIMEOUT = 180_000;
+
+const NO_CAPABILITIES: BackendCapabilities = {
+  execute: false,
+  nativeGrep: false,
+  conditionalWrites: false,
+  realDirectories: false,
+  readOnly: false,
+};
+
+function isBackend(value: unknown): value is BackendProtocol {
+  return typeof value === "object" && value !== null && typeof (value as { ls?: unknown }).ls === "function";
+}
+
+async function openSubject<B extends BackendProtocol>(
+  options: BackendContractOptions<B>,
+): Promise<Required<ContractSubject<B>>> {
+  const created = await options.create();
+  const subject: ContractSubject<B> = isBackend(created) ? { backend: created } : created;
+  const checked = checkPath(subject.root ?? "/");
+  if (!checked.ok) throw new Error(`${options.name}: create() returned an invalid root: ${checked.error}`);
+  return { backend: subject.backend, root: checked.path, cleanup: subject.cleanup ?? (() => {}) };
+}
+
+function envFor(subject: { backend: BackendProtocol; root: string }, capabilities: BackendCapabilities): RuleEnv {
+  const { root } = subject;
+  const at = (path: string) => {
+    if (path === "/") return root;
+    return root === "/" ? path : `${root}${path}`;
+  };
+  return {
+    backend: subject.backend,
+    root,
+    at,
+    dirEntry: (path) => `${at(path)}/`,
+    capabilities,
+  };
+}
+
+/** Builds the registration handle for one backend. */
+export function createContractContext<B extends BackendProtocol>(options: BackendContractOptions<B>): ContractContext {
+  return {
+    name: options.name,
+    rule(title, body, ruleOptions = {}) {
+      const { needs, timeout = DEFAULT_TIMEOUT } = ruleOptions;
+      // A rule for a capability declared absent up front does not apply: it is not registered at all,
+      // so that it is not reported as a skipped test.
+      if (needs !== undefined && options.capabilities?.[needs] === false) return;
+      it(
+        title,
+        async (test) => {
+          const subject = await openSubject(options);
+          try {
+            const capabilities = { ...NO_CAPABILITIES, ...subject.backend.capabilities, ...options.capabilities };
+            if (needs && !capabilities[needs]) {
+              test.skip(`${options.name} does not have the capability '${needs}'`);
+              return;
+            }
+            await body(envFor(subject, capabilities));
+          } finally {
+            await subject.cleanup();
+          }
+        },
+        timeout,
+      );
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import {
+  BaseSandbox,
+  CompositeBackend,
+  type ExecuteResponse,
+  type FileDownloadResponse,
+  type FileUploadResponse,
+  fileDataToString,
+  StateBackend,
+  utf8ByteLength,
+} from "@deepfs/core";
+import { isSandboxBackend } from "deepagents";
+import { describe, expect, it } from "vitest";
+import { type AgentScenarioResult, runAgentScenario } from "../src/agent-scenario.js";
+
+const AGENT_TIMEOUT = 60_000;
+
+/** The tool results every run of the scenario must produce, whatever the backend. */
+function expectToolResults(result: AgentScenarioResult): void {
+  const { files, byTool, toolResults } = result;
+  expect(toolResults.map((r) => r.name)).toEqual([
+    "write_file",
+    "write_file",
+    "read_file",
+    "edit_file",
+    "ls",
+    "glob",
+    "grep",
+  ]);
+  expect(toolResults[0]?.text).toBe(`Successfully wrote to '${files.todo}'`);
+  expect(toolResults[1]?.text).toBe(`Successfully wrote to '${files.app}'`);
+
+  const read = byTool.read_file?.text ?? "";
+  const raw = files.todoWritten.slice(0, -1);
+  expect(read.split(raw).length - 1, "the file's text appears exactly once").toBe(1);
+  expect(read, "the backend adds no line numbers of its own").not.toMatch(/^\s*\d+\t/m);
+  expect(read).toBe(`@@ lines 1-3 of 3 @@\n${raw}`);
+
+  expect(byTool.edit_file?.text).toBe(`Successfully replaced 1 occurrence(s) in '${files.todo}'`);
+  expect(byTool.ls?.text).toBe(`${files.todo} (${utf8ByteLength(files.todoEdited)} bytes)`);
+  expect(byTool.glob?.text).toBe(files.app);
+  expect(byTool.grep?.text).toBe(`${files.app}:\n  2:     print("${files.grepNeedle}")`);
+}
+
+function stored(backend: StateBackend): Record<string, string> {
+  return Object.fromEntries(Object.entries(backend.files).map(([path, data]) => [path, fileDataToString(data)]));
+}
+
+describe("a real deep agent (createDeepAgent, scripted offline model) on deepfs backends", () => {
+  it(
+    "works on the default route of a CompositeBackend",
+    async () => {
+      const main = new StateBackend();
+      const memories = new StateBackend();
+      const result = await runAgentScenario(new CompositeBackend(main, { "/memories/": memories }), { root: "/" });
+      expectToolResults(result);
+      expect(stored(main)).toEqual({
+        "/notes/todo.md": result.files.todoEdited,
+        "/src/app.py": result.files.appContent,
+      });
+      expect(stored(memories)).toEqual({});
+    },
+    AGENT_TIMEOUT,
+  );
+
+  it(
+    "works below a mounted route, which stores paths without its prefix",
+    async () => {
+      const main = new StateBackend();
+      const memories = new StateBackend();
+      const result = await runAgentScenario(
+        new CompositeBackend({ default: main, routes: { "/memories/": memories } }),
+        {
+          root: "/memories",
+        },
+      );
+      expect(result.files.todo).toBe("/memories/notes/todo.md");
+      expectToolResults(result);
+      expect(stored(memories)).toEqual({
+        "/notes/todo.md": result.files.todoEdited,
+        "/src/app.py": result.files.appContent,
+      });
+      expect(stored(main)).toEqual({});
+    },
+    AGENT_TIMEOUT,
+  );
+
+  it(
+    "works on a bare StateBackend in a subdirectory",
+    async () => {
+      const backend = new StateBackend();
+      const result = await runAgentScenario(backend, { root: "/work/t1" });
+      expectToolResults(result);
+      expect(Object.keys(backend.files)).toEqual(["/work/t1/notes/todo.md", "/work/t1/src/app.py"]);
+    },
+    AGENT_TIMEOUT,
+  );
+
+  it("deepagents recognises a BaseSandbox subclass as a sandbox and a StateBackend as not one", () => {
+    class NullSandbox extends BaseSandbox {
+      readonly id = "null-sandbox";
+      execute(): ExecuteResponse {
+        return { output: "", exitCode: 0, truncated: false };
+      }
+      uploadFiles(files: Array<[string, Uint8Array]>): FileUploadResponse[] {
+        return files.map(([path]) => ({ path, error: null }));
+      }
+      downloadFiles(paths: string[]): FileDownloadResponse[] {
+        return paths.map((path) => ({ path, content: null, error: "file_not_found" }));
+      }
+    }
+    expect(isSandboxBackend(new NullSandbox())).toBe(true);
+    expect(isSandboxBackend(new StateBackend())).toBe(false);
+  });
+});

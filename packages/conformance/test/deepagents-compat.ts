@@ -1,0 +1,44 @@
+/**
+ * Type-level proof (checked by `tsc --noEmit`, never run) that deepfs backends can be passed to
+ * deepagents as they are: each is assigned to deepagents' own protocol types.
+ */
+import {
+  type BackendProtocol,
+  BaseSandbox,
+  CompositeBackend,
+  type ExecuteResponse,
+  type FileDownloadResponse,
+  type FileUploadResponse,
+  StateBackend,
+} from "@deepfs/core";
+import type {
+  AnyBackendProtocol,
+  BackendProtocolV2,
+  CreateDeepAgentParams,
+  SandboxBackendProtocolV2,
+} from "deepagents";
+
+class TypeOnlySandbox extends BaseSandbox {
+  readonly id = "type-only";
+  execute(): ExecuteResponse {
+    return { output: "", exitCode: 0, truncated: false };
+  }
+  uploadFiles(files: Array<[string, Uint8Array]>): FileUploadResponse[] {
+    return files.map(([path]) => ({ path, error: null }));
+  }
+  downloadFiles(paths: string[]): FileDownloadResponse[] {
+    return paths.map((path) => ({ path, content: null, error: "file_not_found" }));
+  }
+}
+
+export const state: BackendProtocolV2 = new StateBackend();
+export const composite: BackendProtocolV2 = new CompositeBackend(new StateBackend(), {
+  "/memories/": new StateBackend(),
+});
+export const compositeSandbox: SandboxBackendProtocolV2 = new CompositeBackend(new TypeOnlySandbox(), {
+  "/memories/": { backend: new StateBackend(), readOnly: true },
+});
+export const sandbox: SandboxBackendProtocolV2 = new TypeOnlySandbox();
+/** Any deepfs backend, typed by the deepfs contract alone, is accepted too. */
+export const anyDeepfsBackend = (backend: BackendProtocol): AnyBackendProtocol => backend;
+export const agentBackend: CreateDeepAgentParams["backend"] = new StateBackend();

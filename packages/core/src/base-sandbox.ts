@@ -1,0 +1,365 @@
+import { createHash } from "node:crypto";
+import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
+import { performStringReplacement } from "./edit.js";
+import { failure, notFound } from "./errors.js";
+import { bytesForWrite, contentFromBytes, createFileData } from "./file-data.js";
+import { createGlobMatcher, globSearchRoot } from "./glob.js";
+import { grepTexts, parseGrepArgs } from "./grep.js";
+import { getMimeType, isTextMimeType } from "./mime.js";
+import { checkDirPath, checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
+import type {
+  BackendCapabilities,
+  DeleteResult,
+  EditResult,
+  ErrorCode,
+  ExecuteOptions,
+  ExecuteResponse,
+  FileDownloadResponse,
+  FileInfo,
+  FileUploadResponse,
+  GlobResult,
+  GrepMatch,
+  GrepResult,
+  LsResult,
+  MaybePromise,
+  ReadRawResult,
+  ReadResult,
+  SandboxBackendProtocol,
+  WriteOptions,
+  WriteResult,
+} from "./protocol.js";
+import { KeyLock } from "./sandbox/key-lock.js";
+import {
+  deleteScript,
+  fileCommand,
+  fileTimesScript,
+  grepCandidatesScript,
+  inlineCommand,
+  listFilesScript,
+  lsScript,
+  parseStatRecords,
+  prepareWriteScript,
+  STATUS_MARKER,
+  ScriptStatus,
+  shellQuote,
+} from "./sandbox/shell-scripts.js";
+import { decodeUtf8Lossy, encodeUtf8, readTextWindow } from "./text.js";
+
+export { shellQuote } from "./sandbox/shell-scripts.js";
+
+type Failure = { error: string; code: ErrorCode };
+
+/** Files grep downloads per `downloadFiles` call while collecting matches in path order. */
+const GREP_DOWNLOAD_BATCH = 32;
+
+/**
+ * The base of a sandbox backend (E2B, Daytona, a VM, a container): a subclass implements `id`,
+ * `execute`, `uploadFiles` and `downloadFiles`, and inherits every other method of the contract.
+ *
+ * Virtual paths are the sandbox's absolute paths. Each method runs at most one shell command (plus
+ * transfers): POSIX sh with GNU or busybox `find`, `stat`, `grep`, `mktemp`. Every argument is
+ * single-quoted and file contents never appear in a command line; they travel through
+ * `uploadFiles`/`downloadFiles`, byte for byte.
+ *
+ * Subclass obligations:
+ * - `execute` runs `command` with `sh -c` (stdout and stderr combined, exit 124 on timeout, output
+ *   capped with `truncated: true`). When a listing is cut, BaseSandbox re-runs it through a temporary
+ *   file (`mktemp`), then downloads and removes that file.
+ * - `uploadFiles` writes each file's exact bytes, replacing an existing file and creating missing
+ *   parent directories; `downloadFiles` returns exact bytes. Both keep input order and report
+ *   failures per entry with the codes of the contract (`file_not_found`, `is_directory`,
+ *   `permission_denied`, `invalid_path`), validating paths with `checkPath`.
+ *
+ * Etags are SHA-256 digests of the content computed in Node. `write`/`edit` on one path are
+ * serialised inside this process, so concurrent edits through one instance never lose a change
+ * and `ifMatch`/`ifNoneMatch` hold; against writers in other processes (or commands run with
+ * `execute`) atomicity is only as strong as the sandbox's own file replacement.
+ */
+export abstract class BaseSandbox implements SandboxBackendProtocol {
+  readonly capabilities: BackendCapabilities = {
+    execute: true,
+    nativeGrep: true,
+    conditionalWrites: true,
+    realDirectories: true,
+    readOnly: false,
+  };
+
+  /** Unique id of the sandbox. */
+  abstract readonly id: string;
+
+  /** Runs a shell command in the sandbox. */
+  abstract execute(command: string, options?: ExecuteOptions): MaybePromise<ExecuteResponse>;
+
+  /** Writes files into the sandbox, byte for byte, in input order. */
+  abstract uploadFiles(files: Array<[string, Uint8Array]>): MaybePromise<FileUploadResponse[]>;
+
+  /** Reads files from the sandbox, byte for byte, in input order. */
+  abstract downloadFiles(paths: string[]): MaybePromise<FileDownloadResponse[]>;
+
+  private readonly writeLock = new KeyLock();
+
+  /** Releases what the subclass holds; BaseSandbox itself holds nothing. */
+  async close(): Promise<void> {}
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async ls(path: string): Promise<LsResult> {
+    const dir = checkDirPath(path);
+    if (!dir.ok) return failure(dir.code, dir.error);
+    const run = await this.runScript(lsScript(dir.path), `list '${dir.path}'`);
+    if ("error" in run) return run;
+    if (run.status === ScriptStatus.permissionDenied) return failure("permission_denied", `Permission denied listing '${dir.path}'`);
+    if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${dir.path}'`, run.status);
+    const files: FileInfo[] = [];
+    for (const record of parseStatRecords(run.output)) {
+      if (!isListable(record.path, dir.path)) continue;
+      files.push(
+        record.isDirectory
+          ? { path: `${record.path}/`, is_dir: true, size: 0 }
+          : { path: record.path, is_dir: false, size: record.size, modified_at: isoSeconds(record.mtime) },
+      );
+    }
+    return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
+  }
+
+  async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const loaded = await this.load(checked.path);
+    if ("error" in loaded) return loaded;
+    const mimeType = getMimeType(checked.path);
+    const content = contentFromBytes(checked.path, loaded.bytes);
+    if (typeof content !== "string") return { content, mimeType, etag: loaded.etag };
+    return { ...readTextWindow(content, offset, limit), mimeType, etag: loaded.etag };
+  }
+
+  async readRaw(filePath: string): Promise<ReadRawResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const path = checked.path;
+    const [loaded, times] = await Promise.all([this.load(path), this.runScript(fileTimesScript(path), `stat '${path}'`)]);
+    if ("error" in loaded) return loaded;
+    const [birth, mtime] = "error" in times ? [] : times.output.trim().split(" ").map(Number);
+    const modified_at = mtime !== undefined && mtime > 0 ? isoSeconds(mtime) : new Date().toISOString();
+    // Birth time is unknown on busybox and some filesystems; the modification time stands in.
+    const created_at = birth !== undefined && birth > 0 ? isoSeconds(birth) : modified_at;
+    const content = contentFromBytes(path, loaded.bytes);
+    return { data: { content, mimeType: getMimeType(path), created_at, modified_at }, etag: loaded.etag };
+  }
+
+  async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const path = checked.path;
+    if (typeof content !== "string") return failure("invalid_argument", `Content for '${path}' must be a string`);
+    const bytes = bytesForWrite(path, content);
+    if (!bytes) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
+    if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
+    if (path === "/") return failure("is_directory", `'${path}' is a directory, not a file`);
+    return this.writeLock.run(path, async () => {
+      // With ifMatch a missing file is a conflict, so no parent directory may be created first.
+      const prepared = await this.prepareWrite(path, options?.ifMatch === undefined);
+      if ("error" in prepared) return prepared;
+      if (prepared.exists) {
+        let etag = "";
+        // ifNoneMatch fails on any existing file; only ifMatch needs the current content's etag.
+        if (options?.ifMatch !== undefined && options.ifNoneMatch !== "*") {
+          const current = await this.load(path);
+          if ("error" in current) return current;
+          etag = current.etag;
+        }
+        const precondition = checkPreconditions(path, etag, options);
+        if (precondition) return precondition;
+      } else {
+        const precondition = writeConflict(path, options);
+        if (precondition) return precondition;
+      }
+      const uploaded = await this.store(path, bytes);
+      if (uploaded) return uploaded;
+      return { path, etag: etagOf(bytes) };
+    });
+  }
+
+  async edit(filePath: string, oldString: string, newString: string, replaceAll = false, options?: WriteOptions): Promise<EditResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const path = checked.path;
+    return this.writeLock.run(path, async () => {
+      const loaded = await this.load(path);
+      if ("error" in loaded) return loaded;
+      if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
+      const precondition = checkPreconditions(path, loaded.etag, options);
+      if (precondition) return precondition;
+      const text = editableText(path, createFileData(contentFromBytes(path, loaded.bytes), undefined, getMimeType(path)));
+      if (typeof text !== "string") return text;
+      const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
+      if (!replaced.ok) return failure(replaced.code, replaced.error);
+      if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: loaded.etag };
+      const bytes = encodeUtf8(replaced.content);
+      const uploaded = await this.store(path, bytes);
+      if (uploaded) return uploaded;
+      return { path, occurrences: replaced.occurrences, etag: etagOf(bytes) };
+    });
+  }
+
+  /**
+   * Finds the files that contain the pattern with `grep -l` inside the sandbox, then downloads only
+   * those (in path order, until `maxCount` is reached) and applies the core matcher, so that binary
+   * detection (NUL bytes, invalid UTF-8) and line splitting are exactly the contract's.
+   */
+  async grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): Promise<GrepResult> {
+    // parseGrepArgs assumes a string glob; anything else would throw inside it.
+    if (glob !== undefined && glob !== null && typeof glob !== "string") return failure("invalid_argument", "grep glob must be a string");
+    const parsed = parseGrepArgs(pattern, path, glob, maxCount);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { query } = parsed;
+    // No line of a searchable text holds "\n" or NUL, and neither can be passed as a shell argument.
+    if (query.pattern.includes("\n") || query.pattern.includes("\u0000")) return { matches: [] };
+    const run = await this.runScript(grepCandidatesScript(query.dir, query.pattern), `search '${query.dir}'`);
+    if ("error" in run) return run;
+    if (run.status !== ScriptStatus.ok) return this.unexpected(`search '${query.dir}'`, run.status);
+    const candidates = [
+      ...new Set(
+        run.output.split("\n").filter((p) => {
+          const checked = checkPath(p);
+          return checked.ok && checked.path === p && query.accepts(p) && isTextMimeType(getMimeType(p));
+        }),
+      ),
+    ].sort(comparePaths);
+    const matches: GrepMatch[] = [];
+    for (let i = 0; i < candidates.length; i += GREP_DOWNLOAD_BATCH) {
+      const downloads = await this.downloadFiles(candidates.slice(i, i + GREP_DOWNLOAD_BATCH));
+      const texts: Array<{ path: string; text: string }> = [];
+      for (const file of downloads) {
+        // A file removed since the search is simply no longer there.
+        if (file.error || !file.content) continue;
+        const content = contentFromBytes(file.path, file.content);
+        if (typeof content === "string") texts.push({ path: file.path, text: content });
+      }
+      const batch = grepTexts(texts, { ...query, maxCount: query.maxCount - matches.length });
+      matches.push(...(batch.matches ?? []));
+      if (batch.truncated) return { matches, truncated: true };
+    }
+    return { matches };
+  }
+
+  async glob(pattern: string, path?: string): Promise<GlobResult> {
+    const dir = checkDirPath(path);
+    if (!dir.ok) return failure(dir.code, dir.error);
+    if (typeof pattern !== "string" || pattern === "") return failure("invalid_argument", "glob pattern must be a non-empty string");
+    const matches = createGlobMatcher(pattern, dir.path);
+    const root = globSearchRoot(pattern, dir.path);
+    const run = await this.runScript(listFilesScript(root), `list '${root}'`);
+    if ("error" in run) return run;
+    if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${root}'`, run.status);
+    const files: FileInfo[] = [];
+    for (const record of parseStatRecords(run.output)) {
+      const checked = checkPath(record.path);
+      if (!checked.ok || checked.path !== record.path || !matches(record.path)) continue;
+      files.push({ path: record.path, is_dir: false, size: record.size, modified_at: isoSeconds(record.mtime) });
+    }
+    return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
+  }
+
+  async delete(filePath: string): Promise<DeleteResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const path = checked.path;
+    if (path === "/") return failure("invalid_argument", "Refusing to delete '/', the whole sandbox filesystem");
+    const run = await this.runScript(deleteScript(path), `delete '${path}'`);
+    if ("error" in run) return run;
+    if (run.status === ScriptStatus.notFound) return notFound(path);
+    if (run.status === ScriptStatus.permissionDenied) return failure("permission_denied", `Permission denied deleting '${path}'`);
+    if (run.status !== ScriptStatus.ok) return this.unexpected(`delete '${path}'`, run.status);
+    return { path };
+  }
+
+  /** Downloads one file with its etag, or the failure to return. */
+  private async load(path: string): Promise<{ bytes: Uint8Array; etag: string } | Failure> {
+    const [file] = await this.downloadFiles([path]);
+    if (!file || file.error || !file.content) return transferFailure(path, file);
+    return { bytes: file.content, etag: etagOf(file.content) };
+  }
+
+  /** Uploads one file; null on success, else the failure to return. */
+  private async store(path: string, bytes: Uint8Array): Promise<Failure | null> {
+    const [result] = await this.uploadFiles([[path, bytes]]);
+    if (result && !result.error) return null;
+    return transferFailure(path, result);
+  }
+
+  /** Checks that `path` can be written, creating its parent when asked; reports whether it exists. */
+  private async prepareWrite(path: string, createParent: boolean): Promise<{ exists: boolean } | Failure> {
+    const run = await this.runScript(prepareWriteScript(path, parentDir(path), createParent), `write '${path}'`);
+    if ("error" in run) return run;
+    switch (run.status) {
+      case ScriptStatus.ok:
+        return { exists: run.output === "E" };
+      case ScriptStatus.isDirectory:
+        return failure("is_directory", `'${path}' is a directory, not a file`);
+      case ScriptStatus.notADirectory:
+        return failure("not_a_directory", `'${run.output}' is a file, so '${path}' cannot be created below it`);
+      case ScriptStatus.permissionDenied:
+        return failure("permission_denied", `Permission denied creating the parent directory of '${path}'`);
+      default:
+        return this.unexpected(`write '${path}'`, run.status);
+    }
+  }
+
+  /**
+   * Runs a script and returns its exit status and stdout. Output is returned inline; when the
+   * sandbox cuts it, the script runs again writing to a temporary file that is downloaded whole.
+   */
+  private async runScript(script: string, what: string): Promise<{ status: number; output: string } | Failure> {
+    const inline = await this.execute(inlineCommand(script));
+    const end = inline.output.lastIndexOf(STATUS_MARKER);
+    if (!inline.truncated && end !== -1) {
+      return { status: Number(inline.output.slice(end + STATUS_MARKER.length)), output: inline.output.slice(0, end) };
+    }
+    if (!inline.truncated) return this.commandFailure(what, inline);
+    const spooled = await this.execute(fileCommand(script));
+    const marker = spooled.output.lastIndexOf(STATUS_MARKER);
+    if (marker === -1) return this.commandFailure(what, spooled);
+    const tail = spooled.output.slice(marker + STATUS_MARKER.length);
+    const colon = tail.indexOf(":");
+    const tempPath = tail.slice(colon + 1).trim();
+    const [file] = await this.downloadFiles([tempPath]);
+    await this.execute(`rm -f -- ${shellQuote(tempPath)}`);
+    if (!file?.content) return failure("backend_unavailable", `Could not ${what}: the listing could not be read back from the sandbox`);
+    return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.content) };
+  }
+
+  private commandFailure(what: string, response: ExecuteResponse): Failure {
+    if (response.exitCode === 124) return failure("timeout", `Could not ${what}: the sandbox command timed out`);
+    return failure("backend_unavailable", `Could not ${what}: the sandbox command did not complete (exit ${response.exitCode ?? "none"})`);
+  }
+
+  private unexpected(what: string, status: number): Failure {
+    return failure("backend_unavailable", `Could not ${what}: the sandbox command failed with status ${status}`);
+  }
+}
+
+/** Opaque version of some bytes: their SHA-256 digest. */
+function etagOf(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("base64url");
+}
+
+function isoSeconds(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+/** True for a listing path that is a valid virtual path directly below `dir`. */
+function isListable(path: string, dir: string): boolean {
+  const checked = checkPath(path);
+  return checked.ok && checked.path === path && path !== dir && isWithin(path, dir) && parentDir(path) === dir;
+}
+
+/** The failure for an upload or download entry (or a missing one). */
+function transferFailure(path: string, entry: FileUploadResponse | FileDownloadResponse | undefined): Failure {
+  const code: ErrorCode = entry?.code ?? entry?.error ?? "file_not_found";
+  if (code === "file_not_found") return notFound(path);
+  if (code === "is_directory") return failure(code, `'${path}' is a directory, not a file`);
+  return failure(code, entry?.message ?? `Could not access '${path}' (${code})`);
+}

@@ -1,0 +1,646 @@
+import { describe, expect, it } from "vitest";
+import {
+  type BackendProtocol,
+  CompositeBackend,
+  comparePaths,
+  DeepfsError,
+  EXECUTE_UNSUPPORTED,
+  type ExecuteResponse,
+  isSandboxBackend,
+  StateBackend,
+} from "../src/index.js";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (data: Uint8Array | null) => (data ? new TextDecoder().decode(data) : null);
+const paths = (entries: Array<{ path: string }> | undefined) => (entries ?? []).map((e) => e.path);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Shared count of member calls running at once, across every instrumented backend. */
+interface InFlight {
+  now: number;
+  max: number;
+}
+
+/** A backend wrapper that records every call (method and arguments) and can slow some methods down. */
+function instrument<T extends BackendProtocol>(
+  backend: T,
+  options: { delayMs?: number; slow?: string[]; inFlight?: InFlight } = {},
+) {
+  const calls: Array<{ method: string; args: unknown[] }> = [];
+  const inFlight = options.inFlight ?? { now: 0, max: 0 };
+  const proxy = new Proxy(backend, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function" || typeof prop !== "string") return value;
+      return async (...args: unknown[]) => {
+        calls.push({ method: prop, args });
+        inFlight.now++;
+        inFlight.max = Math.max(inFlight.max, inFlight.now);
+        try {
+          if (options.delayMs && options.slow?.includes(prop)) await sleep(options.delayMs);
+          return await value.apply(target, args);
+        } finally {
+          inFlight.now--;
+        }
+      };
+    },
+  });
+  return { backend: proxy, calls, count: (method: string) => calls.filter((c) => c.method === method).length };
+}
+
+describe("construction", () => {
+  it("accepts both forms and route keys with or without the trailing slash", async () => {
+    const def = new StateBackend();
+    const mem = new StateBackend({ files: { "/x.txt": "hello" } });
+    const a = new CompositeBackend(def, { "/mem/": mem });
+    const b = new CompositeBackend({ default: def, routes: { "/mem": mem } });
+    const c = new CompositeBackend({ default: def, routes: { "/mem": { backend: mem } } });
+    for (const composite of [a, b, c]) {
+      expect((await composite.read("/mem/x.txt")).content).toBe("hello");
+    }
+    expect((await new CompositeBackend(def).ls("/")).files).toEqual([]);
+  });
+
+  it.each([
+    ["relative", { mem: new StateBackend() }],
+    ["the root", { "/": new StateBackend() }],
+    ["a '..' component", { "/a/../b": new StateBackend() }],
+    ["a '~' prefix", { "~/mem": new StateBackend() }],
+    ["a backslash", { "/a\\b": new StateBackend() }],
+    ["a control character", { "/a\u0001": new StateBackend() }],
+    ["a duplicate after normalising", { "/mem": new StateBackend(), "/mem/": new StateBackend() }],
+    ["a value that is not a backend", { "/mem": { nope: true } as unknown as BackendProtocol }],
+    ["an options object without a backend", { "/mem": { readOnly: true } as unknown as BackendProtocol }],
+  ])("throws invalid_argument for a route key or value that is %s", (_, routes) => {
+    const build = () => new CompositeBackend(new StateBackend(), routes);
+    expect(build).toThrow(DeepfsError);
+    try {
+      build();
+    } catch (error) {
+      expect(DeepfsError.isInstance(error) && error.code).toBe("invalid_argument");
+    }
+  });
+
+  it("throws invalid_argument without a default backend", () => {
+    expect(() => new CompositeBackend({} as never)).toThrow(DeepfsError);
+    expect(() => new CompositeBackend({ default: undefined } as never)).toThrow(/default backend/);
+  });
+});
+
+describe("routing", () => {
+  it("matches prefixes on segment boundaries only and strips the prefix", async () => {
+    const def = new StateBackend();
+    const mem = new StateBackend();
+    const composite = new CompositeBackend(def, { "/mem/": mem });
+    await composite.write("/mem/a.txt", "route");
+    await composite.write("/memo/a.txt", "default");
+    await composite.write("/mem.txt", "default too");
+    expect(Object.keys(mem.files)).toEqual(["/a.txt"]);
+    expect(Object.keys(def.files)).toEqual(["/mem.txt", "/memo/a.txt"]);
+    expect((await composite.read("/memo/a.txt")).content).toBe("default");
+    expect(await composite.ls("/mem")).toEqual(await composite.ls("/mem/"));
+    expect(paths((await composite.ls("/mem")).files)).toEqual(["/mem/a.txt"]);
+  });
+
+  it("prefers the longest matching prefix", async () => {
+    const a = new StateBackend();
+    const ab = new StateBackend();
+    const composite = new CompositeBackend(new StateBackend(), { "/a": a, "/a/b/": ab });
+    await composite.write("/a/b/c.txt", "deep");
+    await composite.write("/a/bc.txt", "shallow");
+    expect(Object.keys(ab.files)).toEqual(["/c.txt"]);
+    expect(Object.keys(a.files)).toEqual(["/bc.txt"]);
+  });
+
+  it("normalises paths before routing and refuses unsafe ones without calling a member", async () => {
+    const mem = instrument(new StateBackend());
+    const composite = new CompositeBackend(new StateBackend(), { "/mem": mem.backend });
+    expect((await composite.write("//mem/./a.txt", "x")).path).toBe("/mem/a.txt");
+    for (const bad of ["/mem/../etc/passwd", "~/mem/a", "/mem/a\u0000b", "C:/mem/a", "/mem\\a"]) {
+      expect((await composite.read(bad)).code).toBe("invalid_path");
+      expect((await composite.write(bad, "x")).code).toBe("invalid_path");
+      expect((await composite.ls(bad)).code).toBe("invalid_path");
+      expect((await composite.grep("x", bad)).code).toBe("invalid_path");
+      expect((await composite.glob("*", bad)).code).toBe("invalid_path");
+      expect((await composite.delete(bad)).code).toBe("invalid_path");
+    }
+    expect(mem.calls.map((c) => c.method)).toEqual(["write"]);
+  });
+});
+
+describe("re-prefixing", () => {
+  async function setup() {
+    const mem = new StateBackend();
+    const composite = new CompositeBackend(new StateBackend(), { "/project/": mem });
+    await composite.write("/project/src/a.py", "print('x')\nneedle\n");
+    await composite.write("/project/src/b.py", "needle\n");
+    return { mem, composite };
+  }
+
+  it("re-adds the prefix in write, edit and delete results", async () => {
+    const { mem, composite } = await setup();
+    expect(Object.keys(mem.files)).toEqual(["/src/a.py", "/src/b.py"]);
+    const written = await composite.write("/project/src/c.py", "one");
+    expect(written.path).toBe("/project/src/c.py");
+    expect(written.etag).toEqual(expect.any(String));
+    const edited = await composite.edit("/project/src/c.py", "one", "two");
+    expect(edited).toMatchObject({ path: "/project/src/c.py", occurrences: 1 });
+    expect((await composite.read("/project/src/c.py")).content).toBe("two");
+    expect(await composite.delete("/project/src/c.py")).toEqual({ path: "/project/src/c.py" });
+    expect((await composite.delete("/project/src")).path).toBe("/project/src");
+  });
+
+  it("re-adds the prefix in ls, glob and grep results", async () => {
+    const { composite } = await setup();
+    expect(paths((await composite.ls("/project")).files)).toEqual(["/project/src/"]);
+    expect((await composite.ls("/project/src")).files).toEqual([
+      expect.objectContaining({ path: "/project/src/a.py", is_dir: false, size: 18 }),
+      expect.objectContaining({ path: "/project/src/b.py", is_dir: false, size: 7 }),
+    ]);
+    expect(paths((await composite.glob("**/*.py", "/")).files)).toEqual(["/project/src/a.py", "/project/src/b.py"]);
+    expect(paths((await composite.glob("*.py", "/project/src")).files)).toEqual([
+      "/project/src/a.py",
+      "/project/src/b.py",
+    ]);
+    expect((await composite.grep("needle", "/")).matches).toEqual([
+      { path: "/project/src/a.py", line: 2, text: "needle" },
+      { path: "/project/src/b.py", line: 1, text: "needle" },
+    ]);
+    expect(paths((await composite.grep("needle", "/project/src/b.py")).matches)).toEqual(["/project/src/b.py"]);
+  });
+
+  it("re-adds the prefix in upload and download entries", async () => {
+    const { composite } = await setup();
+    const uploaded = await composite.uploadFiles([["/project//up.bin", new Uint8Array([0, 255, 1])]]);
+    expect(uploaded).toEqual([{ path: "/project/up.bin", error: null }]);
+    const downloaded = await composite.downloadFiles(["/project/up.bin", "/project/missing.txt"]);
+    expect(downloaded[0]).toEqual({ path: "/project/up.bin", content: new Uint8Array([0, 255, 1]), error: null });
+    expect(downloaded[1]).toMatchObject({ path: "/project/missing.txt", content: null, error: "file_not_found" });
+    expect(downloaded[1]?.message).toContain("'/project/missing.txt'");
+  });
+
+  it("names caller paths in the members' error messages and keeps their codes", async () => {
+    const { composite } = await setup();
+    const missing = await composite.read("/project/nope.txt");
+    expect(missing.code).toBe("file_not_found");
+    expect(missing.error).toContain("'/project/nope.txt'");
+    expect(missing.error).not.toContain("'/nope.txt'");
+    const below = await composite.write("/project/src/a.py/x.txt", "x");
+    expect(below.code).toBe("not_a_directory");
+    expect(below.error).toContain("'/project/src/a.py'");
+    expect(below.error).toContain("'/project/src/a.py/x.txt'");
+    const dir = await composite.read("/project/src");
+    expect(dir).toMatchObject({ code: "is_directory", error: expect.stringContaining("'/project/src'") });
+    const noHit = await composite.edit("/project/src/a.py", "absent", "x");
+    expect(noHit.code).toBe("string_not_found");
+    expect(noHit.error).toContain("'/project/src/a.py'");
+    expect((await composite.edit("/project/src/a.py", "x", "y", false, { ifMatch: "stale" })).code).toBe("conflict");
+  });
+
+  it("answers is_directory for a mount point and for paths with a mount point below", async () => {
+    const composite = new CompositeBackend(new StateBackend(), { "/x/y": new StateBackend() });
+    for (const path of ["/x", "/x/y", "/x/y/"]) {
+      expect((await composite.read(path)).code).toBe("is_directory");
+      expect((await composite.write(path, "no")).code).toBe("is_directory");
+      expect((await composite.uploadFiles([[path, bytes("no")]]))[0]).toMatchObject({ error: "is_directory" });
+    }
+  });
+});
+
+describe("mount points and shadowing", () => {
+  it("lists mount points as directories, nested routes included", async () => {
+    const def = new StateBackend({ files: { "/top.txt": "t", "/x/own.txt": "o" } });
+    const a = new StateBackend({ files: { "/a.txt": "a", "/b/hidden.txt": "shadowed by /a/b" } });
+    const ab = new StateBackend({ files: { "/ab.txt": "ab" } });
+    const deep = new StateBackend();
+    const composite = new CompositeBackend(def, { "/a/": a, "/a/b/": ab, "/x/y/z": deep });
+    expect((await composite.ls("/")).files).toEqual([
+      { path: "/a/", is_dir: true, size: 0 },
+      expect.objectContaining({ path: "/top.txt", is_dir: false }),
+      { path: "/x/", is_dir: true, size: 0 },
+    ]);
+    expect(paths((await composite.ls("/a")).files)).toEqual(["/a/a.txt", "/a/b/"]);
+    expect(paths((await composite.ls("/a/b")).files)).toEqual(["/a/b/ab.txt"]);
+    expect(paths((await composite.ls("/x")).files)).toEqual(["/x/own.txt", "/x/y/"]);
+    expect(paths((await composite.ls("/x/y")).files)).toEqual(["/x/y/z/"]);
+    expect((await composite.ls("/x/y/z")).files).toEqual([]);
+    expect((await composite.read("/a/b/hidden.txt")).code).toBe("file_not_found");
+    expect(paths((await composite.glob("**", "/a")).files)).toEqual(["/a/a.txt", "/a/b/ab.txt"]);
+  });
+
+  it("hides a parent backend's files below a mount point from every method", async () => {
+    const def = new StateBackend({ files: { "/memories/x.txt": "needle", "/keep.txt": "needle" } });
+    const mem = new StateBackend({ files: { "/y.txt": "needle" } });
+    const composite = new CompositeBackend(def, { "/memories/": mem });
+    expect(paths((await composite.ls("/")).files)).toEqual(["/keep.txt", "/memories/"]);
+    expect(paths((await composite.ls("/memories")).files)).toEqual(["/memories/y.txt"]);
+    expect(paths((await composite.glob("**/*.txt")).files)).toEqual(["/keep.txt", "/memories/y.txt"]);
+    expect(paths((await composite.grep("needle")).matches)).toEqual(["/keep.txt", "/memories/y.txt"]);
+    expect(paths((await composite.grep("needle", "/", "x.txt")).matches)).toEqual([]);
+    expect((await composite.read("/memories/x.txt")).code).toBe("file_not_found");
+    expect((await composite.readRaw("/memories/x.txt")).code).toBe("file_not_found");
+    expect((await composite.downloadFiles(["/memories/x.txt"]))[0]).toMatchObject({ error: "file_not_found" });
+  });
+
+  it("does not let shadowed matches use up a shared maxCount", async () => {
+    const shadowed: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) shadowed[`/mem/f${String(i).padStart(2, "0")}.txt`] = "hit";
+    const def = new StateBackend({ files: { ...shadowed, "/a.txt": "hit", "/z.txt": "hit" } });
+    const composite = new CompositeBackend(def, { "/mem": new StateBackend({ files: { "/m.txt": "hit" } }) });
+    expect(await composite.grep("hit", "/", null, 3)).toEqual({
+      matches: [
+        { path: "/a.txt", line: 1, text: "hit" },
+        { path: "/mem/m.txt", line: 1, text: "hit" },
+        { path: "/z.txt", line: 1, text: "hit" },
+      ],
+    });
+    expect(await composite.grep("hit", "/", null, 2)).toEqual({
+      matches: [
+        { path: "/a.txt", line: 1, text: "hit" },
+        { path: "/mem/m.txt", line: 1, text: "hit" },
+      ],
+      truncated: true,
+    });
+  });
+
+  it("deletes only the default backend's files when a deleted directory holds a mount point", async () => {
+    const def = new StateBackend({ files: { "/d/own.txt": "o" } });
+    const route = new StateBackend({ files: { "/r.txt": "r" } });
+    const composite = new CompositeBackend(def, { "/d/mnt": route });
+    expect(await composite.delete("/d")).toEqual({ path: "/d" });
+    expect(Object.keys(def.files)).toEqual([]);
+    expect(Object.keys(route.files)).toEqual(["/r.txt"]);
+    expect(paths((await composite.ls("/d")).files)).toEqual(["/d/mnt/"]);
+  });
+});
+
+describe("read-only routes", () => {
+  it("answers every mutation with read_only and changes nothing", async () => {
+    const ro = new StateBackend({ files: { "/doc.md": "# title\n" } });
+    const composite = new CompositeBackend(new StateBackend(), { "/docs": { backend: ro, readOnly: true } });
+    const before = ro.files;
+    expect((await composite.write("/docs/new.md", "x")).code).toBe("read_only");
+    expect((await composite.write("/docs/doc.md", "x")).code).toBe("read_only");
+    expect((await composite.edit("/docs/doc.md", "title", "x")).code).toBe("read_only");
+    expect((await composite.delete("/docs/doc.md")).code).toBe("read_only");
+    expect((await composite.delete("/docs")).code).toBe("read_only");
+    const failed = await composite.write("/docs/new.md", "x");
+    expect(failed.error).toContain("'/docs/new.md'");
+    const uploads = await composite.uploadFiles([
+      ["/docs/up.md", bytes("x")],
+      ["/ok.md", bytes("fine")],
+    ]);
+    expect(uploads).toEqual([
+      { path: "/docs/up.md", error: "permission_denied", code: "read_only", message: expect.any(String) },
+      { path: "/ok.md", error: null },
+    ]);
+    expect(ro.files).toEqual(before);
+    expect((await composite.read("/docs/doc.md")).content).toBe("# title");
+    expect(paths((await composite.grep("title")).matches)).toEqual(["/docs/doc.md"]);
+    expect(composite.capabilities.readOnly).toBe(false);
+    expect(new CompositeBackend(new StateBackend(), { "/docs": ro }).capabilities.readOnly).toBe(false);
+  });
+});
+
+describe("uploadFiles and downloadFiles", () => {
+  it("make one call per member backend and answer in input order", async () => {
+    const def = instrument(new StateBackend());
+    const a = instrument(new StateBackend());
+    const shared = instrument(new StateBackend());
+    const composite = new CompositeBackend(def.backend, {
+      "/a": a.backend,
+      "/s1": shared.backend,
+      "/s2": shared.backend,
+    });
+    const input: Array<[string, Uint8Array]> = [
+      ["/a/1.txt", bytes("a1")],
+      ["/root.txt", bytes("r")],
+      ["/s1/x.png", new Uint8Array([0, 1, 2])],
+      ["/a/../bad", bytes("bad")],
+      ["/s2/y.png", new Uint8Array([9])],
+      ["/a/2.txt", bytes("a2")],
+    ];
+    const uploaded = await composite.uploadFiles(input);
+    expect(uploaded.map((u) => [u.path, u.error])).toEqual([
+      ["/a/1.txt", null],
+      ["/root.txt", null],
+      ["/s1/x.png", null],
+      ["/a/../bad", "invalid_path"],
+      ["/s2/y.png", null],
+      ["/a/2.txt", null],
+    ]);
+    expect([def.count("uploadFiles"), a.count("uploadFiles"), shared.count("uploadFiles")]).toEqual([1, 1, 1]);
+    expect(a.calls[0]?.args[0]).toEqual([
+      ["/1.txt", bytes("a1")],
+      ["/2.txt", bytes("a2")],
+    ]);
+    expect(shared.backend.files["/x.png"]?.content).toEqual(new Uint8Array([0, 1, 2]));
+    expect(shared.backend.files["/y.png"]?.content).toEqual(new Uint8Array([9]));
+
+    const downloaded = await composite.downloadFiles([
+      "/s2/y.png",
+      "/a/2.txt",
+      "~/x",
+      "/root.txt",
+      "/a/1.txt",
+      "/a/3.txt",
+    ]);
+    expect(downloaded.map((d) => [d.path, d.error, d.content && text(d.content)])).toEqual([
+      ["/s2/y.png", null, "\t"],
+      ["/a/2.txt", null, "a2"],
+      ["~/x", "invalid_path", null],
+      ["/root.txt", null, "r"],
+      ["/a/1.txt", null, "a1"],
+      ["/a/3.txt", "file_not_found", null],
+    ]);
+    expect([def.count("downloadFiles"), a.count("downloadFiles"), shared.count("downloadFiles")]).toEqual([1, 1, 1]);
+    expect(a.calls.at(-1)?.args[0]).toEqual(["/2.txt", "/1.txt", "/3.txt"]);
+  });
+
+  it("answers invalid paths without calling any member", async () => {
+    const def = instrument(new StateBackend());
+    const composite = new CompositeBackend(def.backend, {});
+    const uploaded = await composite.uploadFiles([["../x", bytes("x")]]);
+    expect(uploaded).toEqual([
+      { path: "../x", error: "invalid_path", code: "invalid_path", message: expect.any(String) },
+    ]);
+    expect((await composite.downloadFiles(["C:/x"]))[0]).toMatchObject({ error: "invalid_path", content: null });
+    expect(def.calls).toEqual([]);
+  });
+});
+
+describe("grep and glob fan-out", () => {
+  it("asks the default backend and every route below the search path at the same time", async () => {
+    const inFlight = { now: 0, max: 0 };
+    const slow = { delayMs: 300, slow: ["grep", "glob"], inFlight };
+    const one = instrument(new StateBackend({ files: { "/f.txt": "hit" } }), slow);
+    const two = instrument(new StateBackend({ files: { "/f.txt": "hit" } }), slow);
+    const def = instrument(new StateBackend({ files: { "/f.txt": "hit" } }), slow);
+    const composite = new CompositeBackend(def.backend, { "/one": one.backend, "/two": two.backend });
+    const grep = await composite.grep("hit");
+    expect(paths(grep.matches)).toEqual(["/f.txt", "/one/f.txt", "/two/f.txt"]);
+    expect(inFlight.max).toBe(3);
+    inFlight.max = 0;
+    expect(paths((await composite.glob("**/*.txt")).files)).toEqual(["/f.txt", "/one/f.txt", "/two/f.txt"]);
+    expect(inFlight.max).toBe(3);
+  });
+
+  it("asks only the routes under the search path", async () => {
+    const def = instrument(new StateBackend());
+    const one = instrument(new StateBackend());
+    const two = instrument(new StateBackend());
+    const composite = new CompositeBackend(def.backend, { "/one": one.backend, "/d/two": two.backend });
+    await composite.grep("x", "/one/sub");
+    expect([def.count("grep"), one.count("grep"), two.count("grep")]).toEqual([0, 1, 0]);
+    expect(one.calls[0]?.args.slice(0, 2)).toEqual(["x", "/sub"]);
+    await composite.glob("*", "/d");
+    expect([def.count("glob"), one.count("glob"), two.count("glob")]).toEqual([1, 0, 0]);
+    await composite.glob("**", "/d");
+    expect([def.count("glob"), one.count("glob"), two.count("glob")]).toEqual([2, 0, 1]);
+  });
+
+  it("shares maxCount across members and sets truncated only when more existed", async () => {
+    const make = () => new StateBackend({ files: { "/f.txt": "hit\nhit\n", "/g.txt": "hit\nhit\nhit\n" } });
+    const composite = new CompositeBackend(make(), { "/b": make(), "/c": make() });
+    const all = await composite.grep("hit");
+    expect(all.matches).toHaveLength(15);
+    expect(all.truncated).toBeUndefined();
+    const seven = await composite.grep("hit", "/", null, 7);
+    expect(seven.truncated).toBe(true);
+    expect(seven.matches?.map((m) => `${m.path}:${m.line}`)).toEqual([
+      "/b/f.txt:1",
+      "/b/f.txt:2",
+      "/b/g.txt:1",
+      "/b/g.txt:2",
+      "/b/g.txt:3",
+      "/c/f.txt:1",
+      "/c/f.txt:2",
+    ]);
+    expect((await composite.grep("hit", "/", null, 15)).truncated).toBeUndefined();
+    expect((await composite.grep("hit", "/", null, 14)).truncated).toBe(true);
+    expect(await composite.grep("hit", "/", null, 0)).toEqual({ matches: [], truncated: true });
+    expect(await composite.grep("absent", "/", null, 0)).toEqual({ matches: [] });
+  });
+
+  it("rewrites a grep glob with '/' relative to a route mounted below the search root", async () => {
+    const project = instrument(new StateBackend({ files: { "/src/a/b.ts": "x", "/src/c.js": "x", "/lib/d.ts": "x" } }));
+    const composite = new CompositeBackend(new StateBackend({ files: { "/src/e.ts": "x" } }), {
+      "/project/": project.backend,
+    });
+    const result = await composite.grep("x", "/", "project/src/**/*.ts");
+    expect(paths(result.matches)).toEqual(["/project/src/a/b.ts"]);
+    expect(project.calls[0]?.args).toEqual(["x", "/", "src/**/*.ts", null]);
+    expect(paths((await composite.grep("x", "/", "/project/src/**/*.ts")).matches)).toEqual(["/project/src/a/b.ts"]);
+    expect(paths((await composite.grep("x", "/", "*.ts")).matches)).toEqual([
+      "/project/lib/d.ts",
+      "/project/src/a/b.ts",
+      "/src/e.ts",
+    ]);
+    expect(project.calls.at(-1)?.args[2]).toBe("*.ts");
+    expect(paths((await composite.grep("x", "/", "src/**/*.ts")).matches)).toEqual(["/src/e.ts"]);
+    expect(paths((await composite.grep("x", "/", "*/src/*.js")).matches)).toEqual(["/project/src/c.js"]);
+  });
+
+  it("rewrites glob patterns relative to a route and anchors them at the route's root", async () => {
+    const project = instrument(new StateBackend({ files: { "/src/a.md": "x", "/docs/b.md": "x" } }));
+    const composite = new CompositeBackend(new StateBackend({ files: { "/c.md": "x" } }), {
+      "/project": project.backend,
+    });
+    expect(paths((await composite.glob("**/*.md", "/")).files)).toEqual([
+      "/c.md",
+      "/project/docs/b.md",
+      "/project/src/a.md",
+    ]);
+    expect(project.calls.at(-1)?.args).toEqual(["**/*.md", "/"]);
+    expect(paths((await composite.glob("/project/**")).files)).toEqual(["/project/docs/b.md", "/project/src/a.md"]);
+    expect(project.calls.at(-1)?.args).toEqual(["/**", "/"]);
+    expect(paths((await composite.glob("/project/src/*.md", "/project/src")).files)).toEqual(["/project/src/a.md"]);
+    expect(project.calls.at(-1)?.args).toEqual(["/src/*.md", "/src"]);
+    expect(paths((await composite.glob("project/docs/*")).files)).toEqual(["/project/docs/b.md"]);
+    expect(project.calls.at(-1)?.args).toEqual(["docs/*", "/"]);
+    expect(paths((await composite.glob("*/src/*.md")).files)).toEqual(["/project/src/a.md"]);
+    const calls = project.count("glob");
+    expect(paths((await composite.glob("*.md")).files)).toEqual(["/c.md"]);
+    expect(paths((await composite.glob("other/**")).files)).toEqual([]);
+    expect(project.count("glob")).toBe(calls);
+  });
+});
+
+describe("execute and capabilities", () => {
+  it("answers unsupported when the default backend is not a sandbox", async () => {
+    const composite = new CompositeBackend(new StateBackend(), {});
+    expect(await composite.execute("echo hi")).toEqual(EXECUTE_UNSUPPORTED);
+    // No id: deepagents must not take the router for a sandbox and offer an execute tool.
+    expect(composite.id).toBeUndefined();
+    expect(isSandboxBackend(composite)).toBe(false);
+    expect(composite.capabilities.execute).toBe(false);
+  });
+
+  it("delegates execute and id to a sandbox default backend", async () => {
+    const commands: string[] = [];
+    const sandbox = Object.assign(new StateBackend(), {
+      id: "sandbox-7",
+      execute: async (command: string): Promise<ExecuteResponse> => {
+        commands.push(command);
+        return { output: "hi\n", exitCode: 0, truncated: false };
+      },
+    });
+    expect(isSandboxBackend(sandbox)).toBe(true);
+    const composite = new CompositeBackend(sandbox, { "/mem": new StateBackend() });
+    expect(await composite.execute("echo hi")).toEqual({ output: "hi\n", exitCode: 0, truncated: false });
+    expect(commands).toEqual(["echo hi"]);
+    expect(composite.id).toBe("sandbox-7");
+    expect(isSandboxBackend(composite)).toBe(true);
+    expect(composite.capabilities.execute).toBe(true);
+  });
+
+  it("claims a capability only when every member has it", () => {
+    const weak = Object.assign(new StateBackend(), {
+      capabilities: {
+        execute: false,
+        nativeGrep: false,
+        conditionalWrites: false,
+        realDirectories: false,
+        readOnly: true,
+      },
+    });
+    expect(new CompositeBackend(new StateBackend(), { "/m": new StateBackend() }).capabilities).toEqual({
+      execute: false,
+      nativeGrep: true,
+      conditionalWrites: true,
+      realDirectories: false,
+      readOnly: false,
+    });
+    expect(new CompositeBackend(new StateBackend(), { "/m": weak }).capabilities).toMatchObject({
+      nativeGrep: false,
+      conditionalWrites: false,
+      readOnly: false,
+    });
+    expect(
+      new CompositeBackend(weak, { "/m": { backend: new StateBackend(), readOnly: true } }).capabilities.readOnly,
+    ).toBe(true);
+  });
+
+  it("closes nothing", async () => {
+    const composite = new CompositeBackend(new StateBackend(), {});
+    await composite.close();
+    await composite[Symbol.asyncDispose]();
+    expect((await composite.write("/still.txt", "works")).path).toBe("/still.txt");
+  });
+});
+
+describe("equivalence with one StateBackend holding the same files", () => {
+  /** Small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
+  function random(seed: number) {
+    let state = seed >>> 0;
+    const next = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+    return { next, pick };
+  }
+
+  const MOUNTS = ["/a", "/a/b", "/mem", "/x/y"];
+  // Directory names never carry an extension and file names always do, so no path is both.
+  const DIRS = ["a", "b", "mem", "memo", "x", "y", "src", "d1", "ü"];
+  const FILES = ["f1.txt", "f2.md", "notes.txt", "k.png", ".hidden.md", "a b.txt", "z.ts"];
+  const WORDS = ["foo", "bar", "baz", "foo bar", "qux", "", "ba", "\u{1F600} foo"];
+  const MOUNT_ANCESTORS = new Set(["/a", "/a/b", "/mem", "/x", "/x/y"]);
+
+  function randomTree(rng: ReturnType<typeof random>, count: number): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const depth = Math.floor(rng.next() * 4);
+      const segments = Array.from({ length: depth }, () => rng.pick(DIRS));
+      const path = `/${[...segments, rng.pick(FILES)].join("/")}`;
+      const lines = Array.from({ length: 1 + Math.floor(rng.next() * 5) }, () => rng.pick(WORDS));
+      files[path] = lines.join(rng.next() < 0.2 ? "\r\n" : "\n") + (rng.next() < 0.5 ? "\n" : "");
+    }
+    return files;
+  }
+
+  function build(seed: number) {
+    const rng = random(seed);
+    const members = ["/", ...MOUNTS].map((mount) => ({ mount, files: randomTree(rng, 40) }));
+    // Every mount point holds a visible file, so that the single backend also has the directory.
+    for (const member of members) if (member.mount !== "/") member.files["/keep.md"] = "foo keep";
+    const backends = members.map((m) => new StateBackend({ files: m.files }));
+    const [def, ...routes] = backends as [StateBackend, ...StateBackend[]];
+    const composite = new CompositeBackend(
+      def,
+      Object.fromEntries(MOUNTS.map((m, i) => [m, routes[i] as StateBackend])),
+    );
+    const owner = (path: string) =>
+      [...MOUNTS].sort((p, q) => q.length - p.length).find((m) => path === m || path.startsWith(`${m}/`)) ?? "/";
+    const visible: Record<string, string> = {};
+    for (const { mount, files } of members) {
+      for (const [inner, content] of Object.entries(files)) {
+        const outer = mount === "/" ? inner : `${mount}${inner}`;
+        if (owner(outer) === mount && !MOUNT_ANCESTORS.has(outer)) visible[outer] = content;
+      }
+    }
+    return { composite, single: new StateBackend({ files: visible }), visible };
+  }
+
+  const SEARCH_DIRS = ["/", "/a", "/a/b", "/a/b/src", "/mem", "/memo", "/x", "/x/y", "/d1", "/src", "/nope"];
+  const GLOBS = [
+    "**",
+    "**/*",
+    "**/*.md",
+    "*",
+    "*.txt",
+    "a/**",
+    "a/b/**/*.txt",
+    "/a/**",
+    "/a/b/*.md",
+    "/**/*.txt",
+    "mem/*",
+    "x/y/**",
+    "x/*/keep.md",
+    "**/b/**",
+    "{a,mem}/**/*.md",
+    "a/*/f?.txt",
+    "[am]*/**",
+    "*/*",
+    "*/*/*.md",
+    "src/**",
+    "**/src/*",
+    "/x/y/src/**",
+    "y/**",
+  ];
+
+  it.each([1, 2, 3, 4, 5])("gives the same ls, glob and grep results (seed %i)", async (seed) => {
+    const { composite, single, visible } = build(seed);
+    expect(Object.keys(visible).length).toBeGreaterThan(50);
+    const dirs = new Set(["/", ...SEARCH_DIRS]);
+    for (const path of Object.keys(visible)) {
+      for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) dirs.add(path.slice(0, i));
+    }
+    const shape = (files: Array<{ path: string; is_dir?: boolean; size?: number }> | undefined) =>
+      (files ?? []).map((f) => `${f.path}|${f.is_dir}|${f.size}`);
+    for (const dir of [...dirs].sort(comparePaths)) {
+      expect(shape((await composite.ls(dir)).files), `ls ${dir}`).toEqual(shape((await single.ls(dir)).files));
+    }
+    for (const dir of SEARCH_DIRS) {
+      for (const pattern of GLOBS) {
+        const got = await composite.glob(pattern, dir);
+        expect(shape(got.files), `glob ${pattern} in ${dir}`).toEqual(shape((await single.glob(pattern, dir)).files));
+      }
+      for (const pattern of ["foo", "ba", "absent", "\u{1F600}"]) {
+        for (const glob of [null, "*.md", "**/*.txt", "a/b/**", "b/**/*.md", "/a/**/*.txt", "mem/*.txt", "*/keep.md"]) {
+          for (const maxCount of [null, 0, 1, 3, 10]) {
+            const expected = await single.grep(pattern, dir, glob, maxCount);
+            const got = await composite.grep(pattern, dir, glob, maxCount);
+            const label = `grep ${pattern} in ${dir} glob=${glob} max=${maxCount}`;
+            expect(got.matches, label).toEqual(expected.matches);
+            expect(got.truncated === true, label).toBe(expected.truncated === true);
+          }
+        }
+      }
+    }
+  });
+});

@@ -1,0 +1,9 @@
+import { vitestReporters } from "@deepfs/harness";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    ...vitestReporters("@deepfs/core"),
+  },
+});
