@@ -1,0 +1,144 @@
+import { DeepfsError } from "@deepfs/core";
+import postgres from "postgres";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
+
+/** A postgres.js client, with or without custom types. */
+// biome-ignore lint/suspicious/noExplicitAny: any postgres.js instance is accepted, whatever its custom types.
+export type PostgresClient = postgres.Sql<any>;
+
+/** The pool or a transaction: anything that runs tagged-template queries. */
+// biome-ignore lint/suspicious/noExplicitAny: as above.
+export type Queryable = postgres.ISql<any>;
+
+/** A transaction of a {@link PostgresClient}. */
+// biome-ignore lint/suspicious/noExplicitAny: as above.
+export type Transaction = postgres.TransactionSql<any>;
+
+/** Where the backend keeps its files, shared by every way of connecting. */
+export interface PostgresStorageOptions {
+  /** Table of files (created by `initialize()`). Default `deepfs_files`. */
+  table?: string;
+  /** Schema of the table (created when missing). Default `public`. */
+  schema?: string;
+  /**
+   * Tenant: backends on the same table with different namespaces never see each other's files
+   * (compared by equality, so `acme` and `acme-corp` are unrelated). Default `default`.
+   */
+  namespace?: string;
+  /** Retries of transient faults (dropped connection, server restart, deadlock). */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Connection settings for a pool the backend creates (and ends on `close()`). */
+export interface PostgresConfig extends PostgresStorageOptions {
+  /** A connection URL (`postgres://user:pass@host:port/db?sslmode=require`); the fields below override it. */
+  url?: string;
+  host?: string;
+  /** Default 5432. */
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  /**
+   * Connections opened (and checked) by `initialize()` so that the first calls do not wait for a
+   * connection. postgres.js opens further ones on demand. Default 0.
+   */
+  minPoolSize?: number;
+  /** Most connections in the pool. Default 10. */
+  maxPoolSize?: number;
+  /** libpq's sslmode. Default: postgres.js's default (no TLS unless the URL asks for it). */
+  sslmode?: "disable" | "allow" | "prefer" | "require" | "verify-full";
+  /** Milliseconds to establish a connection. Default 30,000. */
+  connectTimeout?: number;
+  /** Milliseconds after which the server cancels a statement (the call returns `timeout`). Default: none. */
+  statementTimeout?: number;
+}
+
+/** An existing postgres.js instance, which the backend uses but never ends. */
+export interface PostgresClientConfig extends PostgresStorageOptions {
+  sql: PostgresClient;
+}
+
+/** What `new PostgresBackend(...)` accepts: connection settings, a connection URL, or a client. */
+export type PostgresBackendConfig = PostgresConfig | PostgresClientConfig | string;
+
+/** Validated settings. */
+export interface ResolvedConfig {
+  sql: PostgresClient;
+  /** True when the backend created `sql` and must end it. */
+  ownsClient: boolean;
+  table: string;
+  schema: string;
+  namespace: string;
+  minPoolSize: number;
+  retry: RetryPolicy;
+}
+
+function invalid(message: string): never {
+  throw new DeepfsError("invalid_argument", message);
+}
+
+function checkIdentifier(value: unknown, what: string): string {
+  // postgres.js splits identifiers on ".", and PostgreSQL forbids NUL: refuse both rather than misname.
+  if (typeof value !== "string" || value === "" || value.includes(".") || value.includes("\u0000")) {
+    invalid(`PostgresBackend: ${what} must be a non-empty name without '.' or NUL`);
+  }
+  return value;
+}
+
+function checkCount(value: number | undefined, what: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) invalid(`PostgresBackend: ${what} must be an integer >= ${min}`);
+  return value;
+}
+
+function createClient(config: PostgresConfig): { sql: PostgresClient; minPoolSize: number } {
+  const maxPoolSize = checkCount(config.maxPoolSize, "maxPoolSize", 10, 1);
+  const minPoolSize = checkCount(config.minPoolSize, "minPoolSize", 0, 0);
+  if (minPoolSize > maxPoolSize) invalid("PostgresBackend: minPoolSize must not exceed maxPoolSize");
+  if (config.connectTimeout !== undefined && !(config.connectTimeout > 0))
+    invalid("PostgresBackend: connectTimeout must be a positive number of milliseconds");
+  if (config.statementTimeout !== undefined && !(config.statementTimeout >= 0))
+    invalid("PostgresBackend: statementTimeout must be a non-negative number of milliseconds");
+  // Only defined settings are passed: postgres.js treats a present-but-undefined key as an override.
+  const options: postgres.Options<Record<string, postgres.PostgresType>> = {
+    max: maxPoolSize,
+    // CREATE ... IF NOT EXISTS notices are not news to anyone.
+    onnotice: () => {},
+  };
+  if (config.host !== undefined) options.host = config.host;
+  if (config.port !== undefined) options.port = config.port;
+  if (config.database !== undefined) options.database = config.database;
+  if (config.user !== undefined) options.username = config.user;
+  if (config.password !== undefined) options.password = config.password;
+  if (config.sslmode !== undefined) options.ssl = config.sslmode === "disable" ? false : config.sslmode;
+  if (config.connectTimeout !== undefined) options.connect_timeout = config.connectTimeout / 1000;
+  if (config.statementTimeout !== undefined)
+    options.connection = { statement_timeout: Math.round(config.statementTimeout) };
+  const sql = config.url === undefined ? postgres(options) : postgres(config.url, options);
+  return { sql, minPoolSize };
+}
+
+/** Validates a backend configuration and creates the client when one is not given. Throws `DeepfsError`. */
+export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
+  if (typeof input !== "string" && (typeof input !== "object" || input === null)) {
+    invalid("PostgresBackend: pass a PostgresConfig, a connection URL or { sql }");
+  }
+  const config: PostgresConfig | PostgresClientConfig = typeof input === "string" ? { url: input } : input;
+  const table = checkIdentifier(config.table ?? "deepfs_files", "table");
+  const schema = checkIdentifier(config.schema ?? "public", "schema");
+  const namespace = config.namespace ?? "default";
+  if (typeof namespace !== "string" || namespace === "" || namespace.includes("\u0000")) {
+    invalid("PostgresBackend: namespace must be a non-empty string without NUL");
+  }
+  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...config.retry };
+  if (!Number.isInteger(retry.attempts) || retry.attempts < 1)
+    invalid("PostgresBackend: retry.attempts must be an integer >= 1");
+  if (!(retry.baseDelayMs >= 0)) invalid("PostgresBackend: retry.baseDelayMs must be >= 0");
+  const base = { table, schema, namespace, retry };
+  if ("sql" in config) {
+    if (typeof config.sql !== "function") invalid("PostgresBackend: `sql` must be a postgres.js instance");
+    return { ...base, sql: config.sql, ownsClient: false, minPoolSize: 0 };
+  }
+  return { ...base, ...createClient(config), ownsClient: true };
+}

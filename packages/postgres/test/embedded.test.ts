@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+
+describe("embedded mode (PGlite)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "deepfs-embedded-test-"));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("keeps files across restarts and searches them in SQL", { timeout: 180_000 }, async () => {
+    const first = await PostgresBackend.embedded({ dataDir, namespace: "demo" });
+    try {
+      expect((await first.write("/notes/todo.md", "buy milk\nwrite tests\n")).error).toBeUndefined();
+      expect((await first.uploadFiles([["/img/a.png", new Uint8Array([0, 255, 1])]]))[0]?.error).toBeNull();
+      expect((await first.edit("/notes/todo.md", "buy milk", "buy oat milk")).occurrences).toBe(1);
+      expect((await first.write("/notes/todo.md/x", "no")).code).toBe("not_a_directory");
+    } finally {
+      await first.close();
+    }
+    const second = await PostgresBackend.embedded({ dataDir, namespace: "demo" });
+    try {
+      expect((await second.ls("/")).files?.map((f) => f.path)).toEqual(["/img/", "/notes/"]);
+      expect(await second.grep("milk")).toEqual({
+        matches: [{ path: "/notes/todo.md", line: 1, text: "buy oat milk" }],
+      });
+      expect((await second.glob("**/*.md")).files?.map((f) => f.path)).toEqual(["/notes/todo.md"]);
+      const [download] = await second.downloadFiles(["/img/a.png"]);
+      expect(download?.content).toEqual(new Uint8Array([0, 255, 1]));
+      expect(await second.initialize()).toEqual({ trigramIndex: true });
+    } finally {
+      await second.close();
+    }
+  });
+});

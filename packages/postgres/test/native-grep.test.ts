@@ -1,0 +1,125 @@
+import { connect, type Socket } from "node:net";
+import { grepTexts, parseGrepArgs } from "@deepfs/core";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+import { dropTable, pgUrl, randomName, skipReason } from "./support.js";
+
+const FILES = 10_000;
+const NEEDLE_EVERY = 500;
+
+describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
+  const table = randomName("grep");
+  const namespace = "search";
+  const statements: string[] = [];
+  let bytesReceived = 0;
+  // A client that counts the bytes the server sends and records every statement.
+  // postgres.js supports a `socket` factory, but its typings do not declare it.
+  const socketOption = {
+    socket: ({ host, port }: { host: string[]; port: number[] }) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
+        socket.once("error", reject);
+        socket.on("data", (chunk: Buffer) => {
+          bytesReceived += chunk.length;
+        });
+      }),
+  } as object;
+  const sql = postgres(pgUrl, {
+    max: 2,
+    onnotice: () => {},
+    debug: (_connection, query) => statements.push(query),
+    ...socketOption,
+  });
+  const backend = new PostgresBackend({ sql, table, namespace });
+
+  /** Runs `call` and returns its result with the bytes received and the statements sent meanwhile. */
+  async function measured<T>(call: () => Promise<T>): Promise<{ result: T; bytes: number; sent: string[] }> {
+    const before = bytesReceived;
+    const from = statements.length;
+    const result = await call();
+    return { result, bytes: bytesReceived - before, sent: statements.slice(from) };
+  }
+
+  /** The core matcher over every file of the tenant, fetched whole: the expected answer. */
+  async function expected(pattern: string, path?: string, glob?: string, maxCount?: number) {
+    const parsed = parseGrepArgs(pattern, path, glob, maxCount);
+    if (!parsed.ok) throw new Error(parsed.error);
+    const rows = await sql`
+      SELECT path, text_content FROM ${sql(table)} WHERE namespace = ${namespace} AND text_content IS NOT NULL`;
+    return grepTexts(
+      rows.map((r) => ({ path: r.path as string, text: r.text_content as string })),
+      parsed.query,
+    );
+  }
+
+  beforeAll(async () => {
+    await backend.initialize();
+    // Seeded in SQL (the backend's layout) because 10,000 separate writes would dominate the run.
+    await sql`
+      INSERT INTO ${sql(table)} (namespace, path, parent, content, text_content, size, mime_type)
+      SELECT ${namespace}, p.path, p.parent, convert_to(p.body, 'UTF8'), p.body, octet_length(p.body), 'text/plain'
+      FROM (
+        SELECT '/src/m' || (i % 7) || '/f' || i || '.txt' AS path, '/src/m' || (i % 7) AS parent,
+               repeat('lorem ipsum dolor sit amet ' || i || E'\n', 6)
+               || CASE WHEN i % ${NEEDLE_EVERY} = 0 THEN E'the NEEDLE is here\nand NEEDLE again\n' ELSE '' END
+               || repeat(E'consectetur adipiscing elit\n', 30) AS body
+        FROM generate_series(1, ${FILES}) AS i
+      ) p`;
+    // Binary files that contain the needle must never match.
+    expect(
+      (await backend.uploadFiles([["/src/m0/NEEDLE.png", new TextEncoder().encode("NEEDLE")]]))[0]?.error,
+    ).toBeNull();
+    expect((await backend.write("/src/m0/nul.txt", "NEEDLE\u0000")).error).toBeUndefined();
+  }, 60_000);
+
+  afterAll(async () => {
+    await dropTable(sql, table);
+    await sql.end();
+  });
+
+  it("returns the same matches as the core matcher, and only matching lines cross the wire", async () => {
+    const [{ size }] = (await sql`SELECT sum(size)::int8::text AS size FROM ${sql(table)}`) as unknown as [
+      { size: string },
+    ];
+    const { result, bytes, sent } = await measured(() => backend.grep("NEEDLE"));
+    expect(result).toEqual(await expected("NEEDLE"));
+    expect(result.matches).toHaveLength((FILES / NEEDLE_EVERY) * 2);
+    // 40 short lines came back out of ~10 MB of content; allow for protocol overhead.
+    expect(Number(size)).toBeGreaterThan(10_000_000);
+    expect(bytes).toBeLessThan(8_000);
+    expect(sent.join("\n")).toMatch(/strpos\(l\.text/);
+  });
+
+  it("turns maxCount into a LIMIT", async () => {
+    const { result, bytes, sent } = await measured(() => backend.grep("lorem", "/", null, 3));
+    expect(result).toEqual(await expected("lorem", "/", undefined, 3));
+    expect(result.truncated).toBe(true);
+    expect(bytes).toBeLessThan(2_000);
+    expect(sent.join("\n")).toMatch(/LIMIT \$\d+/);
+  });
+
+  it("narrows by path and glob in SQL and lets the core matcher decide", async () => {
+    for (const [path, glob] of [
+      ["/src/m3", null],
+      ["/src", "*.txt"],
+      ["/", "src/m1*/**"],
+      ["/src", "m6/f[1-2]000.txt"],
+      ["/src/m3/f500.txt", null],
+    ] as const) {
+      const { result, bytes } = await measured(() => backend.grep("NEEDLE", path, glob));
+      expect(result).toEqual(await expected("NEEDLE", path, glob ?? undefined));
+      expect(result.matches?.length).toBeGreaterThan(0);
+      expect(bytes).toBeLessThan(8_000);
+    }
+  });
+
+  it("has a pg_trgm index that answers the search", async () => {
+    const indexes = await sql`SELECT indexname FROM pg_indexes WHERE tablename = ${table}`;
+    expect(indexes.map((i) => i.indexname)).toContain(`${table}_text_trgm_idx`);
+    await sql`ANALYZE ${sql(table)}`;
+    const plan = await sql`
+      EXPLAIN SELECT path FROM ${sql(table)} WHERE namespace = ${namespace} AND text_content LIKE '%NEEDLE%'`;
+    expect(plan.map((row) => Object.values(row)[0]).join("\n")).toContain(`${table}_text_trgm_idx`);
+  });
+});

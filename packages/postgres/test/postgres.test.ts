@@ -1,0 +1,32 @@
+import { defineBackendContract } from "@deepfs/conformance";
+import { afterAll } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+import { dropTable, randomName, skipReason, testClient } from "./support.js";
+
+// One pool and one table for the file (the injected-client form); every test has its own namespace.
+const sql = skipReason ? undefined : testClient({ max: 6 });
+const table = randomName("contract");
+
+afterAll(async () => {
+  if (!sql) return;
+  await dropTable(sql, table);
+  await sql.end();
+});
+
+defineBackendContract({
+  name: "PostgresBackend",
+  skip: skipReason,
+  capabilities: { conditionalWrites: true, nativeGrep: true },
+  create: () => {
+    const namespace = randomName("ns");
+    const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace });
+    return {
+      backend,
+      root: "/",
+      cleanup: async () => {
+        await backend.delete("/");
+        await backend.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,36 @@
+import { randomBytes } from "node:crypto";
+import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
+import postgres from "postgres";
+import { PostgresBackend, type PostgresStorageOptions } from "../src/index.js";
+
+/** Why the PostgreSQL tests cannot run (printed loudly by the harness), or undefined. */
+export const skipReason = requireOrSkipReason("postgres");
+
+const status = serviceStatus("postgres");
+
+/** The test server's URL. */
+export const pgUrl = status.available ? (status.env.DEEPFS_PG_URL ?? "") : "";
+
+/** A random lowercase name (`label_<hex>`): namespaces, tables, schemas. */
+export function randomName(label: string): string {
+  return `${label}_${randomBytes(5).toString("hex")}`;
+}
+
+/** A postgres.js client for the test server; `debug` sees every statement it sends. */
+export function testClient(options: { max?: number; debug?: (connection: number, query: string) => void } = {}) {
+  return postgres(pgUrl, {
+    max: options.max ?? 4,
+    onnotice: () => {},
+    ...(options.debug ? { debug: options.debug } : {}),
+  });
+}
+
+/** A backend that owns its pool, on the test server. */
+export function ownedBackend(options: PostgresStorageOptions): PostgresBackend {
+  return new PostgresBackend({ url: pgUrl, maxPoolSize: 4, ...options });
+}
+
+/** Drops a test table (and its indexes). */
+export async function dropTable(sql: postgres.Sql, table: string, schema = "public"): Promise<void> {
+  await sql`DROP TABLE IF EXISTS ${sql(schema)}.${sql(table)}`;
+}
