@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { constants } from "node:os";
+import type { ExecuteResponse } from "@deepfs/core";
+import { decodeUtf8Lossy } from "@deepfs/core";
+
+/** Resolved execute settings. */
+export interface ShellSettings {
+  cwd: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  env: Record<string, string>;
+}
+
+/** How long to wait for output pipes to close once the shell has exited (background jobs may hold them). */
+const DRAIN_GRACE_MS = 250;
+
+/**
+ * Runs `command` with `/bin/sh -c` in its own process group, stdin closed. stdout and stderr are
+ * combined in arrival order and capped at `maxOutputBytes` (`truncated`). On timeout or abort the
+ * whole group is killed; a timeout answers exit code 124 and says so in the output. `running`
+ * tracks live children so the backend can kill them on close.
+ */
+export function runShell(
+  command: string,
+  settings: ShellSettings,
+  running: Set<ChildProcess>,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<ExecuteResponse> {
+  if (typeof command !== "string" || command.trim() === "") {
+    return Promise.resolve({ output: "Error: command must be a non-empty string", exitCode: 1, truncated: false });
+  }
+  if (options.signal?.aborted) {
+    return Promise.resolve({ output: "Error: command aborted before it started", exitCode: 130, truncated: false });
+  }
+  const timeoutMs = options.timeoutMs ?? settings.timeoutMs;
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", command], {
+      cwd: settings.cwd,
+      env: settings.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    running.add(child);
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let truncated = false;
+    let ended: "timeout" | "aborted" | null = null;
+    let settled = false;
+    const collect = (chunk: Buffer) => {
+      const room = settings.maxOutputBytes - kept;
+      if (chunk.length > room) truncated = true;
+      if (room <= 0) return;
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      chunks.push(part);
+      kept += part.length;
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const stop = (why: "timeout" | "aborted") => {
+      ended = why;
+      killGroup();
+    };
+    const timer = setTimeout(() => stop("timeout"), timeoutMs);
+    const onAbort = () => stop("aborted");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      running.delete(child);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      let output = decodeUtf8Lossy(Buffer.concat(chunks));
+      if (spawnError) {
+        resolve({
+          output: `Error: could not start the shell (${(spawnError as { code?: string }).code ?? "error"})`,
+          exitCode: 1,
+          truncated: false,
+        });
+        return;
+      }
+      const note = (text: string) => {
+        output = output === "" || output.endsWith("\n") ? `${output}${text}` : `${output}\n${text}`;
+      };
+      if (truncated) note(`[output truncated at ${settings.maxOutputBytes} bytes]`);
+      if (ended === "timeout") {
+        note(`[command timed out after ${timeoutMs} ms]`);
+        resolve({ output, exitCode: 124, truncated });
+        return;
+      }
+      if (ended === "aborted") {
+        note("[command aborted]");
+        resolve({ output, exitCode: 130, truncated });
+        return;
+      }
+      resolve({ output, exitCode: exitCode ?? 128 + (signal ? constants.signals[signal] : 0), truncated });
+    };
+    child.on("error", (error) => finish(null, null, error));
+    child.on("close", (code, signal) => finish(code, signal));
+    child.on("exit", (code, signal) => {
+      // Background jobs may keep the pipes open; do not wait for them forever.
+      setTimeout(() => finish(code, signal), DRAIN_GRACE_MS).unref();
+    });
+  });
+}

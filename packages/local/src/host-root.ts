@@ -1,0 +1,132 @@
+import type { Stats } from "node:fs";
+import { lstat, realpath } from "node:fs/promises";
+import { basename, dirname, join, sep } from "node:path";
+import { failure, notFound, parentDir } from "@deepfs/core";
+import { errnoCode, type Failure, fromNodeError } from "./errors.js";
+
+/** Where a virtual path lives on disk, after symlinks were checked. */
+export interface Location {
+  /** The virtual path asked for (results always name this). */
+  path: string;
+  /** The host path to operate on: symlinks in it resolved (the final one only when followed). */
+  host: string;
+  /** `lstat` of `host`, or null when nothing is there (or an ancestor is missing). */
+  stats: Stats | null;
+}
+
+/**
+ * Maps virtual paths to host paths below a base directory and enforces containment: the real
+ * location of every path, after resolving symlinks in its parents (and in its final component
+ * when it is followed), must lie below the base. In non-virtual mode the base is `/`, so the
+ * mapping is the identity and containment always holds.
+ *
+ * Guards against symlinks swapped in after the check are the callers' `O_NOFOLLOW` opens of the
+ * returned host path; a parent directory replaced by a symlink between the check and the open is
+ * a residual race that Node's API (no `openat`/`O_BENEATH`) cannot close.
+ */
+export class HostRoot {
+  constructor(readonly base: string) {}
+
+  /** Host path of a virtual path, without resolving anything. */
+  hostOf(path: string): string {
+    if (this.base === sep) return path;
+    return path === "/" ? this.base : this.base + path;
+  }
+
+  /** Virtual path of a host path below the base. */
+  virtualOf(host: string): string {
+    if (this.base === sep) return host;
+    return host.length === this.base.length ? "/" : host.slice(this.base.length);
+  }
+
+  /** True when a real host path is the base or below it. */
+  contains(real: string): boolean {
+    return this.base === sep || real === this.base || real.startsWith(this.base + sep);
+  }
+
+  /**
+   * Resolves `path` for an operation. `followFinal`: a symlink at the final component is resolved
+   * (and must stay inside); otherwise the link itself is the target (delete).
+   */
+  async locate(path: string, followFinal = true): Promise<Location | Failure> {
+    if (path === "/") return this.describe(path, this.base);
+    const parent = await this.realDir(this.hostOf(parentDir(path)), path);
+    if ("error" in parent) return parent;
+    const target = join(parent.real, ...parent.missing, basename(path));
+    if (parent.missing.length > 0) return { path, host: target, stats: null };
+    const located = await this.describe(path, target);
+    if ("error" in located || !followFinal || !located.stats?.isSymbolicLink()) return located;
+    let real: string;
+    try {
+      real = await realpath(target);
+    } catch (error) {
+      // A dangling link: writing replaces the link itself (rename never follows), reading finds nothing.
+      if (errnoCode(error) === "ENOENT") return { path, host: target, stats: null };
+      return fromNodeError(error, path);
+    }
+    if (!this.contains(real)) return outside(path);
+    return this.describe(path, real);
+  }
+
+  /** Like {@link locate}, but a missing path is `file_not_found`. */
+  async locateExisting(path: string): Promise<(Location & { stats: Stats }) | Failure> {
+    const located = await this.locate(path);
+    if ("error" in located) return located;
+    if (!located.stats) return notFound(path);
+    return located as Location & { stats: Stats };
+  }
+
+  private async describe(path: string, host: string): Promise<Location | Failure> {
+    try {
+      return { path, host, stats: await lstat(host) };
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") return { path, host, stats: null };
+      return fromNodeError(error, path);
+    }
+  }
+
+  /**
+   * Real path of a host directory, resolving its deepest existing ancestor when it is missing
+   * (`missing` lists the names still to create below `real`).
+   */
+  private async realDir(host: string, path: string): Promise<{ real: string; missing: string[] } | Failure> {
+    const missing: string[] = [];
+    let current = host;
+    for (;;) {
+      try {
+        const real = await realpath(current);
+        if (!this.contains(real)) return outside(path);
+        if (missing.length > 0 && !(await lstat(real)).isDirectory()) return notADirectory(path);
+        return { real, missing };
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code === "ENOTDIR") return notADirectory(path);
+        if (code !== "ENOENT" || current === this.base || current === sep) return fromNodeError(error, path);
+        const kind = await entryType(current);
+        // A dangling symlink is not a missing directory: creating below it must not follow it.
+        if (kind === "symlink") return outside(path);
+        // Otherwise it was created concurrently (another write making the same parents): look again.
+        if (kind === "missing") {
+          missing.unshift(basename(current));
+          current = dirname(current);
+        }
+      }
+    }
+  }
+}
+
+async function entryType(host: string): Promise<"missing" | "symlink" | "other"> {
+  try {
+    return (await lstat(host)).isSymbolicLink() ? "symlink" : "other";
+  } catch {
+    return "missing";
+  }
+}
+
+function outside(path: string): Failure {
+  return failure("permission_denied", `'${path}' resolves (through a symbolic link) outside the root directory`);
+}
+
+function notADirectory(path: string): Failure {
+  return failure("not_a_directory", `A parent of '${path}' is a file, so '${path}' cannot be below it`);
+}

@@ -1,0 +1,2 @@
+export { FilesystemBackend, LocalBackend } from "./local-backend.js";
+export type { GrepEngine, LocalBackendOptions, LocalExecuteOptions } from "./options.js";

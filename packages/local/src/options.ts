@@ -1,0 +1,42 @@
+/** How `grep` searches: ripgrep when it is on PATH (`auto`), always ripgrep, or the built-in search. */
+export type GrepEngine = "auto" | "ripgrep" | "builtin";
+
+/**
+ * Local shell execution. **Not a security sandbox**: commands run on the host with the permissions
+ * of this process; the only isolation is the working directory and the environment given here.
+ */
+export interface LocalExecuteOptions {
+  /** Per-command timeout; on expiry the whole process group is killed and the exit code is 124. Default 120000. */
+  timeoutMs?: number;
+  /** Cap on the combined stdout+stderr kept, in bytes; more sets `truncated`. Default 100000. */
+  maxOutputBytes?: number;
+  /** Environment of every command (added to the inherited one when `inheritEnv` is true). */
+  env?: Record<string, string>;
+  /** Start from this process's environment. Default false: commands see only `env`. */
+  inheritEnv?: boolean;
+}
+
+/** Options of {@link LocalBackend}. */
+export interface LocalBackendOptions {
+  /** The directory that holds the files (created when missing unless `readOnly`). Default: the current directory. */
+  rootDir?: string;
+  /**
+   * Default true: every path is a virtual path inside `rootDir` (`/a.txt` is `rootDir/a.txt`) and
+   * symlinks cannot lead outside it. False: paths are real absolute paths (relative ones resolve
+   * against `rootDir`), as in deepagents' FilesystemBackend; paths are still validated, but there
+   * is no containment.
+   */
+  virtualMode?: boolean;
+  /** Every mutation answers `read_only`. Default false. */
+  readOnly?: boolean;
+  /** Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB. Default 10. */
+  maxFileSizeMb?: number;
+  /** `fsync` each written file before it is renamed into place (durable across power loss, slower). Default false. */
+  fsync?: boolean;
+  /** Which grep implementation to use. Default `auto`. */
+  grepEngine?: GrepEngine;
+  /** The ripgrep executable. Default `rg` (looked up on PATH). */
+  ripgrepPath?: string;
+  /** Enables `execute` (and `id`), making the backend a `SandboxBackendProtocol`. Off by default. */
+  execute?: boolean | LocalExecuteOptions;
+}
