@@ -1,0 +1,91 @@
+import { Readable } from "node:stream";
+import { extract, pack } from "tar-stream";
+
+/** One file of an archive to put into a container. */
+export interface ArchiveFile {
+  /** Path inside the archive, relative (no leading `/`). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** Owner of the entries of an archive. */
+export interface ArchiveOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * A tar holding `dir` (mode 0700) and the given files (mode 0644), all owned by `owner`. Docker
+ * extracts archives as root, so ownership has to be set here for the sandbox user to use them.
+ */
+export async function buildArchive(dir: string, files: ArchiveFile[], owner: ArchiveOwner): Promise<Buffer> {
+  const archive = pack();
+  const done = collect(archive);
+  const common = { uid: owner.uid, gid: owner.gid, mtime: new Date() };
+  archive.entry({ ...common, name: `${dir}/`, type: "directory", mode: 0o700 });
+  for (const file of files) {
+    await new Promise<void>((resolve, reject) => {
+      archive.entry(
+        { ...common, name: file.name, type: "file", mode: 0o644, size: file.bytes.byteLength },
+        Buffer.from(file.bytes),
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
+  }
+  archive.finalize();
+  return done;
+}
+
+/** A tar of one directory entry owned by `owner`, to create or re-own `dir` (relative). */
+export async function buildDirArchive(dir: string, owner: ArchiveOwner, mode = 0o755): Promise<Buffer> {
+  const archive = pack();
+  const done = collect(archive);
+  archive.entry({ uid: owner.uid, gid: owner.gid, mtime: new Date(), name: `${dir}/`, type: "directory", mode });
+  archive.finalize();
+  return done;
+}
+
+/**
+ * Reads the regular files of a tar stream into memory by absolute path (`./a/b` → `/a/b`). Hard
+ * links resolve to the content of their target.
+ */
+export async function readArchive(source: Readable | Buffer): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  const parser = extract();
+  const finished = new Promise<void>((resolve, reject) => {
+    parser.on("finish", resolve);
+    parser.on("error", reject);
+  });
+  parser.on("entry", (header, stream, next) => {
+    const name = absoluteName(header.name);
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
+    stream.on("end", () => {
+      if (header.type === "file" || header.type === "contiguous-file") {
+        files.set(name, new Uint8Array(Buffer.concat(chunks)));
+      } else if (header.type === "link" && header.linkname) {
+        const target = files.get(absoluteName(header.linkname));
+        if (target) files.set(name, target.slice());
+      }
+      next();
+    });
+    stream.resume();
+  });
+  (Buffer.isBuffer(source) ? Readable.from([source]) : source).pipe(parser);
+  await finished;
+  return files;
+}
+
+function absoluteName(name: string): string {
+  return `/${name.replace(/^(\.\/|\/)+/, "").replace(/\/$/, "")}`;
+}
+
+/** Reads a tar-stream (streamx) readable to its end. */
+function collect(stream: ReturnType<typeof pack>): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
+    stream.on("end", () => resolve(Buffer.concat(chunks)));
+    stream.on("error", reject);
+  });
+}

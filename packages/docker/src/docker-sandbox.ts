@@ -1,0 +1,608 @@
+import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
+import {
+  BaseSandbox,
+  checkPath,
+  DeepfsError,
+  type ErrorCode,
+  type ErrorFields,
+  type ExecuteOptions,
+  type ExecuteResponse,
+  type FileDownloadResponse,
+  type FileOperationError,
+  type FileUploadResponse,
+  failure,
+} from "@deepfs/core";
+import Docker from "dockerode";
+import { type ArchiveOwner, buildArchive, buildDirArchive, readArchive } from "./archive.js";
+import {
+  classifyContainerError,
+  classifyImageError,
+  describeDockerError,
+  httpStatus,
+  SandboxUnavailableError,
+} from "./errors.js";
+import { type ExecSpec, runExec } from "./exec.js";
+import {
+  DEFAULTS,
+  type DockerSandboxOptions,
+  MANAGED_LABEL,
+  type ResolvedSandboxOptions,
+  SANDBOX_LABEL,
+} from "./options.js";
+import { CappedOutput } from "./output.js";
+import { isLocalOnlyImage, missingImageHint, resolveRuntime } from "./runtimes.js";
+import { DOWNLOAD_SCRIPT, IDENTITY_SCRIPT, KEEPALIVE_SCRIPT, KILL_SCRIPT, UPLOAD_SCRIPT } from "./scripts.js";
+
+/** A started container and what the sandbox learnt about it. */
+interface Running {
+  container: Docker.Container;
+  owner: ArchiveOwner;
+}
+
+// Keeps one exec's argument list far below the kernel's limits (128 KiB per argument string list).
+const MAX_BATCH_FILES = 500;
+const MAX_BATCH_ARG_BYTES = 64 * 1024;
+// Transient daemon faults: attempts and first backoff of idempotent Docker calls.
+const RETRY_ATTEMPTS = 3;
+const RETRY_BASE_MS = 100;
+const EXIT_TIMEOUT = 124;
+const EXIT_ABORTED = 130;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A Docker container that stores an agent's files and runs its commands.
+ *
+ * Paths are the container's own absolute paths (`/workspace/app.py`), the same ones `execute`
+ * sees. Every command and file operation runs as the sandbox user (non-root by default), so the
+ * kernel enforces that user's permissions. The container starts lazily on first use (or with
+ * {@link start}), with no network, no capabilities, `no-new-privileges`, and memory, CPU and pids
+ * limits. Files live only as long as the container: when it dies or is removed from outside, calls
+ * return `backend_unavailable` until {@link start} brings up a fresh, empty one.
+ */
+export class DockerSandbox extends BaseSandbox {
+  readonly id: string;
+
+  private readonly docker: Docker;
+  private readonly config: ResolvedSandboxOptions;
+  private starting: Promise<Running> | undefined;
+  /** Why the container is gone, once it was lost; cleared by {@link start}. */
+  private lostReason: string | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  /** Removal of a lost container, awaited before its name is reused. */
+  private removing: Promise<void> | undefined;
+
+  constructor(options: DockerSandboxOptions = {}) {
+    super();
+    const runtime = resolveRuntime(options.runtime, options.image);
+    const workdir = options.workdir ?? runtime.workdir ?? DEFAULTS.workdir;
+    const checkedWorkdir = checkPath(workdir);
+    if (!checkedWorkdir.ok || !workdir.startsWith("/")) {
+      throw new DeepfsError("invalid_argument", `workdir must be an absolute path, got ${JSON.stringify(workdir)}`);
+    }
+    this.id = options.id ?? `deepfs-${randomBytes(6).toString("hex")}`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(this.id)) {
+      throw new DeepfsError("invalid_argument", `id ${JSON.stringify(this.id)} is not a valid container name`);
+    }
+    this.config = {
+      runtime,
+      workdir: checkedWorkdir.path,
+      env: { ...runtime.env, ...options.env },
+      memoryMb: positive("memoryMb", options.memoryMb ?? DEFAULTS.memoryMb),
+      cpus: positive("cpus", options.cpus ?? DEFAULTS.cpus),
+      pidsLimit: positive("pidsLimit", options.pidsLimit ?? DEFAULTS.pidsLimit),
+      network: options.network ?? DEFAULTS.network,
+      user: options.user ?? DEFAULTS.user,
+      timeoutMs: positive("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+      maxOutputBytes: positive("maxOutputBytes", options.maxOutputBytes ?? DEFAULTS.maxOutputBytes),
+      labels: { ...options.labels },
+      idleTimeoutMs: options.idleTimeoutMs === undefined ? undefined : positive("idleTimeoutMs", options.idleTimeoutMs),
+    };
+    for (const key of Object.keys(this.config.env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+        throw new DeepfsError("invalid_argument", `env name ${JSON.stringify(key)} is not valid`);
+    }
+    this.docker = options.docker instanceof Docker ? options.docker : new Docker(options.docker);
+  }
+
+  /** The image the container runs. */
+  get image(): string {
+    return this.config.runtime.image;
+  }
+
+  /**
+   * Starts the container if it is not running. Idempotent; concurrent calls share one start. After
+   * the container was lost, brings up a fresh one. Throws a `DeepfsError` (`backend_unavailable`)
+   * when the image is missing or the engine refuses.
+   */
+  async start(): Promise<void> {
+    this.lostReason = undefined;
+    try {
+      await this.running();
+    } catch (error) {
+      if (DeepfsError.isInstance(error)) throw error;
+      throw new DeepfsError("backend_unavailable", `Sandbox ${this.id} could not start: ${reasonOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Removes the container and its files. Idempotent; a later call starts a fresh container. */
+  async stop(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const pending = this.starting;
+    this.starting = undefined;
+    this.lostReason = undefined;
+    const running = await pending?.catch(() => undefined);
+    if (running) await removeQuietly(running.container);
+    await this.removing;
+  }
+
+  /** Same as {@link stop}; also what `await using` calls. */
+  override close(): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * Runs `command` with `sh -c` as the sandbox user in the workdir, stdin closed. stdout and stderr
+   * are combined in arrival order and capped at `maxOutputBytes` (`truncated`). A command past its
+   * time limit is killed with all its descendants and gets exit code 124; the output says so.
+   */
+  async execute(command: string, options?: ExecuteOptions): Promise<ExecuteResponse & ErrorFields> {
+    if (typeof command !== "string" || command === "") {
+      return {
+        output: "Error: command must be a non-empty string",
+        exitCode: null,
+        truncated: false,
+        ...failure("invalid_argument", "command must be a non-empty string"),
+      };
+    }
+    const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
+    return this.session(
+      async ({ container }) => {
+        const token = randomBytes(8).toString("hex");
+        const output = new CappedOutput(this.config.maxOutputBytes);
+        const sink = output.sink();
+        const spec = this.spec(["/bin/sh", "-c", command], { DEEPFS_EXEC_ID: token });
+        const outcome = await runExec(container, spec, sink, sink, {
+          ms: timeoutMs,
+          signal: options?.signal,
+          kill: () => this.killCommand(container, token),
+        });
+        let text = output.text();
+        if (!outcome.stopped) return { output: text, exitCode: outcome.exitCode, truncated: output.truncated };
+        if (text !== "" && !text.endsWith("\n")) text += "\n";
+        text +=
+          outcome.stopped === "timeout"
+            ? `Error: command timed out after ${formatDuration(timeoutMs)} and was killed (exit code ${EXIT_TIMEOUT})`
+            : `Error: command was aborted and killed (exit code ${EXIT_ABORTED})`;
+        return {
+          output: text,
+          exitCode: outcome.stopped === "timeout" ? EXIT_TIMEOUT : EXIT_ABORTED,
+          truncated: output.truncated,
+        };
+      },
+      (fault) => ({ output: `Error: ${fault.error}`, exitCode: null, truncated: false, ...fault }),
+      "Command",
+    );
+  }
+
+  /**
+   * Writes files with their exact bytes, as the sandbox user: one archive upload into a private
+   * staging directory plus one exec that moves each file into place (creating parents), so a path
+   * the user may not write gives `permission_denied`. Input order is kept.
+   */
+  async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
+    const results: FileUploadResponse[] = new Array(files.length);
+    const todo: Array<{ index: number; path: string; bytes: Uint8Array }> = [];
+    files.forEach(([rawPath, bytes], index) => {
+      const checked = checkPath(rawPath);
+      if (!checked.ok) {
+        results[index] = { path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error };
+      } else if (!(bytes instanceof Uint8Array)) {
+        results[index] = {
+          path: checked.path,
+          error: "invalid_path",
+          code: "invalid_argument",
+          message: `Content for '${checked.path}' must be bytes`,
+        };
+      } else {
+        todo.push({ index, path: checked.path, bytes });
+      }
+    });
+    for (const batch of batches(todo)) {
+      const statuses = await this.session(
+        (running) => this.uploadBatch(running, batch),
+        (fault) => fault,
+        "Upload",
+      );
+      batch.forEach((item, i) => {
+        results[item.index] = Array.isArray(statuses)
+          ? uploadResult(item.path, statuses[i])
+          : { path: item.path, error: "permission_denied", code: statuses.code, message: statuses.error };
+      });
+    }
+    return results;
+  }
+
+  /**
+   * Reads files with their exact bytes, as the sandbox user: one exec streams every readable file
+   * as a tar. Input order is kept; a missing file gives `file_not_found`, a directory
+   * `is_directory`, an unreadable file `permission_denied`.
+   */
+  async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
+    const results: FileDownloadResponse[] = new Array(paths.length);
+    const todo: Array<{ index: number; path: string }> = [];
+    paths.forEach((rawPath, index) => {
+      const checked = checkPath(rawPath);
+      if (checked.ok) todo.push({ index, path: checked.path });
+      else
+        results[index] = {
+          path: rawPath,
+          content: null,
+          error: "invalid_path",
+          code: "invalid_path",
+          message: checked.error,
+        };
+    });
+    for (const batch of batches(todo)) {
+      const unique = [...new Set(batch.map((item) => item.path))];
+      const found = await this.session(
+        (running) => this.downloadBatch(running, unique),
+        (fault) => fault,
+        "Download",
+      );
+      for (const item of batch) {
+        if (!(found instanceof Map)) {
+          results[item.index] = {
+            path: item.path,
+            content: null,
+            error: "file_not_found",
+            code: found.code,
+            message: found.error,
+          };
+          continue;
+        }
+        const entry = found.get(item.path);
+        results[item.index] =
+          entry instanceof Uint8Array
+            ? { path: item.path, content: entry.slice(), error: null }
+            : { path: item.path, content: null, ...downloadFailure(item.path, entry ?? "file_not_found") };
+      }
+    }
+    return results;
+  }
+
+  /** Runs `work` on the started container, turning Docker faults into the caller's failure value. */
+  private async session<T, F>(
+    work: (running: Running) => Promise<T>,
+    onFault: (fault: { error: string; code: ErrorCode }) => F,
+    what: string,
+  ): Promise<T | F> {
+    this.inFlight++;
+    try {
+      const running = await this.running();
+      return await work(running);
+    } catch (error) {
+      return onFault(this.fault(error, what));
+    } finally {
+      this.inFlight--;
+      this.touch();
+    }
+  }
+
+  /** The running container, started on first use; fails while the container is lost. */
+  private running(): Promise<Running> {
+    if (this.lostReason !== undefined) {
+      return Promise.reject(
+        new SandboxUnavailableError(
+          `the sandbox container was lost (${this.lostReason}) with its files; call start() for a fresh one`,
+        ),
+      );
+    }
+    if (!this.starting) {
+      const launching = this.launch();
+      this.starting = launching;
+      // A failed start is not cached: the next call tries again.
+      launching.catch(() => {
+        if (this.starting === launching) this.starting = undefined;
+      });
+    }
+    return this.starting;
+  }
+
+  private async launch(): Promise<Running> {
+    const { runtime, user, workdir } = this.config;
+    await this.ensureImage(runtime.image);
+    // A container of an earlier life of this sandbox (lost or crashed) may still hold the name.
+    await this.removing;
+    await removeQuietly(this.docker.getContainer(this.id));
+    const container = await this.retry(() =>
+      this.docker.createContainer({
+        name: this.id,
+        Image: runtime.image,
+        Entrypoint: ["/bin/sh", "-c", KEEPALIVE_SCRIPT],
+        Cmd: [],
+        User: user,
+        WorkingDir: workdir,
+        Env: this.envList(),
+        Labels: { ...this.config.labels, [MANAGED_LABEL]: "1", [SANDBOX_LABEL]: this.id },
+        Tty: false,
+        OpenStdin: false,
+        HostConfig: {
+          NetworkMode: this.config.network,
+          Memory: Math.round(this.config.memoryMb * 1024 * 1024),
+          MemorySwap: Math.round(this.config.memoryMb * 1024 * 1024),
+          NanoCpus: Math.round(this.config.cpus * 1e9),
+          PidsLimit: Math.round(this.config.pidsLimit),
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          Init: false,
+        },
+      }),
+    );
+    try {
+      await container.start();
+      const owner = await this.prepare(container);
+      return { container, owner };
+    } catch (error) {
+      await removeQuietly(container);
+      throw error;
+    }
+  }
+
+  /** Learns the user's uid/gid, makes the workdir theirs, runs the runtime's setup commands. */
+  private async prepare(container: Docker.Container): Promise<ArchiveOwner> {
+    const { workdir, runtime } = this.config;
+    const identity = await this.capture(container, ["/bin/sh", "-c", IDENTITY_SCRIPT, "sh", workdir]);
+    const [uid, gid, writable] = identity.stdout.trim().split(" ");
+    const owner = { uid: Number(uid), gid: Number(gid) };
+    if (identity.exitCode !== 0 || !Number.isInteger(owner.uid) || !Number.isInteger(owner.gid)) {
+      throw new DeepfsError(
+        "backend_unavailable",
+        `Sandbox user '${this.config.user}' is unusable in image '${runtime.image}'`,
+      );
+    }
+    if (writable !== "w") {
+      // The image lacks the workdir or it belongs to someone else: the daemon creates or re-owns it.
+      await container.putArchive(await buildDirArchive(workdir.slice(1), owner), { path: "/" });
+    }
+    for (const [i, command] of (runtime.setupCommands ?? []).entries()) {
+      const result = await this.capture(container, ["/bin/sh", "-c", command]);
+      if (result.exitCode !== 0) {
+        throw new DeepfsError(
+          "backend_unavailable",
+          `Setup command ${i + 1} of image '${runtime.image}' exited with ${result.exitCode}: ${result.stderr.slice(-500)}`,
+        );
+      }
+    }
+    return owner;
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.retry(() => this.docker.getImage(image).inspect());
+      return;
+    } catch (error) {
+      if (classifyImageError(error) !== "image_missing") throw error;
+    }
+    if (isLocalOnlyImage(image)) throw new DeepfsError("backend_unavailable", missingImageHint(image));
+    try {
+      const progress = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(progress, (error: unknown) => (error ? reject(error) : resolve()));
+      });
+    } catch (error) {
+      throw new DeepfsError("backend_unavailable", `${missingImageHint(image)} (${describeDockerError(error)})`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async uploadBatch(running: Running, batch: Array<{ path: string; bytes: Uint8Array }>): Promise<string[]> {
+    const nonce = randomBytes(6).toString("hex");
+    const stage = `tmp/.deepfs-up-${nonce}`;
+    const archive = await buildArchive(
+      stage,
+      batch.map((item, i) => ({ name: `${stage}/${i + 1}`, bytes: item.bytes })),
+      running.owner,
+    );
+    await this.retry(() => running.container.putArchive(archive, { path: "/" }));
+    const result = await this.capture(running.container, [
+      "/bin/sh",
+      "-c",
+      UPLOAD_SCRIPT,
+      "sh",
+      `/${stage}`,
+      nonce,
+      ...batch.map((item) => item.path),
+    ]);
+    return result.stdout.split("\n").slice(0, batch.length);
+  }
+
+  private async downloadBatch(running: Running, paths: string[]): Promise<Map<string, Uint8Array | string>> {
+    const tar = new PassThrough();
+    const statusOutput = new CappedOutput();
+    const parsed = readArchive(tar);
+    // Without this the parse failure would surface only after the exec, unobserved until then.
+    parsed.catch(() => {});
+    const spec = this.spec(["/bin/sh", "-c", DOWNLOAD_SCRIPT, "sh", ...paths]);
+    await this.retry(() => runExec(running.container, spec, tar, statusOutput.sink()));
+    const statuses = statusOutput.text().split("\n");
+    const found = new Map<string, Uint8Array | string>();
+    const anyOk = statuses.slice(0, paths.length).includes("ok");
+    tar.end();
+    const files = anyOk ? await parsed : new Map<string, Uint8Array>();
+    paths.forEach((path, i) => {
+      const status = statuses[i] ?? "failed";
+      found.set(path, status === "ok" ? (files.get(path) ?? "file_not_found") : status);
+    });
+    return found;
+  }
+
+  /** Runs a short internal command as the sandbox user and collects its output. */
+  private async capture(container: Docker.Container, cmd: string[]) {
+    const stdout = new CappedOutput();
+    const stderr = new CappedOutput();
+    const { exitCode } = await this.retry(() => runExec(container, this.spec(cmd), stdout.sink(), stderr.sink()));
+    return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
+  }
+
+  /** Kills every process of one execute (found by its marker variable). */
+  private async killCommand(container: Docker.Container, token: string): Promise<void> {
+    const ignore = new CappedOutput(0).sink();
+    await runExec(container, this.spec(["/bin/sh", "-c", KILL_SCRIPT, "sh", token]), ignore, ignore).catch(() => {});
+  }
+
+  private spec(cmd: string[], extraEnv: Record<string, string> = {}): ExecSpec {
+    return { cmd, user: this.config.user, workdir: this.config.workdir, env: this.envList(extraEnv) };
+  }
+
+  private envList(extra: Record<string, string> = {}): string[] {
+    return Object.entries({ ...this.config.env, ...extra }).map(([key, value]) => `${key}=${value}`);
+  }
+
+  /** Translates an error into the failure to return, forgetting the container when it is gone. */
+  private fault(error: unknown, what: string): { error: string; code: ErrorCode } {
+    if (DeepfsError.isInstance(error)) return failure(error.code, `${what} failed: ${error.message}`);
+    if (error instanceof SandboxUnavailableError)
+      return failure("backend_unavailable", `${what} failed: ${error.message}`);
+    if (classifyContainerError(error) === "container_lost") {
+      const reason = httpStatus(error) === 404 ? "the container no longer exists" : "the container is not running";
+      this.markLost(reason);
+      return failure(
+        "backend_unavailable",
+        `${what} failed: the sandbox container was lost (${reason}) with its files; call start() for a fresh one`,
+      );
+    }
+    return failure("backend_unavailable", `${what} failed: ${describeDockerError(error)}`);
+  }
+
+  private markLost(reason: string): void {
+    const pending = this.starting;
+    // Already stopped on purpose (stop() during the call): the next call simply starts afresh.
+    if (!pending) return;
+    this.starting = undefined;
+    this.lostReason = reason;
+    // Remove what is left of a stopped container so that it does not linger.
+    this.removing = pending?.then((running) => removeQuietly(running.container)).catch(() => {});
+  }
+
+  /** Retries an idempotent Docker call on transient faults (daemon restart, 5xx) with backoff. */
+  private async retry<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (attempt >= RETRY_ATTEMPTS || classifyContainerError(error) !== "transient") throw error;
+        await sleep(RETRY_BASE_MS * 4 ** (attempt - 1));
+      }
+    }
+  }
+
+  /** Re-arms the idle timer: the container is removed after `idleTimeoutMs` without calls. */
+  private touch(): void {
+    const idle = this.config.idleTimeoutMs;
+    if (idle === undefined || !this.starting) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.inFlight > 0) this.touch();
+      else void this.stop();
+    }, idle);
+    this.idleTimer.unref();
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new DeepfsError("invalid_argument", `${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+async function removeQuietly(container: Docker.Container): Promise<void> {
+  await container.remove({ force: true, v: true }).catch(() => {});
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof SandboxUnavailableError ? error.message : describeDockerError(error);
+}
+
+function formatDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/** Splits work so that one exec's argument list stays small. */
+function batches<T extends { path: string }>(items: T[]): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.path) + 1;
+    if (current.length > 0 && (current.length >= MAX_BATCH_FILES || bytes + size > MAX_BATCH_ARG_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+const UPLOAD_FAILURES: Record<
+  string,
+  { error: FileOperationError; code: ErrorCode; message: (path: string) => string }
+> = {
+  is_directory: { error: "is_directory", code: "is_directory", message: (p) => `'${p}' is a directory, not a file` },
+  not_a_directory: {
+    error: "invalid_path",
+    code: "not_a_directory",
+    message: (p) => `A parent of '${p}' is a file, so '${p}' cannot be created`,
+  },
+  permission_denied: {
+    error: "permission_denied",
+    code: "permission_denied",
+    message: (p) => `The sandbox user may not write '${p}'`,
+  },
+};
+
+function uploadResult(path: string, status: string | undefined): FileUploadResponse {
+  if (status === "ok") return { path, error: null };
+  const known = status === undefined ? undefined : UPLOAD_FAILURES[status];
+  if (known) return { path, error: known.error, code: known.code, message: known.message(path) };
+  return {
+    path,
+    error: "permission_denied",
+    code: "backend_unavailable",
+    message: `Writing '${path}' failed in the sandbox`,
+  };
+}
+
+function downloadFailure(
+  path: string,
+  status: string,
+): { error: FileOperationError; code: ErrorCode; message: string } {
+  switch (status) {
+    case "is_directory":
+      return { error: "is_directory", code: "is_directory", message: `'${path}' is a directory, not a file` };
+    case "permission_denied":
+      return {
+        error: "permission_denied",
+        code: "permission_denied",
+        message: `The sandbox user may not read '${path}'`,
+      };
+    case "file_not_found":
+      return { error: "file_not_found", code: "file_not_found", message: `File '${path}' not found` };
+    default:
+      return {
+        error: "file_not_found",
+        code: "backend_unavailable",
+        message: `Reading '${path}' failed in the sandbox`,
+      };
+  }
+}

@@ -1,0 +1,71 @@
+import type Docker from "dockerode";
+import type { RuntimeConfig, RuntimePresetName } from "./runtimes.js";
+
+/** Options of {@link DockerSandbox}. Every limit has a safe default. */
+export interface DockerSandboxOptions {
+  /** A built-in runtime name or a {@link RuntimeConfig}. Default: `python-minimal`. */
+  runtime?: RuntimePresetName | RuntimeConfig;
+  /** Image to run; overrides the runtime's image. */
+  image?: string;
+  /**
+   * A `Docker` client, or options to create one. Default: `DOCKER_HOST`, else the default socket.
+   * A client passed in is never closed by the sandbox.
+   */
+  docker?: Docker | Docker.DockerOptions;
+  /** Working directory of commands, created and owned by the sandbox user. Default `/workspace`. */
+  workdir?: string;
+  /** Environment variables of every command (added to the runtime's). */
+  env?: Record<string, string>;
+  /** Memory limit in MiB (no swap beyond it). Default 1024. */
+  memoryMb?: number;
+  /** CPU limit in cores (fractions allowed). Default 1. */
+  cpus?: number;
+  /** Most processes the container may hold at once. Default 256. */
+  pidsLimit?: number;
+  /** Docker network mode. Default `none`: no network at all. */
+  network?: string;
+  /** User commands and file operations run as, `uid:gid` or a name. Default `1000:1000`. */
+  user?: string;
+  /** Default time limit of one `execute`, in ms. Default 120,000. */
+  timeoutMs?: number;
+  /** Most bytes of output one `execute` returns. Default 100,000. */
+  maxOutputBytes?: number;
+  /** Extra container labels (the sandbox adds `deepfs.sandbox` and `deepfs.managed`). */
+  labels?: Record<string, string>;
+  /** Stop (remove) the container after this long without a call. Default: never. */
+  idleTimeoutMs?: number;
+  /** Sandbox id, also the container name. Default: `deepfs-` and random characters. */
+  id?: string;
+}
+
+/** Options after defaults. */
+export interface ResolvedSandboxOptions {
+  runtime: RuntimeConfig;
+  workdir: string;
+  env: Record<string, string>;
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+  network: string;
+  user: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  labels: Record<string, string>;
+  idleTimeoutMs: number | undefined;
+}
+
+export const DEFAULTS = {
+  workdir: "/workspace",
+  memoryMb: 1024,
+  cpus: 1,
+  pidsLimit: 256,
+  network: "none",
+  user: "1000:1000",
+  timeoutMs: 120_000,
+  maxOutputBytes: 100_000,
+} as const;
+
+/** Label every managed container carries, so orphans of a crashed process can be found. */
+export const MANAGED_LABEL = "deepfs.managed";
+/** Label holding the sandbox id. */
+export const SANDBOX_LABEL = "deepfs.sandbox";
