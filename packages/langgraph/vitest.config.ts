@@ -1,0 +1,10 @@
+import { vitestReporters } from "@deepfs/harness";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    ...vitestReporters("@deepfs/langgraph"),
+  },
+});
