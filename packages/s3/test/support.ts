@@ -1,0 +1,71 @@
+import { randomBytes } from "node:crypto";
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
+import { S3Backend, type S3Tuning } from "../src/index.js";
+
+/** Why the S3 tests cannot run (printed loudly by the harness), or undefined. */
+export const skipReason = requireOrSkipReason("s3");
+
+const status = serviceStatus("s3");
+const env = status.available ? status.env : {};
+
+/** The bucket the tests use. */
+export const bucket = env.DEEPFS_S3_BUCKET ?? "deepfs-test";
+
+/** A client for the test service, as a user would configure it. */
+export function testClient(): S3Client {
+  return new S3Client({
+    endpoint: env.DEEPFS_S3_ENDPOINT,
+    region: env.DEEPFS_S3_REGION ?? "us-east-1",
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: env.DEEPFS_S3_ACCESS_KEY_ID || "test",
+      secretAccessKey: env.DEEPFS_S3_SECRET_ACCESS_KEY || "test",
+    },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** A fresh random prefix, so that every test has its own part of the bucket. */
+export function randomPrefix(label = "t"): string {
+  return `deepfs-s3-test/${label}-${randomBytes(6).toString("hex")}`;
+}
+
+/** A backend built from the test service's S3Config (it owns its client). */
+export function configuredBackend(prefix: string, tuning: S3Tuning = {}): S3Backend {
+  return new S3Backend({
+    bucket,
+    prefix,
+    endpointUrl: env.DEEPFS_S3_ENDPOINT,
+    region: env.DEEPFS_S3_REGION ?? "us-east-1",
+    accessKeyId: env.DEEPFS_S3_ACCESS_KEY_ID || "test",
+    secretAccessKey: env.DEEPFS_S3_SECRET_ACCESS_KEY || "test",
+    ...tuning,
+  });
+}
+
+/** Creates the bucket when the service does not have it yet (an external endpoint). */
+export async function ensureBucket(client: S3Client): Promise<void> {
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw error;
+  }
+}
+
+/** Deletes every object below a prefix. */
+export async function removePrefix(client: S3Client, prefix: string): Promise<void> {
+  const full = prefix.endsWith("/") ? prefix : `${prefix}/`;
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: full, ContinuationToken: token }),
+    );
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length > 0)
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
