@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeepfsError, isSandboxBackend } from "@deepfs/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -75,14 +75,6 @@ describe("limits and native errors", () => {
     expect((await backend.ls("/")).files?.map((f) => f.path)).toEqual(["/d/", "/f.txt"]);
   });
 
-  it.skipIf(process.getuid?.() === 0)("a file with mode 000 is permission_denied (not as root)", async () => {
-    const backend = new LocalBackend({ rootDir: root.dir });
-    writeFileSync(join(root.dir, "locked.txt"), "secret");
-    chmodSync(join(root.dir, "locked.txt"), 0);
-    expect((await backend.read("/locked.txt")).code).toBe("permission_denied");
-    expect((await backend.grep("secret")).matches).toEqual([]);
-  });
-
   it("readRegularFile never follows a symlink at the final component (O_NOFOLLOW)", async () => {
     writeFileSync(join(root.dir, "target.txt"), "x");
     symlinkSync(join(root.dir, "target.txt"), join(root.dir, "link.txt"));
@@ -124,12 +116,13 @@ describe("execute", () => {
   });
 
   it("kills the whole process group on timeout with exit code 124", async () => {
-    const backend = sandbox({ execute: { timeoutMs: 500 } });
+    const backend = sandbox({ execute: { timeoutMs: 300 } });
     const marker = join(root.dir, "survivor");
-    const result = await backend.execute(`(sleep 2; touch '${marker}') & sleep 30`);
+    const result = await backend.execute(`(sleep 1; touch '${marker}') & sleep 30`);
     expect(result.exitCode).toBe(124);
     expect(result.output).toContain("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Past the moment the background job would have touched the marker, had it survived.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(existsSync(marker)).toBe(false);
   }, 20_000);
 

@@ -1,9 +1,22 @@
-import { defineBackendContract } from "@deepfs/conformance";
+import {
+  type BackendContractOptions,
+  createContractContext,
+  defineBackendContract,
+  registerDeleteRules,
+  registerEditRules,
+  registerExecuteRules,
+  registerGrepRules,
+  registerLsRules,
+  registerPathRules,
+  registerReadRules,
+  registerWriteRules,
+} from "@deepfs/conformance";
+import { describe } from "vitest";
 import { LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
 
 /** A fresh LocalBackend in its own temp directory for every contract test. */
-function subject(options: LocalBackendOptions) {
+function subject(options: LocalBackendOptions): BackendContractOptions<LocalBackend>["create"] {
   return () => {
     const root = tempRoot();
     const backend = new LocalBackend({ ...options, rootDir: root.dir });
@@ -19,13 +32,36 @@ function subject(options: LocalBackendOptions) {
   };
 }
 
-defineBackendContract({ name: "LocalBackend (ripgrep)", create: subject({ grepEngine: "ripgrep" }) });
-defineBackendContract({ name: "LocalBackend (built-in grep)", create: subject({ grepEngine: "builtin" }) });
-// Shell commands see real paths, so the execute run uses non-virtual mode (as deepagents' LocalShellBackend).
+// The whole contract once, with ripgrep (what `auto` picks on a machine that has it).
 defineBackendContract({
-  name: "LocalBackend (non-virtual, execute)",
-  create: subject({
-    virtualMode: false,
-    execute: { timeoutMs: 20_000, env: { PATH: "/usr/local/bin:/usr/bin:/bin" } },
-  }),
+  name: "LocalBackend (ripgrep)",
+  create: subject({ grepEngine: "ripgrep" }),
+  // Without the execute option: the execute rules belong to the run below.
+  capabilities: { execute: false },
+});
+
+// The built-in search differs from the ripgrep run only in how grep finds its candidates: its grep rules.
+describe("LocalBackend (built-in grep) satisfies the deepfs grep contract", () => {
+  registerGrepRules(
+    createContractContext({ name: "LocalBackend (built-in grep)", create: subject({ grepEngine: "builtin" }) }),
+  );
+});
+
+// Shell commands see real paths, so the execute run uses non-virtual mode (as deepagents' LocalShellBackend):
+// the execute rules, and the per-path rules as a smoke test of the real-path mapping.
+describe("LocalBackend (non-virtual, execute) satisfies the deepfs execute contract", () => {
+  const ctx = createContractContext({
+    name: "LocalBackend (non-virtual, execute)",
+    create: subject({
+      virtualMode: false,
+      execute: { timeoutMs: 20_000, env: { PATH: "/usr/local/bin:/usr/bin:/bin" } },
+    }),
+  });
+  registerExecuteRules(ctx);
+  registerPathRules(ctx);
+  registerReadRules(ctx);
+  registerWriteRules(ctx);
+  registerEditRules(ctx);
+  registerLsRules(ctx);
+  registerDeleteRules(ctx);
 });

@@ -51,6 +51,7 @@ import { withRetry } from "./retry.js";
 import { createSchema, type SchemaInfo, type TableRef, tableSql } from "./schema.js";
 import { asBytes, type StoredContent, storedContent } from "./stored-content.js";
 import { runTransaction } from "./transaction.js";
+import { chunkAncestors, chunkLocks, chunkUploads, planChunk, type UploadEntry } from "./upload-plan.js";
 
 type Failure = { error: string; code: ErrorCode };
 
@@ -346,31 +347,42 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
     );
   }
 
+  /**
+   * Uploads in chunks (see `upload-plan.ts`): one transaction and one multi-row upsert per chunk of
+   * up to 200 files, with the outcome of writing the files one after another in input order.
+   */
   async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
-    const out: FileUploadResponse[] = [];
-    // One after another: a path given twice ends with its last content, as in input order.
-    for (const [rawPath, bytes] of files) {
+    const out: FileUploadResponse[] = new Array(files.length);
+    const entries: UploadEntry[] = [];
+    files.forEach(([rawPath, bytes], index) => {
       const checked = checkPath(rawPath);
       if (!checked.ok) {
-        out.push({ path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error });
-        continue;
+        out[index] = { path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error };
+        return;
       }
       const path = checked.path;
       if (!(bytes instanceof Uint8Array)) {
-        out.push({
+        out[index] = {
           path,
           error: "invalid_path",
           code: "invalid_argument",
           message: `Content for '${path}' must be bytes`,
-        });
-        continue;
+        };
+      } else if (path === "/") {
+        const { error, code } = this.isDirectory(path);
+        out[index] = { path, error: coarseCode(code), code, message: error };
+      } else {
+        entries.push({ index, path, stored: storedContent(path, bytes) });
       }
-      const result = await this.writeStored(path, storedContent(path, bytes), undefined);
-      out.push(
-        result.code
-          ? { path, error: coarseCode(result.code), code: result.code, message: result.error ?? "" }
-          : { path, error: null },
-      );
+    });
+    for (const chunk of chunkUploads(entries)) {
+      const outcomes = await this.uploadChunk(chunk);
+      for (const entry of chunk) {
+        const outcome = outcomes instanceof Map ? outcomes.get(entry.index) : outcomes;
+        out[entry.index] = outcome
+          ? { path: entry.path, error: coarseCode(outcome.code), code: outcome.code, message: outcome.error }
+          : { path: entry.path, error: null };
+      }
     }
     return out;
   }
@@ -468,6 +480,49 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
         const version = written[0]?.version;
         if (version === undefined) return failure("conflict", `'${path}' changed during the write; retry`);
         return { path, etag: String(version) };
+      }),
+    );
+  }
+
+  /**
+   * Writes one chunk of uploads in a transaction: the chunk's advisory locks, then the tree checks,
+   * then one `INSERT ... ON CONFLICT DO UPDATE` of every accepted file (its last content).
+   */
+  private uploadChunk(chunk: UploadEntry[]): Promise<Map<number, Failure | null> | Failure> {
+    const locks = chunkLocks(chunk);
+    const ancestors = chunkAncestors(chunk);
+    return this.attempt(`uploading ${chunk.length} file(s)`, () =>
+      runTransaction(this.sql, async (tx) => {
+        const table = tableSql(tx, this.location);
+        const [, directories, files] = await Promise.all([
+          tx`
+            SELECT CASE WHEN l.mode = 'x' THEN (SELECT 1 FROM pg_advisory_xact_lock(${this.lockKey(tx, tx`l.path`)}))
+                        ELSE (SELECT 1 FROM pg_advisory_xact_lock_shared(${this.lockKey(tx, tx`l.path`)})) END
+            FROM unnest(${locks.map((l) => l.path)}::text[], ${locks.map((l) => (l.exclusive ? "x" : "s"))}::text[]) AS l(path, mode)`,
+          this.directoriesAmong(
+            tx,
+            chunk.map((entry) => entry.path),
+          ),
+          tx`SELECT path FROM ${table} WHERE namespace = ${this.namespace} AND path = ANY(${ancestors}::text[])`,
+        ]);
+        const plan = planChunk(chunk, { directories, files: new Set(files.map((row) => row.path as string)) });
+        if (plan.rows.length > 0) {
+          const rows = plan.rows.map(({ path, stored }) => ({
+            namespace: this.namespace,
+            path,
+            parent: parentDir(path),
+            content: stored.content,
+            text_content: stored.textContent,
+            size: stored.size,
+            mime_type: stored.mimeType,
+          }));
+          await tx`
+            INSERT INTO ${table} ${tx(rows, "namespace", "path", "parent", "content", "text_content", "size", "mime_type")}
+            ON CONFLICT (namespace, path) DO UPDATE
+            SET content = EXCLUDED.content, text_content = EXCLUDED.text_content, size = EXCLUDED.size,
+                mime_type = EXCLUDED.mime_type, modified_at = now(), version = DEFAULT`;
+        }
+        return plan.outcomes;
       }),
     );
   }

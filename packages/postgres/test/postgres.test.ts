@@ -16,7 +16,7 @@ afterAll(async () => {
 defineBackendContract({
   name: "PostgresBackend",
   skip: skipReason,
-  capabilities: { conditionalWrites: true, nativeGrep: true },
+  capabilities: { conditionalWrites: true, nativeGrep: true, execute: false },
   create: () => {
     const namespace = randomName("ns");
     const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace });

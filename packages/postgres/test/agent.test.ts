@@ -1,0 +1,64 @@
+import { runAgentScenario } from "@deepfs/conformance/agent";
+import { utf8ByteLength } from "@deepfs/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+import { dropTable, randomName, skipReason, testClient } from "./support.js";
+
+describe.skipIf(skipReason)("a real deep agent (createDeepAgent, scripted offline model)", () => {
+  const sql = testClient();
+  const table = randomName("agent");
+
+  afterAll(async () => {
+    await dropTable(sql, table);
+    await sql.end();
+  });
+
+  it("works on a PostgresBackend", async () => {
+    const namespace = randomName("ns");
+    const backend = new PostgresBackend({ sql, table, namespace });
+    // A neighbour tenant on the same table, which the agent must neither see nor change.
+    const neighbour = new PostgresBackend({ sql, table, namespace: `${namespace}-x` });
+    expect((await neighbour.write("/work/src/other.py", 'print("deepfs-agent-needle")\n')).error).toBeUndefined();
+
+    const { files, byTool, toolResults } = await runAgentScenario(backend, { root: "/work" });
+
+    expect(toolResults.map((r) => r.name)).toEqual([
+      "write_file",
+      "write_file",
+      "read_file",
+      "edit_file",
+      "ls",
+      "glob",
+      "grep",
+    ]);
+    expect(toolResults[0]?.text).toBe(`Successfully wrote to '${files.todo}'`);
+    expect(toolResults[1]?.text).toBe(`Successfully wrote to '${files.app}'`);
+    expect(byTool.read_file?.text).toBe(`@@ lines 1-3 of 3 @@\n${files.todoWritten.slice(0, -1)}`);
+    expect(byTool.edit_file?.text).toBe(`Successfully replaced 1 occurrence(s) in '${files.todo}'`);
+    expect(byTool.ls?.text).toBe(`${files.todo} (${utf8ByteLength(files.todoEdited)} bytes)`);
+    expect(byTool.glob?.text).toBe(files.app);
+    expect(byTool.grep?.text).toBe(`${files.app}:\n  2:     print("${files.grepNeedle}")`);
+
+    // What the agent did is in the table, in its namespace only.
+    const rows = await sql`
+      SELECT path, parent, convert_from(content, 'UTF8') AS text, text_content, size::int AS size
+      FROM ${sql(table)} WHERE namespace = ${namespace} ORDER BY path`;
+    expect(rows.map((row) => ({ ...row }))).toEqual([
+      {
+        path: files.todo,
+        parent: "/work/notes",
+        text: files.todoEdited,
+        text_content: files.todoEdited,
+        size: utf8ByteLength(files.todoEdited),
+      },
+      {
+        path: files.app,
+        parent: "/work/src",
+        text: files.appContent,
+        text_content: files.appContent,
+        size: utf8ByteLength(files.appContent),
+      },
+    ]);
+    expect((await neighbour.glob("**")).files?.map((f) => f.path)).toEqual(["/work/src/other.py"]);
+  }, 60_000);
+});
