@@ -4,12 +4,18 @@ import type { ListedObject } from "./listing.js";
 
 /** Metadata key (sent as `x-amz-meta-created-at`) holding a file's creation time. */
 export const CREATED_AT_METADATA = "created-at";
+/**
+ * Metadata key (`x-amz-meta-deepfs-write-id`) holding a random id of the write that stored the
+ * object, so that a write whose acknowledgement was lost can recognise itself.
+ */
+export const WRITE_ID_METADATA = "deepfs-write-id";
 
 /** What a HEAD tells about an existing object. */
 export interface ObjectHead {
   etag: string;
   size: number;
   createdAt: string | undefined;
+  writeId: string | undefined;
   lastModified: Date | undefined;
 }
 
@@ -26,6 +32,7 @@ export async function headObject(
       etag: head.ETag ?? "",
       size: head.ContentLength ?? 0,
       createdAt: head.Metadata?.[CREATED_AT_METADATA],
+      writeId: head.Metadata?.[WRITE_ID_METADATA],
       lastModified: head.LastModified,
     };
   } catch (error) {

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
@@ -30,6 +32,7 @@ import {
   type GrepResult,
   getMimeType,
   globSearchRoot,
+  isTextMimeType,
   type LsResult,
   notFound,
   parseGrepArgs,
@@ -54,7 +57,8 @@ import { isNotFound, isPreconditionFailed, s3Failure } from "./errors.js";
 import { grepObjects } from "./grep.js";
 import { KeyMapper, keyTooLong } from "./keys.js";
 import { listObjects, listPages } from "./listing.js";
-import { CREATED_AT_METADATA, hasObjectsBelow, headObject } from "./probe.js";
+import { CREATED_AT_METADATA, hasObjectsBelow, headObject, WRITE_ID_METADATA } from "./probe.js";
+import { type ByteStream, readWindow } from "./read-window.js";
 import { WriteProbe } from "./write-probe.js";
 
 type Failure = { error: string; code: ErrorCode };
@@ -65,10 +69,14 @@ interface StoredFile {
   etag: string;
   createdAt: string;
   modifiedAt: string;
+  /** Id of the write that stored it (see {@link WRITE_ID_METADATA}); absent for foreign objects. */
+  writeId: string | undefined;
 }
 
 /** DeleteObjects takes at most this many keys per request. */
 const DELETE_BATCH = 1000;
+/** Text files larger than this are read as a stream that keeps only the requested lines. */
+const STREAMED_READ_BYTES = 1024 * 1024;
 /** Compare-and-swap rounds of an edit before it gives up with `conflict`. */
 const EDIT_ATTEMPTS = 10;
 
@@ -153,10 +161,28 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
   }
 
   async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
-    const found = await this.fetchFile(filePath);
-    if (isFailure(found)) return found;
-    const { path, file } = found;
+    const opened = await this.openFile(filePath);
+    if (isFailure(opened)) return opened;
+    const { path, response } = opened;
     const mimeType = getMimeType(path);
+    const size = response.ContentLength;
+    let found: { path: string; file: StoredFile } | Failure;
+    if (isTextMimeType(mimeType) && (size === undefined || size > STREAMED_READ_BYTES)) {
+      // A large text: count its lines as it streams by and keep only the window.
+      let window: Awaited<ReturnType<typeof readWindow>>;
+      try {
+        window = await readWindow(bodyOf(response), offset, limit);
+      } catch (error) {
+        return s3Failure(error, path, "Reading");
+      }
+      if (window) return { ...window, mimeType, etag: response.ETag ?? "" };
+      // Not UTF-8 after all, so the contract wants all of its bytes: fetch them whole (rare).
+      found = await this.fetchFile(path);
+    } else {
+      found = await this.loadFile(path, response);
+    }
+    if (isFailure(found)) return found;
+    const { file } = found;
     const content = contentFromBytes(path, file.bytes);
     if (typeof content !== "string") return { content, mimeType, etag: file.etag };
     return { ...readTextWindow(content, offset, limit), mimeType, etag: file.etag };
@@ -195,11 +221,16 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     replaceAll = false,
     options?: WriteOptions,
   ): Promise<EditResult> {
+    /** The last round's PUT, which failed but may have landed (a lost acknowledgement, then a refused retry). */
+    let unacknowledged: { writeId: string; occurrences: number } | undefined;
     for (let attempt = 0; attempt < EDIT_ATTEMPTS; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const found = await this.fetchFile(filePath, options?.signal);
       if (isFailure(found)) return found;
       const { path, file } = found;
+      // Our own write is what is stored: the edit is done, and applying it again would be wrong.
+      if (unacknowledged && file.writeId === unacknowledged.writeId)
+        return { path, occurrences: unacknowledged.occurrences, etag: file.etag };
       if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
       const precondition = checkPreconditions(path, file.etag, options);
       if (precondition) return precondition;
@@ -214,19 +245,25 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
       if (!replaced.ok) return failure(replaced.code, replaced.error);
       if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: file.etag };
+      const writeId = randomUUID();
       try {
         // Compare-and-swap: the PUT only lands on the version just read.
         const etag = await this.putObject(
           path,
           Buffer.from(replaced.content, "utf8"),
           file.createdAt,
+          writeId,
           { ifMatch: file.etag },
           options?.signal,
         );
         return { path, occurrences: replaced.occurrences, etag };
       } catch (error) {
-        // A caller's own ifMatch named the version now gone: that is their conflict to resolve.
         const raced = isPreconditionFailed(error) || isNotFound(error);
+        if (raced && retriedBySdk(error)) {
+          unacknowledged = { writeId, occurrences: replaced.occurrences };
+          continue;
+        }
+        // A caller's own ifMatch named the version now gone: that is their conflict to resolve.
         if (!raced || options?.ifMatch !== undefined) return s3Failure(error, path, "Editing");
       }
     }
@@ -366,6 +403,15 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     rawPath: string,
     signal?: AbortSignal,
   ): Promise<{ path: string; file: StoredFile } | Failure> {
+    const opened = await this.openFile(rawPath, signal);
+    return isFailure(opened) ? opened : this.loadFile(opened.path, opened.response);
+  }
+
+  /** GETs a file: the response with its body still to read, or the failure to return. */
+  private async openFile(
+    rawPath: string,
+    signal?: AbortSignal,
+  ): Promise<{ path: string; response: GetObjectCommandOutput } | Failure> {
     const checked = checkPath(rawPath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
@@ -376,10 +422,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
         abortSignal: signal,
       });
-      const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
-      const modifiedAt = iso(response.LastModified);
-      const createdAt = response.Metadata?.[CREATED_AT_METADATA] || modifiedAt;
-      return { path, file: { bytes, etag: response.ETag ?? "", createdAt, modifiedAt } };
+      return { path, response };
     } catch (error) {
       if (!isNotFound(error)) return s3Failure(error, path, "Reading");
       try {
@@ -389,6 +432,22 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       } catch (listError) {
         return s3Failure(listError, path, "Reading");
       }
+    }
+  }
+
+  /** Reads the whole body of an opened file. */
+  private async loadFile(
+    path: string,
+    response: GetObjectCommandOutput,
+  ): Promise<{ path: string; file: StoredFile } | Failure> {
+    try {
+      const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+      const modifiedAt = iso(response.LastModified);
+      const createdAt = response.Metadata?.[CREATED_AT_METADATA] || modifiedAt;
+      const writeId = response.Metadata?.[WRITE_ID_METADATA];
+      return { path, file: { bytes, etag: response.ETag ?? "", createdAt, modifiedAt, writeId } };
+    } catch (error) {
+      return s3Failure(error, path, "Reading");
     }
   }
 
@@ -411,6 +470,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     const key = this.keys.fileKey(path);
     if (keyTooLong(key)) return tooLong(path);
     const signal = options?.signal;
+    const writeId = randomUUID();
     try {
       const { existing, isDirectory: isDir, fileAncestor } = await probe.inspect(path, signal);
       if (isDir) return isDirectory(path);
@@ -420,8 +480,14 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       const precondition = existing ? checkPreconditions(path, existing.etag, options) : writeConflict(path, options);
       if (precondition) return precondition;
       const createdAt = (existing ? (existing.createdAt ?? iso(existing.lastModified)) : "") || wholeSecondsNow();
-      return await this.putObject(path, bytes, createdAt, options, signal);
+      return await this.putObject(path, bytes, createdAt, writeId, options, signal);
     } catch (error) {
+      if (isPreconditionFailed(error) && retriedBySdk(error)) {
+        // An earlier attempt may have landed and had its answer lost, so that the retry failed its
+        // own condition: if the stored object is this write, the write succeeded.
+        const stored = await headObject(this.client, this.bucket, key).catch(() => undefined);
+        if (stored?.writeId === writeId) return stored.etag;
+      }
       return s3Failure(error, path, "Writing");
     }
   }
@@ -431,6 +497,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     path: string,
     bytes: Uint8Array,
     createdAt: string,
+    writeId: string,
     conditions: Pick<WriteOptions, "ifMatch" | "ifNoneMatch"> | undefined,
     signal: AbortSignal | undefined,
   ): Promise<string> {
@@ -439,7 +506,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       Key: this.keys.fileKey(path),
       Body: bytes,
       ContentType: getMimeType(path),
-      Metadata: { [CREATED_AT_METADATA]: createdAt },
+      Metadata: { [CREATED_AT_METADATA]: createdAt, [WRITE_ID_METADATA]: writeId },
       ...(conditions?.ifMatch !== undefined ? { IfMatch: conditions.ifMatch } : {}),
       ...(conditions?.ifNoneMatch !== undefined ? { IfNoneMatch: conditions.ifNoneMatch } : {}),
     };
@@ -498,6 +565,17 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     }
     return (await flush()) ?? count;
   }
+}
+
+/** The body of a GET as the byte stream it is in Node (an empty one when there is none). */
+function bodyOf(response: GetObjectCommandOutput): ByteStream {
+  return (response.Body as ByteStream | undefined) ?? [];
+}
+
+/** True when the SDK sent the request more than once, so an earlier attempt may have taken effect. */
+function retriedBySdk(error: unknown): boolean {
+  const attempts = (error as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts;
+  return typeof attempts === "number" && attempts > 1;
 }
 
 function iso(date: Date | undefined): string {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
-import { S3Backend, type S3Tuning } from "../src/index.js";
+import { S3Backend, type S3Config } from "../src/index.js";
 
 /** Why the S3 tests cannot run (printed loudly by the harness), or undefined. */
 export const skipReason = requireOrSkipReason("s3");
@@ -12,10 +12,13 @@ const env = status.available ? status.env : {};
 /** The bucket the tests use. */
 export const bucket = env.DEEPFS_S3_BUCKET ?? "deepfs-test";
 
+/** The test service's endpoint (moto started by the harness, or DEEPFS_S3_ENDPOINT). */
+export const endpoint = env.DEEPFS_S3_ENDPOINT;
+
 /** A client for the test service, as a user would configure it. */
 export function testClient(): S3Client {
   return new S3Client({
-    endpoint: env.DEEPFS_S3_ENDPOINT,
+    endpoint,
     region: env.DEEPFS_S3_REGION ?? "us-east-1",
     forcePathStyle: true,
     credentials: {
@@ -32,16 +35,16 @@ export function randomPrefix(label = "t"): string {
   return `deepfs-s3-test/${label}-${randomBytes(6).toString("hex")}`;
 }
 
-/** A backend built from the test service's S3Config (it owns its client). */
-export function configuredBackend(prefix: string, tuning: S3Tuning = {}): S3Backend {
+/** A backend built from the test service's S3Config (it owns its client); `overrides` win. */
+export function configuredBackend(prefix: string, overrides: Partial<S3Config> = {}): S3Backend {
   return new S3Backend({
     bucket,
     prefix,
-    endpointUrl: env.DEEPFS_S3_ENDPOINT,
+    endpointUrl: endpoint,
     region: env.DEEPFS_S3_REGION ?? "us-east-1",
     accessKeyId: env.DEEPFS_S3_ACCESS_KEY_ID || "test",
     secretAccessKey: env.DEEPFS_S3_SECRET_ACCESS_KEY || "test",
-    ...tuning,
+    ...overrides,
   });
 }
 
