@@ -8,6 +8,7 @@ import { registerErrorRules } from "./errors.js";
 import { registerExecuteRules } from "./execute.js";
 import { registerGlobRules } from "./glob.js";
 import { registerGrepRules } from "./grep.js";
+import { registerHostileRules } from "./hostile.js";
 import { registerLsRules } from "./ls.js";
 import { registerPathRules } from "./paths.js";
 import { registerReadRules } from "./read.js";
@@ -60,6 +61,7 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   registerTransferRules(ctx);
   registerScaleRules(ctx);
   registerErrorRules(ctx);
+  registerHostileRules(ctx);
   // Sandbox rules only exist for backends that may execute; declaring `execute: false` drops them.
   if (options.capabilities?.execute !== false) registerExecuteRules(ctx);
 }

@@ -24,6 +24,7 @@ export { registerErrorRules } from "./errors.js";
 export { registerExecuteRules } from "./execute.js";
 export { registerGlobRules } from "./glob.js";
 export { registerGrepRules } from "./grep.js";
+export { registerHostileRules } from "./hostile.js";
 export { registerLsRules } from "./ls.js";
 export { registerPathRules } from "./paths.js";
 export { registerReadRules } from "./read.js";

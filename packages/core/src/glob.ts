@@ -1,7 +1,6 @@
 import picomatch from "picomatch";
+import { compileGlob } from "./glob-pattern.js";
 import { isWithin, relativeTo } from "./paths.js";
-
-const MATCH_OPTIONS: picomatch.PicomatchOptions = { dot: true, nonegate: true };
 
 /** Tests one path (absolute, normalised) against a compiled pattern. */
 export type PathMatcher = (path: string) => boolean;
@@ -9,14 +8,16 @@ export type PathMatcher = (path: string) => boolean;
 /**
  * The glob rule of the contract for `glob(pattern, path)`: the pattern is relative to the search
  * directory `dir` (normalised, absolute) unless it starts with `/`, in which case it is anchored at
- * the root. `**` crosses directories, `*` and `?` do not, classes and braces work, dotfiles match.
+ * the root. A `**` segment matches zero or more directories (a trailing `/**` at least one name),
+ * `*` and `?` do not cross `/`, classes and braces work, dotfiles match. Matching takes time linear
+ * in the path for any pattern.
  */
 export function createGlobMatcher(pattern: string, dir = "/"): PathMatcher {
   if (pattern.startsWith("/")) {
-    const test = picomatch(pattern.replace(/^\/+/, ""), MATCH_OPTIONS);
+    const test = compileGlob(pattern.replace(/^\/+/, ""));
     return (path) => isWithin(path, dir) && test(path.slice(1));
   }
-  const test = picomatch(pattern, MATCH_OPTIONS);
+  const test = compileGlob(pattern);
   return (path) => isWithin(path, dir) && path !== dir && test(relativeTo(path, dir));
 }
 
@@ -26,7 +27,7 @@ export function createGlobMatcher(pattern: string, dir = "/"): PathMatcher {
  */
 export function createGrepGlobFilter(pattern: string, dir = "/"): PathMatcher {
   if (pattern.includes("/")) return createGlobMatcher(pattern, dir);
-  const test = picomatch(pattern, MATCH_OPTIONS);
+  const test = compileGlob(pattern);
   return (path) => isWithin(path, dir) && test(path.slice(path.lastIndexOf("/") + 1));
 }
 

@@ -12,3 +12,4 @@ export * from "./paths.js";
 export * from "./protocol.js";
 export * from "./state-backend.js";
 export * from "./text.js";
+export * from "./with-faults.js";

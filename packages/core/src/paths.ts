@@ -27,7 +27,8 @@ function refuse(input: string, reason: string): PathCheck {
  */
 export function checkPath(input: string): PathCheck {
   if (typeof input !== "string" || input.length === 0) return refuse(String(input), "the path is empty");
-  if (input.length > MAX_PATH_LENGTH) return refuse(input, `longer than ${MAX_PATH_LENGTH} characters`);
+  // Bound the work on hostile input first; the limit itself applies to the normalised path below.
+  if (input.length > 4 * MAX_PATH_LENGTH) return refuse(input, `longer than ${MAX_PATH_LENGTH} characters`);
   if (CONTROL_CHARS.test(input)) return refuse(input, "control characters are not allowed");
   if (input.includes("\\")) return refuse(input, "use '/' as the separator, not '\\'");
   if (input.startsWith("~")) return refuse(input, "'~' is not expanded; give an absolute path");
@@ -40,7 +41,9 @@ export function checkPath(input: string): PathCheck {
       return refuse(input, `a name is longer than ${MAX_NAME_BYTES} bytes`);
     parts.push(part);
   }
-  return { ok: true, path: `/${parts.join("/")}` };
+  const path = `/${parts.join("/")}`;
+  if (path.length > MAX_PATH_LENGTH) return refuse(input, `longer than ${MAX_PATH_LENGTH} characters`);
+  return { ok: true, path };
 }
 
 /**
