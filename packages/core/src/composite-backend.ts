@@ -19,6 +19,7 @@ import {
   type GrepResult,
   isSandboxBackend,
   type LsResult,
+  type MaybePromise,
   type ReadRawResult,
   type ReadResult,
   type SandboxBackendProtocol,
@@ -45,6 +46,13 @@ export const EXECUTE_UNSUPPORTED: Readonly<ExecuteResponse> = {
   exitCode: 126,
   truncated: false,
 };
+
+/** The entries of an upload or download batch sent to one member backend. */
+interface MemberBatch<E> {
+  /** Where the member was first met; the same backend may serve several mounts. */
+  readonly mount: Mount;
+  readonly entries: E[];
+}
 
 /** A member backend and where it is mounted; the default backend is mounted at `/`. */
 interface Mount {
@@ -122,6 +130,24 @@ function readOnlyFailure(target: Target): Failure {
     "read_only",
     `'${target.outer}' is on the read-only mount '${target.mount.mount}/'; it cannot be changed`,
   );
+}
+
+/** A member that threw or rejected, in caller paths. */
+function memberFailure(m: Mount, outer: string): Failure {
+  return failure("backend_unavailable", `'${outer}': the backend mounted at '${m.mount}' failed`);
+}
+
+/**
+ * Calls into a member. A throw or rejection breaks the contract (failures are returned), so it
+ * becomes {@link memberFailure} instead of escaping the router; the thrown message is dropped
+ * because it may hold secrets or file contents.
+ */
+async function callMember<T>(m: Mount, outer: string, call: () => MaybePromise<T>): Promise<T | Failure> {
+  try {
+    return await call();
+  } catch {
+    return memberFailure(m, outer);
+  }
 }
 
 function isDirectoryFailure(path: string): Failure {
@@ -234,8 +260,11 @@ export class CompositeBackend implements SandboxBackendProtocol {
     if (!dir.ok) return failure(dir.code, dir.error);
     const owner = this.mountFor(dir.path);
     const inner = innerPath(owner, dir.path);
-    const result = await owner.backend.ls(inner);
-    if (isFailure(result)) return outerFailure(owner, inner, result);
+    const result = await callMember(owner, dir.path, async (): Promise<LsResult> => {
+      const answer = await owner.backend.ls(inner);
+      return isFailure(answer) ? outerFailure(owner, inner, answer) : answer;
+    });
+    if (isFailure(result)) return result;
     const byPath = new Map<string, FileInfo>();
     for (const info of result.files ?? []) {
       const path = outerPath(owner, info.path);
@@ -253,22 +282,28 @@ export class CompositeBackend implements SandboxBackendProtocol {
   async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
     const target = this.resolveFile(filePath);
     if ("error" in target) return target;
-    const result = await target.mount.backend.read(target.inner, offset, limit);
-    return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
+    return callMember(target.mount, target.outer, async () => {
+      const result = await target.mount.backend.read(target.inner, offset, limit);
+      return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
+    });
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {
     const target = this.resolveFile(filePath);
     if ("error" in target) return target;
-    const result = await target.mount.backend.readRaw(target.inner);
-    return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
+    return callMember(target.mount, target.outer, async () => {
+      const result = await target.mount.backend.readRaw(target.inner);
+      return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
+    });
   }
 
   async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
     const target = this.resolveFile(filePath);
     if ("error" in target) return target;
     if (target.mount.readOnly) return readOnlyFailure(target);
-    return this.outerResult(target, await target.mount.backend.write(target.inner, content, options));
+    return callMember(target.mount, target.outer, async () =>
+      this.outerResult(target, await target.mount.backend.write(target.inner, content, options)),
+    );
   }
 
   async edit(
@@ -281,15 +316,19 @@ export class CompositeBackend implements SandboxBackendProtocol {
     const target = this.resolveFile(filePath);
     if ("error" in target) return target;
     if (target.mount.readOnly) return readOnlyFailure(target);
-    const result = await target.mount.backend.edit(target.inner, oldString, newString, replaceAll, options);
-    return this.outerResult(target, result);
+    return callMember(target.mount, target.outer, async () => {
+      const result = await target.mount.backend.edit(target.inner, oldString, newString, replaceAll, options);
+      return this.outerResult(target, result);
+    });
   }
 
   async delete(filePath: string): Promise<DeleteResult> {
     const target = this.resolve(filePath);
     if ("error" in target) return target;
     if (target.mount.readOnly) return readOnlyFailure(target);
-    return this.outerResult(target, await target.mount.backend.delete(target.inner));
+    return callMember(target.mount, target.outer, async () =>
+      this.outerResult(target, await target.mount.backend.delete(target.inner)),
+    );
   }
 
   async grep(
@@ -301,7 +340,9 @@ export class CompositeBackend implements SandboxBackendProtocol {
     const parsed = parseGrepArgs(pattern, path, glob, maxCount);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const query = parsed.query;
-    const answers = await Promise.all(this.searchTargets(query.dir).map((t) => this.grepMember(t, query)));
+    const answers = await Promise.all(
+      this.searchTargets(query.dir).map((t) => callMember(t.mount, t.area, () => this.grepMember(t, query))),
+    );
     const matches: GrepMatch[] = [];
     let more = false;
     for (const answer of answers) {
@@ -321,16 +362,18 @@ export class CompositeBackend implements SandboxBackendProtocol {
     }
     const matches = createGlobMatcher(pattern, dir.path);
     const answers = await Promise.all(
-      this.searchTargets(dir.path).map(async (t): Promise<GlobResult> => {
-        const forwarded = forwardPattern(pattern, dir.path, t);
-        if (forwarded === "none") return { files: [] };
-        const result = await t.mount.backend.glob(forwarded === "superset" ? "**" : forwarded.pattern, t.root);
-        if (isFailure(result)) return outerFailure(t.mount, t.root, result);
-        const files = (result.files ?? [])
-          .map((info) => ({ ...info, path: outerPath(t.mount, info.path) }))
-          .filter((info) => matches(info.path) && this.isVisible(t, info.path));
-        return result.truncated ? { files, truncated: true } : { files };
-      }),
+      this.searchTargets(dir.path).map((t) =>
+        callMember(t.mount, t.area, async (): Promise<GlobResult> => {
+          const forwarded = forwardPattern(pattern, dir.path, t);
+          if (forwarded === "none") return { files: [] };
+          const result = await t.mount.backend.glob(forwarded === "superset" ? "**" : forwarded.pattern, t.root);
+          if (isFailure(result)) return outerFailure(t.mount, t.root, result);
+          const files = (result.files ?? [])
+            .map((info) => ({ ...info, path: outerPath(t.mount, info.path) }))
+            .filter((info) => matches(info.path) && this.isVisible(t, info.path));
+          return result.truncated ? { files, truncated: true } : { files };
+        }),
+      ),
     );
     const files: FileInfo[] = [];
     let truncated = false;
@@ -345,7 +388,7 @@ export class CompositeBackend implements SandboxBackendProtocol {
 
   async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     const out: FileUploadResponse[] = new Array(files.length);
-    const batches = new Map<BackendProtocol, Array<{ index: number; target: Target; bytes: Uint8Array }>>();
+    const batches = new Map<BackendProtocol, MemberBatch<{ index: number; target: Target; bytes: Uint8Array }>>();
     files.forEach(([rawPath, bytes], index) => {
       const target = this.resolveFile(rawPath);
       if ("error" in target) {
@@ -355,16 +398,18 @@ export class CompositeBackend implements SandboxBackendProtocol {
         const denied = readOnlyFailure(target);
         out[index] = { path: target.outer, error: "permission_denied", code: denied.code, message: denied.error };
       } else {
-        const batch = batches.get(target.mount.backend) ?? [];
-        batch.push({ index, target, bytes });
+        const batch = batches.get(target.mount.backend) ?? { mount: target.mount, entries: [] };
+        batch.entries.push({ index, target, bytes });
         batches.set(target.mount.backend, batch);
       }
     });
     await Promise.all(
       [...batches].map(async ([backend, batch]) => {
-        const answers = await backend.uploadFiles(batch.map(({ target, bytes }) => [target.inner, bytes]));
-        batch.forEach(({ index, target }, i) => {
-          out[index] = { ...this.outerEntry(target, answers[i]), path: target.outer };
+        const answers = await callMember(batch.mount, batch.mount.mount, () =>
+          backend.uploadFiles(batch.entries.map(({ target, bytes }) => [target.inner, bytes])),
+        );
+        batch.entries.forEach(({ index, target }, i) => {
+          out[index] = { ...this.outerEntry(target, answers, i), path: target.outer };
         });
       }),
     );
@@ -373,24 +418,26 @@ export class CompositeBackend implements SandboxBackendProtocol {
 
   async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
     const out: FileDownloadResponse[] = new Array(paths.length);
-    const batches = new Map<BackendProtocol, Array<{ index: number; target: Target }>>();
+    const batches = new Map<BackendProtocol, MemberBatch<{ index: number; target: Target }>>();
     paths.forEach((rawPath, index) => {
       const target = this.resolveFile(rawPath);
       if ("error" in target) {
         const error = target.code === "is_directory" ? "is_directory" : "invalid_path";
         out[index] = { path: target.path ?? rawPath, content: null, error, code: target.code, message: target.error };
       } else {
-        const batch = batches.get(target.mount.backend) ?? [];
-        batch.push({ index, target });
+        const batch = batches.get(target.mount.backend) ?? { mount: target.mount, entries: [] };
+        batch.entries.push({ index, target });
         batches.set(target.mount.backend, batch);
       }
     });
     await Promise.all(
       [...batches].map(async ([backend, batch]) => {
-        const answers = await backend.downloadFiles(batch.map(({ target }) => target.inner));
-        batch.forEach(({ index, target }, i) => {
-          const entry = this.outerEntry(target, answers[i]);
-          out[index] = { ...entry, content: answers[i]?.content ?? null, path: target.outer };
+        const answers = await callMember(batch.mount, batch.mount.mount, () =>
+          backend.downloadFiles(batch.entries.map(({ target }) => target.inner)),
+        );
+        batch.entries.forEach(({ index, target }, i) => {
+          const content = Array.isArray(answers) ? (answers[i]?.content ?? null) : null;
+          out[index] = { ...this.outerEntry(target, answers, i), content, path: target.outer };
         });
       }),
     );
@@ -400,7 +447,10 @@ export class CompositeBackend implements SandboxBackendProtocol {
   /** Runs on the default backend when it is a sandbox; otherwise answers {@link EXECUTE_UNSUPPORTED}. */
   async execute(command: string, options?: ExecuteOptions): Promise<ExecuteResponse> {
     const backend = this.defaultMount.backend;
-    return isSandboxBackend(backend) ? backend.execute(command, options) : { ...EXECUTE_UNSUPPORTED };
+    if (!isSandboxBackend(backend)) return { ...EXECUTE_UNSUPPORTED };
+    const response = await callMember(this.defaultMount, "/", () => backend.execute(command, options));
+    if (!("error" in response)) return response;
+    return { output: `Error: ${response.error} (code: ${response.code})`, exitCode: null, truncated: false };
   }
 
   /** Does nothing: the router creates no resource, and the member backends belong to the caller. */
@@ -447,11 +497,18 @@ export class CompositeBackend implements SandboxBackendProtocol {
     return out;
   }
 
-  /** The error fields of a member's upload/download entry, in caller paths. */
+  /** The error fields of the `i`th entry of a member's upload/download answer, in caller paths. */
   private outerEntry(
     target: Target,
-    entry: FileUploadResponse | FileDownloadResponse | undefined,
+    answers: ReadonlyArray<FileUploadResponse | FileDownloadResponse> | Failure,
+    i: number,
   ): Omit<FileUploadResponse, "path"> {
+    if (!Array.isArray(answers)) {
+      // The member threw for the whole batch: every entry of it failed, each named by its own path.
+      const { code, error } = memberFailure(target.mount, target.outer);
+      return { error: "permission_denied", code, message: error };
+    }
+    const entry = answers[i];
     // A member that answers fewer entries than it was given broke the contract; say so per file.
     if (!entry) {
       return { error: "permission_denied", code: "backend_unavailable", message: `No answer for '${target.outer}'` };

@@ -529,6 +529,97 @@ describe("execute and capabilities", () => {
   });
 });
 
+describe("a member that throws", () => {
+  const SECRET = "password=hunter2";
+  /** A StateBackend whose every method throws synchronously (`sync`) or rejects. */
+  function crashing(mode: "sync" | "async"): StateBackend {
+    return new Proxy(new StateBackend(), {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function" || prop === "constructor") return value;
+        return mode === "sync"
+          ? () => {
+              throw new Error(SECRET);
+            }
+          : async () => {
+              throw new Error(SECRET);
+            };
+      },
+    });
+  }
+
+  for (const mode of ["sync", "async"] as const) {
+    it(`answers backend_unavailable naming the path and mount, never the thrown message (${mode})`, async () => {
+      const composite = new CompositeBackend(new StateBackend({ files: { "/top.txt": "x\n" } }), {
+        "/r/": crashing(mode),
+      });
+      const read = await composite.read("/r/a.txt");
+      expect(read).toEqual({
+        error: "'/r/a.txt': the backend mounted at '/r' failed",
+        code: "backend_unavailable",
+      });
+      expect(await composite.ls("/r")).toMatchObject({
+        code: "backend_unavailable",
+        error: expect.stringContaining("'/r'"),
+      });
+      expect((await composite.grep("x")).code).toBe("backend_unavailable");
+      expect((await composite.glob("**")).code).toBe("backend_unavailable");
+      // Searches that do not reach the route still work.
+      expect((await composite.grep("x", "/top.txt")).matches).toHaveLength(1);
+      const all = JSON.stringify([read, await composite.grep("x"), await composite.write("/r/b.txt", "y")]);
+      expect(all).not.toContain(SECRET);
+    });
+  }
+
+  it("fails every entry of the crashed member's batch, and only those", async () => {
+    const composite = new CompositeBackend(new StateBackend(), { "/r/": crashing("async") });
+    const uploaded = await composite.uploadFiles([
+      ["/r/a.txt", bytes("a")],
+      ["/ok.txt", bytes("ok")],
+      ["/r/b.txt", bytes("b")],
+    ]);
+    expect(uploaded).toEqual([
+      {
+        path: "/r/a.txt",
+        error: "permission_denied",
+        code: "backend_unavailable",
+        message: "'/r/a.txt': the backend mounted at '/r' failed",
+      },
+      { path: "/ok.txt", error: null },
+      {
+        path: "/r/b.txt",
+        error: "permission_denied",
+        code: "backend_unavailable",
+        message: "'/r/b.txt': the backend mounted at '/r' failed",
+      },
+    ]);
+    const downloaded = await composite.downloadFiles(["/ok.txt", "/r/a.txt"]);
+    expect(text(downloaded[0]?.content ?? null)).toBe("ok");
+    expect(downloaded[1]).toEqual({
+      path: "/r/a.txt",
+      content: null,
+      error: "permission_denied",
+      code: "backend_unavailable",
+      message: "'/r/a.txt': the backend mounted at '/r' failed",
+    });
+  });
+
+  it("answers a throwing sandbox's execute with a coded error output", async () => {
+    const sandbox = Object.assign(new StateBackend(), {
+      id: "sandbox-8",
+      execute: async (): Promise<ExecuteResponse> => {
+        throw new Error(SECRET);
+      },
+    });
+    const composite = new CompositeBackend(sandbox, {});
+    expect(await composite.execute("echo hi")).toEqual({
+      output: "Error: '/': the backend mounted at '/' failed (code: backend_unavailable)",
+      exitCode: null,
+      truncated: false,
+    });
+  });
+});
+
 describe("equivalence with one StateBackend holding the same files", () => {
   /** Small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
   function random(seed: number) {
