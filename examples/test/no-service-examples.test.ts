@@ -1,0 +1,58 @@
+// Examples that need no service: each is executed and its summary checked.
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { main as local } from "../local.js";
+import { main as lowLevel } from "../low-level.js";
+import { main as readOnlySource } from "../read-only-source.js";
+
+describe("local.ts", () => {
+  it("stores virtual paths as real files under rootDir and refuses escapes", async () => {
+    const summary = await local();
+    expect(summary.write).toEqual({ path: "/src/app.py", etagChangedByEdit: true });
+    expect(summary.onDisk).toBe('def main():\n    print("hello from deepfs")\n');
+    expect(summary.read).toEqual({ content: 'def main():\n    print("hello from deepfs")', totalLines: 2 });
+    expect(summary.grep).toEqual([{ path: "/src/app.py", line: 2, text: '    print("hello from deepfs")' }]);
+    expect(summary.glob).toEqual(["/README.md"]);
+    expect(summary.escapeAttempt).toBe("invalid_path");
+    expect(summary.execute).toEqual({ output: "2", exitCode: 0 });
+    // The temp root is removed when the example ends.
+    expect(existsSync(summary.rootDir)).toBe(false);
+  });
+});
+
+describe("low-level.ts", () => {
+  it("shows windows, preconditions, routing, search, binary transfer and error codes", async () => {
+    const summary = await lowLevel();
+    expect(summary.createOnlyRefused).toBe("conflict");
+    expect(summary.window).toEqual({ content: "two\nthree", startLine: 2, endLine: 3, nextOffset: 3 });
+    expect(summary.numbered).toBe("     2\ttwo\n     3\tthree");
+    expect(summary.edited).toBe(1);
+    expect(summary.lostUpdateRefused).toBe("conflict");
+    expect(summary.inMember).toEqual(["/log.txt"]);
+    expect(summary.grep).toEqual([{ path: "/src/a.py", line: 1, text: "x = 1  # TODO (a)" }]);
+    expect(summary.capped).toEqual({ matches: 1, truncated: true });
+    expect(summary.glob).toEqual(["/src/a.py", "/src/b.ts"]);
+    expect(summary.bytesExact).toBe(true);
+    expect(summary.failures).toEqual({
+      missing: "file_not_found",
+      escape: "invalid_path",
+      directory: "is_directory",
+      emptyOldString: "invalid_argument",
+      notFound: "string_not_found",
+      execute: 126,
+    });
+    expect(summary.failureIsValue).toBe("File '/nope.txt' not found");
+  });
+});
+
+describe("read-only-source.ts", () => {
+  it("refuses every mutation under /sources/ and lets the agent work on a copy", async () => {
+    const summary = await readOnlySource();
+    expect(summary.found).toHaveLength(1);
+    expect(summary.found?.[0]).toMatch(/^\/sources\/state-backend\.ts:\d+$/);
+    expect(summary.refused).toEqual({ write: "read_only", edit: "read_only", delete: "read_only" });
+    expect(summary.workspaceEdit).toEqual({ path: "/workspace/paths.ts", occurrences: 1 });
+    expect(summary.sourceUnchanged).toBe(true);
+    expect(summary.root).toEqual(["/sources/", "/workspace/"]);
+  });
+});
