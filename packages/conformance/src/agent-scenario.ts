@@ -1,5 +1,5 @@
 import type { BackendProtocol } from "@deepfs/core";
-import { checkPath, joinPath } from "@deepfs/core";
+import { checkPath, joinPath, utf8ByteLength } from "@deepfs/core";
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { fakeModel } from "@langchain/core/testing";
 import { createDeepAgent } from "deepagents";
@@ -43,6 +43,24 @@ export interface AgentScenarioResult {
   byTool: Record<string, AgentToolResult>;
   /** Every message of the final agent state. */
   messages: BaseMessage[];
+}
+
+/**
+ * The tool results a correct backend produces for the scenario, in order, as deepagents 1.14
+ * renders them (read_file shows the raw lines under a range header: no line numbers from the
+ * backend). Backend packages compare `toolResults` with this.
+ */
+export function expectedToolResults(files: AgentScenarioFiles): Array<{ name: string; text: string }> {
+  const todoLines = files.todoWritten.slice(0, -1);
+  return [
+    { name: "write_file", text: `Successfully wrote to '${files.todo}'` },
+    { name: "write_file", text: `Successfully wrote to '${files.app}'` },
+    { name: "read_file", text: `@@ lines 1-3 of 3 @@\n${todoLines}` },
+    { name: "edit_file", text: `Successfully replaced 1 occurrence(s) in '${files.todo}'` },
+    { name: "ls", text: `${files.todo} (${utf8ByteLength(files.todoEdited)} bytes)` },
+    { name: "glob", text: files.app },
+    { name: "grep", text: `${files.app}:\n  2:     print("${files.grepNeedle}")` },
+  ];
 }
 
 /** The agent's script: one model turn per entry, each calling one tool, then a final answer. */

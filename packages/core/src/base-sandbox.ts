@@ -38,10 +38,10 @@ import {
   listFilesScript,
   lsScript,
   parseStatRecords,
-  prepareWriteScript,
-  STATUS_MARKER,
   ScriptStatus,
+  STATUS_MARKER,
   shellQuote,
+  writeTargetScript,
 } from "./sandbox/shell-scripts.js";
 import { decodeUtf8Lossy, encodeUtf8, readTextWindow } from "./text.js";
 
@@ -56,24 +56,27 @@ const GREP_DOWNLOAD_BATCH = 32;
  * The base of a sandbox backend (E2B, Daytona, a VM, a container): a subclass implements `id`,
  * `execute`, `uploadFiles` and `downloadFiles`, and inherits every other method of the contract.
  *
- * Virtual paths are the sandbox's absolute paths. Each method runs at most one shell command (plus
- * transfers): POSIX sh with GNU or busybox `find`, `stat`, `grep`, `mktemp`. Every argument is
- * single-quoted and file contents never appear in a command line; they travel through
- * `uploadFiles`/`downloadFiles`, byte for byte.
+ * Virtual paths are the sandbox's absolute paths. `read`, `edit` and a plain `write` only transfer
+ * files; `ls`, `glob`, `grep`, `delete` and `readRaw` run one POSIX sh command each (GNU or busybox
+ * `find`, `stat`, `grep`); `write` with `ifMatch`/`ifNoneMatch` (or after a failed upload) runs one
+ * to inspect the target. Every argument is single-quoted, and file contents never appear in a
+ * command line: they travel through `uploadFiles`/`downloadFiles`, byte for byte. Listings skip
+ * `/proc`, `/sys` and `/dev`.
  *
  * Subclass obligations:
  * - `execute` runs `command` with `sh -c` (stdout and stderr combined, exit 124 on timeout, output
- *   capped with `truncated: true`). When a listing is cut, BaseSandbox re-runs it through a temporary
- *   file (`mktemp`), then downloads and removes that file.
+ *   capped with `truncated: true`). When a listing is cut, BaseSandbox re-runs it into a temporary
+ *   file (`mktemp`), downloads it and removes it.
  * - `uploadFiles` writes each file's exact bytes, replacing an existing file and creating missing
  *   parent directories; `downloadFiles` returns exact bytes. Both keep input order and report
  *   failures per entry with the codes of the contract (`file_not_found`, `is_directory`,
  *   `permission_denied`, `invalid_path`), validating paths with `checkPath`.
  *
- * Etags are SHA-256 digests of the content computed in Node. `write`/`edit` on one path are
+ * Etags are SHA-256 digests of the content, computed in Node. `write`/`edit` of one path are
  * serialised inside this process, so concurrent edits through one instance never lose a change
  * and `ifMatch`/`ifNoneMatch` hold; against writers in other processes (or commands run with
- * `execute`) atomicity is only as strong as the sandbox's own file replacement.
+ * `execute`) atomicity is only as strong as the sandbox's own file replacement. `readRaw` reports
+ * the birth time as `created_at` where `stat` knows it, else the epoch.
  */
 export abstract class BaseSandbox implements SandboxBackendProtocol {
   readonly capabilities: BackendCapabilities = {
@@ -110,7 +113,8 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if (!dir.ok) return failure(dir.code, dir.error);
     const run = await this.runScript(lsScript(dir.path), `list '${dir.path}'`);
     if ("error" in run) return run;
-    if (run.status === ScriptStatus.permissionDenied) return failure("permission_denied", `Permission denied listing '${dir.path}'`);
+    if (run.status === ScriptStatus.permissionDenied)
+      return failure("permission_denied", `Permission denied listing '${dir.path}'`);
     if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${dir.path}'`, run.status);
     const files: FileInfo[] = [];
     for (const record of parseStatRecords(run.output)) {
@@ -139,12 +143,16 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     const checked = checkPath(filePath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    const [loaded, times] = await Promise.all([this.load(path), this.runScript(fileTimesScript(path), `stat '${path}'`)]);
+    const [loaded, times] = await Promise.all([
+      this.load(path),
+      this.runScript(fileTimesScript(path), `stat '${path}'`),
+    ]);
     if ("error" in loaded) return loaded;
     const [birth, mtime] = "error" in times ? [] : times.output.trim().split(" ").map(Number);
     const modified_at = mtime !== undefined && mtime > 0 ? isoSeconds(mtime) : new Date().toISOString();
-    // Birth time is unknown on busybox and some filesystems; the modification time stands in.
-    const created_at = birth !== undefined && birth > 0 ? isoSeconds(birth) : modified_at;
+    // busybox stat and some filesystems do not know the birth time. The epoch says "unknown" and,
+    // unlike the modification time, stays the same across overwrites, as created_at must.
+    const created_at = isoSeconds(birth !== undefined && birth > 0 ? birth : 0);
     const content = contentFromBytes(path, loaded.bytes);
     return { data: { content, mimeType: getMimeType(path), created_at, modified_at }, etag: loaded.etag };
   }
@@ -159,30 +167,23 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
     if (path === "/") return failure("is_directory", `'${path}' is a directory, not a file`);
     return this.writeLock.run(path, async () => {
-      // With ifMatch a missing file is a conflict, so no parent directory may be created first.
-      const prepared = await this.prepareWrite(path, options?.ifMatch === undefined);
-      if ("error" in prepared) return prepared;
-      if (prepared.exists) {
-        let etag = "";
-        // ifNoneMatch fails on any existing file; only ifMatch needs the current content's etag.
-        if (options?.ifMatch !== undefined && options.ifNoneMatch !== "*") {
-          const current = await this.load(path);
-          if ("error" in current) return current;
-          etag = current.etag;
-        }
-        const precondition = checkPreconditions(path, etag, options);
-        if (precondition) return precondition;
-      } else {
-        const precondition = writeConflict(path, options);
-        if (precondition) return precondition;
+      if (options?.ifMatch !== undefined || options?.ifNoneMatch === "*") {
+        const blocked = await this.checkPreconditionsOf(path, options);
+        if (blocked) return blocked;
       }
       const uploaded = await this.store(path, bytes);
-      if (uploaded) return uploaded;
+      if (uploaded) return (await this.diagnoseWrite(path)) ?? uploaded;
       return { path, etag: etagOf(bytes) };
     });
   }
 
-  async edit(filePath: string, oldString: string, newString: string, replaceAll = false, options?: WriteOptions): Promise<EditResult> {
+  async edit(
+    filePath: string,
+    oldString: string,
+    newString: string,
+    replaceAll = false,
+    options?: WriteOptions,
+  ): Promise<EditResult> {
     const checked = checkPath(filePath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
@@ -192,7 +193,10 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
       if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
       const precondition = checkPreconditions(path, loaded.etag, options);
       if (precondition) return precondition;
-      const text = editableText(path, createFileData(contentFromBytes(path, loaded.bytes), undefined, getMimeType(path)));
+      const text = editableText(
+        path,
+        createFileData(contentFromBytes(path, loaded.bytes), undefined, getMimeType(path)),
+      );
       if (typeof text !== "string") return text;
       const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
       if (!replaced.ok) return failure(replaced.code, replaced.error);
@@ -209,9 +213,12 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
    * those (in path order, until `maxCount` is reached) and applies the core matcher, so that binary
    * detection (NUL bytes, invalid UTF-8) and line splitting are exactly the contract's.
    */
-  async grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): Promise<GrepResult> {
-    // parseGrepArgs assumes a string glob; anything else would throw inside it.
-    if (glob !== undefined && glob !== null && typeof glob !== "string") return failure("invalid_argument", "grep glob must be a string");
+  async grep(
+    pattern: string,
+    path?: string | null,
+    glob?: string | null,
+    maxCount?: number | null,
+  ): Promise<GrepResult> {
     const parsed = parseGrepArgs(pattern, path, glob, maxCount);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const { query } = parsed;
@@ -248,7 +255,8 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
   async glob(pattern: string, path?: string): Promise<GlobResult> {
     const dir = checkDirPath(path);
     if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") return failure("invalid_argument", "glob pattern must be a non-empty string");
+    if (typeof pattern !== "string" || pattern === "")
+      return failure("invalid_argument", "glob pattern must be a non-empty string");
     const matches = createGlobMatcher(pattern, dir.path);
     const root = globSearchRoot(pattern, dir.path);
     const run = await this.runScript(listFilesScript(root), `list '${root}'`);
@@ -271,7 +279,8 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     const run = await this.runScript(deleteScript(path), `delete '${path}'`);
     if ("error" in run) return run;
     if (run.status === ScriptStatus.notFound) return notFound(path);
-    if (run.status === ScriptStatus.permissionDenied) return failure("permission_denied", `Permission denied deleting '${path}'`);
+    if (run.status === ScriptStatus.permissionDenied)
+      return failure("permission_denied", `Permission denied deleting '${path}'`);
     if (run.status !== ScriptStatus.ok) return this.unexpected(`delete '${path}'`, run.status);
     return { path };
   }
@@ -290,9 +299,27 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     return transferFailure(path, result);
   }
 
-  /** Checks that `path` can be written, creating its parent when asked; reports whether it exists. */
-  private async prepareWrite(path: string, createParent: boolean): Promise<{ exists: boolean } | Failure> {
-    const run = await this.runScript(prepareWriteScript(path, parentDir(path), createParent), `write '${path}'`);
+  /** The failure that `ifMatch` / `ifNoneMatch` cause for `path` (or a directory in the way), or null. */
+  private async checkPreconditionsOf(path: string, options: WriteOptions): Promise<Failure | null> {
+    const state = await this.inspectWriteTarget(path);
+    if ("error" in state) return state;
+    if (!state.exists) return writeConflict(path, options);
+    // ifNoneMatch fails on any existing file; only ifMatch needs the current content's etag.
+    if (options.ifNoneMatch === "*") return checkPreconditions(path, "", options);
+    const current = await this.load(path);
+    if ("error" in current) return current;
+    return checkPreconditions(path, current.etag, options);
+  }
+
+  /** After a failed upload: the precise reason when a directory or a file is in the way, else null. */
+  private async diagnoseWrite(path: string): Promise<Failure | null> {
+    const state = await this.inspectWriteTarget(path);
+    return "error" in state && state.code !== "backend_unavailable" ? state : null;
+  }
+
+  /** Whether `path` exists as a file, or why it cannot be written as one. */
+  private async inspectWriteTarget(path: string): Promise<{ exists: boolean } | Failure> {
+    const run = await this.runScript(writeTargetScript(path, parentDir(path)), `write '${path}'`);
     if ("error" in run) return run;
     switch (run.status) {
       case ScriptStatus.ok:
@@ -301,8 +328,6 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
         return failure("is_directory", `'${path}' is a directory, not a file`);
       case ScriptStatus.notADirectory:
         return failure("not_a_directory", `'${run.output}' is a file, so '${path}' cannot be created below it`);
-      case ScriptStatus.permissionDenied:
-        return failure("permission_denied", `Permission denied creating the parent directory of '${path}'`);
       default:
         return this.unexpected(`write '${path}'`, run.status);
     }
@@ -327,13 +352,17 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     const tempPath = tail.slice(colon + 1).trim();
     const [file] = await this.downloadFiles([tempPath]);
     await this.execute(`rm -f -- ${shellQuote(tempPath)}`);
-    if (!file?.content) return failure("backend_unavailable", `Could not ${what}: the listing could not be read back from the sandbox`);
+    if (!file?.content)
+      return failure("backend_unavailable", `Could not ${what}: the listing could not be read back from the sandbox`);
     return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.content) };
   }
 
   private commandFailure(what: string, response: ExecuteResponse): Failure {
     if (response.exitCode === 124) return failure("timeout", `Could not ${what}: the sandbox command timed out`);
-    return failure("backend_unavailable", `Could not ${what}: the sandbox command did not complete (exit ${response.exitCode ?? "none"})`);
+    return failure(
+      "backend_unavailable",
+      `Could not ${what}: the sandbox command did not complete (exit ${response.exitCode ?? "none"})`,
+    );
   }
 
   private unexpected(what: string, status: number): Failure {

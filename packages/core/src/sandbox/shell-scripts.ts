@@ -63,9 +63,12 @@ export function lsScript(dir: string): string {
 
 /** Every regular file below `root` (skipping `/proc`, `/sys` and `/dev`). */
 export function listFilesScript(root: string): string {
-  return [`r=${shellQuote(root)}`, '[ -d "$r" ] || exit 0', `find "$r" ${PRUNE_PSEUDO_FS} -type f -exec stat -c ${STAT_FORMAT} {} +`, FIND_FAILED].join(
-    "\n",
-  );
+  return [
+    `r=${shellQuote(root)}`,
+    '[ -d "$r" ] || exit 0',
+    `find "$r" ${PRUNE_PSEUDO_FS} -type f -exec stat -c ${STAT_FORMAT} {} +`,
+    FIND_FAILED,
+  ].join("\n");
 }
 
 /** Regular files at or below `root` (skipping `/proc`, `/sys` and `/dev`) containing `pattern` as a byte substring, one path a line. */
@@ -86,20 +89,20 @@ export function fileTimesScript(path: string): string {
 }
 
 /**
- * Checks that `path` may be written as a file and, when `createParent`, creates its parent
- * directories. Prints `E` when the file exists, `N` when it does not; prints the blocking path
- * with status `notADirectory` when an ancestor is a file.
+ * Inspects the target of a write: prints `E` when `path` is an existing file, `N` when it does not
+ * exist; exits `isDirectory` when it is a directory, and `notADirectory` (printing the blocking
+ * path) when an ancestor is a file.
  */
-export function prepareWriteScript(path: string, parent: string, createParent: boolean): string {
+export function writeTargetScript(path: string, parent: string): string {
   return [
     `p=${shellQuote(path)}`,
     `[ -d "$p" ] && exit ${ScriptStatus.isDirectory}`,
-    "if [ -e \"$p\" ]; then printf E; exit 0; fi",
+    'if [ -e "$p" ]; then printf E; exit 0; fi',
     `a=${shellQuote(parent)}`,
     // Climb to the nearest existing ancestor; it must be a directory.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a JS template.
     'while [ ! -e "$a" ]; do a="${a%/*}"; [ -z "$a" ] && a=/; done',
     `if [ ! -d "$a" ]; then printf '%s' "$a"; exit ${ScriptStatus.notADirectory}; fi`,
-    ...(createParent ? [`mkdir -p -- ${shellQuote(parent)} || exit ${ScriptStatus.permissionDenied}`] : []),
     "printf N",
   ].join("\n");
 }
@@ -137,7 +140,13 @@ export function parseStatRecords(output: string): StatRecord[] {
     if (!match) continue;
     const [, modeHex, size, mtime, path] = match as unknown as [string, string, string, string, string];
     const type = Number.parseInt(modeHex, 16) & S_IFMT;
-    records.push({ path, isDirectory: type === S_IFDIR, isFile: type === S_IFREG, size: Number(size), mtime: Number(mtime) });
+    records.push({
+      path,
+      isDirectory: type === S_IFDIR,
+      isFile: type === S_IFREG,
+      size: Number(size),
+      mtime: Number(mtime),
+    });
   }
   return records;
 }
