@@ -1,5 +1,6 @@
 // The root `pnpm test`: starts every service once, lints, builds, typechecks and tests all packages
-// against those services, then prints one `N passed, N failed` line for CI.
+// against those services, checks the packed tarballs outside the workspace (scripts/pack-check.mjs),
+// then prints one `N passed, N failed` line for CI.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,8 @@ import { startServices } from "./harness/index.mjs";
 const STEPS = [
   ["pnpm", ["exec", "biome", "ci", "."]],
   ["pnpm", ["exec", "turbo", "run", "build", "typecheck", "publint", "test", "--concurrency=2", "--continue=never"]],
+  // Release dry run: the packed tarballs install, import and type-check in a project outside the workspace.
+  ["node", ["scripts/pack-check.mjs", "--no-build"]],
 ];
 
 const requireServices = process.env.DEEPFS_REQUIRE_SERVICES === "1";
