@@ -11,7 +11,6 @@ export type PathCheck = { ok: true; path: string } | { ok: false; error: string;
 // C0 controls and DEL; they have no business in a file name and break line-based tools.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const DRIVE_PREFIX = /^[A-Za-z]:/;
-const utf8 = new TextEncoder();
 
 function refuse(input: string, reason: string): PathCheck {
   // The path itself may be hostile (huge, control characters): quote a short, escaped form.
@@ -37,8 +36,10 @@ export function checkPath(input: string): PathCheck {
   for (const part of input.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") return refuse(input, "'..' is not allowed");
-    if (utf8.encode(part).length > MAX_NAME_BYTES)
+    // A UTF-16 unit encodes to at most 3 bytes: only long names need their UTF-8 size computed.
+    if (part.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(part, "utf8") > MAX_NAME_BYTES) {
       return refuse(input, `a name is longer than ${MAX_NAME_BYTES} bytes`);
+    }
     parts.push(part);
   }
   const path = `/${parts.join("/")}`;

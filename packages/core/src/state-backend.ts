@@ -1,7 +1,7 @@
 import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
 import { performStringReplacement } from "./edit.js";
 import { failure, notFound } from "./errors.js";
-import { bytesForWrite, contentFromBytes, createFileData, fileDataToBytes, toFileDataV2 } from "./file-data.js";
+import { contentFromBytes, createFileData, decodeBase64Content, fileDataToBytes, toFileDataV2 } from "./file-data.js";
 import { createGlobMatcher, globSearchRoot } from "./glob.js";
 import { grepTexts, parseGrepArgs } from "./grep.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
@@ -110,11 +110,13 @@ export class StateBackend implements BackendProtocol {
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     if (typeof content !== "string") return failure("invalid_argument", `Content for '${path}' must be a string`);
-    const bytes = bytesForWrite(path, content);
-    if (!bytes) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
+    // Text is kept as the string itself (made well-formed, as its UTF-8 encoding would make it);
+    // only a binary path takes base64 that must be decoded.
+    const stored = isTextMimeType(getMimeType(path)) ? content.toWellFormed() : decodeBase64Content(content);
+    if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
     const blocked = this.blockedWrite(path, options);
     if (blocked) return blocked;
-    const entry = this.put(path, this.nextData(path, contentFromBytes(path, bytes)));
+    const entry = this.put(path, this.nextData(path, stored));
     return { path, etag: entry.etag };
   }
 

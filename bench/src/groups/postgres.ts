@@ -1,0 +1,143 @@
+/**
+ * PostgresBackend grep (searched in SQL, only matching lines returned) against "fetch everything,
+ * search in Node": one query returning every row of a plain (path, content) table, then a substring
+ * search line by line, as the Python deepagents-backends package does.
+ */
+import { randomBytes } from "node:crypto";
+import { splitLines } from "@deepfs/core";
+import { PostgresBackend } from "@deepfs/postgres";
+import type { BenchContext, BenchGroup } from "../context.js";
+import { type CorpusFile, expectedMatches, generateCorpus, NEEDLE, RARE_NEEDLE, standardSpec } from "../corpus.js";
+import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { countingClient } from "../pg-client.js";
+
+const GROUP = "PostgresBackend";
+const PEER = "fetch everything, search in Node";
+const NO_MATCH = "zz_no_such_text_zz";
+
+/** The baseline's grep: every row over the wire, then a literal search of each line. */
+async function fetchEverythingGrep(
+  sql: ReturnType<typeof countingClient>["sql"],
+  table: string,
+  pattern: string,
+): Promise<number> {
+  const rows = await sql`SELECT path, content FROM ${sql(table)}`;
+  let matches = 0;
+  for (const row of rows) {
+    for (const line of splitLines(row.content as string)) if (line.includes(pattern)) matches++;
+  }
+  return matches;
+}
+
+async function loadBackend(backend: PostgresBackend, corpus: CorpusFile[]): Promise<void> {
+  for (let i = 0; i < corpus.length; i += 500) {
+    const batch = corpus.slice(i, i + 500).map((f): [string, Uint8Array] => [f.path, Buffer.from(f.content)]);
+    const results = await backend.uploadFiles(batch);
+    const failed = results.find((r) => r.error);
+    if (failed) throw new Error(`upload ${failed.path}: ${failed.message ?? failed.error}`);
+  }
+}
+
+export const postgresGroup: BenchGroup = {
+  name: "postgres",
+  async run(ctx: BenchContext): Promise<Row[]> {
+    const url = ctx.env.DEEPFS_PG_URL;
+    if (!url) {
+      const reason = ctx.env.DEEPFS_POSTGRES_UNAVAILABLE ?? "DEEPFS_PG_URL not set";
+      return [unavailable(GROUP, "grep needle", PEER, "<= 0.1x", reason)];
+    }
+    const spec = standardSpec(ctx.seed, ctx.sizes.large);
+    const corpus = generateCorpus(spec);
+    const expected = expectedMatches(spec);
+    const n = corpus.length.toLocaleString("en-US");
+    const suffix = randomBytes(4).toString("hex");
+    const namespace = `bench-${suffix}`;
+    const baselineTable = `bench_fetch_all_${suffix}`;
+    const ours = countingClient(url);
+    const theirs = countingClient(url);
+    const backend = new PostgresBackend({ sql: ours.sql, namespace });
+    const rows: Row[] = [];
+    try {
+      const schema = await backend.initialize();
+      ctx.log(`postgres: loading ${n} files (trigram index: ${schema.trigramIndex})`);
+      await loadBackend(backend, corpus);
+      await theirs.sql`CREATE TABLE ${theirs.sql(baselineTable)} (path text PRIMARY KEY, content text NOT NULL)`;
+      for (let i = 0; i < corpus.length; i += 1000) {
+        await theirs.sql`INSERT INTO ${theirs.sql(baselineTable)} ${theirs.sql(corpus.slice(i, i + 1000), "path", "content")}`;
+      }
+      await ours.sql`ANALYZE`;
+
+      ctx.log(`postgres: grep over ${n}`);
+      rows.push(
+        compare(
+          {
+            group: GROUP,
+            measure: `grep needle, ${n} files`,
+            peer: PEER,
+            maxRatio: 0.1,
+            note: `PostgresBackend with the pg_trgm GIN index ${schema.trigramIndex ? "present" : "ABSENT (extension unavailable)"}; both on the same server, same ${n} files.`,
+          },
+          await timePair(
+            ctx.timing,
+            {
+              run: async () =>
+                expectCount("ours grep", (await backend.grep(NEEDLE, "/")).matches?.length ?? 0, expected.needle),
+            },
+            {
+              run: async () =>
+                expectCount(
+                  "fetch-all grep",
+                  await fetchEverythingGrep(theirs.sql, baselineTable, NEEDLE),
+                  expected.needle,
+                ),
+            },
+          ),
+        ),
+      );
+
+      // Bytes received, counted on the sockets around one call each (after the timing, warm pool).
+      const received = async (client: typeof ours, fn: () => Promise<unknown>) => {
+        const before = client.bytesReceived();
+        await fn();
+        return client.bytesReceived() - before;
+      };
+      const payload = async (pattern: string) => {
+        const matches = (await backend.grep(pattern, "/")).matches ?? [];
+        return matches.reduce((sum, m) => sum + Buffer.byteLength(m.path) + Buffer.byteLength(m.text) + 4, 0);
+      };
+      const oursNone = await received(ours, () => backend.grep(NO_MATCH, "/"));
+      const oursNeedle = await received(ours, () => backend.grep(NEEDLE, "/"));
+      const oursRare = await received(ours, () => backend.grep(RARE_NEEDLE, "/"));
+      const theirsNeedle = await received(theirs, () => fetchEverythingGrep(theirs.sql, baselineTable, NEEDLE));
+      const needlePayload = await payload(NEEDLE);
+      const rarePayload = await payload(RARE_NEEDLE);
+      // "Proportional to matches": beyond the cost of a grep that matches nothing, at most 4x the
+      // bytes of the matches themselves (path + line text + line number), for both match counts.
+      const proportional =
+        oursNeedle - oursNone <= 4 * needlePayload && oursRare - oursNone <= 4 * Math.max(rarePayload, 1);
+      rows.push({
+        group: GROUP,
+        measure: `bytes received, grep needle, ${n} files`,
+        ours: oursNeedle / 1024,
+        theirs: theirsNeedle / 1024,
+        peer: PEER,
+        unit: "KB",
+        ratio: oursNeedle / theirsNeedle,
+        goal: "proportional to matches",
+        pass: proportional,
+        note:
+          `Bytes read from the PostgreSQL sockets during one grep. Ours: ${oursNone} B with 0 matches, ` +
+          `${oursRare} B with ${expected.rare} matches (${rarePayload} B of match data), ` +
+          `${oursNeedle} B with ${expected.needle} matches (${needlePayload} B of match data). ` +
+          "Pass when, above the 0-match cost, ours is at most 4x the match data for both counts.",
+      });
+    } finally {
+      await theirs.sql`DROP TABLE IF EXISTS ${theirs.sql(baselineTable)}`.catch(() => {});
+      await ours.sql`DELETE FROM deepfs_files WHERE namespace = ${namespace}`.catch(() => {});
+      await backend.close();
+      await ours.sql.end();
+      await theirs.sql.end();
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,54 @@
+/**
+ * Child process of the memory measure: runs ONE grep over the memory corpus and prints a JSON line
+ * `{ matches, maxRssMb, ms }`. It runs alone so that its peak RSS is the search's, not the bench's.
+ *
+ * usage: node memory-probe.js <local|fs-peer|postgres|pg-fetch-all|idle> <root dir | postgres url> [namespace|table]
+ */
+import { NEEDLE } from "./corpus.js";
+
+async function grep(kind: string, target: string, extra: string): Promise<number> {
+  switch (kind) {
+    case "local": {
+      const { LocalBackend } = await import("@deepfs/local");
+      return (await new LocalBackend({ rootDir: target }).grep(NEEDLE, "/")).matches?.length ?? -1;
+    }
+    case "fs-peer": {
+      const { FilesystemBackend } = await import("deepagents");
+      return (
+        (await new FilesystemBackend({ rootDir: target, virtualMode: true }).grep(NEEDLE, "/")).matches?.length ?? -1
+      );
+    }
+    case "postgres": {
+      const { PostgresBackend } = await import("@deepfs/postgres");
+      const backend = new PostgresBackend({ url: target, namespace: extra });
+      try {
+        return (await backend.grep(NEEDLE, "/")).matches?.length ?? -1;
+      } finally {
+        await backend.close();
+      }
+    }
+    case "pg-fetch-all": {
+      const { default: postgres } = await import("postgres");
+      const sql = postgres(target, { max: 1 });
+      try {
+        const rows = await sql`SELECT path, content FROM ${sql(extra)}`;
+        let matches = 0;
+        for (const row of rows)
+          for (const line of (row.content as string).split("\n")) if (line.includes(NEEDLE)) matches++;
+        return matches;
+      } finally {
+        await sql.end();
+      }
+    }
+    case "idle":
+      return 0;
+    default:
+      throw new Error(`unknown probe ${kind}`);
+  }
+}
+
+const [kind = "", target = "", extra = ""] = process.argv.slice(2);
+const start = performance.now();
+const matches = await grep(kind, target, extra);
+const ms = performance.now() - start;
+process.stdout.write(`${JSON.stringify({ matches, maxRssMb: process.resourceUsage().maxRSS / 1024, ms })}\n`);
