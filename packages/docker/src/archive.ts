@@ -15,19 +15,18 @@ export interface ArchiveOwner {
 }
 
 /**
- * A tar holding `dir` (mode 0700) and the given files (mode 0644), all owned by `owner`. Docker
- * extracts archives as root, so ownership has to be set here for the sandbox user to use them.
+ * A tar of the given files (mode 0644), for a command to unpack as the sandbox user (who then owns
+ * them, whatever the entries say).
  */
-export async function buildArchive(dir: string, files: ArchiveFile[], owner: ArchiveOwner): Promise<Buffer> {
+export async function buildArchive(files: ArchiveFile[]): Promise<Buffer> {
   const archive = pack();
   const done = collect(archive);
-  const common = { uid: owner.uid, gid: owner.gid, mtime: new Date() };
-  archive.entry({ ...common, name: `${dir}/`, type: "directory", mode: 0o700 });
+  const mtime = new Date();
   for (const file of files) {
     await new Promise<void>((resolve, reject) => {
       archive.entry(
-        { ...common, name: file.name, type: "file", mode: 0o644, size: file.bytes.byteLength },
-        Buffer.from(file.bytes),
+        { name: file.name, type: "file", mode: 0o644, mtime, size: file.bytes.byteLength },
+        Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength),
         (error) => (error ? reject(error) : resolve()),
       );
     });

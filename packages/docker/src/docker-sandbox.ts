@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { PassThrough } from "node:stream";
 import {
   BaseSandbox,
@@ -16,6 +17,7 @@ import {
 import Docker from "dockerode";
 import { type ArchiveOwner, buildArchive, buildDirArchive, readArchive } from "./archive.js";
 import {
+  ContainerStoppedError,
   classifyContainerError,
   classifyImageError,
   describeDockerError,
@@ -23,10 +25,13 @@ import {
   SandboxUnavailableError,
 } from "./errors.js";
 import { type ExecSpec, runExec } from "./exec.js";
+import { retireSandbox } from "./internal.js";
 import {
   DEFAULTS,
   type DockerSandboxOptions,
   MANAGED_LABEL,
+  OWNER_HOST_LABEL,
+  OWNER_PID_LABEL,
   type ResolvedSandboxOptions,
   SANDBOX_LABEL,
 } from "./options.js";
@@ -48,6 +53,7 @@ const RETRY_ATTEMPTS = 3;
 const RETRY_BASE_MS = 100;
 const EXIT_TIMEOUT = 124;
 const EXIT_ABORTED = 130;
+const EXIT_SIGKILL = 137;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -69,8 +75,11 @@ export class DockerSandbox extends BaseSandbox {
   private starting: Promise<Running> | undefined;
   /** Why the container is gone, once it was lost; cleared by {@link start}. */
   private lostReason: string | undefined;
+  /** Why the sandbox may no longer be used at all (its session ended); never cleared. */
+  private retiredReason: string | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private lastUse = Date.now();
   /** Removal of a lost container, awaited before its name is reused. */
   private removing: Promise<void> | undefined;
 
@@ -107,6 +116,16 @@ export class DockerSandbox extends BaseSandbox {
     this.docker = options.docker instanceof Docker ? options.docker : new Docker(options.docker);
   }
 
+  /** Calls (`execute`, transfers and the methods built on them) running right now. */
+  get activeCalls(): number {
+    return this.inFlight;
+  }
+
+  /** When the last call started or ended (ms since the epoch); construction counts as a use. */
+  get lastUsedAt(): number {
+    return this.lastUse;
+  }
+
   /** The image the container runs. */
   get image(): string {
     return this.config.runtime.image;
@@ -118,6 +137,9 @@ export class DockerSandbox extends BaseSandbox {
    * when the image is missing or the engine refuses.
    */
   async start(): Promise<void> {
+    if (this.retiredReason !== undefined) {
+      throw new DeepfsError("backend_unavailable", `Sandbox ${this.id} cannot start: ${this.retiredReason}`);
+    }
     this.lostReason = undefined;
     try {
       await this.running();
@@ -139,6 +161,12 @@ export class DockerSandbox extends BaseSandbox {
     const running = await pending?.catch(() => undefined);
     if (running) await removeQuietly(running.container);
     await this.removing;
+  }
+
+  /** Removes the container for good: later calls and `start()` give `backend_unavailable`. */
+  async [retireSandbox](reason: string): Promise<void> {
+    this.retiredReason = reason;
+    await this.stop();
   }
 
   /** Same as {@link stop}; also what `await using` calls. */
@@ -172,6 +200,9 @@ export class DockerSandbox extends BaseSandbox {
           signal: options?.signal,
           kill: () => this.killCommand(container, token),
         });
+        // No exit code, or SIGKILL: perhaps the container itself was killed or removed from
+        // outside, taking the command with it.
+        if (outcome.exitCode === null || outcome.exitCode === EXIT_SIGKILL) await assertRunning(container);
         let text = output.text();
         if (!outcome.stopped) return { output: text, exitCode: outcome.exitCode, truncated: output.truncated };
         if (text !== "" && !text.endsWith("\n")) text += "\n";
@@ -191,9 +222,9 @@ export class DockerSandbox extends BaseSandbox {
   }
 
   /**
-   * Writes files with their exact bytes, as the sandbox user: one archive upload into a private
-   * staging directory plus one exec that moves each file into place (creating parents), so a path
-   * the user may not write gives `permission_denied`. Input order is kept.
+   * Writes files with their exact bytes, as the sandbox user: one exec, fed a tar of every file on
+   * stdin, unpacks them into a private staging directory and moves each into place (creating
+   * parents), so a path the user may not write gives `permission_denied`. Input order is kept.
    */
   async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     const results: FileUploadResponse[] = new Array(files.length);
@@ -283,6 +314,7 @@ export class DockerSandbox extends BaseSandbox {
     what: string,
   ): Promise<T | F> {
     this.inFlight++;
+    this.lastUse = Date.now();
     try {
       const running = await this.running();
       return await work(running);
@@ -290,12 +322,14 @@ export class DockerSandbox extends BaseSandbox {
       return onFault(this.fault(error, what));
     } finally {
       this.inFlight--;
+      this.lastUse = Date.now();
       this.touch();
     }
   }
 
   /** The running container, started on first use; fails while the container is lost. */
   private running(): Promise<Running> {
+    if (this.retiredReason !== undefined) return Promise.reject(new SandboxUnavailableError(this.retiredReason));
     if (this.lostReason !== undefined) {
       return Promise.reject(
         new SandboxUnavailableError(
@@ -329,7 +363,13 @@ export class DockerSandbox extends BaseSandbox {
         User: user,
         WorkingDir: workdir,
         Env: this.envList(),
-        Labels: { ...this.config.labels, [MANAGED_LABEL]: "1", [SANDBOX_LABEL]: this.id },
+        Labels: {
+          ...this.config.labels,
+          [MANAGED_LABEL]: "1",
+          [SANDBOX_LABEL]: this.id,
+          [OWNER_PID_LABEL]: String(process.pid),
+          [OWNER_HOST_LABEL]: hostname(),
+        },
         Tty: false,
         OpenStdin: false,
         HostConfig: {
@@ -404,22 +444,15 @@ export class DockerSandbox extends BaseSandbox {
 
   private async uploadBatch(running: Running, batch: Array<{ path: string; bytes: Uint8Array }>): Promise<string[]> {
     const nonce = randomBytes(6).toString("hex");
-    const stage = `tmp/.deepfs-up-${nonce}`;
-    const archive = await buildArchive(
-      stage,
-      batch.map((item, i) => ({ name: `${stage}/${i + 1}`, bytes: item.bytes })),
-      running.owner,
+    const archive = await buildArchive(batch.map((item, i) => ({ name: String(i + 1), bytes: item.bytes })));
+    const result = await this.capture(
+      running.container,
+      ["/bin/sh", "-c", UPLOAD_SCRIPT, "sh", `/tmp/.deepfs-up-${nonce}`, nonce, ...batch.map((item) => item.path)],
+      archive,
     );
-    await this.retry(() => running.container.putArchive(archive, { path: "/" }));
-    const result = await this.capture(running.container, [
-      "/bin/sh",
-      "-c",
-      UPLOAD_SCRIPT,
-      "sh",
-      `/${stage}`,
-      nonce,
-      ...batch.map((item) => item.path),
-    ]);
+    if (result.exitCode !== 0 && result.stdout === "") {
+      throw new SandboxUnavailableError(`the upload could not be unpacked in the sandbox (exit ${result.exitCode})`);
+    }
     return result.stdout.split("\n").slice(0, batch.length);
   }
 
@@ -443,11 +476,12 @@ export class DockerSandbox extends BaseSandbox {
     return found;
   }
 
-  /** Runs a short internal command as the sandbox user and collects its output. */
-  private async capture(container: Docker.Container, cmd: string[]) {
+  /** Runs a short internal command as the sandbox user (fed `input`) and collects its output. */
+  private async capture(container: Docker.Container, cmd: string[], input?: Buffer) {
     const stdout = new CappedOutput();
     const stderr = new CappedOutput();
-    const { exitCode } = await this.retry(() => runExec(container, this.spec(cmd), stdout.sink(), stderr.sink()));
+    const spec = { ...this.spec(cmd), ...(input ? { input } : {}) };
+    const { exitCode } = await this.retry(() => runExec(container, spec, stdout.sink(), stderr.sink()));
     return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
   }
 
@@ -470,8 +504,11 @@ export class DockerSandbox extends BaseSandbox {
     if (DeepfsError.isInstance(error)) return failure(error.code, `${what} failed: ${error.message}`);
     if (error instanceof SandboxUnavailableError)
       return failure("backend_unavailable", `${what} failed: ${error.message}`);
-    if (classifyContainerError(error) === "container_lost") {
-      const reason = httpStatus(error) === 404 ? "the container no longer exists" : "the container is not running";
+    if (error instanceof ContainerStoppedError || classifyContainerError(error) === "container_lost") {
+      const reason =
+        httpStatus(error) === 404 && !(error instanceof ContainerStoppedError)
+          ? "the container no longer exists"
+          : "the container is not running";
       this.markLost(reason);
       return failure(
         "backend_unavailable",
@@ -521,6 +558,20 @@ function positive(name: string, value: number): number {
     throw new DeepfsError("invalid_argument", `${name} must be a positive number, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws when the container no longer runs (HTTP 404 when it is gone, else ContainerStoppedError).
+ * The engine reports an exec's end before it marks its killed container stopped, so a container
+ * still running is asked again a few times (about 300 ms in all) before it is believed.
+ */
+async function assertRunning(container: Docker.Container): Promise<void> {
+  for (let wait = 20; ; wait *= 2) {
+    const info = await container.inspect();
+    if (!info.State.Running || info.State.Dead) throw new ContainerStoppedError();
+    if (wait > 160) return;
+    await sleep(wait);
+  }
 }
 
 async function removeQuietly(container: Docker.Container): Promise<void> {

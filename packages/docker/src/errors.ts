@@ -65,3 +65,11 @@ export class SandboxUnavailableError extends Error {
     this.name = "SandboxUnavailableError";
   }
 }
+
+/** The container stopped under a running call (killed from outside): its files are lost. */
+export class ContainerStoppedError extends Error {
+  constructor() {
+    super("the container is not running");
+    this.name = "ContainerStoppedError";
+  }
+}

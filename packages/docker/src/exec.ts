@@ -1,4 +1,4 @@
-import type { Writable } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
 import type Docker from "dockerode";
 
 /** One command to run in a container. */
@@ -8,6 +8,8 @@ export interface ExecSpec {
   workdir?: string;
   /** `KEY=value` entries. */
   env?: string[];
+  /** Bytes to feed the command's stdin, which is then closed; without it stdin is closed at once. */
+  input?: Buffer;
 }
 
 /** When a running command must be stopped early, and how. */
@@ -32,9 +34,9 @@ const STREAM_GRACE_MS = 2_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs a command with stdin closed (`/dev/null`) and stdout/stderr demultiplexed into the given
- * sinks in arrival order; resolves once Docker reports the exec finished. Docker errors (a missing
- * container, an unreachable daemon) reject.
+ * Runs a command with stdin closed (`/dev/null`), or fed `spec.input` and then closed, and
+ * stdout/stderr demultiplexed into the given sinks in arrival order; resolves once Docker reports
+ * the exec finished. Docker errors (a missing container, an unreachable daemon) reject.
  */
 export async function runExec(
   container: Docker.Container,
@@ -48,13 +50,20 @@ export async function runExec(
     User: spec.user,
     WorkingDir: spec.workdir,
     Env: spec.env,
-    AttachStdin: false,
+    AttachStdin: spec.input !== undefined,
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
   });
-  const stream = await exec.start({ Detach: false, Tty: false });
+  // With input, the connection is hijacked (a raw socket): writing it and ending our side is what
+  // closes the command's stdin, as `docker exec -i` does.
+  const stream = (
+    spec.input === undefined
+      ? await exec.start({ Detach: false, Tty: false })
+      : await exec.start({ Detach: false, Tty: false, hijack: true, stdin: true })
+  ) as Duplex;
   container.modem.demuxStream(stream, stdout, stderr);
+  if (spec.input !== undefined) stream.end(spec.input);
   const ended = new Promise<void>((resolve, reject) => {
     stream.once("end", resolve);
     stream.once("close", resolve);

@@ -30,7 +30,10 @@ export interface DockerSandboxOptions {
   timeoutMs?: number;
   /** Most bytes of output one `execute` returns. Default 100,000. */
   maxOutputBytes?: number;
-  /** Extra container labels (the sandbox adds `deepfs.sandbox` and `deepfs.managed`). */
+  /**
+   * Extra container labels (the sandbox adds `deepfs.managed`, `deepfs.sandbox`, and the creating
+   * process's pid and host name as `deepfs.owner-pid` and `deepfs.owner-host`).
+   */
   labels?: Record<string, string>;
   /** Stop (remove) the container after this long without a call. Default: never. */
   idleTimeoutMs?: number;
@@ -69,3 +72,7 @@ export const DEFAULTS = {
 export const MANAGED_LABEL = "deepfs.managed";
 /** Label holding the sandbox id. */
 export const SANDBOX_LABEL = "deepfs.sandbox";
+/** Label holding the pid of the process that created the container (see `cleanupOrphans`). */
+export const OWNER_PID_LABEL = "deepfs.owner-pid";
+/** Label holding the host name of the process that created the container. */
+export const OWNER_HOST_LABEL = "deepfs.owner-host";

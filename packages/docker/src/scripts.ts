@@ -5,13 +5,15 @@
  */
 
 /**
- * Moves staged uploads into place as the sandbox user, so that the kernel enforces the user's
- * permissions. `$1` staging dir, `$2` nonce, then one target per staged file `$1/1`, `$1/2`, ...
- * Prints one status word per target, one per line. An existing file is overwritten in place, like
- * a shell redirection, so it keeps its inode, mode, owner and birth time (`created_at`); a new
- * file is renamed into place from a temporary name next to it, so it appears whole or not at all.
+ * Writes uploads as the sandbox user, so that the kernel enforces the user's permissions. stdin is
+ * a tar of files named `1`, `2`, ... that is unpacked into the private staging dir `$1` (mode
+ * 0700); `$2` is a nonce, then one target per staged file. Prints one status word per target, one
+ * per line. An existing file is overwritten in place, like a shell redirection, so it keeps its
+ * inode, mode, owner and birth time (`created_at`); a new file is renamed into place from a
+ * temporary name next to it, so it appears whole or not at all.
  */
 export const UPLOAD_SCRIPT = `s=$1; n=$2; shift 2; i=0
+mkdir -m 700 -- "$s" && tar -xmf - -C "$s" || { rm -rf -- "$s"; exit 1; }
 for t do
   i=$((i+1)); d=\${t%/*}; d=\${d:-/}
   if [ -d "$t" ]; then echo is_directory; continue; fi

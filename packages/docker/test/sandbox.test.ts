@@ -124,8 +124,11 @@ describe.skipIf(Boolean(skipReason))("DockerSandbox", () => {
     it("has no network interface but loopback", async () => {
       const result = await shared.execute("ls /sys/class/net");
       expect(result.output.trim().split(/\s+/)).toEqual(["lo"]);
-      const nc = await shared.execute("wget -q -T 2 -O- http://1.1.1.1/ 2>&1; echo rc=$?");
-      expect(nc.output).toMatch(/rc=[1-9]/);
+      // No route at all, so an outside address is unreachable rather than merely slow.
+      const routes = await shared.execute("tail -n +2 /proc/net/route | wc -l");
+      expect(routes.output.trim()).toBe("0");
+      const nc = await shared.execute("nc -w 2 8.8.8.8 53 </dev/null 2>&1; echo rc=$?");
+      expect(nc.output).toBe("nc: can't connect to remote host (8.8.8.8): Network is unreachable\nrc=1\n");
     });
 
     it("drops every capability and forbids new privileges", async () => {
@@ -156,8 +159,15 @@ describe.skipIf(Boolean(skipReason))("DockerSandbox", () => {
           "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
         );
         expect(memory.output.trim()).toBe(String(64 * 1024 * 1024));
-        const forks = await limited.execute("for i in $(seq 40); do sleep 5 & done 2>&1; echo spawned");
+        // pidsLimit + 16 short sleeps from a subshell, which dies at the first fork that fails;
+        // fewer than the limit run at once (counted with shell builtins: a pipe could not fork).
+        const forks = await limited.execute(
+          "(for i in $(seq 40); do sleep 3 & done) 2>&1; n=0; for f in /proc/[0-9]*/comm; do read c < $f && [ $c = sleep ] && n=$((n+1)); done; echo $n",
+        );
         expect(forks.output).toMatch(/can't fork|Resource temporarily unavailable/);
+        const running = Number(forks.output.trim().split("\n").at(-1));
+        expect(running).toBeGreaterThan(0);
+        expect(running).toBeLessThan(24);
       } finally {
         await limited.stop();
       }
@@ -265,46 +275,6 @@ describe.skipIf(Boolean(skipReason))("DockerSandbox", () => {
       await sandbox.stop();
       expect(await containersLabelled(SANDBOX_LABEL, id)).toEqual([]);
       expect(sandbox.id).toBe(id);
-    });
-
-    it("a container killed from outside gives backend_unavailable, then start() brings a fresh one", async () => {
-      const sandbox = testSandbox(tag);
-      try {
-        await sandbox.uploadFiles([["/workspace/keep.txt", encodeUtf8("x")]]);
-        const [info] = await containersLabelled(SANDBOX_LABEL, sandbox.id);
-        await testDocker()
-          .getContainer(info?.Id ?? "")
-          .kill();
-        const failed = await sandbox.execute("echo hi");
-        expect(failed).toMatchObject({ exitCode: null, code: "backend_unavailable" });
-        expect(failed.output).toContain("start()");
-        const [download] = await sandbox.downloadFiles(["/workspace/keep.txt"]);
-        expect(download).toMatchObject({ content: null, code: "backend_unavailable" });
-        await sandbox.start();
-        expect(await sandbox.execute("test -e /workspace/keep.txt; echo $?")).toMatchObject({
-          output: "1\n",
-          exitCode: 0,
-        });
-        expect(await containersLabelled(SANDBOX_LABEL, sandbox.id)).toHaveLength(1);
-      } finally {
-        await sandbox.stop();
-      }
-    });
-
-    it("a container removed from outside gives backend_unavailable", async () => {
-      const sandbox = testSandbox(tag);
-      try {
-        await sandbox.start();
-        const [info] = await containersLabelled(SANDBOX_LABEL, sandbox.id);
-        await testDocker()
-          .getContainer(info?.Id ?? "")
-          .remove({ force: true });
-        const [upload] = await sandbox.uploadFiles([["/workspace/a.txt", encodeUtf8("a")]]);
-        expect(upload).toMatchObject({ error: "permission_denied", code: "backend_unavailable" });
-        expect(await sandbox.execute("true")).toMatchObject({ code: "backend_unavailable" });
-      } finally {
-        await sandbox.stop();
-      }
     });
 
     it("Symbol.asyncDispose removes the container", async () => {
