@@ -21,6 +21,11 @@ export interface BackendContractOptions<B extends BackendProtocol = BackendProto
   capabilities?: Partial<BackendCapabilities>;
   /** A reason to skip the whole suite (e.g. the service is unavailable); printed loudly. */
   skip?: string | undefined;
+  /**
+   * Multiplies every rule's timeout, for backends whose every call is slow (a sandbox paying one
+   * process start per call) or that share a loaded machine. Default 1.
+   */
+  timeoutScale?: number;
 }
 
 /** A capability a rule depends on. */
@@ -103,7 +108,8 @@ export function createContractContext<B extends BackendProtocol>(options: Backen
   return {
     name: options.name,
     rule(title, body, ruleOptions = {}) {
-      const { needs, timeout = DEFAULT_TIMEOUT } = ruleOptions;
+      const { needs } = ruleOptions;
+      const timeout = (ruleOptions.timeout ?? DEFAULT_TIMEOUT) * (options.timeoutScale ?? 1);
       // A rule for a capability declared absent up front does not apply: it is not registered at all,
       // so that it is not reported as a skipped test.
       if (needs !== undefined && options.capabilities?.[needs] === false) return;

@@ -58,6 +58,9 @@ export async function readArchive(source: Readable | Buffer): Promise<Map<string
   parser.on("entry", (header, stream, next) => {
     const name = absoluteName(header.name);
     const chunks: Buffer[] = [];
+    // A tar cut off mid-entry (the container went away) errors the entry stream too; the parser's
+    // own error rejects the read, and an unheard error here would crash the process.
+    stream.on("error", () => {});
     stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
     stream.on("end", () => {
       if (header.type === "file" || header.type === "contiguous-file") {
@@ -70,7 +73,10 @@ export async function readArchive(source: Readable | Buffer): Promise<Map<string
     });
     stream.resume();
   });
-  (Buffer.isBuffer(source) ? Readable.from([source]) : source).pipe(parser);
+  const input = Buffer.isBuffer(source) ? Readable.from([source]) : source;
+  // pipe() does not forward a source error: end the parse with it instead of hanging.
+  input.on("error", (error) => parser.destroy(error));
+  input.pipe(parser);
   await finished;
   return files;
 }
@@ -83,6 +89,9 @@ function absoluteName(name: string): string {
 function collect(stream: ReturnType<typeof pack>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    // A tar cut off mid-entry (the container went away) errors the entry stream too; the parser's
+    // own error rejects the read, and an unheard error here would crash the process.
+    stream.on("error", () => {});
     stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
     stream.on("end", () => resolve(Buffer.concat(chunks)));
     stream.on("error", reject);

@@ -43,6 +43,9 @@ describe.concurrent("concurrently, in one container", () => {
   defineBackendContract({
     name: "DockerSandbox",
     skip: skipReason,
+    // Every call is at least one exec (about 60 ms, serialised by the engine); the longest rules
+    // make over a hundred in a row, three at a time, while other suites load the same two cores.
+    timeoutScale: 3,
     create: async () => {
       const backend = sandbox as DockerSandbox;
       // No per-test cleanup: every test has its own directory, and the container goes at the end.
