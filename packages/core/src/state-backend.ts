@@ -96,7 +96,10 @@ export class StateBackend implements BackendProtocol {
     const { content, mimeType } = found.entry.data;
     const etag = found.entry.etag;
     if (typeof content !== "string") return { content: content.slice(), mimeType, etag };
-    return { ...readTextWindow(content, offset, limit), mimeType, etag };
+    const result: ReadResult = readTextWindow(content, offset, limit);
+    result.mimeType = mimeType;
+    result.etag = etag;
+    return result;
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {

@@ -70,18 +70,26 @@ export function readTextWindow(
   limit?: number,
 ): Pick<ReadResult, "content" | "totalLines" | "startLine" | "endLine" | "nextOffset"> {
   const window = normalizeReadWindow(offset, limit);
-  const lines = splitLines(text);
-  const totalLines = lines.length;
-  const selected = lines.slice(window.offset, window.offset + window.limit);
-  if (selected.length === 0) return { content: "", totalLines };
-  const endLine = window.offset + selected.length;
-  return {
-    content: selected.join("\n"),
+  const totalLines = countLines(text);
+  if (window.offset >= totalLines || window.limit === 0) return { content: "", totalLines };
+  // Find the window by scanning for newlines rather than splitting the whole text into lines.
+  let start = 0;
+  for (let line = 0; line < window.offset; line++) start = text.indexOf("\n", start) + 1;
+  const endLine = Math.min(totalLines, window.offset + window.limit);
+  let end = start;
+  for (let line = window.offset; line < endLine; line++) {
+    const newline = text.indexOf("\n", end);
+    end = newline === -1 ? text.length : newline + 1;
+  }
+  const content = text.charCodeAt(end - 1) === 10 ? text.slice(start, end - 1) : text.slice(start, end);
+  const result: Pick<ReadResult, "content" | "totalLines" | "startLine" | "endLine" | "nextOffset"> = {
+    content,
     totalLines,
     startLine: window.offset + 1,
     endLine,
-    ...(endLine < totalLines ? { nextOffset: endLine } : {}),
   };
+  if (endLine < totalLines) result.nextOffset = endLine;
+  return result;
 }
 
 /**
