@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { LocalBackend } from "../src/index.js";
@@ -52,6 +52,26 @@ afterEach(() => {
   root.remove();
 });
 
+/**
+ * Lets other users traverse (not list) every directory above `path` that they cannot enter yet, for
+ * example a checkout inside a `mktemp -d` directory (mode 0700), so that the unprivileged probe can
+ * load the built package. Returns what puts the modes back.
+ */
+function grantTraversal(path: string): () => void {
+  const changed: Array<[string, number]> = [];
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      changed.push([dir, mode]);
+    }
+    if (dir === dirname(dir)) break;
+  }
+  return () => {
+    for (const [dir, mode] of changed) chmodSync(dir, mode);
+  };
+}
+
 /** Runs {@link PROBE} with the built backend as `uid`/`gid`, returning what it printed. */
 function probeAs(uid: number, rootDir: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -88,7 +108,8 @@ if (process.getuid?.() === 0) {
     chmodSync(join(root.dir, "open.txt"), 0o644);
     chmodSync(join(root.dir, "secret.txt"), 0o600);
     chmodSync(join(root.dir, "locked"), 0o700);
-    const result = await probeAs(NOBODY, root.dir);
+    const restore = grantTraversal(DIST);
+    const result = await probeAs(NOBODY, root.dir).finally(restore);
     expect(result).toEqual({
       uid: NOBODY,
       open: "public",
