@@ -1,6 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { runAgentScenario } from "@deepfs/conformance/agent";
-import { utf8ByteLength } from "@deepfs/core";
+import { expectedToolResults, runAgentScenario } from "@deepfs/conformance/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Backend } from "../src/index.js";
 import { bucket, ensureBucket, randomPrefix, removePrefix, skipReason, testClient } from "./support.js";
@@ -22,24 +21,9 @@ describe.skipIf(skipReason)("a real deep agent (createDeepAgent, scripted offlin
     const neighbour = new S3Backend({ client, bucket, prefix: `${prefix}-x` });
     expect((await neighbour.write("/work/src/other.py", 'print("deepfs-agent-needle")\n')).error).toBeUndefined();
 
-    const { files, byTool, toolResults } = await runAgentScenario(backend, { root: "/work" });
+    const { files, toolResults } = await runAgentScenario(backend, { root: "/work" });
 
-    expect(toolResults.map((r) => r.name)).toEqual([
-      "write_file",
-      "write_file",
-      "read_file",
-      "edit_file",
-      "ls",
-      "glob",
-      "grep",
-    ]);
-    expect(toolResults[0]?.text).toBe(`Successfully wrote to '${files.todo}'`);
-    expect(toolResults[1]?.text).toBe(`Successfully wrote to '${files.app}'`);
-    expect(byTool.read_file?.text).toBe(`@@ lines 1-3 of 3 @@\n${files.todoWritten.slice(0, -1)}`);
-    expect(byTool.edit_file?.text).toBe(`Successfully replaced 1 occurrence(s) in '${files.todo}'`);
-    expect(byTool.ls?.text).toBe(`${files.todo} (${utf8ByteLength(files.todoEdited)} bytes)`);
-    expect(byTool.glob?.text).toBe(files.app);
-    expect(byTool.grep?.text).toBe(`${files.app}:\n  2:     print("${files.grepNeedle}")`);
+    expect(toolResults.map(({ name, text }) => ({ name, text }))).toEqual(expectedToolResults(files));
 
     // What the agent did is in the bucket as plain objects under this prefix, and nothing else is.
     const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }));
