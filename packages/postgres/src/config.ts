@@ -105,6 +105,10 @@ function createClient(config: PostgresConfig): { sql: PostgresClient; minPoolSiz
     max: maxPoolSize,
     // CREATE ... IF NOT EXISTS notices are not news to anyone.
     onnotice: () => {},
+    // postgres.js waits up to 20 s (3^n/100 s per failed connect, never reset until one succeeds)
+    // before reconnecting, so after a server restart calls stalled for that long. The backend's
+    // own retry loop already backs off; the pool only needs to stop hammering a server that is down.
+    backoff: (retries: number) => Math.min(0.025 * 2 ** retries, 0.5),
   };
   if (config.host !== undefined) options.host = config.host;
   if (config.port !== undefined) options.port = config.port;
