@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import {
   capGrepMatches,
@@ -94,6 +95,9 @@ function searchInOrder(
   const wanted = query.maxCount + 1;
   const window = ctx.concurrency * 4;
   const controller = new AbortController();
+  // One signal stops every in-flight GET (each adds listeners: the SDK's and the body's), so more
+  // than Node's default of 10 is expected here, not a leak.
+  setMaxListeners(4 * window, controller.signal);
   const done: Array<LineMatch[] | undefined> = new Array(candidates.length);
   const matches: GrepMatch[] = [];
   let next = 0;
