@@ -1,6 +1,7 @@
 import { failure } from "./errors.js";
 import { isTextMimeType } from "./mime.js";
-import type { ErrorCode, FileDataV2, WriteOptions } from "./protocol.js";
+import type { ErrorCode, FileDataV2, ReadResult, WriteOptions } from "./protocol.js";
+import { readTextWindow } from "./text.js";
 
 type Failure = { error: string; code: ErrorCode };
 
@@ -27,4 +28,22 @@ export function writeConflict(path: string, options: WriteOptions | undefined): 
 export function editableText(path: string, data: FileDataV2): string | Failure {
   if (typeof data.content === "string" && isTextMimeType(data.mimeType)) return data.content;
   return failure("invalid_argument", `'${path}' is a binary file and cannot be edited as text`);
+}
+
+/**
+ * The contract's answer to `read` for a file's stored content: bytes as they are (offset and limit
+ * ignored), text as the requested window of lines; both with the MIME type and etag.
+ */
+export function readResultOf(
+  content: string | Uint8Array,
+  mimeType: string,
+  etag: string,
+  offset?: number,
+  limit?: number,
+): ReadResult {
+  if (typeof content !== "string") return { content, mimeType, etag };
+  const result: ReadResult = readTextWindow(content, offset, limit);
+  result.mimeType = mimeType;
+  result.etag = etag;
+  return result;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
+import { checkPreconditions, editableText, readResultOf, writeConflict } from "./backend-helpers.js";
 import { performStringReplacement } from "./edit.js";
 import { failure, notFound } from "./errors.js";
 import { bytesForWrite, contentFromBytes, createFileData } from "./file-data.js";
@@ -43,7 +43,7 @@ import {
   shellQuote,
   writeTargetScript,
 } from "./sandbox/shell-scripts.js";
-import { decodeUtf8Lossy, encodeUtf8, readTextWindow } from "./text.js";
+import { decodeUtf8Lossy, encodeUtf8 } from "./text.js";
 
 export { shellQuote } from "./sandbox/shell-scripts.js";
 
@@ -135,8 +135,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if ("error" in loaded) return loaded;
     const mimeType = getMimeType(checked.path);
     const content = contentFromBytes(checked.path, loaded.bytes);
-    if (typeof content !== "string") return { content, mimeType, etag: loaded.etag };
-    return { ...readTextWindow(content, offset, limit), mimeType, etag: loaded.etag };
+    return readResultOf(content, mimeType, loaded.etag, offset, limit);
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {

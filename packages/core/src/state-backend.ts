@@ -1,4 +1,4 @@
-import { checkPreconditions, editableText, writeConflict } from "./backend-helpers.js";
+import { checkPreconditions, editableText, readResultOf, writeConflict } from "./backend-helpers.js";
 import { performStringReplacement } from "./edit.js";
 import { failure, notFound } from "./errors.js";
 import { contentFromBytes, createFileData, decodeBase64Content, fileDataToBytes, toFileDataV2 } from "./file-data.js";
@@ -24,7 +24,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./protocol.js";
-import { readTextWindow, utf8ByteLength } from "./text.js";
+import { utf8ByteLength } from "./text.js";
 
 interface Entry {
   data: FileDataV2;
@@ -95,11 +95,7 @@ export class StateBackend implements BackendProtocol {
     if ("error" in found) return found;
     const { content, mimeType } = found.entry.data;
     const etag = found.entry.etag;
-    if (typeof content !== "string") return { content: content.slice(), mimeType, etag };
-    const result: ReadResult = readTextWindow(content, offset, limit);
-    result.mimeType = mimeType;
-    result.etag = etag;
-    return result;
+    return readResultOf(typeof content === "string" ? content : content.slice(), mimeType, etag, offset, limit);
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {

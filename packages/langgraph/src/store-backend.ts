@@ -37,7 +37,7 @@ import {
   performStringReplacement,
   type ReadRawResult,
   type ReadResult,
-  readTextWindow,
+  readResultOf,
   sortGrepMatches,
   type WriteOptions,
   type WriteResult,
@@ -179,8 +179,7 @@ export class StoreBackend implements BackendProtocol {
       if ("error" in found) return found;
       const { content, mimeType } = found.data;
       const etag = etagOf(found.data);
-      if (typeof content !== "string") return { content, mimeType, etag };
-      return { ...readTextWindow(content, offset, limit), mimeType, etag };
+      return readResultOf(content, mimeType, etag, offset, limit);
     });
   }
 

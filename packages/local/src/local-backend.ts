@@ -36,7 +36,7 @@ import {
   performStringReplacement,
   type ReadRawResult,
   type ReadResult,
-  readTextWindow,
+  readResultOf,
   type WriteOptions,
   type WriteResult,
   writeConflict,
@@ -170,8 +170,7 @@ export class LocalBackend implements BackendProtocol {
     const { path, bytes, etag } = loaded;
     const mimeType = getMimeType(path);
     const content = contentFromBytes(path, bytes);
-    if (typeof content !== "string") return { content, mimeType, etag };
-    return { ...readTextWindow(content, offset, limit), mimeType, etag };
+    return readResultOf(content, mimeType, etag, offset, limit);
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {

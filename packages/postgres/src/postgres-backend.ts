@@ -29,7 +29,7 @@ import {
   performStringReplacement,
   type ReadRawResult,
   type ReadResult,
-  readTextWindow,
+  readResultOf,
   type WriteOptions,
   type WriteResult,
   writeConflict,
@@ -216,8 +216,7 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
       const content = contentFromBytes(path, asBytes(row.content));
       const mimeType = row.mime_type as string;
       const etag = String(row.version);
-      if (typeof content !== "string") return { content, mimeType, etag };
-      return { ...readTextWindow(content, offset, limit), mimeType, etag };
+      return readResultOf(content, mimeType, etag, offset, limit);
     });
   }
 

@@ -39,7 +39,7 @@ import {
   performStringReplacement,
   type ReadRawResult,
   type ReadResult,
-  readTextWindow,
+  readResultOf,
   type WriteOptions,
   type WriteResult,
   writeConflict,
@@ -184,8 +184,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
     if (isFailure(found)) return found;
     const { file } = found;
     const content = contentFromBytes(path, file.bytes);
-    if (typeof content !== "string") return { content, mimeType, etag: file.etag };
-    return { ...readTextWindow(content, offset, limit), mimeType, etag: file.etag };
+    return readResultOf(content, mimeType, file.etag, offset, limit);
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {
