@@ -31,7 +31,6 @@ import {
   dirPrefix,
   type EditResult,
   type ErrorCode,
-  editableText,
   type FileDataV2,
   type FileDownloadResponse,
   type FileInfo,
@@ -50,7 +49,7 @@ import {
   notFound,
   parentDir,
   parseGrepArgs,
-  performStringReplacement,
+  planEdit,
   type ReadRawResult,
   type ReadResult,
   readTextWindow,
@@ -139,16 +138,19 @@ export class MapBackend implements BackendProtocol, AsyncDisposable {
     const found = this.lookup(filePath);
     if ("error" in found) return found;
     const { path, file } = found;
-    if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
-    const precondition = checkPreconditions(path, file.etag, options);
-    if (precondition) return precondition;
-    const text = editableText(path, file.data);
-    if (typeof text !== "string") return text;
-    const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-    if (!replaced.ok) return failure(replaced.code, replaced.error);
-    if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: file.etag };
+    // Preconditions, binary check, the replacement itself and old === new: the contract's rules.
+    const plan = planEdit(
+      path,
+      { etag: file.etag, content: file.data.content, mimeType: file.data.mimeType },
+      oldString,
+      newString,
+      replaceAll,
+      options,
+    );
+    if ("error" in plan) return plan;
+    if ("done" in plan) return plan.done;
     // No await between reading and storing: the edit is atomic within this process.
-    return { path, occurrences: replaced.occurrences, etag: this.store(path, replaced.content).etag };
+    return { path, occurrences: plan.occurrences, etag: this.store(path, plan.content).etag };
   }
 
   async grep(

@@ -1,6 +1,7 @@
+import { performStringReplacement } from "./edit.js";
 import { failure } from "./errors.js";
 import { isTextMimeType } from "./mime.js";
-import type { ErrorCode, FileDataV2, ReadResult, WriteOptions } from "./protocol.js";
+import type { EditResult, ErrorCode, FileDataV2, ReadResult, WriteOptions } from "./protocol.js";
 import { readTextWindow } from "./text.js";
 
 type Failure = { error: string; code: ErrorCode };
@@ -28,6 +29,38 @@ export function writeConflict(path: string, options: WriteOptions | undefined): 
 export function editableText(path: string, data: FileDataV2): string | Failure {
   if (typeof data.content === "string" && isTextMimeType(data.mimeType)) return data.content;
   return failure("invalid_argument", `'${path}' is a binary file and cannot be edited as text`);
+}
+
+/** The version of a file an edit starts from. */
+export interface EditBase {
+  etag: string;
+  content: string | Uint8Array;
+  mimeType: string;
+}
+
+/**
+ * What an edit of `base` comes to: a failure (aborted, a failed precondition, a binary file, the
+ * old string missing or ambiguous), `done` when there is nothing to store (`oldString ===
+ * newString`), or the new text and its number of replacements, for the backend to store (and to
+ * compare-and-swap against `base.etag` where its store allows).
+ */
+export function planEdit(
+  path: string,
+  base: EditBase,
+  oldString: string,
+  newString: string,
+  replaceAll: boolean,
+  options: WriteOptions | undefined,
+): Failure | { done: EditResult } | { content: string; occurrences: number } {
+  if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
+  const precondition = checkPreconditions(path, base.etag, options);
+  if (precondition) return precondition;
+  const text = editableText(path, { content: base.content, mimeType: base.mimeType, created_at: "", modified_at: "" });
+  if (typeof text !== "string") return text;
+  const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
+  if (!replaced.ok) return failure(replaced.code, replaced.error);
+  if (oldString === newString) return { done: { path, occurrences: replaced.occurrences, etag: base.etag } };
+  return { content: replaced.content, occurrences: replaced.occurrences };
 }
 
 /**

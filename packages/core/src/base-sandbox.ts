@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { checkPreconditions, editableText, readResultOf, writeConflict } from "./backend-helpers.js";
-import { performStringReplacement } from "./edit.js";
+import { checkPreconditions, planEdit, readResultOf, writeConflict } from "./backend-helpers.js";
 import { failure, notFound } from "./errors.js";
-import { bytesForWrite, contentFromBytes, createFileData } from "./file-data.js";
+import { bytesForWrite, contentFromBytes } from "./file-data.js";
 import { createGlobMatcher, globSearchRoot } from "./glob.js";
 import { grepTexts, parseGrepArgs } from "./grep.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
@@ -189,21 +188,20 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     return this.writeLock.run(path, async () => {
       const loaded = await this.load(path);
       if ("error" in loaded) return loaded;
-      if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
-      const precondition = checkPreconditions(path, loaded.etag, options);
-      if (precondition) return precondition;
-      const text = editableText(
+      const plan = planEdit(
         path,
-        createFileData(contentFromBytes(path, loaded.bytes), undefined, getMimeType(path)),
+        { etag: loaded.etag, content: contentFromBytes(path, loaded.bytes), mimeType: getMimeType(path) },
+        oldString,
+        newString,
+        replaceAll,
+        options,
       );
-      if (typeof text !== "string") return text;
-      const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-      if (!replaced.ok) return failure(replaced.code, replaced.error);
-      if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: loaded.etag };
-      const bytes = encodeUtf8(replaced.content);
+      if ("error" in plan) return plan;
+      if ("done" in plan) return plan.done;
+      const bytes = encodeUtf8(plan.content);
       const uploaded = await this.store(path, bytes);
       if (uploaded) return uploaded;
-      return { path, occurrences: replaced.occurrences, etag: etagOf(bytes) };
+      return { path, occurrences: plan.occurrences, etag: etagOf(bytes) };
     });
   }
 

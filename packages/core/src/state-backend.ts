@@ -1,5 +1,4 @@
-import { checkPreconditions, editableText, readResultOf, writeConflict } from "./backend-helpers.js";
-import { performStringReplacement } from "./edit.js";
+import { checkPreconditions, planEdit, readResultOf, writeConflict } from "./backend-helpers.js";
 import { failure, notFound } from "./errors.js";
 import { contentFromBytes, createFileData, decodeBase64Content, fileDataToBytes, toFileDataV2 } from "./file-data.js";
 import { createGlobMatcher, globSearchRoot } from "./glob.js";
@@ -129,16 +128,18 @@ export class StateBackend implements BackendProtocol {
     const found = this.lookup(filePath);
     if ("error" in found) return found;
     const { path, entry } = found;
-    if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
-    const precondition = checkPreconditions(path, entry.etag, options);
-    if (precondition) return precondition;
-    const text = editableText(path, entry.data);
-    if (typeof text !== "string") return text;
-    const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-    if (!replaced.ok) return failure(replaced.code, replaced.error);
-    if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: entry.etag };
-    const next = this.put(path, this.nextData(path, replaced.content));
-    return { path, occurrences: replaced.occurrences, etag: next.etag };
+    const plan = planEdit(
+      path,
+      { etag: entry.etag, content: entry.data.content, mimeType: entry.data.mimeType },
+      oldString,
+      newString,
+      replaceAll,
+      options,
+    );
+    if ("error" in plan) return plan;
+    if ("done" in plan) return plan.done;
+    const next = this.put(path, this.nextData(path, plan.content));
+    return { path, occurrences: plan.occurrences, etag: next.etag };
   }
 
   async grep(

@@ -15,7 +15,6 @@ import {
   dirPrefix,
   type EditResult,
   type ErrorCode,
-  editableText,
   type FileDownloadResponse,
   type FileInfo,
   type FileUploadResponse,
@@ -34,7 +33,7 @@ import {
   notFound,
   parentDir,
   parseGrepArgs,
-  performStringReplacement,
+  planEdit,
   type ReadRawResult,
   type ReadResult,
   readResultOf,
@@ -239,23 +238,25 @@ export class StoreBackend implements BackendProtocol {
         for (let attempt = 0; attempt < EDIT_ATTEMPTS; attempt++) {
           const found = await this.lookup(ns, path);
           if ("error" in found) return found;
-          if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
           const etag = etagOf(found.data);
-          const precondition = checkPreconditions(path, etag, options);
-          if (precondition) return precondition;
-          const text = editableText(path, found.data);
-          if (typeof text !== "string") return text;
-          const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-          if (!replaced.ok) return failure(replaced.code, replaced.error);
-          if (oldString === newString) return { path, occurrences: replaced.occurrences, etag };
-          const data = createFileData(replaced.content, found.data.created_at, found.data.mimeType);
+          const plan = planEdit(
+            path,
+            { etag, content: found.data.content, mimeType: found.data.mimeType },
+            oldString,
+            newString,
+            replaceAll,
+            options,
+          );
+          if ("error" in plan) return plan;
+          if ("done" in plan) return plan.done;
+          const data = createFileData(plan.content, found.data.created_at, found.data.mimeType);
           // Another process may have written since the read: re-apply to its version instead.
           if (await this.changed(ns, path, etag)) {
             if (options?.ifMatch !== undefined) break;
             continue;
           }
           await this.put(ns, path, data);
-          return { path, occurrences: replaced.occurrences, etag: etagOf(data) };
+          return { path, occurrences: plan.occurrences, etag: etagOf(data) };
         }
         return failure("conflict", `'${path}' kept changing while it was being edited; read it again and retry`);
       }),

@@ -12,7 +12,6 @@ import {
   type DeleteResult,
   type EditResult,
   type ErrorCode,
-  editableText,
   encodeUtf8,
   type FileDownloadResponse,
   type FileInfo,
@@ -26,7 +25,7 @@ import {
   notFound,
   parentDir,
   parseGrepArgs,
-  performStringReplacement,
+  planEdit,
   type ReadRawResult,
   type ReadResult,
   readResultOf,
@@ -265,28 +264,28 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
         // The row lock makes a concurrent edit (from any process) wait and then see this one's result.
         const row = await this.fetchFile(tx, path, true);
         if (!row) return this.missing(tx, path);
-        const etag = String(row.version);
-        const precondition = checkPreconditions(path, etag, options);
-        if (precondition) return precondition;
-        const mimeType = row.mime_type as string;
-        const text = editableText(path, {
-          content: contentFromBytes(path, asBytes(row.content)),
-          mimeType,
-          created_at: "",
-          modified_at: "",
-        });
-        if (typeof text !== "string") return text;
-        const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-        if (!replaced.ok) return failure(replaced.code, replaced.error);
-        if (oldString === newString) return { path, occurrences: replaced.occurrences, etag };
-        const stored = storedContent(path, encodeUtf8(replaced.content), replaced.content);
+        const plan = planEdit(
+          path,
+          {
+            etag: String(row.version),
+            content: contentFromBytes(path, asBytes(row.content)),
+            mimeType: row.mime_type as string,
+          },
+          oldString,
+          newString,
+          replaceAll,
+          options,
+        );
+        if ("error" in plan) return plan;
+        if ("done" in plan) return plan.done;
+        const stored = storedContent(path, encodeUtf8(plan.content), plan.content);
         const [updated] = await tx`
           UPDATE ${tableSql(tx, this.location)}
           SET content = ${stored.content}, text_content = ${stored.textContent}, size = ${stored.size},
               modified_at = now(), version = DEFAULT
           WHERE namespace = ${this.namespace} AND path = ${path}
           RETURNING version`;
-        return { path, occurrences: replaced.occurrences, etag: String(updated?.version) };
+        return { path, occurrences: plan.occurrences, etag: String(updated?.version) };
       }),
     );
   }

@@ -22,7 +22,6 @@ import {
   type DeleteResult,
   type EditResult,
   type ErrorCode,
-  editableText,
   type FileDownloadResponse,
   type FileInfo,
   type FileOperationError,
@@ -36,7 +35,7 @@ import {
   type LsResult,
   notFound,
   parseGrepArgs,
-  performStringReplacement,
+  planEdit,
   type ReadRawResult,
   type ReadResult,
   readResultOf,
@@ -230,36 +229,32 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
       // Our own write is what is stored: the edit is done, and applying it again would be wrong.
       if (unacknowledged && file.writeId === unacknowledged.writeId)
         return { path, occurrences: unacknowledged.occurrences, etag: file.etag };
-      if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
-      const precondition = checkPreconditions(path, file.etag, options);
-      if (precondition) return precondition;
-      const mimeType = getMimeType(path);
-      const text = editableText(path, {
-        content: contentFromBytes(path, file.bytes),
-        mimeType,
-        created_at: file.createdAt,
-        modified_at: file.modifiedAt,
-      });
-      if (typeof text !== "string") return text;
-      const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
-      if (!replaced.ok) return failure(replaced.code, replaced.error);
-      if (oldString === newString) return { path, occurrences: replaced.occurrences, etag: file.etag };
+      const plan = planEdit(
+        path,
+        { etag: file.etag, content: contentFromBytes(path, file.bytes), mimeType: getMimeType(path) },
+        oldString,
+        newString,
+        replaceAll,
+        options,
+      );
+      if ("error" in plan) return plan;
+      if ("done" in plan) return plan.done;
       const writeId = randomUUID();
       try {
         // Compare-and-swap: the PUT only lands on the version just read.
         const etag = await this.putObject(
           path,
-          Buffer.from(replaced.content, "utf8"),
+          Buffer.from(plan.content, "utf8"),
           file.createdAt,
           writeId,
           { ifMatch: file.etag },
           options?.signal,
         );
-        return { path, occurrences: replaced.occurrences, etag };
+        return { path, occurrences: plan.occurrences, etag };
       } catch (error) {
         const raced = isPreconditionFailed(error) || isNotFound(error);
         if (raced && retriedBySdk(error)) {
-          unacknowledged = { writeId, occurrences: replaced.occurrences };
+          unacknowledged = { writeId, occurrences: plan.occurrences };
           continue;
         }
         // A caller's own ifMatch named the version now gone: that is their conflict to resolve.
