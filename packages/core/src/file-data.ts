@@ -12,9 +12,22 @@ export function isFileDataBinary(data: FileData): data is FileDataV2 & { content
   return data.content instanceof Uint8Array;
 }
 
+let lastMs = Number.NaN;
+let lastIso = "";
+
+/** The current time as an ISO string; formatted once per millisecond, however many writes share it. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** Creates v2 FileData; the MIME type defaults from the content kind. */
 export function createFileData(content: string | Uint8Array, createdAt?: string, mimeType?: string): FileDataV2 {
-  const now = new Date().toISOString();
+  const now = nowIso();
   return {
     content,
     mimeType: mimeType ?? (typeof content === "string" ? "text/plain" : "application/octet-stream"),
@@ -25,7 +38,7 @@ export function createFileData(content: string | Uint8Array, createdAt?: string,
 
 /** New content for existing FileData: keeps `created_at` (and the version: v1 stays v1 for text). */
 export function updateFileData(data: FileData, content: string | Uint8Array): FileData {
-  const modified_at = new Date().toISOString();
+  const modified_at = nowIso();
   if (isFileDataV1(data) && typeof content === "string") {
     return { content: content.split("\n"), created_at: data.created_at, modified_at };
   }

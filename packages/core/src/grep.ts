@@ -62,13 +62,23 @@ export function capGrepMatches(matches: GrepMatch[], maxCount: number): GrepResu
  * each candidate file's path and text (binary files must be left out by the caller).
  */
 export function grepTexts(files: Iterable<{ path: string; text: string }>, query: GrepQuery): GrepResult {
-  const candidates = [...files].filter((f) => query.accepts(f.path) && isSearchableText(f.text));
-  candidates.sort((a, b) => comparePaths(a.path, b.path));
+  // Search every file in any order, then order only the files that matched: with few matches,
+  // sorting every candidate path (and scanning every text for NUL) costs more than the search.
+  const keep = query.maxCount + 1;
+  const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
+  for (const file of files) {
+    if (!query.accepts(file.path)) continue;
+    const matches = grepFileText(file.path, file.text, query.pattern, keep);
+    if (matches.length > 0 && isSearchableText(file.text)) hits.push({ path: file.path, matches });
+  }
+  hits.sort((a, b) => comparePaths(a.path, b.path));
   const matches: GrepMatch[] = [];
-  for (const file of candidates) {
-    const room = query.maxCount + 1 - matches.length;
-    if (room <= 0) break;
-    matches.push(...grepFileText(file.path, file.text, query.pattern, room));
+  for (const hit of hits) {
+    if (matches.length >= keep) break;
+    for (const match of hit.matches) {
+      if (matches.length >= keep) break;
+      matches.push(match);
+    }
   }
   return capGrepMatches(matches, query.maxCount);
 }

@@ -28,14 +28,15 @@ function refuse(input: string, reason: string): PathCheck {
 // pass one, and recognising it with one regex spares splitting and re-joining it.
 const NORMALISED = /^(?:\/(?!\.\.?(?:\/|$))[^/\\\u0000-\u001f\u007f]+)+$/;
 // A name this long may exceed MAX_NAME_BYTES in UTF-8 (3 bytes per UTF-16 unit at most).
-const LONG_NAME = /[^/]{86,}/;
+const LONG_NAME_CHARS = 86;
+const LONG_NAME = new RegExp(`[^/]{${LONG_NAME_CHARS},}`);
 
 export function checkPath(input: string): PathCheck {
   if (
     typeof input === "string" &&
     input.length <= MAX_PATH_LENGTH &&
     NORMALISED.test(input) &&
-    !LONG_NAME.test(input)
+    (input.length < LONG_NAME_CHARS || !LONG_NAME.test(input))
   ) {
     return { ok: true, path: input };
   }

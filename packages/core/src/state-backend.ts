@@ -110,11 +110,12 @@ export class StateBackend implements BackendProtocol {
     if (typeof content !== "string") return failure("invalid_argument", `Content for '${path}' must be a string`);
     // Text is kept as the string itself (made well-formed, as its UTF-8 encoding would make it);
     // only a binary path takes base64 that must be decoded.
-    const stored = isTextMimeType(getMimeType(path)) ? content.toWellFormed() : decodeBase64Content(content);
+    const mimeType = getMimeType(path);
+    const stored = isTextMimeType(mimeType) ? content.toWellFormed() : decodeBase64Content(content);
     if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
     const blocked = this.blockedWrite(path, options);
     if (blocked) return blocked;
-    const entry = this.put(path, this.nextData(path, stored));
+    const entry = this.put(path, this.nextData(path, stored, mimeType));
     return { path, etag: entry.etag };
   }
 
@@ -249,9 +250,12 @@ export class StateBackend implements BackendProtocol {
   private blockedWrite(path: string, options: WriteOptions | undefined) {
     if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
     if (path === "/" || this.children.has(path)) return failure("is_directory", `'${path}' is a directory, not a file`);
-    for (let dir = parentDir(path); dir !== "/"; dir = parentDir(dir)) {
-      if (this.entries.has(dir))
-        return failure("not_a_directory", `'${dir}' is a file, so '${path}' cannot be created below it`);
+    // A known directory has only directories above it; otherwise look for a file in the way.
+    if (!this.children.has(parentDir(path))) {
+      for (let dir = parentDir(path); dir !== "/"; dir = parentDir(dir)) {
+        if (this.entries.has(dir))
+          return failure("not_a_directory", `'${dir}' is a file, so '${path}' cannot be created below it`);
+      }
     }
     const existing = this.entries.get(path);
     if (existing) return checkPreconditions(path, existing.etag, options);
@@ -259,8 +263,8 @@ export class StateBackend implements BackendProtocol {
   }
 
   /** FileData for new content at `path`, keeping `created_at` of an existing file. */
-  private nextData(path: string, content: string | Uint8Array): FileDataV2 {
-    return createFileData(content, this.entries.get(path)?.data.created_at, getMimeType(path));
+  private nextData(path: string, content: string | Uint8Array, mimeType = getMimeType(path)): FileDataV2 {
+    return createFileData(content, this.entries.get(path)?.data.created_at, mimeType);
   }
 
   private put(path: string, data: FileDataV2): Entry {
