@@ -59,6 +59,11 @@ export interface ContractContext {
   readonly name: string;
   /** Registers one contract rule as a test that runs on a fresh subject and cleans it up. */
   rule(title: string, body: (env: RuleEnv) => Promise<void>, options?: RuleOptions): void;
+  /**
+   * Registers a rule that runs on two fresh subjects at once (two tenants: two `create()` calls)
+   * and cleans up both.
+   */
+  pairRule(title: string, body: (first: RuleEnv, second: RuleEnv) => Promise<void>, options?: RuleOptions): void;
 }
 
 /** Generous enough for a network backend seeding a small tree. */
@@ -105,31 +110,46 @@ function envFor(subject: { backend: BackendProtocol; root: string }, capabilitie
 
 /** Builds the registration handle for one backend. */
 export function createContractContext<B extends BackendProtocol>(options: BackendContractOptions<B>): ContractContext {
+  /** Registers a test on `count` fresh subjects, skipped when one lacks the capability the rule needs. */
+  function register(
+    title: string,
+    count: number,
+    body: (envs: RuleEnv[]) => Promise<void>,
+    ruleOptions: RuleOptions,
+  ): void {
+    const { needs } = ruleOptions;
+    const timeout = (ruleOptions.timeout ?? DEFAULT_TIMEOUT) * (options.timeoutScale ?? 1);
+    // A rule for a capability declared absent up front does not apply: it is not registered at all,
+    // so that it is not reported as a skipped test.
+    if (needs !== undefined && options.capabilities?.[needs] === false) return;
+    it(
+      title,
+      async (test) => {
+        const subjects: Array<Required<ContractSubject<B>>> = [];
+        try {
+          for (let i = 0; i < count; i++) subjects.push(await openSubject(options));
+          const envs = subjects.map((subject) =>
+            envFor(subject, { ...NO_CAPABILITIES, ...subject.backend.capabilities, ...options.capabilities }),
+          );
+          if (needs && !envs.every((env) => env.capabilities[needs])) {
+            test.skip(`${options.name} does not have the capability '${needs}'`);
+            return;
+          }
+          await body(envs);
+        } finally {
+          for (const subject of subjects) await subject.cleanup();
+        }
+      },
+      timeout,
+    );
+  }
   return {
     name: options.name,
     rule(title, body, ruleOptions = {}) {
-      const { needs } = ruleOptions;
-      const timeout = (ruleOptions.timeout ?? DEFAULT_TIMEOUT) * (options.timeoutScale ?? 1);
-      // A rule for a capability declared absent up front does not apply: it is not registered at all,
-      // so that it is not reported as a skipped test.
-      if (needs !== undefined && options.capabilities?.[needs] === false) return;
-      it(
-        title,
-        async (test) => {
-          const subject = await openSubject(options);
-          try {
-            const capabilities = { ...NO_CAPABILITIES, ...subject.backend.capabilities, ...options.capabilities };
-            if (needs && !capabilities[needs]) {
-              test.skip(`${options.name} does not have the capability '${needs}'`);
-              return;
-            }
-            await body(envFor(subject, capabilities));
-          } finally {
-            await subject.cleanup();
-          }
-        },
-        timeout,
-      );
+      register(title, 1, ([env]) => body(env as RuleEnv), ruleOptions);
+    },
+    pairRule(title, body, ruleOptions = {}) {
+      register(title, 2, ([first, second]) => body(first as RuleEnv, second as RuleEnv), ruleOptions);
     },
   };
 }

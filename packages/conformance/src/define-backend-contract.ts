@@ -9,6 +9,7 @@ import { registerExecuteRules } from "./execute.js";
 import { registerGlobRules } from "./glob.js";
 import { registerGrepRules } from "./grep.js";
 import { registerHostileRules } from "./hostile.js";
+import { registerIsolationRules } from "./isolation.js";
 import { registerLsRules } from "./ls.js";
 import { registerPathRules } from "./paths.js";
 import { registerReadRules } from "./read.js";
@@ -62,6 +63,7 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   registerScaleRules(ctx);
   registerErrorRules(ctx);
   registerHostileRules(ctx);
+  registerIsolationRules(ctx);
   // Sandbox rules only exist for backends that may execute; declaring `execute: false` drops them.
   if (options.capabilities?.execute !== false) registerExecuteRules(ctx);
 }

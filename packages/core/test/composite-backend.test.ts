@@ -207,6 +207,119 @@ describe("re-prefixing", () => {
   });
 });
 
+describe("route confinement: a route never reads or writes outside its mount", () => {
+  /** A route at /mem between a default backend and a sibling route that both hold a secret. */
+  function setup() {
+    const def = instrument(
+      new StateBackend({ files: { "/secret.txt": "default secret\n", "/memo/x.txt": "secret memo\n" } }),
+    );
+    const other = instrument(new StateBackend({ files: { "/o.txt": "other secret\n" } }));
+    const mem = instrument(
+      new StateBackend({ files: { "/own.txt": "own secret\n", "/sub/inner.md": "secret inner\n" } }),
+    );
+    const composite = new CompositeBackend(def.backend, { "/mem/": mem.backend, "/other/": other.backend });
+    return { composite, def, mem, other };
+  }
+  const snapshot = (backend: BackendProtocol) => JSON.stringify((backend as StateBackend).files);
+
+  it.each([
+    "/mem/../secret.txt",
+    "/mem/../other/o.txt",
+    "/mem/..",
+    "/mem/sub/../../secret.txt",
+    "/mem//..//secret.txt",
+    "/mem/./../memo/x.txt",
+    "/mem/sub/..",
+  ])("refuses %s in every method before calling any member", async (bad) => {
+    const { composite, def, mem, other } = setup();
+    const before = [def, mem, other].map((m) => snapshot(m.backend));
+    expect((await composite.ls(bad)).code).toBe("invalid_path");
+    expect((await composite.read(bad)).code).toBe("invalid_path");
+    expect((await composite.readRaw(bad)).code).toBe("invalid_path");
+    expect((await composite.write(bad, "x")).code).toBe("invalid_path");
+    expect((await composite.edit(bad, "secret", "x")).code).toBe("invalid_path");
+    expect((await composite.grep("secret", bad)).code).toBe("invalid_path");
+    expect((await composite.glob("**", bad)).code).toBe("invalid_path");
+    expect((await composite.delete(bad)).code).toBe("invalid_path");
+    expect((await composite.uploadFiles([[bad, bytes("x")]]))[0]).toMatchObject({ error: "invalid_path" });
+    expect((await composite.downloadFiles([bad]))[0]).toMatchObject({ content: null, error: "invalid_path" });
+    expect([def, mem, other].map((m) => m.calls.length)).toEqual([0, 0, 0]);
+    expect([def, mem, other].map((m) => snapshot(m.backend))).toEqual(before);
+  });
+
+  it("keeps percent-encoded and look-alike traversal as literal names inside the mount", async () => {
+    const { composite, def, mem, other } = setup();
+    const before = [def, other].map((m) => snapshot(m.backend));
+    const names = [
+      "%2e%2e",
+      "%2E%2E%2Fsecret.txt",
+      "..%2f..",
+      "%252e%252e",
+      ".%2e",
+      "\u2025",
+      "\uff0e\uff0e",
+      "a\u2215b",
+    ];
+    for (const name of names) {
+      const path = `/mem/${name}/x.txt`;
+      expect((await composite.write(path, `literal ${name}`)).path).toBe(path);
+      expect((await composite.read(path)).content).toBe(`literal ${name}`);
+      expect((await composite.read(`/mem/${name}/secret.txt`)).code).toBe("file_not_found");
+      expect((await composite.read(`/mem/${name}/o.txt`)).code).toBe("file_not_found");
+    }
+    expect(Object.keys((mem.backend as StateBackend).files).sort()).toEqual(
+      ["/own.txt", "/sub/inner.md", ...names.map((n) => `/${n}/x.txt`)].sort(),
+    );
+    expect([def, other].map((m) => snapshot(m.backend))).toEqual(before);
+  });
+
+  it("answers ls, glob and grep at the mount boundary from the route only", async () => {
+    const { composite } = setup();
+    const inMem = (list: string[]) => list.every((p) => p.startsWith("/mem/"));
+    expect(paths((await composite.ls("/mem")).files)).toEqual(["/mem/own.txt", "/mem/sub/"]);
+    expect(await composite.ls("/mem/")).toEqual(await composite.ls("/mem"));
+    expect(paths((await composite.glob("**", "/mem")).files)).toEqual(["/mem/own.txt", "/mem/sub/inner.md"]);
+    expect(paths((await composite.glob("**/*.txt", "/mem")).files)).toEqual(["/mem/own.txt"]);
+    expect((await composite.grep("secret", "/mem")).matches).toEqual([
+      { path: "/mem/own.txt", line: 1, text: "own secret" },
+      { path: "/mem/sub/inner.md", line: 1, text: "secret inner" },
+    ]);
+    // Patterns that try to climb out match nothing outside the mount (or are refused).
+    for (const pattern of ["../*", "../**", "../other/*", "**/../*", "/../secret.txt", "../memo/*"]) {
+      const globbed = await composite.glob(pattern, "/mem");
+      expect(inMem(paths(globbed.files)), `glob ${pattern} in /mem`).toBe(true);
+      const grepped = await composite.grep("secret", "/mem", pattern);
+      expect(inMem(paths(grepped.matches)), `grep with glob ${pattern} in /mem`).toBe(true);
+    }
+    // A name that merely starts like the mount is the default backend's, and never the route's.
+    expect(paths((await composite.ls("/memo")).files)).toEqual(["/memo/x.txt"]);
+    expect(paths((await composite.grep("secret", "/memo")).matches)).toEqual(["/memo/x.txt"]);
+    expect(paths((await composite.glob("**", "/memo")).files)).toEqual(["/memo/x.txt"]);
+    expect((await composite.read("/mem/secret.txt")).code).toBe("file_not_found");
+    expect((await composite.read("/mem/o.txt")).code).toBe("file_not_found");
+  });
+
+  it("lands every mutation through the mount inside its member", async () => {
+    const { composite, def, mem, other } = setup();
+    const before = [def, other].map((m) => snapshot(m.backend));
+    expect((await composite.write("/mem/secret.txt", "mine")).path).toBe("/mem/secret.txt");
+    expect((await composite.edit("/mem/own.txt", "own", "edited")).path).toBe("/mem/own.txt");
+    expect((await composite.uploadFiles([["/mem/o.txt", bytes("mine too")]]))[0]).toEqual({
+      path: "/mem/o.txt",
+      error: null,
+    });
+    expect((await composite.delete("/mem/sub")).path).toBe("/mem/sub");
+    expect((mem.backend as StateBackend).files).toEqual({
+      "/own.txt": expect.anything(),
+      "/secret.txt": expect.anything(),
+      "/o.txt": expect.anything(),
+    });
+    expect([def, other].map((m) => snapshot(m.backend))).toEqual(before);
+    expect((await composite.read("/secret.txt")).content).toBe("default secret");
+    expect((await composite.read("/other/o.txt")).content).toBe("other secret");
+  });
+});
+
 describe("mount points and shadowing", () => {
   it("lists mount points as directories, nested routes included", async () => {
     const def = new StateBackend({ files: { "/top.txt": "t", "/x/own.txt": "o" } });

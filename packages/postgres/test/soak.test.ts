@@ -1,0 +1,49 @@
+import { defineSoak } from "@deepfs/conformance/soak";
+import { afterAll } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+import { dropTable, pgUrl, randomName, skipReason, testClient } from "./support.js";
+
+// The backend owns its pool, tagged with an application_name so the server can tell its connections apart.
+const applicationName = randomName("deepfs_soak");
+const table = randomName("soak");
+/** Counts the pool's connections from the server's side; opened before the first count, ended last. */
+const monitor = skipReason ? undefined : testClient({ max: 1 });
+
+afterAll(async () => {
+  await monitor?.end();
+});
+
+function withApplicationName(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("application_name", applicationName);
+  return parsed.toString();
+}
+
+defineSoak({
+  name: "PostgresBackend",
+  id: "postgres",
+  skip: skipReason,
+  create: async () => {
+    const backend = new PostgresBackend({ url: withApplicationName(pgUrl), table, namespace: randomName("ns") });
+    await backend.initialize();
+    return {
+      backend,
+      close: async () => {
+        await backend.close();
+        await dropTable(monitor as NonNullable<typeof monitor>, table);
+      },
+    };
+  },
+  probes: [
+    {
+      name: "server connections of the pool",
+      count: async () => {
+        const sql = monitor as NonNullable<typeof monitor>;
+        const [row] =
+          await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${applicationName}`;
+        return row?.n as number;
+      },
+      max: 0,
+    },
+  ],
+});
