@@ -30,21 +30,33 @@ export interface RunningServices {
  */
 export function startServices(names: ServiceName[], options?: StartServicesOptions): Promise<RunningServices>;
 
+/** A runtime preset of @deepfs/docker, whose image the harness can build. */
+export type PresetName = "busybox" | "python-minimal" | "python-datascience" | "node";
+
 export interface EnsureImagesOptions {
   /** A DOCKER_HOST value: `unix:///path/docker.sock` or `tcp://host:port`. */
   dockerHost: string;
   log?: (line: string) => void;
+  /**
+   * The presets whose images to build when missing; default `busybox` and `python-minimal` (seconds).
+   * `python-datascience` and `node` take minutes on a fresh machine.
+   */
+  presets?: PresetName[];
 }
 
-/** The sandbox image tags. */
-export declare const IMAGE_TAGS: Readonly<{ busybox: "deepfs/busybox:1"; python: "deepfs/python-minimal:1" }>;
+/** The sandbox image tags, read from @deepfs/docker's `src/runtime-presets.json`. */
+export declare const IMAGE_TAGS: Readonly<{ busybox: string; python: string; datascience: string; node: string }>;
 
 /**
- * Builds `deepfs/busybox:1` (static busybox) and `deepfs/python-minimal:1` (debootstrapped Debian
- * bookworm with python3-minimal, needs root) when the engine lacks them. Both have a user `agent`
- * (uid 1000) owning /workspace. Concurrent callers wait on a lock instead of building twice.
+ * Builds the images of `presets` the engine lacks: `deepfs/busybox:1` (static busybox) and, by
+ * debootstrap of Debian bookworm with each preset's packages from @deepfs/docker's
+ * `src/runtime-presets.json` (needs root), `deepfs/python-minimal:1`, `deepfs/python-datascience:1`,
+ * `deepfs/node:1`. Each has a user `agent` (uid 1000) owning /workspace. Concurrent callers wait on a
+ * lock instead of building twice. Resolves to every tag, built or not.
  */
-export function ensureImages(options: EnsureImagesOptions): Promise<{ busybox: string; python: string }>;
+export function ensureImages(
+  options: EnsureImagesOptions,
+): Promise<{ busybox: string; python: string; datascience: string; node: string }>;
 
 export type ServiceStatus = { available: true; env: Record<string, string> } | { available: false; reason: string };
 

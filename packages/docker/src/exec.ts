@@ -57,11 +57,10 @@ export async function runExec(
   });
   // With input, the connection is hijacked (a raw socket): writing it and ending our side is what
   // closes the command's stdin, as `docker exec -i` does.
-  const stream = (
+  const stream =
     spec.input === undefined
-      ? await exec.start({ Detach: false, Tty: false })
-      : await exec.start({ Detach: false, Tty: false, hijack: true, stdin: true })
-  ) as Duplex;
+      ? ((await exec.start({ Detach: false, Tty: false })) as Duplex)
+      : await startAttached(exec);
   container.modem.demuxStream(stream, stdout, stderr);
   if (spec.input !== undefined) stream.end(spec.input);
   const ended = new Promise<void>((resolve, reject) => {
@@ -107,4 +106,25 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | null> {
     await sleep(Math.min(5 * 2 ** attempt, 100));
   }
   return null;
+}
+
+/**
+ * Starts an exec with its stdin attached (a hijacked connection). When the engine refuses (the
+ * container is going away), the request, whose body was left open for stdin, is destroyed too:
+ * docker-modem would leave its socket open, keeping the process alive.
+ */
+export async function startAttached(exec: Docker.Exec): Promise<Duplex> {
+  const controller = new AbortController();
+  try {
+    return (await exec.start({
+      Detach: false,
+      Tty: false,
+      hijack: true,
+      stdin: true,
+      abortSignal: controller.signal,
+    })) as Duplex;
+  } catch (error) {
+    controller.abort();
+    throw error;
+  }
 }

@@ -72,3 +72,94 @@ export const IDENTITY_SCRIPT = `printf '%s %s' "$(id -u)" "$(id -g)"; if [ -d "$
 
 /** Keeps the container alive doing nothing; exits on TERM. Works with any POSIX sh. */
 export const KEEPALIVE_SCRIPT = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done`;
+
+/** Exit status of the channel's `deepfs_download` when the files are too large for it. */
+const DOWNLOAD_TOO_LARGE = 99;
+
+/**
+ * The shell of a channel (channel.ts), as the sandbox user: reads requests on stdin and answers
+ * each on stdout, one at a time. A request is a line `<id> <input bytes> <command>`, the input,
+ * then a line `<id>` (a request cut short is never run). The command runs in a subshell with the
+ * input on stdin; the answer is a line `<id> <status> <stdout bytes> <stderr bytes>`, then stdout
+ * and stderr. Input and output are staged in a private (0700) directory named after the shell's
+ * pid and emptied after each answer; those of dead channels (killed mid-request) are removed when
+ * the next one starts. `dd iflag=count_bytes,fullblock` (busybox and GNU) reads exactly the given
+ * bytes from the pipe, which busybox `head -c` does not. Prints `ready` first, or `unsupported`
+ * and exits when the image cannot do this.
+ *
+ * Commands may call two functions that do the work of {@link UPLOAD_SCRIPT} and
+ * {@link DOWNLOAD_SCRIPT} with fewer processes, the input being a file already:
+ * - `deepfs_upload NONCE SIZE PATH [SIZE PATH...]`: the input is the files' bytes one after
+ *   another; prints one status word per file like UPLOAD_SCRIPT. A new file is written with the
+ *   user's umask (a shell redirection) under a temporary name next to it and renamed into place.
+ * - `deepfs_download MAX PATH...`: prints one status word per path to stderr like DOWNLOAD_SCRIPT,
+ *   then the size of each readable file, one a line, and writes their bytes one after another to
+ *   stdout. Exits {@link DOWNLOAD_TOO_LARGE} (after the statuses) when they hold more than MAX
+ *   bytes in all, so that large files are streamed through an exec instead of staged here, and 1
+ *   when one is not a regular file (a FIFO would block `cat`; DOWNLOAD_SCRIPT's tar skips it).
+ */
+export const CHANNEL_SCRIPT = `for x in /tmp/.deepfs-ch-*; do
+  p=\${x##*-}
+  case $p in ''|*[!0-9]*) continue ;; esac
+  if [ "$p" = "$$" ] || ! kill -0 "$p" 2>/dev/null; then rm -rf -- "$x" 2>/dev/null; fi
+done
+d=/tmp/.deepfs-ch-$$
+take() { dd bs=65536 count="$1" iflag=count_bytes,fullblock 2>/dev/null; }
+part() { dd if="$d/i" bs=65536 skip="$1" count="$2" iflag=skip_bytes,count_bytes,fullblock 2>/dev/null; }
+deepfs_upload() {
+  n=$1; shift; o=0; i=0
+  while [ $# -gt 1 ]; do
+    z=$1; t=$2; shift 2; i=$((i+1)); p=\${t%/*}; p=\${p:-/}
+    if [ -d "$t" ]; then echo is_directory
+    elif [ -f "$t" ]; then
+      if part "$o" "$z" 2>/dev/null > "$t"; then echo ok
+      elif [ -w "$t" ]; then echo failed; else echo permission_denied; fi
+    elif ! { [ -d "$p" ] || mkdir -p -- "$p" 2>/dev/null; }; then
+      while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=\${p%/*}; p=\${p:-/}; done
+      if [ -d "$p" ]; then echo permission_denied; else echo not_a_directory; fi
+    else
+      x="$p/.deepfs-$n-$i"
+      if part "$o" "$z" 2>/dev/null > "$x" && mv -fT -- "$x" "$t" 2>/dev/null; then echo ok
+      else
+        rm -f -- "$x" 2>/dev/null
+        if [ -w "$p" ]; then echo failed; else echo permission_denied; fi
+      fi
+    fi
+    o=$((o+z))
+  done
+}
+deepfs_download() {
+  m=$1; shift
+  for p do
+    shift
+    if [ -d "$p" ]; then echo is_directory >&2
+    elif [ ! -e "$p" ]; then echo file_not_found >&2
+    elif [ ! -r "$p" ]; then echo permission_denied >&2
+    else echo ok >&2; set -- "$@" "$p"
+    fi
+  done
+  [ $# -eq 0 ] && return 0
+  for p do [ -f "$p" ] || return 1; done
+  s=$(stat -L -c %s -- "$@") || return 1
+  t=0; for z in $s; do t=$((t+z)); done
+  [ "$t" -le "$m" ] || return ${DOWNLOAD_TOO_LARGE}
+  printf '%s\\n' "$s" >&2
+  exec cat -- "$@"
+}
+if ! mkdir -m 700 -- "$d" 2>/dev/null || ! printf abc > "$d/i" ||
+  [ "$(printf abc | take 2)" != ab ] || [ "$(part 1 1)" != b ]; then
+  echo unsupported; exit 0
+fi
+: > "$d/i"
+echo ready
+while read -r n b c; do
+  if [ "$b" -gt 0 ]; then take "$b" > "$d/i" || break; fi
+  read -r e && [ "$e" = "$n" ] || break
+  (eval "$c") < "$d/i" > "$d/o" 2> "$d/e"
+  r=$?
+  set -- $(wc -c "$d/o" "$d/e")
+  printf '%s %s %s %s\\n' "$n" "$r" "$1" "$3"
+  if [ -s "$d/o" ] || [ -s "$d/e" ]; then cat -- "$d/o" "$d/e"; fi
+  : > "$d/i"; : > "$d/o"; : > "$d/e"
+done
+rm -rf -- "$d"`;

@@ -6,6 +6,7 @@ import {
   createReadStream,
   existsSync,
   mkdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
 } from "node:fs";
@@ -14,22 +15,46 @@ import { dirname, join } from "node:path";
 import { imageExists, importImage } from "./docker-api.mjs";
 import { acquireLock, cacheDir, isRoot, makeTempDir, removeDir, run } from "./process-util.mjs";
 
-/** Sandbox images the tests use; bump the tag when what a builder puts in the image changes. */
+/**
+ * Image tag and Debian packages of each runtime preset: the same file @deepfs/docker builds its preset
+ * recipes from, so the harness images and the recipes install the same packages. Bump a tag there
+ * when what goes into its image changes.
+ */
+const PRESETS = JSON.parse(
+  readFileSync(new URL("../../../packages/docker/src/runtime-presets.json", import.meta.url), "utf8"),
+);
+
+/** Sandbox images the tests use. */
 export const IMAGE_TAGS = Object.freeze({
-  busybox: "deepfs/busybox:1",
-  python: "deepfs/python-minimal:1",
+  busybox: PRESETS.busybox.image,
+  python: PRESETS["python-minimal"].image,
+  datascience: PRESETS["python-datascience"].image,
+  node: PRESETS.node.image,
 });
 
 const AGENT_UID = 1000;
 const SUITE = "bookworm";
 
+/** The quick images any Docker test may use; the others take minutes and are built on request. */
+const DEFAULT_PRESETS = ["busybox", "python-minimal"];
+
 /**
- * Builds each sandbox image that the engine at `dockerHost` lacks. No registry can be reached, so
- * images are made from local files: a static busybox, and a debootstrapped Debian with Python.
+ * Builds each sandbox image of `presets` that the engine at `dockerHost` lacks. No registry can be
+ * reached, so images are made from local files: a static busybox, and debootstrapped Debians with
+ * each preset's packages (python-datascience and node take minutes, hence not built by default).
  */
-export async function ensureImages({ dockerHost, log = () => {} }) {
-  await ensureImage(dockerHost, IMAGE_TAGS.busybox, buildBusyboxRootfs, ["/bin/sh"], log);
-  await ensureImage(dockerHost, IMAGE_TAGS.python, buildPythonRootfs, ["/bin/bash"], log);
+export async function ensureImages({ dockerHost, log = () => {}, presets = DEFAULT_PRESETS }) {
+  for (const name of presets) {
+    const preset = PRESETS[name];
+    if (!preset) throw new Error(`unknown runtime preset ${name}`);
+    const { image, packages } = preset;
+    if (name === "busybox") {
+      await ensureImage(dockerHost, image, buildBusyboxRootfs, ["/bin/sh"], log);
+    } else {
+      const build = (rootfs) => buildDebianRootfs(rootfs, image, packages, log);
+      await ensureImage(dockerHost, image, build, ["/bin/bash"], log);
+    }
+  }
   return { ...IMAGE_TAGS };
 }
 
@@ -99,19 +124,31 @@ async function buildBusyboxRootfs(rootfs) {
   await writeFile(join(rootfs, "etc", "group"), `root:x:0:\nagent:x:${AGENT_UID}:\n`);
 }
 
-async function buildPythonRootfs(rootfs, log) {
-  if (!isRoot()) throw new Error("building the python image needs root (debootstrap)");
+/**
+ * Debian bookworm minbase plus the preset's packages, installed with the very command of the
+ * preset's recipe in @deepfs/docker: apt's resolver, unlike debootstrap's `--include`, handles the
+ * alternatives and virtual packages of npm's dependencies.
+ */
+async function buildDebianRootfs(rootfs, image, packages, log) {
+  if (!isRoot()) throw new Error(`building ${image} needs root (debootstrap, chroot)`);
   const mirror = await debianMirror();
-  log(`docker: debootstrap ${SUITE} from ${mirror} (about 30 s, once per machine)`);
-  await run("debootstrap", [
-    "--variant=minbase",
-    "--include=python3-minimal,ca-certificates",
-    SUITE,
-    rootfs,
-    mirror,
-  ]).catch((error) => {
+  log(
+    `docker: debootstrap ${SUITE} from ${mirror} + apt-get install ${packages.join(" ")} for ${image} (once per machine)`,
+  );
+  await run("debootstrap", ["--variant=minbase", SUITE, rootfs, mirror]).catch((error) => {
     throw error.code === "ENOENT" ? new Error("debootstrap is not installed (apt-get install debootstrap)") : error;
   });
+  copyFileSync("/etc/resolv.conf", join(rootfs, "etc", "resolv.conf"));
+  const proc = join(rootfs, "proc");
+  await run("mount", ["-t", "proc", "proc", proc]);
+  try {
+    const install = 'apt-get update && apt-get install -y --no-install-recommends "$@"';
+    await run("chroot", [rootfs, "/bin/sh", "-c", install, "sh", ...packages], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
+  } finally {
+    await run("umount", ["-l", proc]).catch(() => {});
+  }
   appendFileSync(join(rootfs, "etc", "passwd"), `agent:x:${AGENT_UID}:${AGENT_UID}:agent:/workspace:/bin/bash\n`);
   appendFileSync(join(rootfs, "etc", "group"), `agent:x:${AGENT_UID}:\n`);
   appendFileSync(join(rootfs, "etc", "shadow"), "agent:*:19000:0:99999:7:::\n");
