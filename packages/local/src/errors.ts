@@ -15,7 +15,7 @@ const RETRYABLE = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY"]);
 const RETRY_DELAYS_MS = [10, 50, 200, 500];
 
 /** Runs `operation`, retrying with bounded backoff while it fails with a transient errno. */
-export async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(operation: () => T | Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();

@@ -1,8 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { withRetry } from "./errors.js";
+import { errnoCode, withRetry } from "./errors.js";
+import type { FsCalls } from "./fs-calls.js";
+import type { IoMode } from "./io-mode.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -20,55 +21,81 @@ export type ReadOutcome =
  * Reads a whole regular file without following a symlink at its final component (`O_NOFOLLOW`
  * fails with ELOOP) and without blocking on a FIFO (`O_NONBLOCK`). Throws Node errors.
  */
-export async function readRegularFile(host: string, maxBytes: number): Promise<ReadOutcome> {
-  const handle = await withRetry(() => open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+export async function readRegularFile(host: string, maxBytes: number, io: IoMode): Promise<ReadOutcome> {
+  const fs = io.metadata;
+  const fd = await withRetry(() => fs.open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   try {
-    const stats = await handle.stat();
+    const stats = await fs.fstat(fd);
     if (stats.isDirectory()) return { kind: "directory" };
     if (!stats.isFile()) return { kind: "special" };
     if (stats.size > maxBytes) return { kind: "too_large", size: stats.size };
-    return { kind: "file", bytes: await handle.readFile(), stats };
+    return { kind: "file", bytes: await io.forContent(stats.size).readAll(fd, stats.size), stats };
   } finally {
-    await handle.close();
+    await fs.close(fd);
   }
 }
 
 /**
  * Replaces `host` with `bytes` atomically: the bytes go to a temp file in the same directory which
- * is then renamed over the target, so readers see the old or the new file, never a part. `mode`
- * (the permission bits of the file being replaced) is kept; new files get the umask default.
- * `rename` replaces a symlink at `host` rather than following it. Returns the new file's stats.
+ * is then renamed over the target, so readers see the old or the new file, never a part. `rename`
+ * replaces a symlink at `host` rather than following it.
+ *
+ * `previous`: the stats of the regular file being replaced; its permission bits are kept and the
+ * new file's stats are returned (a new inode: callers track its creation time). Null: a new file
+ * (umask default mode), created with any missing parent directories (found by a failing open,
+ * which saves a mkdir per write into an existing directory); returns null.
  */
 export async function writeFileAtomic(
   host: string,
   bytes: Uint8Array,
-  mode: number | undefined,
+  previous: Stats | null,
   fsync: boolean,
-): Promise<Stats> {
-  const temp = join(dirname(host), `.deepfs-${randomBytes(8).toString("hex")}.tmp`);
-  const handle = await withRetry(() => open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
+  fs: FsCalls,
+): Promise<Stats | null> {
+  const dir = dirname(host);
+  const temp = join(dir, `.deepfs-${randomHex16()}.tmp`);
+  const create = () => withRetry(() => fs.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
+  let fd: number;
   try {
-    let stats: Stats;
+    fd = await create();
+  } catch (error) {
+    if (previous || errnoCode(error) !== "ENOENT") throw error;
+    await makeDirectories(dir, fs);
+    fd = await create();
+  }
+  try {
+    let stats: Stats | null = null;
     try {
-      await handle.writeFile(bytes);
-      if (mode !== undefined) await handle.chmod(mode);
-      if (fsync) await handle.sync();
-      stats = await handle.stat();
+      await fs.writeAll(fd, bytes);
+      if (previous) await fs.fchmod(fd, previous.mode & 0o7777);
+      if (fsync) await fs.fsync(fd);
+      if (previous) stats = await fs.fstat(fd);
     } finally {
-      await handle.close();
+      await fs.close(fd);
     }
-    await rename(temp, host);
+    await fs.rename(temp, host);
     return stats;
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    try {
+      await fs.unlink(temp);
+    } catch {
+      // Gone already or not removable: the write's own error is the one to report.
+    }
     throw error;
   }
 }
 
+/** 64 random bits as 16 hex digits; randomUUID draws from a pooled buffer, several times cheaper than randomBytes. */
+function randomHex16(): string {
+  const uuid = randomUUID();
+  // Version 4 layout: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx; these 16 digits are all random.
+  return uuid.slice(0, 4) + uuid.slice(24);
+}
+
 /** Creates a directory and its missing parents. A file in the way surfaces as ENOTDIR. */
-export async function makeDirectories(host: string): Promise<void> {
+export async function makeDirectories(host: string, fs: FsCalls): Promise<void> {
   try {
-    await mkdir(host, { recursive: true });
+    await fs.mkdirp(host);
   } catch (error) {
     // mkdir -p reports a file where a directory should be as EEXIST; callers map ENOTDIR.
     if ((error as { code?: string }).code === "EEXIST")

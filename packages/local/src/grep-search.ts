@@ -10,6 +10,7 @@ import {
   isTextMimeType,
 } from "@deepfs/core";
 import { readRegularFile } from "./file-io.js";
+import { IoMode } from "./io-mode.js";
 import type { WalkedFile } from "./walk.js";
 
 /** Files read ahead of the one being searched: bounded parallel reads, results consumed in path order. */
@@ -23,7 +24,8 @@ const READ_AHEAD = 32;
  */
 async function searchableText(host: string, maxBytes: number, needle: Buffer | null): Promise<string | null> {
   try {
-    const read = await readRegularFile(host, maxBytes);
+    // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
+    const read = await readRegularFile(host, maxBytes, IoMode.threadpool);
     if (read.kind !== "file") return null;
     if (needle && read.bytes.indexOf(needle) === -1) return null;
     if (read.bytes.indexOf(0) !== -1) return null;

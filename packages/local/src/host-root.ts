@@ -1,8 +1,8 @@
 import type { Stats } from "node:fs";
-import { lstat, realpath } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { failure, notFound, parentDir } from "@deepfs/core";
 import { errnoCode, type Failure, fromNodeError } from "./errors.js";
+import type { FsCalls } from "./fs-calls.js";
 
 /** Where a virtual path lives on disk, after symlinks were checked. */
 export interface Location {
@@ -22,7 +22,9 @@ export interface Location {
  *
  * Guards against symlinks swapped in after the check are the callers' `O_NOFOLLOW` opens of the
  * returned host path; a parent directory replaced by a symlink between the check and the open is
- * a residual race that Node's API (no `openat`/`O_BENEATH`) cannot close.
+ * a residual race that Node's API (no `openat`/`O_BENEATH`) cannot close. Nothing is cached: every
+ * call resolves again, because any directory may have been swapped for a symlink since the last.
+ * The calls go through `fs`, blocking or on the threadpool.
  */
 export class HostRoot {
   constructor(readonly base: string) {}
@@ -48,39 +50,38 @@ export class HostRoot {
    * Resolves `path` for an operation. `followFinal`: a symlink at the final component is resolved
    * (and must stay inside); otherwise the link itself is the target (delete).
    */
-  async locate(path: string, followFinal = true): Promise<Location | Failure> {
-    if (path === "/") return this.describe(path, this.base);
-    const parent = await this.realDir(this.hostOf(parentDir(path)), path);
+  async locate(path: string, fs: FsCalls, followFinal = true): Promise<Location | Failure> {
+    if (path === "/") return this.describe(path, this.base, fs);
+    const parent = await this.realDir(this.hostOf(parentDir(path)), path, fs);
     if ("error" in parent) return parent;
     const target = join(parent.real, ...parent.missing, basename(path));
     if (parent.missing.length > 0) return { path, host: target, stats: null };
-    const located = await this.describe(path, target);
+    const located = await this.describe(path, target, fs);
     if ("error" in located || !followFinal || !located.stats?.isSymbolicLink()) return located;
     let real: string;
     try {
-      real = await realpath(target);
+      real = await fs.realpath(target);
     } catch (error) {
       // A dangling link: writing replaces the link itself (rename never follows), reading finds nothing.
       if (errnoCode(error) === "ENOENT") return { path, host: target, stats: null };
       return fromNodeError(error, path);
     }
     if (!this.contains(real)) return outside(path);
-    return this.describe(path, real);
+    return this.describe(path, real, fs);
   }
 
   /** Like {@link locate}, but a missing path is `file_not_found`. */
-  async locateExisting(path: string): Promise<(Location & { stats: Stats }) | Failure> {
-    const located = await this.locate(path);
+  async locateExisting(path: string, fs: FsCalls): Promise<(Location & { stats: Stats }) | Failure> {
+    const located = await this.locate(path, fs);
     if ("error" in located) return located;
     if (!located.stats) return notFound(path);
     return located as Location & { stats: Stats };
   }
 
-  private async describe(path: string, host: string): Promise<Location | Failure> {
+  private async describe(path: string, host: string, fs: FsCalls): Promise<Location | Failure> {
     try {
-      return { path, host, stats: await lstat(host) };
+      return { path, host, stats: await fs.lstat(host) };
     } catch (error) {
-      if (errnoCode(error) === "ENOENT") return { path, host, stats: null };
       return fromNodeError(error, path);
     }
   }
@@ -89,20 +90,29 @@ export class HostRoot {
    * Real path of a host directory, resolving its deepest existing ancestor when it is missing
    * (`missing` lists the names still to create below `real`).
    */
-  private async realDir(host: string, path: string): Promise<{ real: string; missing: string[] } | Failure> {
+  private async realDir(
+    host: string,
+    path: string,
+    fs: FsCalls,
+  ): Promise<{ real: string; missing: string[] } | Failure> {
     const missing: string[] = [];
     let current = host;
     for (;;) {
       try {
-        const real = await realpath(current);
+        const real = await fs.realpath(current);
         if (!this.contains(real)) return outside(path);
-        if (missing.length > 0 && !(await lstat(real)).isDirectory()) return notADirectory(path);
+        if (missing.length > 0) {
+          const stats = await fs.lstat(real);
+          // Removed since realpath saw it: resolve again.
+          if (!stats) continue;
+          if (!stats.isDirectory()) return notADirectory(path);
+        }
         return { real, missing };
       } catch (error) {
         const code = errnoCode(error);
         if (code === "ENOTDIR") return notADirectory(path);
         if (code !== "ENOENT" || current === this.base || current === sep) return fromNodeError(error, path);
-        const kind = await entryType(current);
+        const kind = await entryType(current, fs);
         // A dangling symlink is not a missing directory: creating below it must not follow it.
         if (kind === "symlink") return outside(path);
         // Otherwise it was created concurrently (another write making the same parents): look again.
@@ -115,9 +125,11 @@ export class HostRoot {
   }
 }
 
-async function entryType(host: string): Promise<"missing" | "symlink" | "other"> {
+async function entryType(host: string, fs: FsCalls): Promise<"missing" | "symlink" | "other"> {
   try {
-    return (await lstat(host)).isSymbolicLink() ? "symlink" : "other";
+    const stats = await fs.lstat(host);
+    if (!stats) return "missing";
+    return stats.isSymbolicLink() ? "symlink" : "other";
   } catch {
     return "missing";
   }

@@ -33,6 +33,16 @@ export interface LocalBackendOptions {
   maxFileSizeMb?: number;
   /** `fsync` each written file before it is renamed into place (durable across power loss, slower). Default false. */
   fsync?: boolean;
+  /**
+   * Files up to this many bytes are read, written and edited with blocking (synchronous) calls,
+   * and the path checks of reads and edits use them too: on a local disk a small-file call then
+   * blocks the event loop for up to a few hundred µs instead of making ~8 threadpool round trips,
+   * which is 5-10x faster. The guarantees are the same (containment, atomic replace, locks,
+   * etags), and a loop of such calls yields to the event loop every ~10 ms. Larger files go
+   * through the threadpool as before. Set 0 to make every call asynchronous, for example on a
+   * network filesystem that can hang. Default 65536.
+   */
+  syncIoMaxBytes?: number;
   /** Which grep implementation to use. Default `auto`. */
   grepEngine?: GrepEngine;
   /** The ripgrep executable. Default `rg` (looked up on PATH). */

@@ -2,13 +2,17 @@ import {
   type BackendContractOptions,
   createContractContext,
   defineBackendContract,
+  registerConcurrencyRules,
   registerDeleteRules,
   registerEditRules,
+  registerErrorRules,
   registerExecuteRules,
   registerGrepRules,
+  registerHostileRules,
   registerLsRules,
   registerPathRules,
   registerReadRules,
+  registerTransferRules,
   registerWriteRules,
 } from "@deepfs/conformance";
 import { describe } from "vitest";
@@ -45,6 +49,24 @@ describe("LocalBackend (built-in grep) satisfies the deepfs grep contract", () =
   registerGrepRules(
     createContractContext({ name: "LocalBackend (built-in grep)", create: subject({ grepEngine: "builtin" }) }),
   );
+});
+
+// The runs above read and write their small files with blocking calls; this one makes every call on
+// the threadpool: the rules that touch file contents, once more.
+describe("LocalBackend (syncIoMaxBytes: 0) satisfies the deepfs file rules", () => {
+  const ctx = createContractContext({
+    name: "LocalBackend (threadpool only)",
+    create: subject({ syncIoMaxBytes: 0 }),
+    capabilities: { execute: false },
+  });
+  registerPathRules(ctx);
+  registerReadRules(ctx);
+  registerWriteRules(ctx);
+  registerEditRules(ctx);
+  registerConcurrencyRules(ctx);
+  registerTransferRules(ctx);
+  registerErrorRules(ctx);
+  registerHostileRules(ctx);
 });
 
 // Shell commands see real paths, so the execute run uses non-virtual mode (as deepagents' LocalShellBackend):
