@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   freePort,
   isAlive,
@@ -36,6 +37,8 @@ export async function startS3({ log }) {
   return startMoto(log);
 }
 
+const MOTO_SERVER = fileURLToPath(new URL("./moto-server.py", import.meta.url));
+
 async function startMoto(log) {
   const started = Date.now();
   const base = makeTempDir("deepfs-s3");
@@ -46,7 +49,8 @@ async function startMoto(log) {
     const endpoint = `http://127.0.0.1:${port}`;
     // moto logs every request; a file instead of a pipe so nobody has to drain it.
     const out = openSync(logFile, "a");
-    const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", out, out] });
+    // moto's own server, with requests serialised so that conditional writes are atomic as on S3.
+    const child = spawn("python3", [MOTO_SERVER, "127.0.0.1", String(port)], { stdio: ["ignore", out, out] });
     closeSync(out);
     // A spawn failure shows as a missing pid, which waitForHttp reports.
     child.once("error", () => {});
@@ -90,7 +94,7 @@ async function startMoto(log) {
 async function waitForHttp(endpoint, child, logFile) {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (child.pid === undefined) throw new Error("DEEPFS_S3_ENDPOINT is not set and moto_server is not on PATH");
+    if (child.pid === undefined) throw new Error("DEEPFS_S3_ENDPOINT is not set and python3 with moto is not on PATH");
     if (child.exitCode !== null) throw new Error(`moto_server exited ${child.exitCode}: ${lastLine(readLog(logFile))}`);
     if (await answersHttp(endpoint)) return;
     await sleep(100);
