@@ -71,15 +71,15 @@ export const localGroup: BenchGroup = {
       peer = PEER,
     ) => rows.push(compare({ group: GROUP, measure, peer, maxRatio }, samples));
     let dirs = 0;
-    const freshDir = async (previous: string[]) => {
-      // Remove the last run's tree before making the next one (outside the timed part).
-      for (const old of previous.splice(0)) await rm(old, { recursive: true, force: true });
+    // Every run writes into a new directory, and the trees are removed only after both write
+    // measures: removing thousands of files right before a timed run slows the next run's file
+    // creation (ext4 skips recently freed inodes), which would measure the disk's churn, not us.
+    const written: string[] = [];
+    const freshDir = () => {
       const dir = path.join(base, `w${dirs++}`);
-      previous.push(dir);
+      written.push(dir);
       return dir;
     };
-    const oursDirs: string[] = [];
-    const peerDirs: string[] = [];
 
     ctx.log(`local: write all ${n}`);
     row(
@@ -87,9 +87,9 @@ export const localGroup: BenchGroup = {
       0.2,
       await timePair(
         ctx.timing,
-        { setup: () => freshDir(oursDirs), run: (dir) => writeAll(new LocalBackend({ rootDir: dir }), corpus) },
+        { setup: freshDir, run: (dir) => writeAll(new LocalBackend({ rootDir: dir }), corpus) },
         {
-          setup: () => freshDir(peerDirs),
+          setup: freshDir,
           run: (dir) => writeAll(new FilesystemBackend({ rootDir: dir, virtualMode: true }), corpus),
         },
       ),
@@ -106,13 +106,15 @@ export const localGroup: BenchGroup = {
       null,
       await timePair(
         ctx.timing,
-        { setup: () => freshDir(oursDirs), run: (dir) => upload(new LocalBackend({ rootDir: dir })) },
+        { setup: freshDir, run: (dir) => upload(new LocalBackend({ rootDir: dir })) },
         {
-          setup: () => freshDir(peerDirs),
+          setup: freshDir,
           run: (dir) => upload(new FilesystemBackend({ rootDir: dir, virtualMode: true })),
         },
       ),
     );
+
+    for (const dir of written.splice(0)) await rm(dir, { recursive: true, force: true });
 
     // One tree, read by both (the peer's write above produced the same files).
     const treeDir = path.join(base, "tree");
