@@ -50,7 +50,7 @@ export declare const IMAGE_TAGS: Readonly<{ busybox: string; python: string; dat
 /**
  * Builds the images of `presets` the engine lacks: `deepfs/busybox:1` (static busybox) and, by
  * debootstrap of Debian bookworm with each preset's packages from @deepfs/docker's
- * `src/runtime-presets.json` (needs root), `deepfs/python-minimal:1`, `deepfs/python-datascience:1`,
+ * `src/runtime-presets.json` (needs root), `deepfs/python-minimal:2`, `deepfs/python-datascience:2`,
  * `deepfs/node:1`. Each has a user `agent` (uid 1000) owning /workspace. Concurrent callers wait on a
  * lock instead of building twice. Resolves to every tag, built or not.
  */

@@ -45,10 +45,6 @@ export class SoakLog {
   readonly errorMessages: string[] = [];
   readonly violationMessages: string[] = [];
   violations = 0;
-  /** Reads that saw a shared file mid-write, when the backend declares it overwrites in place. */
-  tornReads = 0;
-  /** Whether a torn read is a violation (the default) or only counted. */
-  tornReadsAllowed = false;
   acknowledgedWrites = 0;
   readonly ledgers = new Map<string, LedgerRecord>();
   readonly registers = new Map<string, RegisterRecord>();
@@ -77,12 +73,6 @@ export class SoakLog {
   violation(message: string): void {
     this.violations++;
     if (this.violationMessages.length < KEPT_MESSAGES) this.violationMessages.push(message);
-  }
-
-  /** A read of a file being written by another agent that saw neither the old nor the new content. */
-  tornRead(message: string): void {
-    if (this.tornReadsAllowed) this.tornReads++;
-    else this.violation(message);
   }
 
   get errorCount(): number {

@@ -363,9 +363,9 @@ const OPERATIONS: Record<string, Operation> = {
     if (!isOk(result)) return agent.log.error("shared-read", result);
     if (typeof result.content !== "string") return agent.log.violation(`read of ${path} returned no text`);
     const bad = result.content === "" ? [] : result.content.split("\n").filter((line) => !LEDGER_LINE.test(line));
-    if (bad.length > 0) agent.log.tornRead(`read window of ${path} holds ${bad.length} foreign line(s)`);
+    if (bad.length > 0) agent.log.violation(`torn read: read window of ${path} holds ${bad.length} foreign line(s)`);
     // Every ledger holds at least BEGIN and END: an empty file is one caught mid-write.
-    if (result.totalLines === 0) agent.log.tornRead(`read of ${path} found it empty`);
+    if (result.totalLines === 0) agent.log.violation(`torn read: read of ${path} found it empty`);
   },
 
   /** Lists the ledger directory: exactly the ledgers. */
@@ -404,7 +404,9 @@ const OPERATIONS: Record<string, Operation> = {
     const matches = result.matches ?? [];
     const paths = matches.map((m) => m.path).join("\n");
     if (paths !== layout.allLedgers.join("\n") || matches.some((m) => m.line !== 1 || m.text !== "BEGIN")) {
-      agent.log.tornRead(`grep BEGIN in the ledgers gave ${matches.length} matches, not one per ledger at line 1`);
+      agent.log.violation(
+        `torn read: grep BEGIN in the ledgers gave ${matches.length} matches, not one per ledger at line 1`,
+      );
     }
   },
 };

@@ -42,13 +42,6 @@ export interface SoakOptions<B extends BackendProtocol = BackendProtocol> {
   capabilities?: Partial<BackendCapabilities>;
   /** A reason to skip the soak (the service is unavailable); printed loudly. */
   skip?: string | undefined;
-  /**
-   * The backend overwrites existing files in place (DockerSandbox keeps a file's inode, owner and
-   * mode), so a read of a shared file while another agent writes it may see it half-written. Such
-   * torn reads are then counted and reported instead of failing the soak; the final-state audit is
-   * the same. Default false: a reader sees the old or the new content, nothing in between.
-   */
-  inPlaceOverwrites?: boolean;
   /** Time allowed beyond the run for set-up, warm-up, audit and close, in seconds. Default 180. */
   overheadSeconds?: number;
 }
@@ -70,8 +63,6 @@ export interface SoakReport {
   errorMessages: string[];
   violations: number;
   violationMessages: string[];
-  /** Reads that saw a shared file mid-write (counted only with `inPlaceOverwrites`). */
-  tornReads: number;
   lost: number;
   audit: AuditResult | null;
   resources: Record<string, { baseline: number; before: number; after: number; limit: number; ok: boolean }>;
@@ -140,7 +131,6 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   if (!checked.ok) throw new Error(`${options.name}: create() returned an invalid root: ${checked.error}`);
   const layout = soakLayout(checked.path, agents);
   const log = new SoakLog();
-  log.tornReadsAllowed = options.inPlaceOverwrites === true;
   const seed = Date.now() % 1_000_000;
   const capabilities = { ...subject.backend.capabilities, ...options.capabilities };
   let audit: AuditResult | null = null;
@@ -267,7 +257,6 @@ function buildReport(options: SoakOptions<BackendProtocol>, input: ReportInput):
     errorMessages: log.errorMessages,
     violations: log.violations,
     violationMessages: log.violationMessages,
-    tornReads: log.tornReads,
     lost: audit?.lost ?? Number.NaN,
     audit,
     resources,
@@ -303,7 +292,7 @@ function summaryLine(r: SoakReport): string {
     `[deepfs-soak] ${r.name}: ${r.passed ? "PASS" : "FAIL"} ${r.seconds} s, ${r.agents} agents, ` +
     `${r.operations} ops (${r.operationsPerSecond}/s: ${kinds}); acknowledged writes ${r.acknowledgedWrites}; ` +
     `conflicts ${Object.values(r.conflicts).reduce((a, b) => a + b, 0)} (${conflicts || "none"}); ` +
-    `errors ${errors || "0"}; violations ${r.violations}; torn reads ${r.tornReads}; lost ${r.lost}; resources before→after: ${resources}`
+    `errors ${errors || "0"}; violations ${r.violations}; lost ${r.lost}; resources before→after: ${resources}`
   );
 }
 

@@ -58,8 +58,9 @@ const GREP_DOWNLOAD_BATCH = 32;
  * Virtual paths are the sandbox's absolute paths. `read`, `edit` and a plain `write` only transfer
  * files; `ls`, `glob`, `grep`, `delete` and `readRaw` run one POSIX sh command each (GNU or busybox
  * `find`, `stat`, `grep`); `write` with `ifMatch`/`ifNoneMatch` (or after a failed upload) runs one
- * to inspect the target. Every argument is single-quoted, and file contents never appear in a
- * command line: they travel through `uploadFiles`/`downloadFiles`, byte for byte. Listings skip
+ * to inspect the target. Those commands go through {@link BaseSandbox.runCommand} (by default
+ * `execute`, which a subclass may replace with something cheaper). Every argument is
+ * single-quoted, and file contents never appear in a command line: they travel through `uploadFiles`/`downloadFiles`, byte for byte. Listings skip
  * `/proc`, `/sys` and `/dev`.
  *
  * Subclass obligations:
@@ -331,24 +332,34 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
   }
 
   /**
+   * Runs one of BaseSandbox's own commands (listings, searches, deletes, `stat`s; never the user's)
+   * with `sh -c` semantics: stdout and stderr combined, output capped with `truncated: true` like
+   * `execute`, exit code 124 on timeout. The default is `this.execute(command)`; a sandbox with a
+   * cheaper way to run a short internal command (a shell kept open in the sandbox, say) overrides it.
+   */
+  protected async runCommand(command: string): Promise<ExecuteResponse> {
+    return this.execute(command);
+  }
+
+  /**
    * Runs a script and returns its exit status and stdout. Output is returned inline; when the
    * sandbox cuts it, the script runs again writing to a temporary file that is downloaded whole.
    */
   private async runScript(script: string, what: string): Promise<{ status: number; output: string } | Failure> {
-    const inline = await this.execute(inlineCommand(script));
+    const inline = await this.runCommand(inlineCommand(script));
     const end = inline.output.lastIndexOf(STATUS_MARKER);
     if (!inline.truncated && end !== -1) {
       return { status: Number(inline.output.slice(end + STATUS_MARKER.length)), output: inline.output.slice(0, end) };
     }
     if (!inline.truncated) return this.commandFailure(what, inline);
-    const spooled = await this.execute(fileCommand(script));
+    const spooled = await this.runCommand(fileCommand(script));
     const marker = spooled.output.lastIndexOf(STATUS_MARKER);
     if (marker === -1) return this.commandFailure(what, spooled);
     const tail = spooled.output.slice(marker + STATUS_MARKER.length);
     const colon = tail.indexOf(":");
     const tempPath = tail.slice(colon + 1).trim();
     const [file] = await this.downloadFiles([tempPath]);
-    await this.execute(`rm -f -- ${shellQuote(tempPath)}`);
+    await this.runCommand(`rm -f -- ${shellQuote(tempPath)}`);
     if (!file?.content)
       return failure("backend_unavailable", `Could not ${what}: the listing could not be read back from the sandbox`);
     return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.content) };

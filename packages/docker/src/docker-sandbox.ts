@@ -13,6 +13,10 @@ import {
   type FileOperationError,
   type FileUploadResponse,
   failure,
+  type GlobResult,
+  type GrepResult,
+  type LsResult,
+  type ReadRawResult,
   shellQuote,
 } from "@deepfs/core";
 import Docker from "dockerode";
@@ -40,7 +44,14 @@ import {
 } from "./options.js";
 import { CappedOutput } from "./output.js";
 import { resolveRuntime } from "./runtimes.js";
-import { DOWNLOAD_SCRIPT, IDENTITY_SCRIPT, KEEPALIVE_SCRIPT, KILL_SCRIPT, UPLOAD_SCRIPT } from "./scripts.js";
+import {
+  DOWNLOAD_SCRIPT,
+  IDENTITY_SCRIPT,
+  KEEPALIVE_SCRIPT,
+  KILL_SCRIPT,
+  TEMP_NAME,
+  UPLOAD_SCRIPT,
+} from "./scripts.js";
 
 /** A started container and what the sandbox learnt about it. */
 interface Running {
@@ -48,6 +59,19 @@ interface Running {
   owner: ArchiveOwner;
   /** Shells in the container that run the transfers' scripts without an exec each. */
   channels: ChannelPool;
+  /** Creation times of files this sandbox replaced, by path (see {@link DockerSandbox.readRaw}). */
+  births: Map<string, ReplacedBirth>;
+}
+
+/**
+ * A file replaced by an upload is a new inode with a new birth time; `created_at` must stay the
+ * first one's. Seconds since the epoch, as `stat -c %W` prints them.
+ */
+interface ReplacedBirth {
+  /** Birth time of the file the upload left. */
+  replaced: number;
+  /** Birth time of the first file at the path, which `created_at` reports while `replaced` is there. */
+  created: number;
 }
 
 /** What an internal script left. */
@@ -78,6 +102,8 @@ const CHANNELS_PER_CONTAINER = 3;
 const CHANNEL_MAX_BYTES = 8 * 1024 * 1024;
 // A channel request without a byte of answer for this long is killed and redone through an exec.
 const CHANNEL_STALL_MS = 30_000;
+// Replaced files whose creation time is remembered, per container (the oldest are forgotten first).
+const MAX_REMEMBERED_BIRTHS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -91,9 +117,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * limits. Files live only as long as the container: when it dies or is removed from outside, calls
  * return `backend_unavailable` until {@link start} brings up a fresh, empty one.
  *
- * File transfers go through up to three long-lived shells in the container (channel.ts), opened
- * on first use, instead of a Docker exec each: a small write or read costs a few milliseconds
- * rather than about 60. `execute` always runs its own exec.
+ * File transfers and the commands behind `ls`, `glob`, `grep`, `delete` and `readRaw` go through
+ * up to three long-lived shells in the container (channel.ts), opened on first use, instead of a
+ * Docker exec each: a small write or read costs a few milliseconds rather than about 60.
+ * `execute` always runs its own exec.
+ *
+ * Writes are atomic: every file, new or replaced, is written under a temporary name next to it
+ * (`.deepfs-<nonce>-<n>.tmp`, never listed nor searched) and renamed into place, so a concurrent
+ * reader sees the old content or the new one. A replaced file keeps its permission bits and
+ * `created_at`, but it is a new inode owned by the sandbox user (a hard link to the old one keeps
+ * the old content); in a directory the user may not write, it is overwritten in place instead.
  */
 export class DockerSandbox extends BaseSandbox {
   readonly id: string;
@@ -252,8 +285,9 @@ export class DockerSandbox extends BaseSandbox {
 
   /**
    * Writes files with their exact bytes, as the sandbox user, so a path the user may not write
-   * gives `permission_denied`; parents are created. One request to one of the container's shell
-   * channels (no exec), or past 8 MiB one exec fed a tar. Input order is kept.
+   * gives `permission_denied`; parents are created; each file appears whole (renamed into place).
+   * One request to one of the container's shell channels (no exec), or past 8 MiB one exec fed a
+   * tar. Input order is kept.
    */
   async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     const results: FileUploadResponse[] = new Array(files.length);
@@ -281,7 +315,7 @@ export class DockerSandbox extends BaseSandbox {
       );
       batch.forEach((item, i) => {
         results[item.index] = Array.isArray(statuses)
-          ? uploadResult(item.path, statuses[i])
+          ? uploadResult(item.path, statuses[i]?.split(" ")[0])
           : { path: item.path, error: "permission_denied", code: statuses.code, message: statuses.error };
       });
     }
@@ -335,6 +369,71 @@ export class DockerSandbox extends BaseSandbox {
       }
     }
     return results;
+  }
+
+  /**
+   * As BaseSandbox's, except that a file this sandbox replaced reports the `created_at` of the
+   * file it replaced (the replacement is a new inode with a birth time of its own).
+   */
+  override async readRaw(filePath: string): Promise<ReadRawResult> {
+    const result = await super.readRaw(filePath);
+    const checked = checkPath(filePath);
+    if (!result.data || !checked.ok) return result;
+    const running = await this.starting?.catch(() => undefined);
+    const known = running?.births.get(checked.path);
+    if (!known || result.data.created_at !== isoSeconds(known.replaced)) return result;
+    return { ...result, data: { ...result.data, created_at: isoSeconds(known.created) } };
+  }
+
+  /** As BaseSandbox's, without the temporary files of uploads in progress. */
+  override async ls(path: string): Promise<LsResult> {
+    const result = await super.ls(path);
+    return result.files ? { ...result, files: result.files.filter((file) => !isTempFile(file.path)) } : result;
+  }
+
+  /** As BaseSandbox's, without the temporary files of uploads in progress. */
+  override async glob(pattern: string, path?: string): Promise<GlobResult> {
+    const result = await super.glob(pattern, path);
+    return result.files ? { ...result, files: result.files.filter((file) => !isTempFile(file.path)) } : result;
+  }
+
+  /**
+   * As BaseSandbox's, without the temporary files of uploads in progress (whose matches, caught
+   * mid-upload, may still count towards `maxCount`).
+   */
+  override async grep(
+    pattern: string,
+    path?: string | null,
+    glob?: string | null,
+    maxCount?: number | null,
+  ): Promise<GrepResult> {
+    const result = await super.grep(pattern, path, glob, maxCount);
+    return result.matches ? { ...result, matches: result.matches.filter((match) => !isTempFile(match.path)) } : result;
+  }
+
+  /**
+   * Runs BaseSandbox's own commands (listings, searches, deletes, `stat`s) through a channel
+   * (`deepfs_run`), with `execute`'s output cap and `truncated` flag; through `execute` when no
+   * channel can run it. A command that stays silent for 30 s there is killed and redone by
+   * `execute`, which applies `timeoutMs`.
+   */
+  protected override async runCommand(command: string): Promise<ExecuteResponse> {
+    const max = this.config.maxOutputBytes;
+    const reply = await this.session(
+      (running) => running.channels.run(`deepfs_run ${max + 1}`, Buffer.from(command)),
+      () => undefined,
+      "Command",
+    );
+    // A non-zero status: the image lacks `head`, or the channel could not run the command at all.
+    if (reply?.status !== 0) return this.execute(command);
+    const output = new CappedOutput(max);
+    output.push(reply.stdout);
+    const exitCode = Number.parseInt(reply.stderr.toString("latin1"), 10);
+    return {
+      output: output.text(),
+      exitCode: Number.isSafeInteger(exitCode) ? exitCode : null,
+      truncated: output.truncated,
+    };
   }
 
   /** Runs `work` on the started container, turning Docker faults into the caller's failure value. */
@@ -426,7 +525,7 @@ export class DockerSandbox extends BaseSandbox {
           ),
         CHANNELS_PER_CONTAINER,
       );
-      return { container, owner, channels };
+      return { container, owner, channels, births: new Map() };
     } catch (error) {
       await removeQuietly(container);
       throw error;
@@ -474,7 +573,9 @@ export class DockerSandbox extends BaseSandbox {
     if (result.exitCode !== 0 && stdout === "") {
       throw new SandboxUnavailableError(`the upload could not be unpacked in the sandbox (exit ${result.exitCode})`);
     }
-    return stdout.split("\n").slice(0, batch.length);
+    const statuses = stdout.split("\n").slice(0, batch.length);
+    for (const [i, item] of batch.entries()) rememberBirth(running.births, item.path, statuses[i]);
+    return statuses;
   }
 
   /** Uploads with a channel's `deepfs_upload`: the files' bytes one after another, no tar. */
@@ -634,6 +735,32 @@ export class DockerSandbox extends BaseSandbox {
     }, idle);
     this.idleTimer.unref();
   }
+}
+
+/** True for the temporary file of an upload in progress (or of one killed mid-way). */
+function isTempFile(path: string): boolean {
+  return TEMP_NAME.test(path.slice(path.lastIndexOf("/") + 1));
+}
+
+function isoSeconds(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+/**
+ * Records what an upload's status line (`ok OLD NEW` for a replaced file whose birth times `stat`
+ * knows) says of the path's creation time.
+ */
+function rememberBirth(births: Map<string, ReplacedBirth>, path: string, status: string | undefined): void {
+  const [word, old, now] = status?.split(" ") ?? [];
+  if (word !== "ok") return;
+  const known = births.get(path);
+  // Re-inserted last: the map forgets the files replaced longest ago first.
+  births.delete(path);
+  const oldBirth = Number(old);
+  const newBirth = Number(now);
+  if (!(oldBirth > 0 && newBirth > 0)) return;
+  births.set(path, { replaced: newBirth, created: known?.replaced === oldBirth ? known.created : oldBirth });
+  if (births.size > MAX_REMEMBERED_BIRTHS) births.delete(births.keys().next().value as string);
 }
 
 function positive(name: string, value: number): number {

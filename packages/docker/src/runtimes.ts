@@ -25,7 +25,7 @@ export interface RuntimeBuild {
 
 /** What a sandbox container runs: an image plus what to prepare in it. */
 export interface RuntimeConfig {
-  /** Image reference, e.g. `deepfs/python-minimal:1` or `python:3.12-slim`. */
+  /** Image reference, e.g. `deepfs/python-minimal:2` or `python:3.12-slim`. */
   image: string;
   /**
    * Debian packages the image provides. With `build` they are installed when the image is built;
@@ -80,17 +80,13 @@ function preset(name: RuntimePresetName, from: string, description: string): Run
  * | name | image | installed |
  * |---|---|---|
  * | `busybox` | `deepfs/busybox:1` | static busybox (sh, coreutils, find, grep, tar): fast, for tests |
- * | `python-minimal` | `deepfs/python-minimal:1` | Debian bookworm + python3-minimal, ca-certificates |
- * | `python-datascience` | `deepfs/python-datascience:1` | python-minimal + numpy, pandas, scipy, matplotlib |
+ * | `python-minimal` | `deepfs/python-minimal:2` | Debian bookworm + python3 (the full standard library), ca-certificates |
+ * | `python-datascience` | `deepfs/python-datascience:2` | python-minimal + numpy, pandas, scipy, matplotlib |
  * | `node` | `deepfs/node:1` | Debian bookworm + nodejs, npm, ca-certificates |
  */
 export const RUNTIME_PRESETS: Readonly<Record<RuntimePresetName, RuntimePreset>> = Object.freeze({
   busybox: preset("busybox", BUSYBOX_BASE_IMAGE, "static busybox (sh, coreutils, find, grep, tar)"),
-  "python-minimal": preset(
-    "python-minimal",
-    DEBIAN_BASE_IMAGE,
-    "Debian bookworm with python3-minimal and ca-certificates",
-  ),
+  "python-minimal": preset("python-minimal", DEBIAN_BASE_IMAGE, "Debian bookworm with python3 and ca-certificates"),
   "python-datascience": preset(
     "python-datascience",
     DEBIAN_BASE_IMAGE,

@@ -4,35 +4,65 @@
  * spliced into the script), so names with spaces, quotes or newlines are safe.
  */
 
+/** Name of the temporary file an upload writes next to its target before renaming it into place. */
+export const TEMP_NAME = /^\.deepfs-[0-9a-f]{12}-[0-9]+\.tmp$/;
+
+/**
+ * Shell function `place TARGET`, shared by the uploads of {@link UPLOAD_SCRIPT} and
+ * {@link CHANNEL_SCRIPT}: writes the bytes of upload `$i` (nonce `$n`) to TARGET and prints one
+ * status word, as the sandbox user. The caller defines `fill` (writes the bytes to the file `$x`)
+ * and `spill` (prints them). The bytes go to a temporary file next to the target, named like
+ * {@link TEMP_NAME}, that is renamed over it: a reader sees the old file or the new one, never a
+ * part. An existing file the user may not write is refused; the replacement keeps its permission
+ * bits (`stat -c %a`) but belongs to the sandbox user, and no longer shares a hard link. A symlink
+ * is written through (its target is replaced). When the directory takes no new entry, or refuses
+ * the rename (a sticky directory and a file of someone else's), the file is overwritten in place
+ * like a shell redirection. A replaced file's birth time is printed (`ok OLD NEW`) when `stat`
+ * knows it (GNU), so that `created_at` can survive the new inode.
+ */
+const PLACE_FUNCTION = `place() {
+  t=$1; p=\${t%/*}; p=\${p:-/}
+  if [ -d "$t" ]; then echo is_directory; return; fi
+  if [ -f "$t" ]; then
+    if [ ! -w "$t" ]; then echo permission_denied; return; fi
+    if [ -L "$t" ]; then t=$(readlink -f -- "$t") || { echo failed; return; }; p=\${t%/*}; p=\${p:-/}; fi
+    if [ ! -w "$p" ]; then
+      if spill 2>/dev/null > "$t"; then echo ok; else echo failed; fi
+      return
+    fi
+    v=$(stat -L -c '%a %W' -- "$t" 2>/dev/null); x="$p/.deepfs-$n-$i.tmp"
+    if fill 2>/dev/null && chmod "\${v%% *}" "$x" 2>/dev/null && mv -fT -- "$x" "$t" 2>/dev/null; then
+      b=\${v#* }
+      case $b in ''|0|*[!0-9]*) echo ok ;; *) echo "ok $b $(stat -c %W -- "$t" 2>/dev/null)" ;; esac
+      return
+    fi
+    if [ -f "$x" ] && cat -- "$x" 2>/dev/null > "$t"; then echo ok; else echo failed; fi
+    rm -f -- "$x" 2>/dev/null
+    return
+  fi
+  if ! { [ -d "$p" ] || mkdir -p -- "$p" 2>/dev/null; }; then
+    while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=\${p%/*}; p=\${p:-/}; done
+    if [ -d "$p" ]; then echo permission_denied; else echo not_a_directory; fi
+    return
+  fi
+  x="$p/.deepfs-$n-$i.tmp"
+  if fill 2>/dev/null && mv -fT -- "$x" "$t" 2>/dev/null; then echo ok; return; fi
+  rm -f -- "$x" 2>/dev/null
+  if [ -w "$p" ]; then echo failed; else echo permission_denied; fi
+}`;
+
 /**
  * Writes uploads as the sandbox user, so that the kernel enforces the user's permissions. stdin is
  * a tar of files named `1`, `2`, ... that is unpacked into the private staging dir `$1` (mode
- * 0700); `$2` is a nonce, then one target per staged file. Prints one status word per target, one
- * per line. An existing file is overwritten in place, like a shell redirection, so it keeps its
- * inode, mode, owner and birth time (`created_at`); a new file is renamed into place from a
- * temporary name next to it, so it appears whole or not at all.
+ * 0700); `$2` is a nonce, then one target per staged file. Prints one status line per target (see
+ * {@link PLACE_FUNCTION}: every file, new or replaced, is renamed into place whole).
  */
 export const UPLOAD_SCRIPT = `s=$1; n=$2; shift 2; i=0
 mkdir -m 700 -- "$s" && tar -xmf - -C "$s" || { rm -rf -- "$s"; exit 1; }
-for t do
-  i=$((i+1)); d=\${t%/*}; d=\${d:-/}
-  if [ -d "$t" ]; then echo is_directory; continue; fi
-  if [ -f "$t" ]; then
-    if cat -- "$s/$i" 2>/dev/null > "$t"; then echo ok
-    elif [ -w "$t" ]; then echo failed; else echo permission_denied; fi
-    continue
-  fi
-  if ! mkdir -p -- "$d" 2>/dev/null; then
-    p=$d
-    while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=\${p%/*}; p=\${p:-/}; done
-    if [ -d "$p" ]; then echo permission_denied; else echo not_a_directory; fi
-    continue
-  fi
-  x="$d/.deepfs-$n-$i"
-  if mv -f -- "$s/$i" "$x" 2>/dev/null && mv -fT -- "$x" "$t" 2>/dev/null; then echo ok; continue; fi
-  rm -f -- "$x"
-  if [ -w "$d" ]; then echo failed; else echo permission_denied; fi
-done
+spill() { cat -- "$s/$i"; }
+fill() { mv -f -- "$s/$i" "$x"; }
+${PLACE_FUNCTION}
+for t do i=$((i+1)); place "$t"; done
 rm -rf -- "$s"`;
 
 /**
@@ -87,16 +117,17 @@ const DOWNLOAD_TOO_LARGE = 99;
  * bytes from the pipe, which busybox `head -c` does not. Prints `ready` first, or `unsupported`
  * and exits when the image cannot do this.
  *
- * Commands may call two functions that do the work of {@link UPLOAD_SCRIPT} and
+ * Commands may call three functions; the first two do the work of {@link UPLOAD_SCRIPT} and
  * {@link DOWNLOAD_SCRIPT} with fewer processes, the input being a file already:
  * - `deepfs_upload NONCE SIZE PATH [SIZE PATH...]`: the input is the files' bytes one after
- *   another; prints one status word per file like UPLOAD_SCRIPT. A new file is written with the
- *   user's umask (a shell redirection) under a temporary name next to it and renamed into place.
+ *   another; prints one status line per file like UPLOAD_SCRIPT. A new file gets the user's umask.
  * - `deepfs_download MAX PATH...`: prints one status word per path to stderr like DOWNLOAD_SCRIPT,
  *   then the size of each readable file, one a line, and writes their bytes one after another to
  *   stdout. Exits {@link DOWNLOAD_TOO_LARGE} (after the statuses) when they hold more than MAX
  *   bytes in all, so that large files are streamed through an exec instead of staged here, and 1
  *   when one is not a regular file (a FIFO would block `cat`; DOWNLOAD_SCRIPT's tar skips it).
+ * - `deepfs_run MAX`: runs the input as a script (stdin closed, stderr into stdout), writes at most
+ *   MAX bytes of its output (the script dies of SIGPIPE past that) and its exit status to stderr.
  */
 export const CHANNEL_SCRIPT = `for x in /tmp/.deepfs-ch-*; do
   p=\${x##*-}
@@ -106,27 +137,17 @@ done
 d=/tmp/.deepfs-ch-$$
 take() { dd bs=65536 count="$1" iflag=count_bytes,fullblock 2>/dev/null; }
 part() { dd if="$d/i" bs=65536 skip="$1" count="$2" iflag=skip_bytes,count_bytes,fullblock 2>/dev/null; }
+spill() { part "$o" "$z"; }
+fill() { part "$o" "$z" > "$x"; }
+${PLACE_FUNCTION}
 deepfs_upload() {
   n=$1; shift; o=0; i=0
   while [ $# -gt 1 ]; do
-    z=$1; t=$2; shift 2; i=$((i+1)); p=\${t%/*}; p=\${p:-/}
-    if [ -d "$t" ]; then echo is_directory
-    elif [ -f "$t" ]; then
-      if part "$o" "$z" 2>/dev/null > "$t"; then echo ok
-      elif [ -w "$t" ]; then echo failed; else echo permission_denied; fi
-    elif ! { [ -d "$p" ] || mkdir -p -- "$p" 2>/dev/null; }; then
-      while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=\${p%/*}; p=\${p:-/}; done
-      if [ -d "$p" ]; then echo permission_denied; else echo not_a_directory; fi
-    else
-      x="$p/.deepfs-$n-$i"
-      if part "$o" "$z" 2>/dev/null > "$x" && mv -fT -- "$x" "$t" 2>/dev/null; then echo ok
-      else
-        rm -f -- "$x" 2>/dev/null
-        if [ -w "$p" ]; then echo failed; else echo permission_denied; fi
-      fi
-    fi
-    o=$((o+z))
+    z=$1; i=$((i+1)); place "$2"; shift 2; o=$((o+z))
   done
+}
+deepfs_run() {
+  { (. "$d/i") </dev/null 2>&1; echo $? >&2; } | head -c "$1"
 }
 deepfs_download() {
   m=$1; shift

@@ -94,6 +94,50 @@ describe.skipIf(Boolean(skipReason))("the file channel", () => {
         expect(listing.output).toBe("agent 512 /workspace/c/every.bin\nagent 4 /workspace/c/-dash\n");
       });
 
+      it("replaces a file by a rename (channel and exec paths): whole versions only, mode kept, temp files unlisted", async () => {
+        await using sandbox = testSandbox(tag, { image });
+        const path = "/workspace/r/ledger.txt";
+        // Large enough that an in-place rewrite takes several writes, which a reader would catch.
+        const versions = ["a", "b", "c", "d"].map((letter) => letter.repeat(512 * 1024));
+        await sandbox.write(path, versions[0] as string);
+        expect(await sandbox.execute(`chmod 640 ${path}`)).toMatchObject({ exitCode: 0 });
+        const inode = async () => (await sandbox.execute(`stat -c %i ${path}`)).output;
+        const first = await inode();
+        let writing = true;
+        const seen: string[] = [];
+        const writer = (async () => {
+          for (let i = 1; i <= 12; i++) await sandbox.write(path, versions[i % 4] as string);
+          writing = false;
+        })();
+        const readers = [0, 1].map(async () => {
+          while (writing) {
+            const read = await sandbox.read(path, 0, 1);
+            seen.push(versions.includes(read.content as string) ? "whole" : `torn (${String(read.content).length})`);
+            const listed = await sandbox.ls("/workspace/r");
+            seen.push(listed.files?.map((f) => f.path).join() === path ? "whole" : `listed ${listed.files?.length}`);
+          }
+        });
+        await Promise.all([writer, ...readers]);
+        expect(seen.length).toBeGreaterThan(4);
+        expect(seen.filter((entry) => entry !== "whole")).toEqual([]);
+        // Past 8 MiB the exec path replaces the file the same way.
+        const large = randomBytes(8 * 1024 * 1024 + 10);
+        expect(await sandbox.uploadFiles([[path, large]])).toEqual([{ path, error: null }]);
+        expect(Buffer.compare(Buffer.from((await sandbox.downloadFiles([path]))[0]?.content ?? []), large)).toBe(0);
+        expect(await inode()).not.toBe(first);
+        expect(await sandbox.execute(`stat -c '%a %U' ${path}; ls -A /workspace/r`)).toMatchObject({
+          output: "640 agent\nledger.txt\n",
+          exitCode: 0,
+        });
+        // A temporary file left by a killed upload is never listed nor searched; other dot files are.
+        await sandbox.execute("cd /workspace/r && echo needle > .deepfs-0123456789ab-1.tmp && echo needle > .seen");
+        expect((await sandbox.ls("/workspace/r")).files?.map((f) => f.path)).toEqual(["/workspace/r/.seen", path]);
+        expect((await sandbox.glob("**/.*", "/workspace")).files?.map((f) => f.path)).toEqual(["/workspace/r/.seen"]);
+        expect((await sandbox.grep("needle", "/workspace/r")).matches).toEqual([
+          { path: "/workspace/r/.seen", line: 1, text: "needle" },
+        ]);
+      });
+
       it("answers each failure with its code, and no temporary file is left behind", async () => {
         await using sandbox = testSandbox(tag, { image });
         await sandbox.write("/workspace/f/file.txt", "x");
@@ -139,6 +183,32 @@ describe.skipIf(Boolean(skipReason))("the file channel", () => {
     expect(execs.length).toBeLessThanOrEqual(3);
     expect(execs.every((action) => action.includes("/tmp/.deepfs-ch-"))).toBe(true);
     expect(await channelPids(sandbox)).toHaveLength(execs.length);
+  });
+
+  it("ls, glob, grep, delete, readRaw and conditional writes run through the channels, a listing past the output cap too", async () => {
+    // 40 listing records are about 2 KB: past the cap, so the listing is spooled to a file and read back.
+    await using sandbox = testSandbox(tag, { maxOutputBytes: 1000 });
+    const paths = Array.from({ length: 40 }, (_, i) => `/workspace/many/file-${String(i).padStart(3, "0")}.txt`);
+    await sandbox.uploadFiles(paths.map((path, i) => [path, encodeUtf8(`needle ${i}\n`)]));
+    const since = engineTime();
+    expect((await sandbox.ls("/workspace/many")).files?.map((f) => f.path)).toEqual(paths);
+    expect((await sandbox.glob("*.txt", "/workspace/many")).files).toHaveLength(40);
+    expect((await sandbox.grep("needle 3", "/workspace/many")).matches?.map((m) => m.path)).toEqual([
+      paths[3],
+      ...paths.slice(30, 40),
+    ]);
+    expect(await sandbox.readRaw(paths[0] as string)).toMatchObject({ data: { content: "needle 0\n" } });
+    expect(await sandbox.write(paths[0] as string, "x", { ifNoneMatch: "*" })).toMatchObject({ code: "conflict" });
+    expect(await sandbox.write("/workspace/many/new.txt", "x", { ifNoneMatch: "*" })).toMatchObject({
+      path: "/workspace/many/new.txt",
+    });
+    expect(await sandbox.delete("/workspace/many")).toEqual({ path: "/workspace/many" });
+    expect(await sandbox.delete("/workspace/many")).toMatchObject({ code: "file_not_found" });
+    expect(await sandbox.ls("/workspace/many")).toEqual({ files: [] });
+    const execs = (await engineEvents(sandbox, since)).filter((action) => action.startsWith("exec_create"));
+    expect(execs.every((action) => action.includes("/tmp/.deepfs-ch-"))).toBe(true);
+    // No spooled listing is left behind.
+    expect((await sandbox.execute("ls /tmp")).output).toBe("");
   });
 
   it("a channel killed mid-request: the call still returns the right answer, the next one opens a new channel", async () => {

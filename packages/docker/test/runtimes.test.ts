@@ -77,8 +77,9 @@ describe.skipIf(Boolean(skipReason))("runtimes", () => {
       ],
       [
         "python-minimal",
-        "python3 -c 'import os, re, ssl, sys; print(sys.version_info.major, os.path.exists(ssl.get_default_verify_paths().openssl_cafile))'",
-        "3 True\n",
+        // The whole standard library, not python3-minimal's part of it.
+        'python3 -c \'import os, re, ssl, sys, json, sqlite3, asyncio, urllib.request, unittest; print(sys.version_info.major, os.path.exists(ssl.get_default_verify_paths().openssl_cafile), json.dumps(sqlite3.connect(":memory:").execute("select 6*7").fetchone()[0]), asyncio.run(asyncio.sleep(0, 1)))\'',
+        "3 True 42 1\n",
       ],
       [
         "python-datascience",
@@ -129,7 +130,7 @@ describe.skipIf(Boolean(skipReason))("runtimes", () => {
       const dockerfile = runtimeDockerfile(RUNTIME_PRESETS["python-datascience"]);
       expect(dockerfile.split("\n")[0]).toBe("FROM debian:bookworm-slim");
       expect(dockerfile).toContain(
-        "apt-get install -y --no-install-recommends python3-minimal ca-certificates python3-numpy python3-pandas python3-scipy python3-matplotlib",
+        "apt-get install -y --no-install-recommends python3 ca-certificates python3-numpy python3-pandas python3-scipy python3-matplotlib",
       );
       expect(runtimeDockerfile(RUNTIME_PRESETS.busybox).split("\n")[0]).toBe("FROM busybox:1.36.1");
     });

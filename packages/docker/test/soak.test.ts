@@ -30,9 +30,6 @@ defineSoak({
   name: "DockerSandbox",
   id: "docker",
   skip: skipReason,
-  // An existing file is rewritten in place (it keeps its inode, owner and mode): a concurrent grep or
-  // read can see a ledger mid-write. Counted and reported as torn reads; the final audit is unchanged.
-  inPlaceOverwrites: true,
   create: async () => {
     sandbox = testSandbox(tag);
     await sandbox.start();
