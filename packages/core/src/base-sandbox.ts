@@ -99,6 +99,14 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
   /** Reads files from the sandbox, byte for byte, in input order. */
   abstract downloadFiles(paths: string[]): MaybePromise<FileDownloadResponse[]>;
 
+  /**
+   * True for a path the subclass keeps for itself (the temporary file of an upload in progress):
+   * `ls`, `glob` and `grep` leave it out, before `maxCount` applies. None by default.
+   */
+  protected isHiddenPath(_path: string): boolean {
+    return false;
+  }
+
   private readonly writeLock = new KeyLock();
 
   /** Releases what the subclass holds; BaseSandbox itself holds nothing. */
@@ -118,7 +126,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${dir.path}'`, run.status);
     const files: FileInfo[] = [];
     for (const record of parseStatRecords(run.output)) {
-      if (!isListable(record.path, dir.path)) continue;
+      if (!isListable(record.path, dir.path) || this.isHiddenPath(record.path)) continue;
       files.push(
         record.isDirectory
           ? { path: `${record.path}/`, is_dir: true, size: 0 }
@@ -229,7 +237,13 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
       ...new Set(
         run.output.split("\n").filter((p) => {
           const checked = checkPath(p);
-          return checked.ok && checked.path === p && query.accepts(p) && isTextMimeType(getMimeType(p));
+          return (
+            checked.ok &&
+            checked.path === p &&
+            query.accepts(p) &&
+            isTextMimeType(getMimeType(p)) &&
+            !this.isHiddenPath(p)
+          );
         }),
       ),
     ].sort(comparePaths);
@@ -263,7 +277,8 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     const files: FileInfo[] = [];
     for (const record of parseStatRecords(run.output)) {
       const checked = checkPath(record.path);
-      if (!checked.ok || checked.path !== record.path || !matches(record.path)) continue;
+      if (!checked.ok || checked.path !== record.path || !matches(record.path) || this.isHiddenPath(record.path))
+        continue;
       files.push({ path: record.path, is_dir: false, size: record.size, modified_at: isoSeconds(record.mtime) });
     }
     return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };

@@ -13,9 +13,6 @@ import {
   type FileOperationError,
   type FileUploadResponse,
   failure,
-  type GlobResult,
-  type GrepResult,
-  type LsResult,
   type ReadRawResult,
   shellQuote,
 } from "@deepfs/core";
@@ -385,30 +382,9 @@ export class DockerSandbox extends BaseSandbox {
     return { ...result, data: { ...result.data, created_at: isoSeconds(known.created) } };
   }
 
-  /** As BaseSandbox's, without the temporary files of uploads in progress. */
-  override async ls(path: string): Promise<LsResult> {
-    const result = await super.ls(path);
-    return result.files ? { ...result, files: result.files.filter((file) => !isTempFile(file.path)) } : result;
-  }
-
-  /** As BaseSandbox's, without the temporary files of uploads in progress. */
-  override async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const result = await super.glob(pattern, path);
-    return result.files ? { ...result, files: result.files.filter((file) => !isTempFile(file.path)) } : result;
-  }
-
-  /**
-   * As BaseSandbox's, without the temporary files of uploads in progress (whose matches, caught
-   * mid-upload, may still count towards `maxCount`).
-   */
-  override async grep(
-    pattern: string,
-    path?: string | null,
-    glob?: string | null,
-    maxCount?: number | null,
-  ): Promise<GrepResult> {
-    const result = await super.grep(pattern, path, glob, maxCount);
-    return result.matches ? { ...result, matches: result.matches.filter((match) => !isTempFile(match.path)) } : result;
+  /** The temporary file of an upload in progress (or of one killed mid-way): never listed nor searched. */
+  protected override isHiddenPath(path: string): boolean {
+    return TEMP_NAME.test(path.slice(path.lastIndexOf("/") + 1));
   }
 
   /**
@@ -735,11 +711,6 @@ export class DockerSandbox extends BaseSandbox {
     }, idle);
     this.idleTimer.unref();
   }
-}
-
-/** True for the temporary file of an upload in progress (or of one killed mid-way). */
-function isTempFile(path: string): boolean {
-  return TEMP_NAME.test(path.slice(path.lastIndexOf("/") + 1));
 }
 
 function isoSeconds(seconds: number): string {
