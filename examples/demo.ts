@@ -4,7 +4,7 @@
  *
  * | path          | backend                                 | where the files are                          |
  * |---------------|-----------------------------------------|----------------------------------------------|
- * | `/` (default) | `StateBackend`                          | this process's memory (scratch)              |
+ * | `/` (default) | `StateBackend`                          | the run's state, per thread (scratch)        |
  * | `/project/`   | `LocalBackend`                          | `examples/.demo/project` on disk             |
  * | `/memories/`  | `PostgresBackend.embedded()` (PGlite)   | `examples/.demo/pgdata`, one row per file    |
  *
@@ -178,7 +178,7 @@ export async function main(options: DemoOptions = {}): Promise<DemoSummary> {
   mkdirSync(pgDataDir, { recursive: true });
 
   log("deepfs demo: one agent, three backends");
-  log(`  /           StateBackend     in memory`);
+  log(`  /           StateBackend     the run's state (per thread)`);
   log(`  /project/   LocalBackend     ${projectDir}`);
   log(`  /memories/  PostgresBackend  embedded PostgreSQL (PGlite), data in ${pgDataDir}`);
   log("starting embedded PostgreSQL…");
@@ -214,11 +214,13 @@ export async function main(options: DemoOptions = {}): Promise<DemoSummary> {
     const final = messages.at(-1);
     if (final) log(`\nagent: ${shortResult(textOf(final))}`);
 
-    // Where did each file land? Ask the router for everything, then each member for its part.
+    // Where did each file land? Ask the router for everything, then each member for its part. The
+    // StateBackend's files are in the run's state (the thread's `files`), which the run returned.
     const all = await backend.glob("**/*", "/");
+    const paths = [...(all.files ?? []).map((info) => info.path), ...Object.keys(state.files ?? {})].sort();
     log("\nwhere the files landed:");
-    for (const info of all.files ?? []) {
-      const file = await locate(info.path, { projectDir, memories });
+    for (const path of paths) {
+      const file = await locate(path, { projectDir, memories });
       files.push(file);
       log(`  ${file.path.padEnd(24)} ${file.backend.padEnd(16)} ${file.location}`);
     }
@@ -267,7 +269,7 @@ async function locate(path: string, members: { projectDir: string; memories: Pos
       location: `row (namespace '${members.memories.namespace}', path '${inner}') of ${schema}.${table}, ${version}`,
     };
   }
-  return { path, backend: "StateBackend", location: "memory of this process" };
+  return { path, backend: "StateBackend", location: "the run's state (result.files)" };
 }
 
 runIfMain(import.meta.url, () => main().then(() => undefined));

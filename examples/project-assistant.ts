@@ -5,7 +5,7 @@
  * |----------------|-------------------|--------------------------------------------------|
  * | `/` (default)  | `DockerSandbox`   | code runs isolated; being the default, it makes `execute` available |
  * | `/project/`    | `LocalBackend`    | the project's files, on disk where the developer sees them |
- * | `/scratch/`    | `StateBackend`    | throwaway notes, in memory                       |
+ * | `/scratch/`    | `MemoryBackend`   | throwaway notes, in this process's memory         |
  * | `/memories/`   | `PostgresBackend` | long-term memory, shared across sessions and machines |
  * | `/assets/`     | `S3Backend`       | large files in a bucket                          |
  *
@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { CompositeBackend, StateBackend } from "@deepfs/core";
+import { CompositeBackend, MemoryBackend } from "@deepfs/core";
 import { DockerSandbox } from "@deepfs/docker";
 import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
@@ -51,7 +51,7 @@ export async function main() {
   try {
     const backend = new CompositeBackend(sandbox, {
       "/project/": project,
-      "/scratch/": new StateBackend(),
+      "/scratch/": new MemoryBackend(),
       "/memories/": memories,
       "/assets/": assets,
     });

@@ -3,21 +3,40 @@
 // and proves there that each package imports under Node (ESM) and type-checks under TypeScript with
 // `module`/`moduleResolution: nodenext`, `strict` and `skipLibCheck: false`.
 //
-//   node scripts/pack-check.mjs [--no-build] [--keep]
+//   node scripts/pack-check.mjs [--no-build] [--keep] [--node <version|path>]
 //
 // --no-build  skip `turbo run build` (the packages must be built already)
 // --keep      keep the temp dirs and print where they are (to debug a failure)
+// --node      the Node that installs, imports and type-checks the tarballs: a version (`22`, installed
+//             by scripts/node-versions.mjs), a `node` binary or its directory. Default: the Node running this.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureNode, nodeVersion } from "./node-versions.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const nodeIndex = argv.indexOf("--node");
+const nodeArg = nodeIndex === -1 ? undefined : argv.splice(nodeIndex, 2)[1];
+const args = new Set(argv);
 const keep = args.has("--keep");
 const started = Date.now();
+const unknown = [...args].filter((arg) => !["--no-build", "--keep"].includes(arg));
+if (unknown.length > 0 || (nodeIndex !== -1 && !nodeArg)) {
+  console.error(`[pack-check] unknown arguments: ${[...unknown, ...(nodeArg ? [] : ["--node without a value"])]}`);
+  process.exit(2);
+}
+/** Every child (pnpm, npm, node, tsc) finds this Node first on PATH. */
+let childEnv;
+try {
+  childEnv = { ...process.env, PATH: [nodeBinDir(nodeArg), process.env.PATH].join(delimiter) };
+} catch (error) {
+  console.error(`[pack-check] ${error.message}`);
+  process.exit(2);
+}
 
 /**
  * What each package must export, per subpath. A publishable package missing here is still packed,
@@ -99,6 +118,8 @@ try {
 process.exit(interruptedBy ? (interruptedBy === "SIGINT" ? 130 : 143) : exitCode);
 
 async function main() {
+  const nodeBin = join(childEnv.PATH.split(delimiter)[0], "node");
+  console.log(`[pack-check] Node ${nodeVersion(nodeBin) ?? "(does not run)"} (${nodeBin})`);
   const packages = publishablePackages();
   for (const name of Object.keys(EXPECTED_EXPORTS)) {
     if (!packages.some((pkg) => pkg.name === name)) throw new Error(`${name} is no longer a publishable package`);
@@ -499,7 +520,7 @@ function run(command, commandArgs, cwd, { allowFailure = false } = {}) {
   return new Promise((resolvePromise, reject) => {
     let stdout = "";
     let stderr = "";
-    child = spawn(command, commandArgs, { cwd, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(command, commandArgs, { cwd, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.on("data", (chunk) => {
       stdout += chunk;
     });
@@ -518,6 +539,17 @@ function run(command, commandArgs, cwd, { allowFailure = false } = {}) {
       );
     });
   });
+}
+
+/** The directory of the Node that `--node` names (a version, a binary or its directory), else this one's. */
+function nodeBinDir(value) {
+  if (value === undefined) return dirname(process.execPath);
+  if (/^\d+(\.\d+){0,2}$/.test(value)) return ensureNode(value);
+  // Children run `node` through PATH, so a binary must be called `node`.
+  const path = resolve(value);
+  if (existsSync(join(path, "node"))) return path;
+  if (basename(path) === "node" && existsSync(path) && !statSync(path).isDirectory()) return dirname(path);
+  throw new Error(`--node ${value}: neither a Node version nor a \`node\` binary or its directory`);
 }
 
 function specName(spec) {

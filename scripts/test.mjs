@@ -1,18 +1,46 @@
 // The root `pnpm test`: starts every service once, lints, builds, typechecks and tests all packages
 // against those services, checks the packed tarballs outside the workspace (scripts/pack-check.mjs),
 // then prints one `N passed, N failed` line for CI.
+//
+//   node scripts/test.mjs [--subset]
+//
+// --subset  what CI runs on every Node version of its matrix (scripts/test-matrix.mjs): build, typecheck,
+//           the contract on StateBackend, LocalBackend and embedded PostgreSQL, the demo and the pack
+//           check. It needs no service and starts none.
+// With DEEPFS_TEST_TOTALS set, the totals are also written there as JSON (for the matrix's summary).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServices } from "./harness/index.mjs";
 
-const STEPS = [
+const FULL_STEPS = [
   ["pnpm", ["exec", "biome", "ci", "."]],
   ["pnpm", ["exec", "turbo", "run", "build", "typecheck", "publint", "test", "--concurrency=2", "--continue"]],
   // Release dry run: the packed tarballs install, import and type-check in a project outside the workspace.
   ["node", ["scripts/pack-check.mjs", "--no-build"]],
 ];
+
+const vitest = (pkg, files) => ["pnpm", ["--filter", pkg, "exec", "vitest", "run", ...files]];
+const SUBSET_STEPS = [
+  // --force: turbo's cache does not key on the Node version, so a cached build would prove nothing here.
+  ["pnpm", ["exec", "turbo", "run", "build", "typecheck", "--force", "--concurrency=2", "--continue"]],
+  vitest("@deepfs/conformance", ["test/state.test.ts"]),
+  vitest("@deepfs/local", ["test/local.test.ts"]),
+  vitest("@deepfs/postgres", ["test/embedded.test.ts", "test/embedded-contract.test.ts"]),
+  ["pnpm", ["demo"]],
+  ["node", ["scripts/pack-check.mjs", "--no-build"]],
+];
+
+const cliArgs = process.argv.slice(2);
+const subset = cliArgs.includes("--subset");
+if (cliArgs.some((arg) => arg !== "--subset")) {
+  console.error(`[deepfs] unknown arguments: ${cliArgs.join(" ")} (usage: node scripts/test.mjs [--subset])`);
+  process.exit(2);
+}
+const STEPS = subset ? SUBSET_STEPS : FULL_STEPS;
+/** The subset's suites use no server: the PostgreSQL globalSetup must not start one for them. */
+const SUBSET_ENV = { DEEPFS_POSTGRES_UNAVAILABLE: "not used by `scripts/test.mjs --subset`" };
 
 const requireServices = process.env.DEEPFS_REQUIRE_SERVICES === "1";
 const reportDir = mkdtempSync(join(tmpdir(), "deepfs-reports-"));
@@ -31,18 +59,21 @@ rmSync(reportDir, { recursive: true, force: true });
 process.exit(exitCode);
 
 async function main() {
+  console.log(`[deepfs] Node ${process.version} (${process.execPath})${subset ? ", subset" : ""}`);
   let services;
   try {
-    services = await startServices(["postgres", "s3", "docker"], {
-      log: (line) => console.log(`[deepfs-harness] ${line}`),
-    });
+    services = subset
+      ? { env: SUBSET_ENV, stop: async () => {} }
+      : await startServices(["postgres", "s3", "docker"], {
+          log: (line) => console.log(`[deepfs-harness] ${line}`),
+        });
   } catch (error) {
     console.error(`[deepfs] ${error.message}`);
     return 1;
   }
   let code = 0;
   try {
-    console.log(servicesLine(services.info));
+    if (!subset) console.log(servicesLine(services.info));
     const env = { ...process.env, ...services.env, DEEPFS_TEST_REPORT_DIR: reportDir };
     for (const [command, args] of STEPS) {
       if (interruptedBy) break;
@@ -59,6 +90,8 @@ async function main() {
     if (requireServices && code === 0) code = 1;
   }
   const totals = sumReports();
+  if (process.env.DEEPFS_TEST_TOTALS)
+    writeFileSync(process.env.DEEPFS_TEST_TOTALS, JSON.stringify({ ...totals, code }));
   console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   return code;
 }

@@ -36,7 +36,7 @@ async function treeRss(root: number): Promise<number> {
   while (stack.length > 0) {
     const pid = stack.pop() as number;
     total += rss.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
+    for (const child of children.get(pid) ?? []) stack.push(child);
   }
   return total;
 }

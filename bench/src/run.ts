@@ -20,6 +20,7 @@ interface GroupEntry {
 
 const GROUPS: GroupEntry[] = [
   { name: "state", services: [], load: async () => (await import("./groups/state.js")).stateGroup },
+  { name: "patterns", services: [], load: async () => (await import("./groups/patterns.js")).patternsGroup },
   { name: "local", services: [], load: async () => (await import("./groups/local.js")).localGroup },
   { name: "postgres", services: ["postgres"], load: async () => (await import("./groups/postgres.js")).postgresGroup },
   { name: "s3", services: ["s3"], load: async () => (await import("./groups/s3.js")).s3Group },
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
       log(`group ${entry.name}`);
       try {
         const group = await entry.load();
-        rows.push(...(await group.run(ctx)));
+        for (const row of await group.run(ctx)) rows.push(row);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         log(`group ${entry.name} failed: ${reason}`);

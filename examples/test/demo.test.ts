@@ -37,7 +37,7 @@ describe("demo.ts", () => {
         backend: "LocalBackend",
         location: `${join(stateDir, "project", "src", "greet.py")} (46 bytes)`,
       },
-      { path: "/scratch/plan.md", backend: "StateBackend", location: "memory of this process" },
+      { path: "/scratch/plan.md", backend: "StateBackend", location: "the run's state (result.files)" },
     ]);
     expect(readFileSync(join(stateDir, "project", "src", "greet.py"), "utf8")).toBe(
       'def greet(name):\n    return f"Hello, {name}!"\n',

@@ -107,7 +107,7 @@ export const compositeGroup: BenchGroup = {
         }
       }
       const medians = routeSamples.map(median);
-      const slowest = medians.indexOf(Math.max(...medians));
+      const slowest = medians.indexOf(medians.reduce((max, m) => Math.max(max, m), Number.NEGATIVE_INFINITY));
       const ours = median(compositeSamples);
       const theirs = medians[slowest] as number;
       const sum = medians.reduce((a, b) => a + b, 0);

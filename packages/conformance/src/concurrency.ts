@@ -1,6 +1,7 @@
 import type { EditResult } from "@deepfs/core";
 import { describe, expect } from "vitest";
 import { expectFailure, expectSuccess } from "./assertions.js";
+import { registerRaceRules } from "./concurrency-races.js";
 import type { ContractContext, RuleEnv } from "./context.js";
 
 const PARALLEL_EDITS = 20;
@@ -36,6 +37,7 @@ async function finalText(env: RuleEnv, path: string): Promise<string> {
 }
 
 export function registerConcurrencyRules(ctx: ContractContext): void {
+  registerRaceRules(ctx);
   describe("concurrency", () => {
     ctx.rule("20 parallel edits of distinct lines: each change is kept or its call returned conflict", async (env) => {
       const path = env.at("/slots.txt");

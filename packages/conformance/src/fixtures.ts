@@ -1,3 +1,4 @@
+import type { MaybePromise } from "@deepfs/core";
 import { comparePaths, contentFromBytes, encodeUtf8 } from "@deepfs/core";
 import { expect } from "vitest";
 import type { RuleEnv } from "./context.js";
@@ -22,6 +23,13 @@ export async function seed(env: RuleEnv, tree: Tree, batchSize = 200): Promise<v
     expect(failed, "seeding the tree must succeed").toEqual([]);
     expect(responses).toHaveLength(batch.length);
   }
+}
+
+/** Milliseconds `fn` takes, with its result. */
+export async function timed<T>(fn: () => MaybePromise<T>): Promise<{ result: T; ms: number }> {
+  const start = performance.now();
+  const result = await fn();
+  return { result, ms: performance.now() - start };
 }
 
 /** Absolute paths of a tree under the root, sorted as backends sort. */

@@ -214,6 +214,25 @@ export function registerGrepRules(ctx: ContractContext): void {
       expect(result.truncated ?? false).toBe(false);
     });
 
+    ctx.rule("a pattern holding NUL or a newline matches nothing and is not an error", async (env) => {
+      await seed(env, GREP_TREE);
+      // No searchable line holds either (a file with NUL is binary), so no backend may search, and
+      // none may fail: Postgres once sent NUL to SQL and answered backend_unavailable.
+      const patterns = ["\u0000", "needle\u0000needle", "needle\u0000", "\n", "needle one\nno match", "\r\n"];
+      for (const pattern of patterns) {
+        for (const [path, glob, maxCount] of [
+          ["/", null, null],
+          ["/g", "*.txt", 3],
+          ["/g/nul.txt", null, null],
+        ] as const) {
+          const result = await env.backend.grep(pattern, env.at(path), glob, maxCount);
+          expectSuccess(result, `grep(${JSON.stringify(pattern)}, ${path}, ${glob})`);
+          expect(result.matches, JSON.stringify(pattern)).toEqual([]);
+          expect(result.truncated ?? false).toBe(false);
+        }
+      }
+    });
+
     ctx.rule("a negative maxCount is invalid_argument", async (env) => {
       expectFailure(await env.backend.grep("x", env.at("/"), null, -1), "invalid_argument");
     });

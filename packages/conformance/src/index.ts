@@ -25,6 +25,7 @@ export { registerExecuteRules } from "./execute.js";
 export { registerGlobRules } from "./glob.js";
 export { registerGrepRules } from "./grep.js";
 export { registerHostileRules } from "./hostile.js";
+export { registerInternalNameRules } from "./internal-names.js";
 export { registerIsolationRules } from "./isolation.js";
 export { registerLsRules } from "./ls.js";
 export { registerPathRules } from "./paths.js";

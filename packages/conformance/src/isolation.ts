@@ -22,7 +22,7 @@ async function walk(env: RuleEnv, dir = env.root): Promise<string[]> {
   expectSuccess(listed, `ls ${dir}`);
   const files: string[] = [];
   for (const entry of listed.files ?? []) {
-    if (entry.path.endsWith("/")) files.push(...(await walk(env, entry.path.slice(0, -1))));
+    if (entry.path.endsWith("/")) for (const file of await walk(env, entry.path.slice(0, -1))) files.push(file);
     else files.push(entry.path);
   }
   return files;

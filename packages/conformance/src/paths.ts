@@ -11,6 +11,14 @@ const HOSTILE_PATHS = [
   "..",
   "/..",
   "/a/..",
+  "/./a",
+  "/a/./b",
+  "/a/.",
+  "./a",
+  ".",
+  "/s\uD800.md",
+  "/s\uDFFF.md",
+  "/s\uDC00\uD800.md",
   "~",
   "~/x",
   "~root/x",
@@ -29,7 +37,15 @@ const HOSTILE_PATHS = [
 
 /** Hostile paths built under the root: traversal out of it, control characters, backslashes. */
 function hostilePaths(env: RuleEnv): string[] {
-  return [...HOSTILE_PATHS, env.at("/x/../../y"), env.at("/.."), env.at("/x\u0000y"), env.at("/x\\y")];
+  return [
+    ...HOSTILE_PATHS,
+    env.at("/x/../../y"),
+    env.at("/.."),
+    env.at("/./x"),
+    env.at("/x/."),
+    env.at("/x\u0000y"),
+    env.at("/x\\y"),
+  ];
 }
 
 /** File names that must round-trip unchanged. */
@@ -150,23 +166,31 @@ export function registerPathRules(ctx: ContractContext): void {
       expect(pathsOf(listed.files)).toEqual([...paths].sort(comparePaths));
     });
 
-    ctx.rule("'//a//b/', '/a/./b' and a trailing '/' reach the same file", async (env) => {
+    ctx.rule("'//a//b/' and a trailing '/' reach the same file; '/a/./b' is refused naming '/a/b'", async (env) => {
       const written = await env.backend.write(env.at("/n/b.txt"), "same file");
       expectSuccess(written);
-      for (const alias of ["//n//b.txt", "/n/./b.txt", "/./n/b.txt/", "/n//b.txt//"]) {
+      for (const alias of ["//n//b.txt", "/n//b.txt/", "/n//b.txt//"]) {
         const read = await env.backend.read(env.at(alias));
         expectSuccess(read, `read ${alias}`);
         expect(read.content, `read ${alias}`).toBe("same file");
       }
-      const edited = await env.backend.edit(env.at("//n/./b.txt"), "same", "one");
+      // deepagents matches permission rules on the path as written: a resolved '.' would pass a deny.
+      for (const dotted of ["/n/./b.txt", "/./n/b.txt/", "//n//./b.txt"]) {
+        const read = await env.backend.read(env.at(dotted));
+        expectFailure(read, "invalid_path");
+        expect(read.error, `the message names the canonical form of ${dotted}`).toContain(env.at("/n/b.txt"));
+        expectFailure(await env.backend.edit(env.at(dotted), "same", "one"), "invalid_path");
+        expectFailure(await env.backend.delete(env.at(dotted)), "invalid_path");
+      }
+      const edited = await env.backend.edit(env.at("//n//b.txt"), "same", "one");
       expectSuccess(edited);
       expect(edited.path).toBe(env.at("/n/b.txt"));
-      const viaAlias = await env.backend.write(env.at("//n//./c.txt/"), "c");
+      const viaAlias = await env.backend.write(env.at("//n//c.txt/"), "c");
       expectSuccess(viaAlias);
       expect(viaAlias.path, "write returns the normalised path").toBe(env.at("/n/c.txt"));
       const listed = await env.backend.ls(env.at("//n/"));
       expect(pathsOf(listed.files)).toEqual([env.at("/n/b.txt"), env.at("/n/c.txt")]);
-      const [download] = await env.backend.downloadFiles([env.at("/n/./b.txt")]);
+      const [download] = await env.backend.downloadFiles([env.at("/n//b.txt")]);
       expectBytes(download?.content, encodeUtf8("one file"));
       const deleted = await env.backend.delete(env.at("//n//b.txt/"));
       expectSuccess(deleted);

@@ -91,7 +91,10 @@ export function registerReadRules(ctx: ContractContext): void {
       const read = await env.backend.read(env.at("/empty.txt"));
       expectSuccess(read);
       expect(read.content).toBe("");
-      expect(read.totalLines ?? 0).toBe(0);
+      // No range at all, as deepagents' StateBackend: its read_file tool prints an empty "@@  @@"
+      // header for `totalLines: 0`.
+      expect(read.totalLines).toBeUndefined();
+      expect(read.startLine).toBeUndefined();
       expect(read.nextOffset).toBeUndefined();
     });
 
@@ -146,14 +149,6 @@ export function registerReadRules(ctx: ContractContext): void {
       expectSuccess(raw);
       expectBytes(raw.data?.content, PNG_BYTES, "readRaw content");
       expect((raw.data as { mimeType?: string }).mimeType).toBe("image/png");
-    });
-
-    ctx.rule("a text-typed file holding invalid UTF-8 is returned as bytes", async (env) => {
-      const bytes = new Uint8Array([0x61, 0x0a, 0xff, 0xfe, 0xc3, 0x28, 0x0a]);
-      await seed(env, { "/bad.txt": bytes });
-      const read = await env.backend.read(env.at("/bad.txt"));
-      expectSuccess(read);
-      expectBytes(read.content, bytes);
     });
 
     ctx.rule("a missing file is file_not_found", async (env) => {

@@ -34,5 +34,29 @@ export function registerScaleRules(ctx: ContractContext): void {
       },
       { timeout: HEAVY_TIMEOUT },
     );
+
+    ctx.rule(
+      "grep answers a file with 200,000 matching lines in full, without throwing",
+      async (env) => {
+        // Past ~125,000 entries, spreading one file's matches into `push` overflows the stack.
+        const lines = 200_000;
+        const path = env.at("/tall/lines.txt");
+        const [uploaded] = await env.backend.uploadFiles([[path, encodeUtf8("hit\n".repeat(lines))]]);
+        expect(uploaded?.error).toBeNull();
+        const found = await env.backend.grep("hit", env.at("/tall"));
+        expectSuccess(found);
+        expect(found.truncated ?? false).toBe(false);
+        expect(found.matches?.length).toBe(lines);
+        expect(found.matches?.every((m, i) => m.path === path && m.line === i + 1 && m.text === "hit")).toBe(true);
+        expect(await env.backend.grep("hit", env.at("/tall"), null, 2)).toEqual({
+          matches: [
+            { path, line: 1, text: "hit" },
+            { path, line: 2, text: "hit" },
+          ],
+          truncated: true,
+        });
+      },
+      { timeout: HEAVY_TIMEOUT },
+    );
   });
 }

@@ -1,4 +1,5 @@
 import type { BackendProtocol } from "@deepfs/core";
+import { auditBoard, type BoardRecord } from "./soak-boards.js";
 import type { LedgerRecord, RegisterRecord, SoakLog } from "./soak-log.js";
 import type { SoakLayout } from "./soak-workload.js";
 
@@ -10,6 +11,8 @@ export interface AuditResult {
   ledgerTokens: number;
   /** Acknowledged compare-and-swap writes, all on one chain per register when nothing was lost. */
   registerWrites: number;
+  /** Acknowledged uploads that replaced a shared board while other agents edited it. */
+  boardUploads: number;
   /** Files whose final content was compared. */
   filesChecked: number;
 }
@@ -104,7 +107,8 @@ export async function auditFinalState(
   layout: SoakLayout,
   log: SoakLog,
 ): Promise<AuditResult> {
-  const paths = [...layout.allLedgers, ...layout.registers, ...layout.allPrivate];
+  const paths = [...layout.allLedgers, ...layout.registers, ...layout.boards, ...layout.allPrivate];
+  const auditStart = performance.now();
   const contents = await finalContents(backend, paths, log);
   let lost = 0;
   let ledgerTokens = 0;
@@ -119,7 +123,13 @@ export async function auditFinalState(
     lost += auditRegister(path, contents.get(path), record, log);
     registerWrites += record.acknowledged.length;
   }
-  const expectedFiles = new Set([...layout.allLedgers, ...layout.registers]);
+  let boardUploads = 0;
+  for (const path of layout.boards) {
+    const record = log.boards.get(path) as BoardRecord;
+    lost += auditBoard(path, contents.get(path), record, auditStart, log);
+    for (const upload of record.uploads.values()) if (upload.start > 0 && Number.isFinite(upload.end)) boardUploads++;
+  }
+  const expectedFiles = new Set([...layout.allLedgers, ...layout.registers, ...layout.boards]);
   const maybeFiles = new Set<string>();
   for (const path of layout.allPrivate) {
     const record = log.privateFiles.get(path) ?? { content: null, certain: true };
@@ -142,5 +152,5 @@ export async function auditFinalState(
   if (unexpected.length > 0)
     log.violation(`the final tree holds unexpected files: ${unexpected.slice(0, 5).join(", ")}`);
   if (missing.length > 0) log.violation(`glob of the final tree misses ${missing.length} file(s)`);
-  return { lost, ledgerTokens, registerWrites, filesChecked: contents.size };
+  return { lost, ledgerTokens, registerWrites, boardUploads, filesChecked: contents.size };
 }

@@ -1,4 +1,5 @@
 import type { ErrorFields } from "@deepfs/core";
+import type { BoardRecord } from "./soak-boards.js";
 
 /** How many violation and error messages a soak keeps to show (all are counted). */
 const KEPT_MESSAGES = 20;
@@ -49,6 +50,8 @@ export class SoakLog {
   readonly ledgers = new Map<string, LedgerRecord>();
   readonly registers = new Map<string, RegisterRecord>();
   readonly privateFiles = new Map<string, PrivateRecord>();
+  /** Shared files replaced by uploads and appended to by edits (see soak-boards.ts). */
+  readonly boards = new Map<string, BoardRecord>();
 
   count(kind: string): void {
     this.ops.set(kind, (this.ops.get(kind) ?? 0) + 1);

@@ -1,6 +1,15 @@
 import type { BackendProtocol, ErrorFields } from "@deepfs/core";
 import { comparePaths } from "@deepfs/core";
 import { createRandom } from "./fixtures.js";
+import {
+  type BoardRecord,
+  boardContent,
+  boardEdit,
+  boardRead,
+  boardRecords,
+  boardUpload,
+  initialBoardId,
+} from "./soak-boards.js";
 import type { RegisterRecord, SoakLog } from "./soak-log.js";
 
 /** Shared append-only files all agents edit; a new generation every 1/GENERATIONS of the run bounds their size. */
@@ -8,6 +17,8 @@ const LEDGER_SLOTS = 4;
 const GENERATIONS = 12;
 /** Shared files every agent compare-and-swaps. */
 const REGISTERS = 4;
+/** Shared files agents replace whole with uploads while others edit and read them. */
+const BOARDS = 4;
 /** Files each agent alone writes, reads and deletes. */
 const PRIVATE_FILES = 3;
 
@@ -23,6 +34,7 @@ export interface SoakLayout {
   /** Every ledger path, sorted. */
   allLedgers: string[];
   registers: string[];
+  boards: string[];
   agentDir(agent: number): string;
   privatePath(agent: number, file: number): string;
   /** Every private path any agent may use, agent by agent. */
@@ -43,6 +55,7 @@ export function soakLayout(root: string, agents: number): SoakLayout {
     ledgers,
     allLedgers: ledgers.flat().sort(comparePaths),
     registers: Array.from({ length: REGISTERS }, (_, k) => at(`/register/r${k}.txt`)),
+    boards: Array.from({ length: BOARDS }, (_, k) => at(`/board/b${k}.txt`)),
     agentDir,
     privatePath,
     allPrivate: Array.from({ length: agents }, (_, a) =>
@@ -56,11 +69,12 @@ function agentTag(agent: number): string {
   return `a${String(agent).padStart(3, "0")}`;
 }
 
-/** The initial tree: empty ledgers (`BEGIN`/`END`) and registers holding their initial value. */
+/** The initial tree: empty ledgers (`BEGIN`/`END`), registers and boards holding their initial value. */
 export function initialTree(layout: SoakLayout): Array<[string, string]> {
   return [
     ...layout.allLedgers.map((path) => [path, "BEGIN\nEND\n"] as [string, string]),
     ...layout.registers.map((path, k) => [path, `reg-init-${k}`] as [string, string]),
+    ...layout.boards.map((path, k) => [path, boardContent(initialBoardId(k))] as [string, string]),
   ];
 }
 
@@ -84,6 +98,9 @@ type Operation = (agent: Agent) => Promise<void>;
 const MIX: Array<[string, number]> = [
   ["ledger-edit", 22],
   ["register-cas", 16],
+  ["board-upload", 6],
+  ["board-edit", 6],
+  ["board-read", 4],
   ["private-write", 12],
   ["private-read", 10],
   ["private-edit", 6],
@@ -219,6 +236,24 @@ const OPERATIONS: Record<string, Operation> = {
       record.uncertain.add(token);
       agent.log.error("ledger-edit", result);
     }
+  },
+
+  /** Replaces a shared board whole with an upload, racing the edits of other agents. */
+  async "board-upload"(agent) {
+    const path = agent.pick(agent.run.layout.boards);
+    await boardUpload(agent, path, agent.log.boards.get(path) as BoardRecord);
+  },
+
+  /** Appends a token to a shared board, racing uploads that replace it. */
+  async "board-edit"(agent) {
+    const path = agent.pick(agent.run.layout.boards);
+    await boardEdit(agent, path, agent.log.boards.get(path) as BoardRecord);
+  },
+
+  /** Reads a shared board; the audit checks that no acknowledged upload or edit was undone. */
+  async "board-read"(agent) {
+    const path = agent.pick(agent.run.layout.boards);
+    await boardRead(agent, path, agent.log.boards.get(path) as BoardRecord);
   },
 
   /** Reads a shared register and writes a new value only if it is still the version read. */
@@ -365,7 +400,7 @@ const OPERATIONS: Record<string, Operation> = {
     const bad = result.content === "" ? [] : result.content.split("\n").filter((line) => !LEDGER_LINE.test(line));
     if (bad.length > 0) agent.log.violation(`torn read: read window of ${path} holds ${bad.length} foreign line(s)`);
     // Every ledger holds at least BEGIN and END: an empty file is one caught mid-write.
-    if (result.totalLines === 0) agent.log.violation(`torn read: read of ${path} found it empty`);
+    if ((result.totalLines ?? 0) === 0) agent.log.violation(`torn read: read of ${path} found it empty`);
   },
 
   /** Lists the ledger directory: exactly the ledgers. */
@@ -387,7 +422,7 @@ const OPERATIONS: Record<string, Operation> = {
     if (!isOk(result)) return agent.log.error("shared-glob", result);
     const listed = (result.files ?? []).map((f) => f.path);
     const found = new Set(listed);
-    const missing = [...layout.allLedgers, ...layout.registers].filter((p) => !found.has(p));
+    const missing = [...layout.allLedgers, ...layout.registers, ...layout.boards].filter((p) => !found.has(p));
     if (missing.length > 0) agent.log.violation(`glob of the tree missed ${missing.length} shared file(s)`);
     const own = `${layout.agentDir(agent.index)}/`;
     agent.checkOwnListing(
@@ -424,6 +459,7 @@ function checkSecretMatches(agent: Agent, what: string, matches: Array<{ path: s
 
 /** Runs `agents` agents against the backend until the run's deadline. */
 export async function runAgents(run: SoakRun, agents: number): Promise<void> {
+  for (const [path, record] of boardRecords(run.layout.boards)) run.log.boards.set(path, record);
   for (const [k, path] of run.layout.registers.entries()) {
     run.log.registers.set(path, {
       initial: `reg-init-${k}`,

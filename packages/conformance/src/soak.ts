@@ -89,7 +89,8 @@ const SETTLE_MS = 10_000;
  *
  * The agents work back to back (the backend's own concurrency sets the pace) on overlapping files:
  * shared ledgers they append to with `edit`, shared registers they compare-and-swap with `ifMatch`,
- * private files they write, read, edit, delete, list and grep, and read-only traffic over the shared
+ * shared boards they replace with `uploadFiles` while others `edit` and read them (an upload is an
+ * acknowledged write that no racing edit may undo), private files they write, read, edit, delete, list and grep, and read-only traffic over the shared
  * tree. The test fails on any lost acknowledged write, any error other than an expected `conflict`,
  * any read that contradicts the log, and any resource count that grew.
  *

@@ -5,6 +5,7 @@ import {
   type FileDownloadResponse,
   type FileUploadResponse,
   fileDataToString,
+  MemoryBackend,
   StateBackend,
 } from "@deepfs/core";
 import { isSandboxBackend } from "deepagents";
@@ -22,7 +23,7 @@ function expectToolResults(result: AgentScenarioResult): void {
   expect(read, "the backend adds no line numbers of its own").not.toMatch(/^\s*\d+\t/m);
 }
 
-function stored(backend: StateBackend): Record<string, string> {
+function stored(backend: MemoryBackend): Record<string, string> {
   return Object.fromEntries(Object.entries(backend.files).map(([path, data]) => [path, fileDataToString(data)]));
 }
 
@@ -30,8 +31,9 @@ describe("a real deep agent (createDeepAgent, scripted offline model) on deepfs 
   it(
     "works on the default route of a CompositeBackend",
     async () => {
-      const main = new StateBackend();
-      const memories = new StateBackend();
+      // MemoryBackends: stores shared by every run, so that the test can look inside after the run.
+      const main = new MemoryBackend();
+      const memories = new MemoryBackend();
       const result = await runAgentScenario(new CompositeBackend(main, { "/memories/": memories }), { root: "/" });
       expectToolResults(result);
       expect(stored(main)).toEqual({
@@ -46,8 +48,8 @@ describe("a real deep agent (createDeepAgent, scripted offline model) on deepfs 
   it(
     "works below a mounted route, which stores paths without its prefix",
     async () => {
-      const main = new StateBackend();
-      const memories = new StateBackend();
+      const main = new MemoryBackend();
+      const memories = new MemoryBackend();
       const result = await runAgentScenario(
         new CompositeBackend({ default: main, routes: { "/memories/": memories } }),
         {
@@ -71,7 +73,8 @@ describe("a real deep agent (createDeepAgent, scripted offline model) on deepfs 
       const backend = new StateBackend();
       const result = await runAgentScenario(backend, { root: "/work/t1" });
       expectToolResults(result);
-      expect(Object.keys(backend.files)).toEqual(["/work/t1/notes/todo.md", "/work/t1/src/app.py"]);
+      // The files lived in the run's state (the thread's `files` channel), not in the object.
+      expect(backend.files).toEqual({});
     },
     AGENT_TIMEOUT,
   );

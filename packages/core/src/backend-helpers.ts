@@ -2,7 +2,7 @@ import { performStringReplacement } from "./edit.js";
 import { failure } from "./errors.js";
 import { isTextMimeType } from "./mime.js";
 import type { EditResult, ErrorCode, FileDataV2, ReadResult, WriteOptions } from "./protocol.js";
-import { readTextWindow } from "./text.js";
+import { decodeUtf8Lossy, decodeUtf8Strict, readTextWindow } from "./text.js";
 
 type Failure = { error: string; code: ErrorCode };
 
@@ -25,10 +25,19 @@ export function writeConflict(path: string, options: WriteOptions | undefined): 
   return null;
 }
 
-/** The text an edit may change, or the failure for a binary file. */
+/**
+ * The text an edit may change, or the failure for a binary file or for text bytes that are not
+ * valid UTF-8 (an edit would have to rewrite the bytes it could not decode).
+ */
 export function editableText(path: string, data: FileDataV2): string | Failure {
-  if (typeof data.content === "string" && isTextMimeType(data.mimeType)) return data.content;
-  return failure("invalid_argument", `'${path}' is a binary file and cannot be edited as text`);
+  if (!isTextMimeType(data.mimeType))
+    return failure("invalid_argument", `'${path}' is a binary file and cannot be edited as text`);
+  const text = typeof data.content === "string" ? data.content : decodeUtf8Strict(data.content);
+  if (text !== null) return text;
+  return failure(
+    "invalid_argument",
+    `'${path}' is not valid UTF-8 text, so it cannot be edited without changing bytes it could not decode; write or upload the whole file instead`,
+  );
 }
 
 /** The version of a file an edit starts from. */
@@ -64,8 +73,11 @@ export function planEdit(
 }
 
 /**
- * The contract's answer to `read` for a file's stored content: bytes as they are (offset and limit
- * ignored), text as the requested window of lines; both with the MIME type and etag.
+ * The contract's answer to `read` for a file's stored content: bytes of a binary MIME type as they
+ * are (offset and limit ignored), text as the requested window of lines; both with the MIME type
+ * and etag. Bytes under a text MIME type that are not valid UTF-8 are read as text with U+FFFD
+ * replacements and `invalidUtf8: true`, so that a non-empty file is never shown as empty (the
+ * deepagents tools show no bytes for a text MIME type).
  */
 export function readResultOf(
   content: string | Uint8Array,
@@ -74,9 +86,17 @@ export function readResultOf(
   offset?: number,
   limit?: number,
 ): ReadResult {
-  if (typeof content !== "string") return { content, mimeType, etag };
-  const result: ReadResult = readTextWindow(content, offset, limit);
+  let text = content;
+  let invalidUtf8 = false;
+  if (typeof content !== "string") {
+    if (!isTextMimeType(mimeType)) return { content, mimeType, etag };
+    const strict = decodeUtf8Strict(content);
+    invalidUtf8 = strict === null;
+    text = strict ?? decodeUtf8Lossy(content);
+  }
+  const result: ReadResult = readTextWindow(text as string, offset, limit);
   result.mimeType = mimeType;
   result.etag = etag;
+  if (invalidUtf8) result.invalidUtf8 = true;
   return result;
 }

@@ -2,8 +2,10 @@ import { createHash } from "node:crypto";
 import { checkPreconditions, planEdit, readResultOf, writeConflict } from "./backend-helpers.js";
 import { failure, notFound } from "./errors.js";
 import { bytesForWrite, contentFromBytes } from "./file-data.js";
-import { createGlobMatcher, globSearchRoot } from "./glob.js";
+import { parseGlobArgs } from "./glob.js";
 import { grepTexts, parseGrepArgs } from "./grep.js";
+import { isInternalTempPath } from "./internal-names.js";
+import { KeyedLock } from "./key-lock.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
 import { checkDirPath, checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
 import type {
@@ -27,7 +29,6 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./protocol.js";
-import { KeyLock } from "./sandbox/key-lock.js";
 import {
   deleteScript,
   fileCommand,
@@ -72,10 +73,12 @@ const GREP_DOWNLOAD_BATCH = 32;
  *   failures per entry with the codes of the contract (`file_not_found`, `is_directory`,
  *   `permission_denied`, `invalid_path`), validating paths with `checkPath`.
  *
- * Etags are SHA-256 digests of the content, computed in Node. `write`/`edit` of one path are
- * serialised inside this process, so concurrent edits through one instance never lose a change
- * and `ifMatch`/`ifNoneMatch` hold; against writers in other processes (or commands run with
- * `execute`) atomicity is only as strong as the sandbox's own file replacement. `readRaw` reports
+ * Etags are SHA-256 digests of the content, computed in Node. Every mutation of a path through one
+ * instance (`write`, `edit`, `uploadFiles`, `delete`) is serialised inside this process: BaseSandbox
+ * wraps the subclass's `uploadFiles` (a prototype method; not a class field) in a lock per path, so
+ * an upload never lands between an edit's download and its upload, concurrent edits never lose a
+ * change and `ifMatch`/`ifNoneMatch` hold; against writers in other processes (or commands run
+ * with `execute`) atomicity is only as strong as the sandbox's own file replacement. `readRaw` reports
  * the birth time as `created_at` where `stat` knows it, else the epoch.
  */
 export abstract class BaseSandbox implements SandboxBackendProtocol {
@@ -100,14 +103,38 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
   abstract downloadFiles(paths: string[]): MaybePromise<FileDownloadResponse[]>;
 
   /**
-   * True for a path the subclass keeps for itself (the temporary file of an upload in progress):
-   * `ls`, `glob` and `grep` leave it out, before `maxCount` applies. None by default.
+   * True for a path the subclass keeps for itself: `ls`, `glob` and `grep` leave it out, before
+   * `maxCount` applies. By default the internal temp names of {@link internalTempName} (the
+   * temporary file of an upload in progress), which no user path can name.
    */
-  protected isHiddenPath(_path: string): boolean {
-    return false;
+  protected isHiddenPath(path: string): boolean {
+    return isInternalTempPath(path);
   }
 
-  private readonly writeLock = new KeyLock();
+  /** Serialises every mutation of a path through this instance (see the class comment). */
+  private readonly pathLock = new KeyedLock();
+  /** The subclass's own `uploadFiles`, without the lock, for `write` and `edit` that hold it already. */
+  private readonly uploadUnlocked: (files: Array<[string, Uint8Array]>) => MaybePromise<FileUploadResponse[]>;
+
+  constructor() {
+    this.uploadUnlocked = this.lockUploads();
+  }
+
+  /** Replaces this instance's `uploadFiles` with one that holds the lock of every path it writes. */
+  private lockUploads(): (files: Array<[string, Uint8Array]>) => MaybePromise<FileUploadResponse[]> {
+    // A subclass that declares `uploadFiles` as a class field replaces the wrapper after this
+    // constructor: its uploads stay unlocked, so the class comment asks for a method.
+    if (typeof this.uploadFiles !== "function") return (files) => this.uploadFiles(files);
+    const upload = this.uploadFiles.bind(this);
+    this.uploadFiles = (files) => {
+      // Invalid entries are answered by the subclass; they need no lock of their own.
+      const keys = Array.isArray(files)
+        ? files.map((file) => (Array.isArray(file) ? checkPath(file[0]) : null)).flatMap((c) => (c?.ok ? [c.path] : []))
+        : [];
+      return this.pathLock.runScoped({ keys }, async () => upload(files));
+    };
+    return upload;
+  }
 
   /** Releases what the subclass holds; BaseSandbox itself holds nothing. */
   async close(): Promise<void> {}
@@ -173,7 +200,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if (!bytes) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
     if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
     if (path === "/") return failure("is_directory", `'${path}' is a directory, not a file`);
-    return this.writeLock.run(path, async () => {
+    return this.pathLock.run(path, async () => {
       if (options?.ifMatch !== undefined || options?.ifNoneMatch === "*") {
         const blocked = await this.checkPreconditionsOf(path, options);
         if (blocked) return blocked;
@@ -194,7 +221,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     const checked = checkPath(filePath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    return this.writeLock.run(path, async () => {
+    return this.pathLock.run(path, async () => {
       const loaded = await this.load(path);
       if ("error" in loaded) return loaded;
       const plan = planEdit(
@@ -258,19 +285,17 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
         if (typeof content === "string") texts.push({ path: file.path, text: content });
       }
       const batch = grepTexts(texts, { ...query, maxCount: query.maxCount - matches.length });
-      matches.push(...(batch.matches ?? []));
+      // One by one: spreading 200,000 matches into push() overflows the stack.
+      for (const match of batch.matches ?? []) matches.push(match);
       if (batch.truncated) return { matches, truncated: true };
     }
     return { matches };
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "")
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    const matches = createGlobMatcher(pattern, dir.path);
-    const root = globSearchRoot(pattern, dir.path);
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { dir, matches, root } = parsed.query;
     const run = await this.runScript(listFilesScript(root), `list '${root}'`);
     if ("error" in run) return run;
     if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${root}'`, run.status);
@@ -289,13 +314,16 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     if (path === "/") return failure("invalid_argument", "Refusing to delete '/', the whole sandbox filesystem");
-    const run = await this.runScript(deleteScript(path), `delete '${path}'`);
-    if ("error" in run) return run;
-    if (run.status === ScriptStatus.notFound) return notFound(path);
-    if (run.status === ScriptStatus.permissionDenied)
-      return failure("permission_denied", `Permission denied deleting '${path}'`);
-    if (run.status !== ScriptStatus.ok) return this.unexpected(`delete '${path}'`, run.status);
-    return { path };
+    // A recursive delete covers every path below it too: an edit there must not write a file back.
+    return this.pathLock.runScoped({ keys: [path], prefixes: [`${path}/`] }, async () => {
+      const run = await this.runScript(deleteScript(path), `delete '${path}'`);
+      if ("error" in run) return run;
+      if (run.status === ScriptStatus.notFound) return notFound(path);
+      if (run.status === ScriptStatus.permissionDenied)
+        return failure("permission_denied", `Permission denied deleting '${path}'`);
+      if (run.status !== ScriptStatus.ok) return this.unexpected(`delete '${path}'`, run.status);
+      return { path };
+    });
   }
 
   /** Downloads one file with its etag, or the failure to return. */
@@ -307,7 +335,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
 
   /** Uploads one file; null on success, else the failure to return. */
   private async store(path: string, bytes: Uint8Array): Promise<Failure | null> {
-    const [result] = await this.uploadFiles([[path, bytes]]);
+    const [result] = await this.uploadUnlocked([[path, bytes]]);
     if (result && !result.error) return null;
     return transferFailure(path, result);
   }

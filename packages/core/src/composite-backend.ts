@@ -1,5 +1,24 @@
+import { deleteThroughRouter } from "./composite-delete.js";
+import {
+  type CompositeRoutes,
+  callMember,
+  type Failure,
+  innerPath,
+  isBackend,
+  type MemberFailure,
+  type Mount,
+  memberFailure,
+  outerFailure,
+  outerMessage,
+  outerPath,
+  outerResult,
+  parseRoutes,
+  readOnlyFailure,
+  type Target,
+} from "./composite-mounts.js";
+import { forwardPattern, type SearchTarget } from "./composite-patterns.js";
 import { DeepfsError, failure, isFailure } from "./errors.js";
-import { createGlobMatcher, globSearchRoot } from "./glob.js";
+import { parseGlobArgs } from "./glob.js";
 import { capGrepMatches, type GrepQuery, parseGrepArgs, sortGrepMatches } from "./grep.js";
 import { checkDirPath, checkPath, comparePaths, isWithin, joinPath, relativeTo } from "./paths.js";
 import {
@@ -7,8 +26,6 @@ import {
   type BackendProtocol,
   type DeleteResult,
   type EditResult,
-  type ErrorCode,
-  type ErrorFields,
   type ExecuteOptions,
   type ExecuteResponse,
   type FileDownloadResponse,
@@ -19,7 +36,6 @@ import {
   type GrepResult,
   isSandboxBackend,
   type LsResult,
-  type MaybePromise,
   type ReadRawResult,
   type ReadResult,
   type SandboxBackendProtocol,
@@ -27,14 +43,21 @@ import {
   type WriteResult,
 } from "./protocol.js";
 
-/** A route's value: a backend, or a backend with options. */
-export type CompositeRoute = BackendProtocol | { backend: BackendProtocol; readOnly?: boolean };
+export type { CompositeRoute, CompositeRoutes } from "./composite-mounts.js";
 
-/** Mount point (absolute, with or without a trailing `/`) → the backend that serves it. */
-export type CompositeRoutes = Record<string, CompositeRoute>;
+/** Settings of a {@link CompositeBackend} beyond its members (the third constructor argument). */
+export interface CompositeRouterOptions {
+  /**
+   * Directory under which deepagents' middleware puts what it offloads from the conversation
+   * (`<artifactsRoot>/large_tool_results/`, `<artifactsRoot>/conversation_history/`), for example a
+   * route that persists them. Absolute; kept as given and exposed as `backend.artifactsRoot`
+   * (default `/`). Read by deepagents releases that support it; earlier ones ignore it.
+   */
+  artifactsRoot?: string;
+}
 
 /** The object form of the {@link CompositeBackend} constructor. */
-export interface CompositeBackendOptions {
+export interface CompositeBackendOptions extends CompositeRouterOptions {
   /** Serves every path that no route claims. */
   default: BackendProtocol;
   routes?: CompositeRoutes;
@@ -54,140 +77,17 @@ interface MemberBatch<E> {
   readonly entries: E[];
 }
 
-/** A member backend and where it is mounted; the default backend is mounted at `/`. */
-interface Mount {
-  /** Normalised mount point without a trailing `/` (`/` for the default backend). */
-  readonly mount: string;
-  readonly backend: BackendProtocol;
-  readonly readOnly: boolean;
-}
-
-/** A path argument resolved to its member: the path the member sees and the one callers see. */
-interface Target {
-  mount: Mount;
-  inner: string;
-  outer: string;
-}
-
-/** One member's share of a grep or glob below the search directory. */
-interface SearchTarget {
-  mount: Mount;
-  /** Directory the member searches, in its own paths. */
-  root: string;
-  /** Part of the search the member covers, in caller paths. */
-  area: string;
-  /** A nested route hides some of the member's files in `area`, so results must be filtered. */
-  shadowed: boolean;
-}
-
-/** How a member is asked for the files a pattern selects. */
-type ForwardedPattern = { pattern: string } | "superset" | "none";
-
-type Failure = { error: string; code: ErrorCode };
-/** A member's failure in caller paths; foreign backends may leave out the `code`. */
-type MemberFailure = { error: string; code?: ErrorCode };
-
-function isBackend(value: unknown): value is BackendProtocol {
-  return typeof value === "object" && value !== null && typeof (value as { ls?: unknown }).ls === "function";
-}
-
-function innerPath(m: Mount, outer: string): string {
-  if (m.mount === "/") return outer;
-  return outer === m.mount ? "/" : outer.slice(m.mount.length);
-}
-
-function outerPath(m: Mount, inner: string): string {
-  if (m.mount === "/") return inner;
-  return inner === "/" ? m.mount : `${m.mount}${inner}`;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/**
- * A member's error sentence in caller paths: every quoted `'…'` occurrence of `inner` or of one of
- * its ancestors (members name the parent in `not_a_directory`) is replaced by the caller's path.
- * Other text is left alone, so a member's message that does not quote paths stays as it is.
- */
-function outerMessage(m: Mount, inner: string, message: string): string {
-  if (m.mount === "/") return message;
-  const candidates = [inner];
-  for (let i = inner.lastIndexOf("/"); i > 0; i = inner.lastIndexOf("/", i - 1)) candidates.push(inner.slice(0, i));
-  if (inner !== "/") candidates.push("/");
-  const quoted = new RegExp(`'(${candidates.map(escapeRegExp).join("|")})'`, "g");
-  return message.replace(quoted, (_, path: string) => `'${outerPath(m, path)}'`);
-}
-
-/** Error fields of a member's failure, in caller paths; the member's `code` is kept. */
-function outerFailure(m: Mount, inner: string, result: ErrorFields): MemberFailure {
-  const error = outerMessage(m, inner, result.error ?? "");
-  return result.code === undefined ? { error } : { error, code: result.code };
-}
-
-function readOnlyFailure(target: Target): Failure {
-  return failure(
-    "read_only",
-    `'${target.outer}' is on the read-only mount '${target.mount.mount}/'; it cannot be changed`,
-  );
-}
-
-/** A member that threw or rejected, in caller paths. */
-function memberFailure(m: Mount, outer: string): Failure {
-  return failure("backend_unavailable", `'${outer}': the backend mounted at '${m.mount}' failed`);
-}
-
-/**
- * Calls into a member. A throw or rejection breaks the contract (failures are returned), so it
- * becomes {@link memberFailure} instead of escaping the router; the thrown message is dropped
- * because it may hold secrets or file contents.
- */
-async function callMember<T>(m: Mount, outer: string, call: () => MaybePromise<T>): Promise<T | Failure> {
-  try {
-    return await call();
-  } catch {
-    return memberFailure(m, outer);
-  }
-}
-
 function isDirectoryFailure(path: string): Failure {
   return failure("is_directory", `'${path}' is a directory, not a file`);
 }
 
-/**
- * What to ask a member for so that it returns the files `pattern` selects (the glob contract:
- * relative to `dir`, or anchored at the root when it starts with `/`) among its own files:
- * the same pattern when the mapping does not change its meaning, the pattern without the mount's
- * leading segments when those are literal in it, `"none"` when no file of the member can match,
- * and `"superset"` when it cannot be expressed (the member lists everything; the router filters).
- */
-function forwardPattern(pattern: string, dir: string, t: SearchTarget): ForwardedPattern {
-  const anchored = pattern.startsWith("/");
-  const mount = t.mount.mount;
-  // The default backend sees caller paths; a relative pattern keeps its meaning below a route that holds `dir`.
-  if (mount === "/" || (!anchored && isWithin(dir, mount))) return { pattern };
-  const base = anchored ? "/" : dir;
-  const body = anchored ? pattern.replace(/^\/+/, "") : pattern;
-  const segments = body.split("/");
-  const mountSegments = relativeTo(mount, base).split("/");
-  const literalPrefix = relativeTo(globSearchRoot(body, "/"), "/");
-  const literal = literalPrefix === "" ? [] : literalPrefix.split("/");
-  const shared = Math.min(literal.length, mountSegments.length);
-  for (let i = 0; i < shared; i++) if (literal[i] !== mountSegments[i]) return "none";
-  if (literal.length >= mountSegments.length) {
-    const rest = segments.slice(mountSegments.length).join("/");
-    // The member searches from its root, where an anchored pattern means the same; anchoring also
-    // keeps a one-segment rest from turning into grep's basename rule.
-    return { pattern: anchored || !rest.includes("/") ? `/${rest}` : rest };
+/** `artifactsRoot` as given, once it is known to be an absolute path; throws `DeepfsError` otherwise. */
+function checkArtifactsRoot(value: unknown): string {
+  if (value === undefined) return "/";
+  if (typeof value !== "string" || !value.startsWith("/") || !checkPath(value).ok) {
+    throw new DeepfsError("invalid_argument", "CompositeBackend artifactsRoot must be an absolute path such as '/'");
   }
-  // `**/name` matches by basename at any depth, which a mount prefix does not change.
-  if (segments.length === 2 && segments[0] === "**" && segments[1] !== undefined && !segments[1].includes("**")) {
-    return { pattern };
-  }
-  // Without `**`, braces, classes or extglobs every pattern segment matches exactly one path segment,
-  // so a pattern shallower than the member's files cannot match any of them.
-  if (!/\*\*|[{[(]/.test(body) && segments.length <= mountSegments.length) return "none";
-  return "superset";
+  return value;
 }
 
 /**
@@ -206,27 +106,39 @@ function forwardPattern(pattern: string, dir: string, t: SearchTarget): Forwarde
  *   merge in path order and share `maxCount`: results equal those of one backend holding all files.
  * - `uploadFiles` / `downloadFiles` make one call per member backend and answer in input order.
  * - A read-only route answers `write`, `edit`, `delete` and `uploadFiles` with `read_only`.
- * - `delete` of a default-backend directory that contains a mount point deletes only the default
- *   backend's files; `delete` of a mount point deletes the route's files and keeps the mount.
+ * - `delete` reaches the member serving the path and every route mounted below it (deepest first),
+ *   deleting their files and keeping the mounts. It answers `read_only` if any of those mounts is
+ *   read-only, and `unsupported` if one of those backends has no `delete`, before anything is
+ *   deleted. If a member fails part way, the failure's `cleared` lists what was already deleted.
  * - `execute` runs on the default backend when it is a sandbox, else answers {@link EXECUTE_UNSUPPORTED}.
  * - The router creates nothing, so `close()` closes nothing: close the member backends yourself.
  */
 export class CompositeBackend implements SandboxBackendProtocol {
   readonly capabilities: BackendCapabilities;
 
+  /**
+   * Where deepagents' middleware puts offloaded tool results and conversation history, as given to
+   * the constructor (default `/`); deepagents reads it by this name.
+   */
+  readonly artifactsRoot: string;
+
   private readonly defaultMount: Mount;
   /** Routes, longest mount point first, so the first match is the longest prefix. */
   private readonly routes: readonly Mount[];
+  /** Mount points with a trailing `/`, in the order the route table gave them. */
+  private readonly prefixes: readonly string[];
 
   constructor(options: CompositeBackendOptions);
-  constructor(defaultBackend: BackendProtocol, routes?: CompositeRoutes);
-  constructor(first: BackendProtocol | CompositeBackendOptions, routes?: CompositeRoutes) {
-    const [defaultBackend, routeTable] = isBackend(first)
-      ? [first, routes]
-      : [
-          (first as CompositeBackendOptions | undefined)?.default,
-          (first as CompositeBackendOptions | undefined)?.routes,
-        ];
+  constructor(defaultBackend: BackendProtocol, routes?: CompositeRoutes, options?: CompositeRouterOptions);
+  constructor(
+    first: BackendProtocol | CompositeBackendOptions,
+    routes?: CompositeRoutes,
+    options?: CompositeRouterOptions,
+  ) {
+    const objectForm = isBackend(first) ? undefined : (first as CompositeBackendOptions | undefined);
+    const [defaultBackend, routeTable, settings] = objectForm
+      ? [objectForm.default, objectForm.routes, objectForm]
+      : [first, routes, options];
     if (!isBackend(defaultBackend)) {
       throw new DeepfsError(
         "invalid_argument",
@@ -234,7 +146,10 @@ export class CompositeBackend implements SandboxBackendProtocol {
       );
     }
     this.defaultMount = { mount: "/", backend: defaultBackend, readOnly: false };
-    this.routes = parseRoutes(routeTable ?? {}).sort((a, b) => b.mount.length - a.mount.length);
+    this.artifactsRoot = checkArtifactsRoot(settings?.artifactsRoot);
+    const parsed = parseRoutes(routeTable ?? {});
+    this.prefixes = parsed.map((m) => `${m.mount}/`);
+    this.routes = parsed.sort((a, b) => b.mount.length - a.mount.length);
     const members = [this.defaultMount, ...this.routes];
     const all = (flag: keyof BackendCapabilities) => members.every((m) => m.backend.capabilities?.[flag] === true);
     if (isSandboxBackend(defaultBackend)) {
@@ -254,6 +169,15 @@ export class CompositeBackend implements SandboxBackendProtocol {
    * detects sandboxes by `execute` plus a string `id`, and must not offer an execute tool otherwise.
    */
   declare readonly id: string;
+
+  /**
+   * The mount points, each with a trailing `/` (`["/memories/"]`), in the order given. deepagents
+   * recognises a router by this array (as it does its own `CompositeBackend`): with it, permission
+   * rules that all lie under a route may be combined with an execute-capable default backend.
+   */
+  get routePrefixes(): string[] {
+    return [...this.prefixes];
+  }
 
   async ls(path: string): Promise<LsResult> {
     const dir = checkDirPath(path);
@@ -302,7 +226,7 @@ export class CompositeBackend implements SandboxBackendProtocol {
     if ("error" in target) return target;
     if (target.mount.readOnly) return readOnlyFailure(target);
     return callMember(target.mount, target.outer, async () =>
-      this.outerResult(target, await target.mount.backend.write(target.inner, content, options)),
+      outerResult(target.mount, target.inner, await target.mount.backend.write(target.inner, content, options)),
     );
   }
 
@@ -318,17 +242,14 @@ export class CompositeBackend implements SandboxBackendProtocol {
     if (target.mount.readOnly) return readOnlyFailure(target);
     return callMember(target.mount, target.outer, async () => {
       const result = await target.mount.backend.edit(target.inner, oldString, newString, replaceAll, options);
-      return this.outerResult(target, result);
+      return outerResult(target.mount, target.inner, result);
     });
   }
 
   async delete(filePath: string): Promise<DeleteResult> {
     const target = this.resolve(filePath);
     if ("error" in target) return target;
-    if (target.mount.readOnly) return readOnlyFailure(target);
-    return callMember(target.mount, target.outer, async () =>
-      this.outerResult(target, await target.mount.backend.delete(target.inner)),
-    );
+    return deleteThroughRouter(target, this.routes);
   }
 
   async grep(
@@ -347,7 +268,8 @@ export class CompositeBackend implements SandboxBackendProtocol {
     let more = false;
     for (const answer of answers) {
       if ("error" in answer) return answer;
-      matches.push(...answer.matches);
+      // One push per entry: spreading a member's answer into `push` overflows the stack past ~125,000.
+      for (const match of answer.matches) matches.push(match);
       more ||= answer.more;
     }
     const capped = capGrepMatches(sortGrepMatches(matches), query.maxCount);
@@ -355,16 +277,13 @@ export class CompositeBackend implements SandboxBackendProtocol {
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") {
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    }
-    const matches = createGlobMatcher(pattern, dir.path);
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { dir, matches } = parsed.query;
     const answers = await Promise.all(
-      this.searchTargets(dir.path).map((t) =>
+      this.searchTargets(dir).map((t) =>
         callMember(t.mount, t.area, async (): Promise<GlobResult> => {
-          const forwarded = forwardPattern(pattern, dir.path, t);
+          const forwarded = forwardPattern(pattern, dir, t);
           if (forwarded === "none") return { files: [] };
           const result = await t.mount.backend.glob(forwarded === "superset" ? "**" : forwarded.pattern, t.root);
           if (isFailure(result)) return outerFailure(t.mount, t.root, result);
@@ -379,7 +298,8 @@ export class CompositeBackend implements SandboxBackendProtocol {
     let truncated = false;
     for (const answer of answers) {
       if (isFailure(answer)) return answer;
-      files.push(...(answer.files ?? []));
+      // One push per entry: spreading a member's answer into `push` overflows the stack past ~125,000.
+      for (const info of answer.files ?? []) files.push(info);
       truncated ||= answer.truncated === true;
     }
     files.sort((a, b) => comparePaths(a.path, b.path));
@@ -482,21 +402,6 @@ export class CompositeBackend implements SandboxBackendProtocol {
     return target;
   }
 
-  /** A member's write/edit/delete result in caller paths. */
-  private outerResult<T extends ErrorFields & { path?: string; filesUpdate?: Record<string, unknown> | null }>(
-    target: Target,
-    result: T,
-  ): T {
-    if (isFailure(result)) return { ...result, ...outerFailure(target.mount, target.inner, result) };
-    const out = { ...result };
-    if (typeof out.path === "string") out.path = outerPath(target.mount, out.path);
-    if (out.filesUpdate) {
-      const entries = Object.entries(out.filesUpdate).map(([p, data]) => [outerPath(target.mount, p), data]);
-      out.filesUpdate = Object.fromEntries(entries) as T["filesUpdate"];
-    }
-    return out;
-  }
-
   /** The error fields of the `i`th entry of a member's upload/download answer, in caller paths. */
   private outerEntry(
     target: Target,
@@ -578,32 +483,4 @@ export class CompositeBackend implements SandboxBackendProtocol {
       cap = Math.max(cap * 4, query.maxCount + 64);
     }
   }
-}
-
-function parseRoutes(routes: CompositeRoutes): Mount[] {
-  if (typeof routes !== "object" || routes === null) {
-    throw new DeepfsError("invalid_argument", "CompositeBackend routes must be an object of mount point → backend");
-  }
-  const mounts = new Map<string, Mount>();
-  for (const [key, value] of Object.entries(routes)) {
-    if (!key.startsWith("/")) throw new DeepfsError("invalid_argument", `Route '${key}' must be an absolute path`);
-    const checked = checkPath(key);
-    if (!checked.ok) throw new DeepfsError("invalid_argument", `Route '${key}' is not a valid path: ${checked.error}`);
-    if (checked.path === "/") {
-      throw new DeepfsError("invalid_argument", "Route '/' is not allowed; pass that backend as the default instead");
-    }
-    if (mounts.has(checked.path)) {
-      throw new DeepfsError(
-        "invalid_argument",
-        `Route '${key}' is given twice (as '${checked.path}' and '${checked.path}/')`,
-      );
-    }
-    const backend = isBackend(value) ? value : (value as { backend?: unknown } | null)?.backend;
-    if (!isBackend(backend)) {
-      throw new DeepfsError("invalid_argument", `Route '${key}' must be a backend or { backend, readOnly? }`);
-    }
-    const readOnly = !isBackend(value) && (value as { readOnly?: boolean }).readOnly === true;
-    mounts.set(checked.path, { mount: checked.path, backend, readOnly });
-  }
-  return [...mounts.values()];
 }

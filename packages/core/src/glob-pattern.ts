@@ -1,56 +1,143 @@
-import braces from "braces";
-import picomatch from "picomatch";
+import { expandGlobBraces } from "./glob-braces.js";
+import { parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
+import { matchGroupedTokens, matchTokens } from "./glob-simulate.js";
+
+/** Longest accepted glob pattern, in characters (the longest path). */
+export const MAX_GLOB_LENGTH = 4096;
+/**
+ * Most tokens that extglob groups (`@(...)`, `*(...)`, ...) may hold in a pattern, over all its
+ * brace alternatives: matching a group costs up to (name length)² per token, so this bounds the
+ * work per name.
+ */
+export const MAX_EXTGLOB_TOKENS = 128;
+
+/** A validated pattern: its brace alternatives, each a list of segments (`**` or a name matcher). */
+export interface ParsedGlob {
+  alternatives: Segment[][];
+  /** The literal directory names every match of each alternative starts with (for narrowing). */
+  literalPrefixes: string[][];
+}
+
+/** Outcome of {@link checkGlobPattern}. */
+export type GlobCheck =
+  | { ok: true; glob: ParsedGlob }
+  | { ok: false; code: "invalid_path" | "invalid_argument"; error: string };
+
+// The same characters paths refuse: they can never occur in a stored name.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+function refuse(pattern: string, code: "invalid_path" | "invalid_argument", reason: string): GlobCheck {
+  const shown = JSON.stringify(pattern.length > 120 ? `${pattern.slice(0, 120)}…` : pattern);
+  return { ok: false, code, error: `Invalid glob pattern ${shown}: ${reason}` };
+}
 
 /**
- * Compiles a glob into a matcher over relative POSIX paths that runs in time linear in the path
- * times the pattern, whatever the pattern: regex translations of globs (picomatch included)
- * backtrack polynomially on patterns such as `*a*a*a*a*a*b`, which lets one glob call freeze the
- * process. Braces are expanded with `braces`; each path segment is matched by a wildcard automaton
- * over single-character tokens; `**` segments are matched by dynamic programming over segments.
- * picomatch is kept only for extglob segments (`+(a|b)` ...), which cannot be tokenised that way.
+ * Validates a glob pattern before any I/O, as paths are validated: no `.` or `..` segment in any
+ * brace alternative (`invalid_path`), no control characters or lone surrogates, and a cost bounded
+ * by the pattern's length: braces are counted before they are expanded, extglob groups may not nest
+ * and hold at most {@link MAX_EXTGLOB_TOKENS} tokens (`invalid_argument`, saying which limit).
  */
-export function compileGlob(pattern: string): (relativePath: string) => boolean {
-  const alternatives = expandBraces(pattern).map(compileAlternative);
+export function checkGlobPattern(pattern: unknown): GlobCheck {
+  if (typeof pattern !== "string" || pattern === "") {
+    return { ok: false, code: "invalid_argument", error: "glob pattern must be a non-empty string" };
+  }
+  if (pattern.length > MAX_GLOB_LENGTH) {
+    return refuse(pattern, "invalid_argument", `longer than ${MAX_GLOB_LENGTH} characters`);
+  }
+  if (CONTROL_CHARS.test(pattern)) return refuse(pattern, "invalid_path", "control characters are not allowed");
+  if (!pattern.isWellFormed()) return refuse(pattern, "invalid_path", "lone UTF-16 surrogates are not allowed");
+  const expanded = expandGlobBraces(pattern);
+  if (!expanded.ok) return refuse(pattern, "invalid_argument", expanded.reason);
+  const alternatives: Segment[][] = [];
+  const literalPrefixes: string[][] = [];
+  let extglobTokens = 0;
+  for (const alternative of expanded.alternatives) {
+    const segments: Segment[] = [];
+    const prefix: string[] = [];
+    let literalSoFar = true;
+    for (const text of splitSegments(alternative)) {
+      if (text === "") continue;
+      const parsed: SegmentParse = parseSegment(text);
+      if (!parsed.ok) return refuse(pattern, "invalid_argument", parsed.reason);
+      const segment = parsed.segment;
+      if (segment.literal === "." || segment.literal === "..") {
+        return refuse(pattern, "invalid_path", `'${segment.literal}' segments are not allowed (in "${alternative}")`);
+      }
+      extglobTokens += segment.groupTokens;
+      if (extglobTokens > MAX_EXTGLOB_TOKENS) {
+        return refuse(pattern, "invalid_argument", `extglob groups hold more than ${MAX_EXTGLOB_TOKENS} tokens in all`);
+      }
+      // `**/**` is the same as `**`.
+      if (segment.globstar && segments[segments.length - 1]?.globstar) continue;
+      segments.push(segment);
+      if (literalSoFar && segment.literal !== undefined) prefix.push(segment.literal);
+      else literalSoFar = false;
+    }
+    // The last segment names files, never a directory to descend into.
+    if (literalSoFar && prefix.length > 0) prefix.pop();
+    alternatives.push(segments);
+    literalPrefixes.push(prefix);
+  }
+  return { ok: true, glob: { alternatives, literalPrefixes } };
+}
+
+/** Splits on `/` outside extglob parentheses, keeping escapes; empty segments (`//`) stay empty. */
+function splitSegments(pattern: string): string[] {
+  const segments: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") i++;
+    else if (c === "(" && i > 0 && "?*+@!".includes(pattern[i - 1] as string)) depth++;
+    else if (c === ")" && depth > 0) depth--;
+    else if (c === "/" && depth === 0) {
+      segments.push(pattern.slice(start, i));
+      start = i + 1;
+    }
+  }
+  segments.push(pattern.slice(start));
+  return segments;
+}
+
+/**
+ * Compiles a validated pattern into a matcher over relative POSIX paths whose cost per path is
+ * bounded by the pattern's length: braces are counted before expansion, names are matched by a
+ * wildcard automaton (no regex backtracking), extglob groups by position-set simulation, and `**`
+ * segments by dynamic programming over segments.
+ */
+export function compileParsedGlob(glob: ParsedGlob): (relativePath: string) => boolean {
+  const alternatives = glob.alternatives.map(compileAlternative);
   return (path) => {
     const names = path.split("/");
-    return alternatives.some((match) => match(names));
+    // Each name is split into code points once, whatever the number of brace alternatives.
+    const split: Array<string[] | undefined> = [];
+    const charsOf = (j: number) => {
+      let chars = split[j];
+      if (!chars) {
+        chars = [...(names[j] as string)];
+        split[j] = chars;
+      }
+      return chars;
+    };
+    return alternatives.some((match) => match(names, charsOf));
   };
 }
 
-/** At most this many alternatives from brace expansion; past that, braces match literally. */
-const MAX_ALTERNATIVES = 1024;
+/** Tests the name at index `j`; `charsOf(j)` gives its code points. */
+type NameTest = (names: string[], j: number, charsOf: (j: number) => string[]) => boolean;
 
-function expandBraces(pattern: string): string[] {
-  if (!pattern.includes("{")) return [pattern];
-  try {
-    const expanded = braces(pattern, { expand: true, rangeLimit: MAX_ALTERNATIVES });
-    if (expanded.length > 0 && expanded.length <= MAX_ALTERNATIVES) return [...new Set(expanded)];
-  } catch {
-    // An over-long range: fall through and treat the braces as literal characters.
-  }
-  return [pattern];
-}
-
-type SegmentMatcher = "globstar" | ((name: string) => boolean);
-
-function compileAlternative(pattern: string): (names: string[]) => boolean {
-  const parts = pattern.split("/").filter((part) => part !== "" && part !== ".");
-  // `**/**` is the same as `**`.
-  const segments: SegmentMatcher[] = [];
-  for (const part of parts) {
-    const matcher = part === "**" ? "globstar" : compileSegment(part);
-    if (matcher === "globstar" && segments[segments.length - 1] === "globstar") continue;
-    segments.push(matcher);
-  }
+function compileAlternative(segments: Segment[]): (names: string[], charsOf: (j: number) => string[]) => boolean {
   const last = segments.length - 1;
-  return (names) => {
+  const tests = segments.map((segment) => (segment.globstar ? null : nameTest(segment)));
+  return (names, charsOf) => {
     // reachable[j]: the segments seen so far can consume exactly names[0..j).
     let reachable = new Uint8Array(names.length + 1);
     reachable[0] = 1;
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i] as SegmentMatcher;
+    for (let i = 0; i < tests.length; i++) {
+      const test = tests[i];
       const next = new Uint8Array(names.length + 1);
-      if (segment === "globstar") {
+      if (!test) {
         // Zero or more whole names; a trailing `**` after other segments needs at least one.
         const minimum = i === last && i > 0 ? 1 : 0;
         let open = false;
@@ -60,7 +147,7 @@ function compileAlternative(pattern: string): (names: string[]) => boolean {
         }
       } else {
         for (let j = 0; j < names.length; j++) {
-          if (reachable[j] && segment(names[j] as string)) next[j + 1] = 1;
+          if (reachable[j] && test(names, j, charsOf)) next[j + 1] = 1;
         }
       }
       reachable = next;
@@ -69,128 +156,9 @@ function compileAlternative(pattern: string): (names: string[]) => boolean {
   };
 }
 
-type Token = { kind: "star" } | { kind: "char"; test: (c: string) => boolean };
-
-const EXTGLOB = /[?*+@!]\(/;
-const ANY_CHAR: Token = { kind: "char", test: () => true };
-
-function compileSegment(segment: string): (name: string) => boolean {
-  if (EXTGLOB.test(segment)) {
-    const regex = picomatch.makeRe(segment, { dot: true, nonegate: true, fastpaths: false });
-    return (name) => regex.test(name);
-  }
-  const tokens = tokenize(segment);
-  return (name) => matchTokens(tokens, [...name]);
-}
-
-function tokenize(segment: string): Token[] {
-  const chars = [...segment];
-  const tokens: Token[] = [];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i] as string;
-    if (c === "*") {
-      // Consecutive stars inside a name mean one star (`**.ts` does not cross directories).
-      if (tokens[tokens.length - 1]?.kind !== "star") tokens.push({ kind: "star" });
-    } else if (c === "?") {
-      tokens.push(ANY_CHAR);
-    } else if (c === "\\" && i + 1 < chars.length) {
-      tokens.push(literal(chars[++i] as string));
-    } else if (c === "[") {
-      const parsed = parseClass(chars, i);
-      if (parsed) {
-        tokens.push({ kind: "char", test: parsed.test });
-        i = parsed.end;
-      } else {
-        tokens.push(literal(c));
-      }
-    } else {
-      tokens.push(literal(c));
-    }
-  }
-  return tokens;
-}
-
-function literal(c: string): Token {
-  return { kind: "char", test: (x) => x === c };
-}
-
-const POSIX_CLASSES: Record<string, (c: string) => boolean> = {
-  alnum: (c) => /^[\p{L}\p{N}]$/u.test(c),
-  alpha: (c) => /^\p{L}$/u.test(c),
-  digit: (c) => c >= "0" && c <= "9",
-  lower: (c) => /^\p{Ll}$/u.test(c),
-  upper: (c) => /^\p{Lu}$/u.test(c),
-  space: (c) => /^\s$/u.test(c),
-  punct: (c) => /^[\p{P}\p{S}]$/u.test(c),
-  xdigit: (c) => /^[0-9A-Fa-f]$/.test(c),
-  word: (c) => /^[\p{L}\p{N}_]$/u.test(c),
-};
-
-/** Parses `[...]` starting at `start`; null when it is not a complete class (then `[` is literal). */
-function parseClass(chars: string[], start: number): { test: (c: string) => boolean; end: number } | null {
-  let i = start + 1;
-  const negated = chars[i] === "!" || chars[i] === "^";
-  if (negated) i++;
-  const tests: Array<(c: string) => boolean> = [];
-  let first = true;
-  for (; i < chars.length; i++) {
-    const c = chars[i] as string;
-    if (c === "]" && !first) {
-      const test = (x: string) => tests.some((t) => t(x)) !== negated;
-      return { test, end: i };
-    }
-    first = false;
-    if (c === "[" && chars[i + 1] === ":") {
-      const close = chars.indexOf(":", i + 2);
-      const name = close > 0 && chars[close + 1] === "]" ? chars.slice(i + 2, close).join("") : "";
-      const posix = POSIX_CLASSES[name];
-      if (posix) {
-        tests.push(posix);
-        i = close + 1;
-        continue;
-      }
-    }
-    const lo = c === "\\" && i + 1 < chars.length ? (chars[++i] as string) : c;
-    if (chars[i + 1] === "-" && i + 2 < chars.length && chars[i + 2] !== "]") {
-      const hi = chars[i + 2] as string;
-      i += 2;
-      const from = lo.codePointAt(0) as number;
-      const to = hi.codePointAt(0) as number;
-      tests.push((x) => {
-        const cp = x.codePointAt(0) as number;
-        return cp >= from && cp <= to;
-      });
-    } else {
-      tests.push((x) => x === lo);
-    }
-  }
-  return null;
-}
-
-/**
- * Wildcard matching with single-character tokens and stars, remembering only the last star: each
- * star can absorb more characters without revisiting earlier ones, so the work is O(name × pattern).
- */
-function matchTokens(tokens: Token[], name: string[]): boolean {
-  let t = 0;
-  let n = 0;
-  let starToken = -1;
-  let starName = 0;
-  while (n < name.length) {
-    const token = tokens[t];
-    if (token?.kind === "char" && token.test(name[n] as string)) {
-      t++;
-      n++;
-    } else if (token?.kind === "star") {
-      starToken = t++;
-      starName = n;
-    } else if (starToken !== -1) {
-      t = starToken + 1;
-      n = ++starName;
-    } else {
-      return false;
-    }
-  }
-  while (tokens[t]?.kind === "star") t++;
-  return t === tokens.length;
+function nameTest(segment: Segment): NameTest {
+  const { literal, tokens } = segment;
+  if (literal !== undefined) return (names, j) => names[j] === literal;
+  if (tokens.some((token) => token.kind === "group")) return (_, j, charsOf) => matchGroupedTokens(tokens, charsOf(j));
+  return (_, j, charsOf) => matchTokens(tokens, charsOf(j));
 }

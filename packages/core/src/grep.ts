@@ -1,5 +1,5 @@
 import { failure } from "./errors.js";
-import { createGrepGlobFilter, type PathMatcher } from "./glob.js";
+import { type PathMatcher, parseGrepGlob } from "./glob.js";
 import { checkDirPath, comparePaths, isWithin } from "./paths.js";
 import type { ErrorCode, GrepMatch, GrepResult } from "./protocol.js";
 import { grepFileText, isSearchableText } from "./text.js";
@@ -14,6 +14,11 @@ export interface GrepQuery {
   maxCount: number;
   /** True for paths inside `dir` that the glob filter accepts. */
   accepts: PathMatcher;
+  /**
+   * The pattern can match no line: it holds `\n` (lines never do) or NUL (a file with NUL is
+   * binary, and binary files are not searched). Backends answer `{ matches: [] }` without searching.
+   */
+  matchesNothing: boolean;
 }
 
 /** Validates and normalises grep's arguments; the failure is ready to return. */
@@ -37,10 +42,15 @@ export function parseGrepArgs(
     }
     cap = Math.floor(maxCount);
   }
-  const globFilter = glob ? createGrepGlobFilter(glob, dir.path) : null;
   const root = dir.path;
-  const accepts: PathMatcher = globFilter ? (p) => globFilter(p) : (p) => isWithin(p, root);
-  return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts } };
+  let accepts: PathMatcher = (p) => isWithin(p, root);
+  if (glob) {
+    const filter = parseGrepGlob(glob, root);
+    if (!filter.ok) return filter;
+    accepts = filter.accepts;
+  }
+  const matchesNothing = pattern.includes("\n") || pattern.includes("\u0000");
+  return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts, matchesNothing } };
 }
 
 /** Sorts matches by path, then line, in place. */
@@ -64,6 +74,7 @@ export function capGrepMatches(matches: GrepMatch[], maxCount: number): GrepResu
 export function grepTexts(files: Iterable<{ path: string; text: string }>, query: GrepQuery): GrepResult {
   // Search every file in any order, then order only the files that matched: with few matches,
   // sorting every candidate path (and scanning every text for NUL) costs more than the search.
+  if (query.matchesNothing) return { matches: [] };
   const keep = query.maxCount + 1;
   const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
   for (const file of files) {

@@ -18,12 +18,6 @@ function refuse(input: string, reason: string): PathCheck {
   return { ok: false, error: `Invalid path ${shown}: ${reason}`, code: "invalid_path" };
 }
 
-/**
- * Normalises a virtual path and reports why it is unsafe instead of throwing.
- *
- * Collapses `//`, resolves `.`, strips a trailing `/`, makes a relative path absolute. Refuses
- * `..` components, a leading `~`, control characters, Windows drive prefixes and backslashes.
- */
 // An already normalised path: absolute, no empty, `.` or `..` names, nothing refused. Most calls
 // pass one, and recognising it with one regex spares splitting and re-joining it.
 const NORMALISED = /^(?:\/(?!\.\.?(?:\/|$))[^/\\\u0000-\u001f\u007f]+)+$/;
@@ -31,9 +25,19 @@ const NORMALISED = /^(?:\/(?!\.\.?(?:\/|$))[^/\\\u0000-\u001f\u007f]+)+$/;
 const LONG_NAME_CHARS = 86;
 const LONG_NAME = new RegExp(`[^/]{${LONG_NAME_CHARS},}`);
 
+/**
+ * Normalises a virtual path and reports why it is unsafe instead of throwing.
+ *
+ * Collapses `//`, strips a trailing `/`, makes a relative path absolute. Refuses `.` and `..`
+ * components (naming the canonical form: deepagents matches its permission rules on the path as
+ * written, so a silently resolved `/./secret` would pass a `deny /secret/**` rule), a leading `~`,
+ * control characters, lone UTF-16 surrogates (which would alias other names once encoded), Windows
+ * drive prefixes and backslashes.
+ */
 export function checkPath(input: string): PathCheck {
   if (
     typeof input === "string" &&
+    input.isWellFormed() &&
     input.length <= MAX_PATH_LENGTH &&
     NORMALISED.test(input) &&
     (input.length < LONG_NAME_CHARS || !LONG_NAME.test(input))
@@ -45,11 +49,17 @@ export function checkPath(input: string): PathCheck {
   if (input.length > 4 * MAX_PATH_LENGTH) return refuse(input, `longer than ${MAX_PATH_LENGTH} characters`);
   if (CONTROL_CHARS.test(input)) return refuse(input, "control characters are not allowed");
   if (input.includes("\\")) return refuse(input, "use '/' as the separator, not '\\'");
+  if (!input.isWellFormed()) return refuse(input, "lone UTF-16 surrogates are not allowed");
   if (input.startsWith("~")) return refuse(input, "'~' is not expanded; give an absolute path");
   if (DRIVE_PREFIX.test(input)) return refuse(input, "drive letters are not allowed; give a POSIX path");
   const parts: string[] = [];
+  let dotted = false;
   for (const part of input.split("/")) {
-    if (part === "" || part === ".") continue;
+    if (part === "") continue;
+    if (part === ".") {
+      dotted = true;
+      continue;
+    }
     if (part === "..") return refuse(input, "'..' is not allowed");
     // A UTF-16 unit encodes to at most 3 bytes: only long names need their UTF-8 size computed.
     if (part.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(part, "utf8") > MAX_NAME_BYTES) {
@@ -58,6 +68,7 @@ export function checkPath(input: string): PathCheck {
     parts.push(part);
   }
   const path = `/${parts.join("/")}`;
+  if (dotted) return refuse(input, `'.' segments are not allowed; write it as ${JSON.stringify(path)}`);
   if (path.length > MAX_PATH_LENGTH) return refuse(input, `longer than ${MAX_PATH_LENGTH} characters`);
   return { ok: true, path };
 }

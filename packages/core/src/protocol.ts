@@ -90,6 +90,13 @@ export interface ReadResult extends ErrorFields {
   nextOffset?: number;
   /** Version of the content that was read, usable as `ifMatch`. */
   etag?: string;
+  /**
+   * True when the file has a text MIME type but its bytes are not valid UTF-8: `content` is then
+   * their decoding with U+FFFD in place of each invalid sequence (so a non-empty file never reads
+   * as empty), `edit` answers `invalid_argument`, grep skips the file, and `readRaw` /
+   * `downloadFiles` still give the exact bytes. Absent for every other file.
+   */
+  invalidUtf8?: boolean;
 }
 
 export interface ReadRawResult extends ErrorFields {
@@ -126,6 +133,12 @@ export interface EditResult extends ErrorFields {
 
 export interface DeleteResult extends ErrorFields {
   path?: string;
+  /**
+   * Set by the router on a failure after its delete had already cleared part of the target (the
+   * target's own files or routes mounted below it): those paths, deleted for good. Deleting the same
+   * path again deletes the rest.
+   */
+  cleared?: string[];
   filesUpdate?: Record<string, null> | null;
   metadata?: Record<string, unknown>;
 }

@@ -1,19 +1,17 @@
-import { checkPreconditions, planEdit, readResultOf, writeConflict } from "./backend-helpers.js";
-import { failure, notFound } from "./errors.js";
-import { contentFromBytes, createFileData, decodeBase64Content, fileDataToBytes, toFileDataV2 } from "./file-data.js";
-import { createGlobMatcher, globSearchRoot } from "./glob.js";
-import { grepTexts, parseGrepArgs } from "./grep.js";
-import { getMimeType, isTextMimeType } from "./mime.js";
-import { checkDirPath, checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
+import { createHash } from "node:crypto";
+import { failure } from "./errors.js";
+import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
+import { MemoryBackend, type MemoryBackendOptions } from "./memory-backend.js";
+import { getMimeType } from "./mime.js";
+import { checkPath } from "./paths.js";
 import type {
   BackendCapabilities,
   BackendProtocol,
   DeleteResult,
   EditResult,
-  FileData,
+  ErrorCode,
   FileDataV2,
   FileDownloadResponse,
-  FileInfo,
   FileUploadResponse,
   GlobResult,
   GrepResult,
@@ -23,23 +21,32 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./protocol.js";
-import { utf8ByteLength } from "./text.js";
 
-interface Entry {
-  data: FileDataV2;
-  etag: string;
-  size: number;
-}
+type Failure = { error: string; code: ErrorCode };
 
-/** Options of {@link StateBackend}. */
-export interface StateBackendOptions {
-  /** Files present from the start: FileData (v1 or v2), text, or bytes, by virtual path. */
-  files?: Record<string, FileData | string | Uint8Array>;
-}
+/** Options of {@link StateBackend}: the files of its memory, used outside a graph run. */
+export type StateBackendOptions = MemoryBackendOptions;
+
+/** How often a mutation is re-applied when a concurrent call of the same task changed its files. */
+const MAX_ATTEMPTS = 5;
+
+const MISSING_CHANNEL =
+  "StateBackend runs inside a LangGraph run whose graph has no 'files' state channel " +
+  "(deepagents' filesystem middleware adds it); use MemoryBackend for files shared by every run";
 
 /**
- * Files in memory: binary-exact, with etags and atomic edits, constant work per write (an index
- * of directories is kept up to date instead of copying or scanning the whole file map).
+ * The agent's files, kept where deepagents' own `StateBackend` keeps them: inside a LangGraph run
+ * (an agent made by `createDeepAgent`), in the thread's `files` state channel, so they are per
+ * thread, checkpointed with the thread, seeded by `agent.invoke({ messages, files })` and returned
+ * in the result's `files`, stored as deepagents' FileData v2 so its tools and reducer read them.
+ * Every change goes through the channel's reducer, so parallel tool calls of one step merge as
+ * deepagents merges them; two calls of one step that change the same file do not silently
+ * overwrite each other: the second answers `conflict`.
+ *
+ * Outside a graph run (scripts, tests, the CLI) it keeps files in this object's memory, as a
+ * {@link MemoryBackend}, seeded with the constructor's `files` (which a graph run does not see).
+ *
+ * Etags inside a run are derived from the content, so they survive checkpoints and processes.
  */
 export class StateBackend implements BackendProtocol {
   readonly capabilities: BackendCapabilities = {
@@ -50,259 +57,235 @@ export class StateBackend implements BackendProtocol {
     readOnly: false,
   };
 
-  private readonly entries = new Map<string, Entry>();
-  /** Directory → its direct children (files, and directories without a trailing `/`). */
-  private readonly children = new Map<string, Set<string>>();
-  private version = 0;
+  /** The store used outside a graph run. */
+  private readonly memory: MemoryBackend;
 
   constructor(options: StateBackendOptions = {}) {
-    for (const [path, value] of Object.entries(options.files ?? {})) {
-      const checked = checkPath(path);
-      if (!checked.ok) throw new TypeError(checked.error);
-      const data: FileDataV2 =
-        typeof value === "string" || value instanceof Uint8Array
-          ? createFileData(value, undefined, getMimeType(checked.path))
-          : toFileDataV2(value, checked.path);
-      this.put(checked.path, data);
-    }
+    this.memory = new MemoryBackend(options);
   }
 
-  /** A snapshot of every stored file by path, for inspecting what an agent wrote. */
+  /**
+   * A snapshot of every file by path: the current thread's inside a graph run (empty when the
+   * graph has no `files` channel), this object's memory outside one.
+   */
   get files(): Record<string, FileDataV2> {
-    const out: Record<string, FileDataV2> = {};
-    for (const path of [...this.entries.keys()].sort(comparePaths)) out[path] = (this.entries.get(path) as Entry).data;
-    return out;
+    const channel = currentFilesChannel();
+    if (channel === undefined) return this.memory.files;
+    return channel === "missing" ? {} : viewOf(channel.read()).files;
   }
 
-  async ls(path: string): Promise<LsResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    const files: FileInfo[] = [];
-    for (const child of this.children.get(dir.path) ?? []) {
-      const entry = this.entries.get(child);
-      files.push(
-        entry
-          ? { path: child, is_dir: false, size: entry.size, modified_at: entry.data.modified_at }
-          : { path: `${child}/`, is_dir: true, size: 0 },
-      );
-    }
-    return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
+  ls(path: string): Promise<LsResult> {
+    return this.reading((backend) => backend.ls(path), asIs);
   }
 
-  async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
-    const found = this.lookup(filePath);
-    if ("error" in found) return found;
-    const { content, mimeType } = found.entry.data;
-    const etag = found.entry.etag;
-    return readResultOf(typeof content === "string" ? content : content.slice(), mimeType, etag, offset, limit);
+  read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
+    return this.reading((backend) => backend.read(filePath, offset, limit), asIs);
   }
 
-  async readRaw(filePath: string): Promise<ReadRawResult> {
-    const found = this.lookup(filePath);
-    if ("error" in found) return found;
-    return { data: { ...found.entry.data }, etag: found.entry.etag };
+  readRaw(filePath: string): Promise<ReadRawResult> {
+    return this.reading((backend) => backend.readRaw(filePath), asIs);
   }
 
-  async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
-    const checked = checkPath(filePath);
-    if (!checked.ok) return failure(checked.code, checked.error);
-    const path = checked.path;
-    if (typeof content !== "string") return failure("invalid_argument", `Content for '${path}' must be a string`);
-    // Text is kept as the string itself (made well-formed, as its UTF-8 encoding would make it);
-    // only a binary path takes base64 that must be decoded.
-    const mimeType = getMimeType(path);
-    const stored = isTextMimeType(mimeType) ? content.toWellFormed() : decodeBase64Content(content);
-    if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
-    const blocked = this.blockedWrite(path, options);
-    if (blocked) return blocked;
-    const entry = this.put(path, this.nextData(path, stored, mimeType));
-    return { path, etag: entry.etag };
+  grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): Promise<GrepResult> {
+    return this.reading((backend) => backend.grep(pattern, path, glob, maxCount), asIs);
   }
 
-  async edit(
+  glob(pattern: string, path?: string): Promise<GlobResult> {
+    return this.reading((backend) => backend.glob(pattern, path), asIs);
+  }
+
+  downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
+    return this.reading(
+      (backend) => backend.downloadFiles(paths),
+      (f) => paths.map((path) => ({ path, content: null, error: "file_not_found", code: f.code, message: f.error })),
+    );
+  }
+
+  write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
+    return this.mutating((backend) => backend.write(filePath, content, options), asIs);
+  }
+
+  edit(
     filePath: string,
     oldString: string,
     newString: string,
     replaceAll = false,
     options?: WriteOptions,
   ): Promise<EditResult> {
-    const found = this.lookup(filePath);
-    if ("error" in found) return found;
-    const { path, entry } = found;
-    const plan = planEdit(
-      path,
-      { etag: entry.etag, content: entry.data.content, mimeType: entry.data.mimeType },
-      oldString,
-      newString,
-      replaceAll,
-      options,
+    return this.mutating((backend) => backend.edit(filePath, oldString, newString, replaceAll, options), asIs);
+  }
+
+  delete(filePath: string): Promise<DeleteResult> {
+    return this.mutating((backend) => backend.delete(filePath), asIs);
+  }
+
+  uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
+    return this.mutating(
+      (backend) => backend.uploadFiles(files),
+      // Nothing of the batch was stored; entries that had failed on their own keep their answer.
+      (f, attempted) =>
+        files.map(([path], i) => {
+          const own = attempted?.[i];
+          return own && own.error !== null ? own : { path, error: "invalid_path", code: f.code, message: f.error };
+        }),
     );
-    if ("error" in plan) return plan;
-    if ("done" in plan) return plan.done;
-    const next = this.put(path, this.nextData(path, plan.content));
-    return { path, occurrences: plan.occurrences, etag: next.etag };
   }
 
-  async grep(
-    pattern: string,
-    path?: string | null,
-    glob?: string | null,
-    maxCount?: number | null,
-  ): Promise<GrepResult> {
-    const parsed = parseGrepArgs(pattern, path, glob, maxCount);
-    if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const texts: Array<{ path: string; text: string }> = [];
-    for (const [p, entry] of this.entries) {
-      const { content, mimeType } = entry.data;
-      if (typeof content === "string" && isTextMimeType(mimeType)) texts.push({ path: p, text: content });
-    }
-    return grepTexts(texts, parsed.query);
+  /** Runs a read-only `op` on the thread's files inside a graph run, on this object's memory outside. */
+  private async reading<T>(
+    op: (backend: MemoryBackend) => Promise<T>,
+    onFailure: (f: Failure) => NoInfer<T>,
+  ): Promise<T> {
+    const channel = currentFilesChannel();
+    if (channel === undefined) return op(this.memory);
+    if (channel === "missing") return onFailure(failure("unsupported", MISSING_CHANNEL));
+    return op(viewOf(channel.read()));
   }
 
-  async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "")
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    const matches = createGlobMatcher(pattern, dir.path);
-    const root = globSearchRoot(pattern, dir.path);
-    const files: FileInfo[] = [];
-    for (const [p, entry] of this.entries) {
-      if (isWithin(p, root) && matches(p)) {
-        files.push({ path: p, is_dir: false, size: entry.size, modified_at: entry.data.modified_at });
+  /**
+   * Runs a mutating `op` on a copy of the thread's files and sends what it changed to the channel.
+   * Between reading the files and sending, the same task may have changed them (two calls awaited
+   * together): then `op` is applied again to the new files, so neither change is lost.
+   */
+  private async mutating<T>(
+    op: (backend: MemoryBackend) => Promise<T>,
+    onFailure: (f: Failure, attempted?: T) => NoInfer<T>,
+  ): Promise<T> {
+    const channel = currentFilesChannel();
+    if (channel === undefined) return op(this.memory);
+    if (channel === "missing") return onFailure(failure("unsupported", MISSING_CHANNEL));
+    for (let attempt = 1; ; attempt++) {
+      const before = channel.read();
+      const view = new ChannelView(before);
+      const result = await op(view);
+      if (view.changes.size === 0) return result;
+      // From here to `send`, nothing awaits: the check, the claim and the send are one step.
+      const now = channel.read();
+      const paths = [...view.changes.keys()];
+      if (paths.some((path) => now[path] !== before[path])) {
+        if (attempt < MAX_ATTEMPTS) continue;
+        return onFailure(failure("conflict", `The files at ${quoteList(paths)} kept changing; retry`), result);
       }
-    }
-    return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
-  }
-
-  async delete(filePath: string): Promise<DeleteResult> {
-    const checked = checkPath(filePath);
-    if (!checked.ok) return failure(checked.code, checked.error);
-    const path = checked.path;
-    if (this.entries.has(path)) {
-      this.remove(path);
-      return { path };
-    }
-    const below = [...this.filesBelow(path)];
-    if (below.length === 0) return notFound(path);
-    for (const p of below) this.remove(p);
-    return { path };
-  }
-
-  async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
-    return files.map(([rawPath, bytes]) => {
-      const checked = checkPath(rawPath);
-      if (!checked.ok) return { path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error };
-      const path = checked.path;
-      if (!(bytes instanceof Uint8Array)) {
-        return {
-          path,
-          error: "invalid_path",
-          code: "invalid_argument",
-          message: `Content for '${path}' must be bytes`,
-        };
+      const taken = claimForTask(channel, paths);
+      if (taken !== null) {
+        return onFailure(
+          failure("conflict", `'${taken}' was changed by another tool call of this step; read it again and retry`),
+          result,
+        );
       }
-      const blocked = this.blockedWrite(path, undefined);
-      if (blocked)
-        return {
-          path,
-          error: blocked.code === "is_directory" ? "is_directory" : "invalid_path",
-          code: blocked.code,
-          message: blocked.error,
-        };
-      this.put(path, this.nextData(path, contentFromBytes(path, bytes.slice())));
-      return { path, error: null };
-    });
-  }
-
-  async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
-    return paths.map((rawPath) => {
-      const found = this.lookup(rawPath);
-      if ("error" in found) {
-        const error = found.code === "invalid_path" || found.code === "is_directory" ? found.code : "file_not_found";
-        return { path: found.path ?? rawPath, content: null, error, code: found.code, message: found.error };
-      }
-      return { path: found.path, content: fileDataToBytes(found.entry.data).slice(), error: null };
-    });
-  }
-
-  /** Resolves a file path to its entry, or the failure to return (with the normalised path). */
-  private lookup(
-    rawPath: string,
-  ):
-    | { path: string; entry: Entry }
-    | { path?: string; error: string; code: "invalid_path" | "file_not_found" | "is_directory" } {
-    const checked = checkPath(rawPath);
-    if (!checked.ok) return checked;
-    const path = checked.path;
-    const entry = this.entries.get(path);
-    if (entry) return { path, entry };
-    if (this.children.has(path))
-      return { path, ...failure("is_directory", `'${path}' is a directory, not a file`) } as {
-        path: string;
-        error: string;
-        code: "is_directory";
-      };
-    return { path, ...notFound(path) };
-  }
-
-  /** Why a write to `path` must not happen (directory in the way, file as a parent, precondition), or null. */
-  private blockedWrite(path: string, options: WriteOptions | undefined) {
-    if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
-    if (path === "/" || this.children.has(path)) return failure("is_directory", `'${path}' is a directory, not a file`);
-    // A known directory has only directories above it; otherwise look for a file in the way.
-    if (!this.children.has(parentDir(path))) {
-      for (let dir = parentDir(path); dir !== "/"; dir = parentDir(dir)) {
-        if (this.entries.has(dir))
-          return failure("not_a_directory", `'${dir}' is a file, so '${path}' cannot be created below it`);
-      }
+      channel.send(Object.fromEntries(view.changes));
+      return result;
     }
-    const existing = this.entries.get(path);
-    if (existing) return checkPreconditions(path, existing.etag, options);
-    return writeConflict(path, options);
   }
+}
 
-  /** FileData for new content at `path`, keeping `created_at` of an existing file. */
-  private nextData(path: string, content: string | Uint8Array, mimeType = getMimeType(path)): FileDataV2 {
-    return createFileData(content, this.entries.get(path)?.data.created_at, mimeType);
-  }
+/** A failure is a valid answer of every method whose result is a single object. */
+function asIs(f: Failure): Failure {
+  return f;
+}
 
-  private put(path: string, data: FileDataV2): Entry {
-    const size = typeof data.content === "string" ? utf8ByteLength(data.content) : data.content.byteLength;
-    const entry: Entry = { data, size, etag: `m${(++this.version).toString(36)}` };
-    if (!this.entries.has(path)) {
-      // Register the file and any missing ancestor directories, stopping at the first known one.
-      let child = path;
-      for (let dir = parentDir(child); ; child = dir, dir = parentDir(dir)) {
-        const siblings = this.children.get(dir);
-        if (siblings) {
-          siblings.add(child);
-          break;
-        }
-        this.children.set(dir, new Set([child]));
-        if (dir === "/") break;
-      }
-    }
-    this.entries.set(path, entry);
-    return entry;
-  }
+function quoteList(paths: string[]): string {
+  const shown = paths.slice(0, 3).map((p) => `'${p}'`);
+  return paths.length > 3 ? `${shown.join(", ")} and ${paths.length - 3} more` : shown.join(", ");
+}
 
-  private remove(path: string): void {
-    this.entries.delete(path);
-    // Unlink the file, then every ancestor directory left empty.
-    let child = path;
-    for (let dir = parentDir(child); ; child = dir, dir = parentDir(dir)) {
-      const siblings = this.children.get(dir);
-      siblings?.delete(child);
-      if (dir === "/" || (siblings && siblings.size > 0)) break;
-      this.children.delete(dir);
+/**
+ * The thread's files as a MemoryBackend that records what its methods change instead of keeping
+ * it. Etags come from the content, so that they are the same in every call, process and checkpoint.
+ */
+class ChannelView extends MemoryBackend {
+  /** Path → new FileData, or `null` for a deleted file, in the shape deepagents' reducer merges. */
+  readonly changes = new Map<string, FileDataV2 | null>();
+
+  constructor(files: FilesRecord) {
+    super();
+    for (const [path, value] of Object.entries(files)) {
+      // Keys that no method could name (seeded by hand: relative, `..`) stay in the state, unseen.
+      const checked = checkPath(path);
+      const data = checked.ok && checked.path === path ? asFileDataV2(path, value) : null;
+      if (data) this.load(path, data);
     }
   }
 
-  private *filesBelow(dir: string): Generator<string> {
-    for (const child of this.children.get(dir) ?? []) {
-      if (this.entries.has(child)) yield child;
-      else yield* this.filesBelow(child);
-    }
+  protected override changed(path: string, data: FileDataV2 | null): void {
+    this.changes.set(path, data);
   }
+
+  protected override etagFor(data: FileDataV2): string {
+    return contentEtag(data);
+  }
+}
+
+/** Read-only views by files record: calls of a step that read the same record share one index. */
+const views = new WeakMap<FilesRecord, ChannelView>();
+
+function viewOf(files: FilesRecord): ChannelView {
+  let view = views.get(files);
+  if (!view) {
+    view = new ChannelView(files);
+    views.set(files, view);
+  }
+  return view;
+}
+
+/** A state value as FileData v2 (the object itself when it already is), or null when it is not FileData. */
+function asFileDataV2(path: string, value: unknown): FileDataV2 | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { content, mimeType, created_at, modified_at } = value as Record<string, unknown>;
+  if (typeof created_at !== "string" || typeof modified_at !== "string") return null;
+  if (Array.isArray(content)) {
+    if (!content.every((line) => typeof line === "string")) return null;
+    return { content: content.join("\n"), mimeType: getMimeType(path), created_at, modified_at };
+  }
+  if (typeof content !== "string" && !(content instanceof Uint8Array)) return null;
+  if (typeof mimeType === "string") return value as FileDataV2;
+  return { content, mimeType: getMimeType(path), created_at, modified_at };
+}
+
+const etags = new WeakMap<FileDataV2, string>();
+
+/** An etag from the MIME type and content of `data` (SHA-256), computed once per FileData object. */
+function contentEtag(data: FileDataV2): string {
+  let etag = etags.get(data);
+  if (etag === undefined) {
+    const hash = createHash("sha256").update(data.mimeType).update("\0");
+    if (typeof data.content === "string") hash.update("t").update(data.content, "utf8");
+    else hash.update("b").update(data.content);
+    etag = `s${hash.digest("base64url").slice(0, 27)}`;
+    etags.set(data, etag);
+  }
+  return etag;
+}
+
+interface StepClaims {
+  checkpointId: unknown;
+  /** Path → the task of this step that changed it. */
+  owners: Map<string, string>;
+}
+
+/** Paths changed in each step, by the step's files record (LangGraph runs a step's tasks in one process). */
+const claims = new WeakMap<object, StepClaims>();
+
+/**
+ * Records that the current task changes `paths` in this step. Tasks of one step cannot see each
+ * other's writes, and the reducer would keep only one of two changes to a file, so a path already
+ * changed by another task of the step is refused: returns that path, or null when all were free.
+ */
+function claimForTask(channel: FilesChannel, paths: string[]): string | null {
+  const step = channel.stepState();
+  const task = channel.taskId;
+  if (step === null || task === undefined) return null;
+  let claimed = claims.get(step);
+  if (!claimed || claimed.checkpointId !== channel.checkpointId) {
+    claimed = { checkpointId: channel.checkpointId, owners: new Map() };
+    claims.set(step, claimed);
+  }
+  const owners = claimed.owners;
+  const taken = paths.find((path) => {
+    const owner = owners.get(path);
+    return owner !== undefined && owner !== task;
+  });
+  if (taken !== undefined) return taken;
+  for (const path of paths) owners.set(path, task);
+  return null;
 }

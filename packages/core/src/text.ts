@@ -62,7 +62,8 @@ export function normalizeReadWindow(offset?: number, limit?: number): { offset: 
 
 /**
  * The read window of the contract over a text: raw lines `offset .. offset+limit-1` joined by
- * `\n`, with `totalLines`, and `startLine`/`endLine`/`nextOffset` when the window is not empty.
+ * `\n`, with `totalLines` (left out for an empty text), and `startLine`/`endLine`/`nextOffset`
+ * when the window is not empty.
  */
 export function readTextWindow(
   text: string,
@@ -71,6 +72,10 @@ export function readTextWindow(
 ): Pick<ReadResult, "content" | "totalLines" | "startLine" | "endLine" | "nextOffset"> {
   const window = normalizeReadWindow(offset, limit);
   const totalLines = countLines(text);
+  // An empty file has no range at all: with `totalLines: 0`, deepagents' read_file derives the
+  // range 1-1 of 0 and prints an empty "@@  @@" header; without it, it prints what it prints for
+  // its own StateBackend.
+  if (totalLines === 0) return { content: "" };
   if (window.offset >= totalLines || window.limit === 0) return { content: "", totalLines };
   // Find the window by scanning for newlines rather than splitting the whole text into lines.
   let start = 0;

@@ -8,6 +8,7 @@ import {
   type ExecuteResponse,
   isSandboxBackend,
   StateBackend,
+  withFaults,
 } from "../src/index.js";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -85,6 +86,34 @@ describe("construction", () => {
     expect(() => new CompositeBackend({} as never)).toThrow(DeepfsError);
     expect(() => new CompositeBackend({ default: undefined } as never)).toThrow(/default backend/);
   });
+
+  it("exposes routePrefixes as deepagents' router does: each mount point with its trailing slash", () => {
+    const def = new StateBackend();
+    const routes = { "/mem": new StateBackend(), "/x/y/": { backend: new StateBackend(), readOnly: true } };
+    for (const composite of [new CompositeBackend(def, routes), new CompositeBackend({ default: def, routes })]) {
+      expect(composite.routePrefixes).toEqual(["/mem/", "/x/y/"]);
+      composite.routePrefixes.push("/changed/");
+      expect(composite.routePrefixes).toEqual(["/mem/", "/x/y/"]);
+    }
+    expect(new CompositeBackend(def).routePrefixes).toEqual([]);
+  });
+
+  it("takes artifactsRoot in either form, keeps it as given (default '/'), and refuses a relative one", () => {
+    const def = new StateBackend();
+    const routes = { "/workspace/": new StateBackend() };
+    expect(new CompositeBackend(def, routes).artifactsRoot).toBe("/");
+    expect(new CompositeBackend({ default: def, routes }).artifactsRoot).toBe("/");
+    expect(new CompositeBackend(def, routes, { artifactsRoot: "/workspace" }).artifactsRoot).toBe("/workspace");
+    expect(new CompositeBackend(def, {}, { artifactsRoot: "/workspace/" }).artifactsRoot).toBe("/workspace/");
+    expect(new CompositeBackend({ default: def, routes, artifactsRoot: "/workspace/" }).artifactsRoot).toBe(
+      "/workspace/",
+    );
+    for (const bad of ["workspace", "", "/a/../b", 7]) {
+      expect(() => new CompositeBackend(def, routes, { artifactsRoot: bad as string }), String(bad)).toThrow(
+        DeepfsError,
+      );
+    }
+  });
 });
 
 describe("routing", () => {
@@ -115,8 +144,17 @@ describe("routing", () => {
   it("normalises paths before routing and refuses unsafe ones without calling a member", async () => {
     const mem = instrument(new StateBackend());
     const composite = new CompositeBackend(new StateBackend(), { "/mem": mem.backend });
-    expect((await composite.write("//mem/./a.txt", "x")).path).toBe("/mem/a.txt");
-    for (const bad of ["/mem/../etc/passwd", "~/mem/a", "/mem/a\u0000b", "C:/mem/a", "/mem\\a"]) {
+    expect((await composite.write("//mem//a.txt", "x")).path).toBe("/mem/a.txt");
+    for (const bad of [
+      "/mem/../etc/passwd",
+      "/mem/./a.txt",
+      "/./mem/a.txt",
+      "/mem/s\uD800",
+      "~/mem/a",
+      "/mem/a\u0000b",
+      "C:/mem/a",
+      "/mem\\a",
+    ]) {
       expect((await composite.read(bad)).code).toBe("invalid_path");
       expect((await composite.write(bad, "x")).code).toBe("invalid_path");
       expect((await composite.ls(bad)).code).toBe("invalid_path");
@@ -375,15 +413,175 @@ describe("mount points and shadowing", () => {
       truncated: true,
     });
   });
+});
 
-  it("deletes only the default backend's files when a deleted directory holds a mount point", async () => {
-    const def = new StateBackend({ files: { "/d/own.txt": "o" } });
-    const route = new StateBackend({ files: { "/r.txt": "r" } });
+describe("delete across mounts", () => {
+  /** `backend` without a `delete` method, as a foreign backend may be. */
+  function withoutDelete(backend: StateBackend): BackendProtocol {
+    return new Proxy(backend, {
+      get: (target, prop, receiver) => (prop === "delete" ? undefined : Reflect.get(target, prop, receiver)),
+    }) as BackendProtocol;
+  }
+  /** A StateBackend that declares every mutation read-only, as `LocalBackend({ readOnly: true })` does. */
+  class ReadOnlyState extends StateBackend {
+    override readonly capabilities = { ...new StateBackend().capabilities, readOnly: true };
+  }
+
+  it("deletes the files of every route mounted below the target and keeps the mounts", async () => {
+    const def = new StateBackend({ files: { "/d/own.txt": "o", "/keep.txt": "k" } });
+    const route = new StateBackend({ files: { "/r.txt": "r", "/sub/s.txt": "s" } });
     const composite = new CompositeBackend(def, { "/d/mnt": route });
     expect(await composite.delete("/d")).toEqual({ path: "/d" });
-    expect(Object.keys(def.files)).toEqual([]);
-    expect(Object.keys(route.files)).toEqual(["/r.txt"]);
+    expect(Object.keys(def.files)).toEqual(["/keep.txt"]);
+    expect(Object.keys(route.files)).toEqual([]);
     expect(paths((await composite.ls("/d")).files)).toEqual(["/d/mnt/"]);
+  });
+
+  it("delete('/') clears the default backend and every route, nested routes included", async () => {
+    const def = new StateBackend({ files: { "/top.txt": "t", "/a/shadowed.txt": "s" } });
+    const a = new StateBackend({ files: { "/a.txt": "a" } });
+    const ab = new StateBackend({ files: { "/ab.txt": "ab" } });
+    const c = new StateBackend({ files: { "/deep/c.txt": "c" } });
+    const composite = new CompositeBackend(def, { "/a/": a, "/a/b/": ab, "/c": c });
+    expect(await composite.delete("/")).toEqual({ path: "/" });
+    for (const member of [def, a, ab, c]) expect(member.files).toEqual({});
+    expect(paths((await composite.ls("/")).files)).toEqual(["/a/", "/c/"]);
+    expect((await composite.glob("**")).files).toEqual([]);
+  });
+
+  it("deletes a directory whose only content is a mount point below it", async () => {
+    const memories = new StateBackend({ files: { "/notes.md": "n" } });
+    const composite = new CompositeBackend(new StateBackend(), { "/workspace/memories/": memories });
+    expect(paths((await composite.ls("/workspace")).files)).toEqual(["/workspace/memories/"]);
+    expect(await composite.delete("/workspace")).toEqual({ path: "/workspace" });
+    expect(memories.files).toEqual({});
+    expect(await composite.delete("/workspace")).toEqual({
+      error: expect.stringContaining("'/workspace'"),
+      code: "file_not_found",
+    });
+  });
+
+  it("answers file_not_found when neither the member nor a route below has anything there", async () => {
+    const composite = new CompositeBackend(new StateBackend(), { "/w/m": new StateBackend() });
+    expect(await composite.delete("/w")).toMatchObject({
+      code: "file_not_found",
+      error: expect.stringContaining("'/w'"),
+    });
+    expect((await composite.delete("/w/m")).code).toBe("file_not_found");
+  });
+
+  it("refuses with read_only, before any member deletes, when a read-only mount lies at or below the target", async () => {
+    const def = withFaults(new StateBackend({ files: { "/top.txt": "t", "/x/own.txt": "o" } }), []);
+    const writable = withFaults(new StateBackend({ files: { "/w.txt": "w" } }), []);
+    const docs = withFaults(new StateBackend({ files: { "/guide.md": "g" } }), []);
+    const declared = new CompositeBackend(def, {
+      "/a-writable": writable,
+      "/x/docs": { backend: docs, readOnly: true },
+    });
+    const byCapability = new CompositeBackend(def, {
+      "/a-writable": writable,
+      "/x/docs": new ReadOnlyState({ files: { "/guide.md": "g" } }),
+    });
+    for (const composite of [declared, byCapability]) {
+      for (const target of ["/", "/x", "//x/", "/x/docs", "/x/docs/guide.md"]) {
+        const answer = await composite.delete(target);
+        expect(answer, target).toMatchObject({ code: "read_only", error: expect.stringContaining("read-only") });
+      }
+      expect((await composite.delete("/")).error).toBe(
+        "'/' contains the read-only mount '/x/docs/', so it cannot be deleted; nothing was deleted",
+      );
+    }
+    expect([def.faults.calls.delete, writable.faults.calls.delete, docs.faults.calls.delete]).toEqual([0, 0, 0]);
+    expect(Object.keys(def.files)).toEqual(["/top.txt", "/x/own.txt"]);
+    // Targets beside the read-only mount are not affected by it.
+    expect(await declared.delete("/a-writable")).toEqual({ path: "/a-writable" });
+    expect(await declared.delete("/top.txt")).toEqual({ path: "/top.txt" });
+  });
+
+  it("answers unsupported when a member it would reach has no delete, and deletes nothing", async () => {
+    const def = new StateBackend({ files: { "/top.txt": "t" } });
+    const bare = new StateBackend({ files: { "/b.txt": "b" } });
+    const composite = new CompositeBackend(def, { "/bare": withoutDelete(bare) });
+    expect(await composite.delete("/bare/b.txt")).toEqual({
+      error: "'/bare/b.txt' cannot be deleted: the mount '/bare/' does not support deletion; nothing was deleted",
+      code: "unsupported",
+    });
+    expect(await composite.delete("/")).toMatchObject({ code: "unsupported" });
+    expect(Object.keys(def.files)).toEqual(["/top.txt"]);
+    expect(Object.keys(bare.files)).toEqual(["/b.txt"]);
+    const noDefaultDelete = new CompositeBackend(withoutDelete(def), {});
+    expect(await noDefaultDelete.delete("/top.txt")).toMatchObject({
+      code: "unsupported",
+      error: expect.stringContaining("the default backend does not support deletion"),
+    });
+  });
+
+  it("stops at a failing member and names what it had already cleared", async () => {
+    const def = new StateBackend({ files: { "/top.txt": "t" } });
+    const deep = new StateBackend({ files: { "/d.txt": "d" } });
+    const bad = withFaults(new StateBackend({ files: { "/b.txt": "b" } }), [
+      { method: "delete", times: 1, code: "backend_unavailable", message: "the store at '/' is down." },
+    ]);
+    // Routes are asked deepest first, then the member serving the target: /deep/er, /bad, default.
+    const composite = new CompositeBackend(def, { "/bad": bad, "/deep/er": deep });
+    const failed = await composite.delete("/");
+    expect(failed).toEqual({
+      error:
+        "Deleting '/' stopped part way, at the mount '/bad/': the store at '/bad' is down. " +
+        "Already deleted (this cannot be undone): '/deep/er'. Not deleted: '/bad', '/'. " +
+        "Deleting the same path again deletes the rest.",
+      code: "backend_unavailable",
+      cleared: ["/deep/er"],
+    });
+    expect(deep.files).toEqual({});
+    expect(Object.keys(bad.files)).toEqual(["/b.txt"]);
+    expect(Object.keys(def.files)).toEqual(["/top.txt"]);
+    // Once the member is back, the same delete finishes the job (the cleared route is skipped).
+    expect(await composite.delete("/")).toEqual({ path: "/" });
+    expect([def.files, bad.files]).toEqual([{}, {}]);
+  });
+
+  it("reports a throwing member as backend_unavailable with what was cleared, never its message", async () => {
+    const def = new StateBackend({ files: { "/top.txt": "t" } });
+    const deep = new StateBackend({ files: { "/d.txt": "d" } });
+    const crashing = withFaults(new StateBackend({ files: { "/c.txt": "c" } }), [
+      { method: "delete", throw: new Error("password=hunter2") },
+    ]);
+    const composite = new CompositeBackend(def, { "/crash": crashing, "/deep/er": deep });
+    const failed = await composite.delete("/");
+    expect(failed).toMatchObject({ code: "backend_unavailable", cleared: ["/deep/er"] });
+    expect(failed.error).toContain("the backend mounted at '/crash' failed");
+    expect(failed.error).not.toContain("hunter2");
+    // A failure of the first member asked is a plain failure: nothing was deleted.
+    const first = new CompositeBackend(def, { "/crash": crashing });
+    expect(await first.delete("/")).toEqual({
+      error: "'/crash': the backend mounted at '/crash' failed",
+      code: "backend_unavailable",
+    });
+    expect(Object.keys(def.files)).toEqual(["/top.txt"]);
+  });
+
+  it("skips members answering not found without a code, and merges filesUpdate in caller paths", async () => {
+    /** A deepagents-style member: `filesUpdate` in results, errors without codes. */
+    const foreign = (files: string[]): BackendProtocol => {
+      const state = new StateBackend({ files: Object.fromEntries(files.map((f) => [f, "x"])) });
+      return new Proxy(state, {
+        get(target, prop, receiver) {
+          if (prop !== "delete") return Reflect.get(target, prop, receiver);
+          return async (path: string) => {
+            const below = Object.keys(target.files).filter(
+              (f) => f === path || path === "/" || f.startsWith(`${path}/`),
+            );
+            if (below.length === 0) return { error: `Error: File '${path}' not found` };
+            await target.delete(path);
+            return { path, filesUpdate: Object.fromEntries(below.map((f) => [f, null])) };
+          };
+        },
+      });
+    };
+    const composite = new CompositeBackend(foreign(["/top.txt"]), { "/m": foreign(["/a.txt"]), "/e": foreign([]) });
+    expect(await composite.delete("/")).toEqual({ path: "/", filesUpdate: { "/m/a.txt": null, "/top.txt": null } });
+    expect(await composite.delete("/")).toEqual({ error: "Error: File '/' not found" });
   });
 });
 

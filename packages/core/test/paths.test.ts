@@ -22,8 +22,6 @@ describe("validatePath", () => {
     ["/a//b", "/a/b"],
     ["//a///b//", "/a/b"],
     ["/a/b/", "/a/b"],
-    ["/a/./b", "/a/b"],
-    ["/./a", "/a"],
     ["a/b", "/a/b"],
     ["/a..b", "/a..b"],
     ["/...", "/..."],
@@ -44,6 +42,13 @@ describe("validatePath", () => {
     ["a leading '..'", "../a"],
     ["only '..'", ".."],
     ["a trailing '..'", "/a/.."],
+    ["a '.' component", "/a/./b"],
+    ["a leading '.'", "/./a"],
+    ["a trailing '.'", "/a/."],
+    ["a relative '.'", "./a"],
+    ["a lone high surrogate", "/s\uD800.md"],
+    ["a lone low surrogate", "/s\uDFFF.md"],
+    ["a reversed surrogate pair", "/s\uDC00\uD800.md"],
     ["a leading '~'", "~"],
     ["a leading '~/'", "~/a"],
     ["a leading '~user'", "~root/.ssh"],
@@ -78,6 +83,16 @@ describe("validatePath", () => {
 
   it("accepts a name of exactly the maximum length", () => {
     expect(checkPath(`/${"n".repeat(MAX_NAME_BYTES)}`).ok).toBe(true);
+  });
+
+  it("names the canonical form when it refuses a '.' component", () => {
+    const checked = checkPath("/a/./b/");
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.error).toContain('"/a/b"');
+  });
+
+  it("accepts a well-formed surrogate pair (an astral character)", () => {
+    expect(checkPath("/\u{1F600}.md")).toEqual({ ok: true, path: "/\u{1F600}.md" });
   });
 
   it("refuses a non-string without throwing", () => {

@@ -54,8 +54,9 @@ describe("readTextWindow", () => {
     expect(readTextWindow(text, 99)).toEqual({ content: "", totalLines: 5 });
   });
 
-  it("handles an empty text", () => {
-    expect(readTextWindow("")).toEqual({ content: "", totalLines: 0 });
+  it("handles an empty text, with no range (as deepagents' StateBackend)", () => {
+    expect(readTextWindow("")).toEqual({ content: "" });
+    expect(readTextWindow("", 3, 2)).toEqual({ content: "" });
   });
 
   it("floors and clamps negative or fractional offset and limit", () => {

@@ -46,7 +46,6 @@ import {
   IDENTITY_SCRIPT,
   KEEPALIVE_SCRIPT,
   KILL_SCRIPT,
-  TEMP_NAME,
   UPLOAD_SCRIPT,
 } from "./scripts.js";
 
@@ -120,7 +119,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * `execute` always runs its own exec.
  *
  * Writes are atomic: every file, new or replaced, is written under a temporary name next to it
- * (`.deepfs-<nonce>-<n>.tmp`, never listed nor searched) and renamed into place, so a concurrent
+ * (core's `internalTempName`, `.deepfs\<nonce>-<n>.tmp`, which no user path can name; never listed
+ * nor searched) and renamed into place, so a concurrent
  * reader sees the old content or the new one. A replaced file keeps its permission bits and
  * `created_at`, but it is a new inode owned by the sandbox user (a hard link to the old one keeps
  * the old content); in a directory the user may not write, it is overwritten in place instead.
@@ -380,11 +380,6 @@ export class DockerSandbox extends BaseSandbox {
     const known = running?.births.get(checked.path);
     if (!known || result.data.created_at !== isoSeconds(known.replaced)) return result;
     return { ...result, data: { ...result.data, created_at: isoSeconds(known.created) } };
-  }
-
-  /** The temporary file of an upload in progress (or of one killed mid-way): never listed nor searched. */
-  protected override isHiddenPath(path: string): boolean {
-    return TEMP_NAME.test(path.slice(path.lastIndexOf("/") + 1));
   }
 
   /**

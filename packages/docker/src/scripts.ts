@@ -4,23 +4,31 @@
  * spliced into the script), so names with spaces, quotes or newlines are safe.
  */
 
-/** Name of the temporary file an upload writes next to its target before renaming it into place. */
-export const TEMP_NAME = /^\.deepfs-[0-9a-f]{12}-[0-9]+\.tmp$/;
+import { INTERNAL_TEMP_PREFIX, shellQuote } from "@deepfs/core";
+
+/**
+ * Sets `q` to the prefix of the temporary file an upload writes next to its target before renaming
+ * it into place: the file is `$q$n-$i.tmp`, core's `internalTempName(nonce-index)`, a name no user
+ * path can give (it contains a backslash, so it is single-quoted here and only ever used quoted).
+ */
+const TEMP_PREFIX_VARIABLE = `q=${shellQuote(INTERNAL_TEMP_PREFIX)}`;
 
 /**
  * Shell function `place TARGET`, shared by the uploads of {@link UPLOAD_SCRIPT} and
  * {@link CHANNEL_SCRIPT}: writes the bytes of upload `$i` (nonce `$n`) to TARGET and prints one
  * status word, as the sandbox user. The caller defines `fill` (writes the bytes to the file `$x`)
- * and `spill` (prints them). The bytes go to a temporary file next to the target, named like
- * {@link TEMP_NAME}, that is renamed over it: a reader sees the old file or the new one, never a
- * part. An existing file the user may not write is refused; the replacement keeps its permission
- * bits (`stat -c %a`) but belongs to the sandbox user, and no longer shares a hard link. A symlink
+ * and `spill` (prints them). The bytes go to a temporary file next to the target, named by core's
+ * `internalTempName` (hidden from listings, unnameable by users), that is renamed over it: a reader
+ * sees the old file or the new one, never a part. An existing file the user may not write is
+ * refused; the replacement keeps its permission bits (`stat -c %a`) but belongs to the sandbox
+ * user, and no longer shares a hard link. A symlink
  * is written through (its target is replaced). When the directory takes no new entry, or refuses
  * the rename (a sticky directory and a file of someone else's), the file is overwritten in place
  * like a shell redirection. A replaced file's birth time is printed (`ok OLD NEW`) when `stat`
  * knows it (GNU), so that `created_at` can survive the new inode.
  */
 const PLACE_FUNCTION = `place() {
+  ${TEMP_PREFIX_VARIABLE}
   t=$1; p=\${t%/*}; p=\${p:-/}
   if [ -d "$t" ]; then echo is_directory; return; fi
   if [ -f "$t" ]; then
@@ -30,7 +38,7 @@ const PLACE_FUNCTION = `place() {
       if spill 2>/dev/null > "$t"; then echo ok; else echo failed; fi
       return
     fi
-    v=$(stat -L -c '%a %W' -- "$t" 2>/dev/null); x="$p/.deepfs-$n-$i.tmp"
+    v=$(stat -L -c '%a %W' -- "$t" 2>/dev/null); x="$p/$q$n-$i.tmp"
     if fill 2>/dev/null && chmod "\${v%% *}" "$x" 2>/dev/null && mv -fT -- "$x" "$t" 2>/dev/null; then
       b=\${v#* }
       case $b in ''|0|*[!0-9]*) echo ok ;; *) echo "ok $b $(stat -c %W -- "$t" 2>/dev/null)" ;; esac
@@ -45,7 +53,7 @@ const PLACE_FUNCTION = `place() {
     if [ -d "$p" ]; then echo permission_denied; else echo not_a_directory; fi
     return
   fi
-  x="$p/.deepfs-$n-$i.tmp"
+  x="$p/$q$n-$i.tmp"
   if fill 2>/dev/null && mv -fT -- "$x" "$t" 2>/dev/null; then echo ok; return; fi
   rm -f -- "$x" 2>/dev/null
   if [ -w "$p" ]; then echo failed; else echo permission_denied; fi

@@ -129,12 +129,16 @@ describe.skipIf(Boolean(skipReason))("the file channel", () => {
           output: "640 agent\nledger.txt\n",
           exitCode: 0,
         });
-        // A temporary file left by a killed upload is never listed nor searched; other dot files are.
-        await sandbox.execute("cd /workspace/r && echo needle > .deepfs-0123456789ab-1.tmp && echo needle > .seen");
-        expect((await sandbox.ls("/workspace/r")).files?.map((f) => f.path)).toEqual(["/workspace/r/.seen", path]);
-        expect((await sandbox.glob("**/.*", "/workspace")).files?.map((f) => f.path)).toEqual(["/workspace/r/.seen"]);
+        // A temporary file left by a killed upload is never listed nor searched; other dot files are,
+        // even one named like the temporary files of old versions.
+        await sandbox.execute(
+          "cd /workspace/r && echo needle > '.deepfs\\0123456789ab-1.tmp' && echo needle > .deepfs-0123456789ab-1.tmp",
+        );
+        const old = "/workspace/r/.deepfs-0123456789ab-1.tmp";
+        expect((await sandbox.ls("/workspace/r")).files?.map((f) => f.path)).toEqual([old, path]);
+        expect((await sandbox.glob("**/.*", "/workspace")).files?.map((f) => f.path)).toEqual([old]);
         expect((await sandbox.grep("needle", "/workspace/r")).matches).toEqual([
-          { path: "/workspace/r/.seen", line: 1, text: "needle" },
+          { path: old, line: 1, text: "needle" },
         ]);
       });
 

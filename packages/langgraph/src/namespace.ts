@@ -1,11 +1,16 @@
 import { DeepfsError } from "@deepfs/core";
-import { getConfig } from "@langchain/langgraph";
+import { getConfig, getCurrentTaskInput } from "@langchain/langgraph";
 
 /**
- * What a namespace function receives on every call: the config of the LangGraph run the call is
- * part of (undefined outside a run), as deepagents' own `StoreBackend` resolves it.
+ * What a namespace function receives on every call: the state and config of the LangGraph run the
+ * call is part of (undefined outside a run), as deepagents' own `StoreBackend` resolves them.
  */
 export interface NamespaceContext {
+  /**
+   * The graph state the current task received (e.g. `state.files`, or a field of your own state
+   * schema), as LangGraph's `getCurrentTaskInput()` gives it; undefined outside a run.
+   */
+  state: unknown;
   /** `metadata` and `configurable` of the current run config (e.g. `configurable.user_id`). */
   config: { metadata?: Record<string, unknown>; configurable?: Record<string, unknown> } | undefined;
   /** `assistant_id` / `assistantId` from the run's metadata or configurable, when present. */
@@ -57,6 +62,12 @@ function assistantIdOf(value: Record<string, unknown> | undefined): string | und
 
 /** The context of the LangGraph run this call belongs to. */
 export function currentNamespaceContext(): NamespaceContext {
+  let state: unknown;
+  try {
+    state = getCurrentTaskInput();
+  } catch {
+    // Outside a run (or in a runtime without AsyncLocalStorage) there is no state, as in deepagents.
+  }
   let config: NamespaceContext["config"];
   try {
     const current = record(getConfig());
@@ -64,5 +75,5 @@ export function currentNamespaceContext(): NamespaceContext {
   } catch {
     // Outside a LangGraph run there is no config; the function decides what that means.
   }
-  return { config, assistantId: assistantIdOf(config?.metadata) ?? assistantIdOf(config?.configurable) };
+  return { state, config, assistantId: assistantIdOf(config?.metadata) ?? assistantIdOf(config?.configurable) };
 }

@@ -9,7 +9,6 @@ import {
   comparePaths,
   contentFromBytes,
   createFileData,
-  createGlobMatcher,
   DeepfsError,
   type DeleteResult,
   dirPrefix,
@@ -24,7 +23,6 @@ import {
   type GrepMatch,
   type GrepResult,
   getMimeType,
-  globSearchRoot,
   grepFileText,
   isSearchableText,
   isTextMimeType,
@@ -32,6 +30,7 @@ import {
   type LsResult,
   notFound,
   parentDir,
+  parseGlobArgs,
   parseGrepArgs,
   planEdit,
   type ReadRawResult,
@@ -52,7 +51,7 @@ import {
   etagOf,
   type StoredFile,
 } from "./file-value.js";
-import { withKeyLock } from "./key-lock.js";
+import { withKeyLock, withKeyLocks } from "./key-lock.js";
 import { currentNamespaceContext, type NamespaceOption, namespaceProblem, validateNamespace } from "./namespace.js";
 import { PAGE_SIZE, scanNamespace } from "./store-scan.js";
 
@@ -64,8 +63,9 @@ export interface StoreBackendOptions {
   store: BaseStore;
   /**
    * The namespace holding this backend's files, e.g. `["memories", userId]`: a fixed array, or a
-   * function called on every operation with the current LangGraph run's config (one namespace
-   * per user or assistant from a single backend). Components must be non-empty and must not
+   * function called on every operation with the current LangGraph run's `{ state, config,
+   * assistantId }`, as deepagents calls it (one namespace per user, assistant or state field from
+   * a single backend, e.g. `({ state }) => ["memories", state.userId]`). Components must be non-empty and must not
    * contain `. : * ? [ ] { } % \` or control characters; the first must not be `langgraph`.
    * The backend sees exactly this namespace: never a sibling (`acme-corp` for `acme`) nor a
    * deeper one (`["acme", "x"]`).
@@ -283,7 +283,7 @@ export class StoreBackend implements BackendProtocol {
           const text = file?.data.content;
           if (typeof text !== "string" || !isTextMimeType(file?.data.mimeType ?? "") || !isSearchableText(text))
             continue;
-          matches.push(...grepFileText(item.path, text, query.pattern, keep));
+          for (const match of grepFileText(item.path, text, query.pattern, keep)) matches.push(match);
         }
         // Pages arrive in store order: keep only the first `keep` matches in path order so far.
         if (matches.length > keep) matches = sortGrepMatches(matches).slice(0, keep);
@@ -293,14 +293,10 @@ export class StoreBackend implements BackendProtocol {
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") {
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    }
-    const matches = createGlobMatcher(pattern, dir.path);
-    const root = globSearchRoot(pattern, dir.path);
-    return this.run(`search '${dir.path}'`, async (ns) => {
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { dir, matches, root } = parsed.query;
+    return this.run(`search '${dir}'`, async (ns) => {
       const files: FileInfo[] = [];
       for await (const page of scanNamespace(this.store, ns)) {
         for (const item of page) {
@@ -318,9 +314,14 @@ export class StoreBackend implements BackendProtocol {
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     return this.run(`delete '${path}'`, async (ns): Promise<DeleteResult> => {
+      // Under the lock of every key it removes (taken at once), so that an edit in progress
+      // finishes first and one queued behind it finds the file gone instead of writing it back.
       if (await this.getFile(ns, path)) {
-        await storeCall(() => this.store.delete([...ns], path));
-        return { path };
+        return withKeyLock(this.store, lockKey(ns, path), async (): Promise<DeleteResult> => {
+          if (!(await this.getFile(ns, path))) return notFound(path);
+          await storeCall(() => this.store.delete([...ns], path));
+          return { path };
+        });
       }
       const prefix = dirPrefix(path);
       const keys: string[] = [];
@@ -328,11 +329,14 @@ export class StoreBackend implements BackendProtocol {
         for (const item of page) if (item.path.startsWith(prefix)) keys.push(item.path);
       }
       if (keys.length === 0) return notFound(path);
-      for (let i = 0; i < keys.length; i += PAGE_SIZE) {
-        const batch = keys.slice(i, i + PAGE_SIZE).map((key) => ({ namespace: [...ns], key, value: null }));
-        await storeCall(() => this.store.batch(batch));
-      }
-      return { path };
+      const locked = keys.map((key) => lockKey(ns, key));
+      return withKeyLocks(this.store, locked, async (): Promise<DeleteResult> => {
+        for (let i = 0; i < keys.length; i += PAGE_SIZE) {
+          const batch = keys.slice(i, i + PAGE_SIZE).map((key) => ({ namespace: [...ns], key, value: null }));
+          await storeCall(() => this.store.batch(batch));
+        }
+        return { path };
+      });
     });
   }
 
@@ -358,50 +362,65 @@ export class StoreBackend implements BackendProtocol {
       entry.code = result.code;
       entry.message = result.error;
     };
-    const outcome = await this.run("upload files", async (ns) => {
-      // One listing for the whole batch: which keys exist (with their created_at) and which
-      // directories they imply, updated as the batch itself adds files.
-      const createdAt = new Map<string, string | undefined>();
-      const dirs = new Set<string>();
-      const addFile = (path: string) => {
-        for (let dir = parentDir(path); dir !== "/" && !dirs.has(dir); dir = parentDir(dir)) dirs.add(dir);
-      };
-      for await (const page of scanNamespace(this.store, ns)) {
-        for (const item of page) {
-          createdAt.set(item.path, createdAtOf(item.value));
-          addFile(item.path);
-        }
-      }
-      const puts: Array<{ namespace: string[]; key: string; value: Record<string, unknown> }> = [];
-      const putIndexes: number[] = [];
-      for (const { index, path, bytes } of pending) {
-        const blocked = uploadBlocker(path, createdAt, dirs);
-        if (blocked) {
-          fail(index, blocked);
-          continue;
-        }
-        const data = createFileData(contentFromBytes(path, bytes.slice()), createdAt.get(path), getMimeType(path));
-        puts.push({ namespace: [...ns], key: path, value: { ...encodeFileValue(data, this.binaryEncoding) } });
-        putIndexes.push(index);
-        createdAt.set(path, data.created_at);
-        addFile(path);
-      }
-      for (let i = 0; i < puts.length; i += PAGE_SIZE) {
-        const batch = puts.slice(i, i + PAGE_SIZE);
-        try {
-          await storeCall(() => this.store.batch(batch));
-        } catch (error) {
-          const result = failureFor(error, "store the files");
-          for (const index of putIndexes.slice(i)) fail(index, result);
-          return {};
-        }
-      }
-      return {};
-    });
+    const outcome = await this.run("upload files", (ns) =>
+      // Under the lock of every path it writes, as write and edit take it: an edit never
+      // re-writes a file from the content it read before an upload replaced it.
+      withKeyLocks(
+        this.store,
+        pending.map(({ path }) => lockKey(ns, path)),
+        () => this.uploadLocked(ns, pending, fail),
+      ),
+    );
     if ("error" in outcome && outcome.error !== undefined) {
       for (const { index } of pending) fail(index, outcome as Failure);
     }
     return responses;
+  }
+
+  /** The body of `uploadFiles`, run under the lock of every pending path. */
+  private async uploadLocked(
+    ns: readonly string[],
+    pending: Array<{ index: number; path: string; bytes: Uint8Array }>,
+    fail: (index: number, result: Failure) => void,
+  ): Promise<Record<string, never>> {
+    // One listing for the whole batch: which keys exist (with their created_at) and which
+    // directories they imply, updated as the batch itself adds files.
+    const createdAt = new Map<string, string | undefined>();
+    const dirs = new Set<string>();
+    const addFile = (path: string) => {
+      for (let dir = parentDir(path); dir !== "/" && !dirs.has(dir); dir = parentDir(dir)) dirs.add(dir);
+    };
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) {
+        createdAt.set(item.path, createdAtOf(item.value));
+        addFile(item.path);
+      }
+    }
+    const puts: Array<{ namespace: string[]; key: string; value: Record<string, unknown> }> = [];
+    const putIndexes: number[] = [];
+    for (const { index, path, bytes } of pending) {
+      const blocked = uploadBlocker(path, createdAt, dirs);
+      if (blocked) {
+        fail(index, blocked);
+        continue;
+      }
+      const data = createFileData(contentFromBytes(path, bytes.slice()), createdAt.get(path), getMimeType(path));
+      puts.push({ namespace: [...ns], key: path, value: { ...encodeFileValue(data, this.binaryEncoding) } });
+      putIndexes.push(index);
+      createdAt.set(path, data.created_at);
+      addFile(path);
+    }
+    for (let i = 0; i < puts.length; i += PAGE_SIZE) {
+      const batch = puts.slice(i, i + PAGE_SIZE);
+      try {
+        await storeCall(() => this.store.batch(batch));
+      } catch (error) {
+        const result = failureFor(error, "store the files");
+        for (const index of putIndexes.slice(i)) fail(index, result);
+        return {};
+      }
+    }
+    return {};
   }
 
   async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {

@@ -10,6 +10,9 @@ export function errnoCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** The `code` of the error thrown when what was opened lies outside the root (not a Node errno). */
+export const OUTSIDE_ROOT = "EDEEPFS_OUTSIDE_ROOT";
+
 /** Too many open files: worth a retry once other operations have closed theirs. */
 const RETRYABLE = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY"]);
 const RETRY_DELAYS_MS = [10, 50, 200, 500];
@@ -36,6 +39,8 @@ export function fromNodeError(error: unknown, path: string): Failure {
   switch (code) {
     case "ENOENT":
       return notFound(path);
+    case OUTSIDE_ROOT:
+      return outsideRoot(path);
     case "EACCES":
     case "EPERM":
       return failure("permission_denied", `Permission denied for '${path}'`);
@@ -61,4 +66,17 @@ export function fromNodeError(error: unknown, path: string): Failure {
     default:
       return failure("backend_unavailable", `Filesystem error ${code ?? "unknown"} while accessing '${path}'`);
   }
+}
+
+/** A path whose real location (through a symlink, possibly one swapped in meanwhile) is outside the root. */
+export function outsideRoot(path: string): Failure {
+  return failure("permission_denied", `'${path}' resolves (through a symbolic link) outside the root directory`);
+}
+
+/** A write, edit or upload whose last path component is a symlink: deepagents refuses these too. */
+export function symlinkNotWritable(path: string): Failure {
+  return failure(
+    "permission_denied",
+    `'${path}' is a symbolic link; writes do not follow symbolic links (write to the file it points to instead)`,
+  );
 }

@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { dirname, join } from "node:path";
-import { errnoCode, withRetry } from "./errors.js";
+import { basename, dirname } from "node:path";
+import { internalTempName } from "@deepfs/core";
+import { isOpenInside, outsideRootError, pinDirectory } from "./descriptors.js";
+import { withRetry } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
+import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
-
-/** Names of in-flight temp files; listings and searches skip them. */
-export const TEMP_NAME = /^\.deepfs-[0-9a-f]{16}\.tmp$/;
 
 /** What {@link readRegularFile} found. */
 export type ReadOutcome =
@@ -19,12 +19,21 @@ export type ReadOutcome =
 
 /**
  * Reads a whole regular file without following a symlink at its final component (`O_NOFOLLOW`
- * fails with ELOOP) and without blocking on a FIFO (`O_NONBLOCK`). Throws Node errors.
+ * fails with ELOOP) and without blocking on a FIFO (`O_NONBLOCK`). What was opened is checked
+ * through the descriptor before anything about it is used, so a parent swapped for a symlink to
+ * the outside after the path was resolved yields {@link outsideRootError}, never a byte. Throws
+ * Node errors.
  */
-export async function readRegularFile(host: string, maxBytes: number, io: IoMode): Promise<ReadOutcome> {
+export async function readRegularFile(
+  host: string,
+  maxBytes: number,
+  io: IoMode,
+  root: HostRoot,
+): Promise<ReadOutcome> {
   const fs = io.metadata;
   const fd = await withRetry(() => fs.open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   try {
+    if (!(await isOpenInside(fd, host, root, fs))) throw outsideRootError();
     const stats = await fs.fstat(fd);
     if (stats.isDirectory()) return { kind: "directory" };
     if (!stats.isFile()) return { kind: "special" };
@@ -38,12 +47,17 @@ export async function readRegularFile(host: string, maxBytes: number, io: IoMode
 /**
  * Replaces `host` with `bytes` atomically: the bytes go to a temp file in the same directory which
  * is then renamed over the target, so readers see the old or the new file, never a part. `rename`
- * replaces a symlink at `host` rather than following it.
+ * replaces a symlink at `host` rather than following it. The temp file has an internal name
+ * (core's `internalTempName`) that no user path can name.
+ *
+ * The directory is pinned first ({@link pinDirectory}: opened, checked to lie inside the root, and
+ * created one level at a time when missing); the temp file is created and renamed through the pin,
+ * so the file lands in the directory that was checked even if a parent is swapped for a symlink
+ * meanwhile, and no file outside the root is ever replaced.
  *
  * `previous`: the stats of the regular file being replaced; its permission bits are kept and the
  * new file's stats are returned (a new inode: callers track its creation time). Null: a new file
- * (umask default mode), created with any missing parent directories (found by a failing open,
- * which saves a mkdir per write into an existing directory); returns null.
+ * (umask default mode), created with any missing parent directories; returns null.
  */
 export async function writeFileAtomic(
   host: string,
@@ -51,37 +65,35 @@ export async function writeFileAtomic(
   previous: Stats | null,
   fsync: boolean,
   fs: FsCalls,
+  root: HostRoot,
 ): Promise<Stats | null> {
-  const dir = dirname(host);
-  const temp = join(dir, `.deepfs-${randomHex16()}.tmp`);
-  const create = () => withRetry(() => fs.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
-  let fd: number;
+  // Missing parents are made for a new file only: a replaced file's directory deleted meanwhile stays deleted.
+  const dir = await pinDirectory(dirname(host), root, fs, previous === null);
   try {
-    fd = await create();
-  } catch (error) {
-    if (previous || errnoCode(error) !== "ENOENT") throw error;
-    await makeDirectories(dir, fs);
-    fd = await create();
-  }
-  try {
-    let stats: Stats | null = null;
+    const temp = `${dir.path}/${internalTempName(randomHex16())}`;
+    const fd = await withRetry(() => fs.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
     try {
-      await fs.writeAll(fd, bytes);
-      if (previous) await fs.fchmod(fd, previous.mode & 0o7777);
-      if (fsync) await fs.fsync(fd);
-      if (previous) stats = await fs.fstat(fd);
-    } finally {
-      await fs.close(fd);
+      let stats: Stats | null = null;
+      try {
+        await fs.writeAll(fd, bytes);
+        if (previous) await fs.fchmod(fd, previous.mode & 0o7777);
+        if (fsync) await fs.fsync(fd);
+        if (previous) stats = await fs.fstat(fd);
+      } finally {
+        await fs.close(fd);
+      }
+      await fs.rename(temp, `${dir.path}/${basename(host)}`);
+      return stats;
+    } catch (error) {
+      try {
+        await fs.unlink(temp);
+      } catch {
+        // Gone already or not removable: the write's own error is the one to report.
+      }
+      throw error;
     }
-    await fs.rename(temp, host);
-    return stats;
-  } catch (error) {
-    try {
-      await fs.unlink(temp);
-    } catch {
-      // Gone already or not removable: the write's own error is the one to report.
-    }
-    throw error;
+  } finally {
+    await dir.close();
   }
 }
 
@@ -90,16 +102,4 @@ function randomHex16(): string {
   const uuid = randomUUID();
   // Version 4 layout: xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx; these 16 digits are all random.
   return uuid.slice(0, 4) + uuid.slice(24);
-}
-
-/** Creates a directory and its missing parents. A file in the way surfaces as ENOTDIR. */
-export async function makeDirectories(host: string, fs: FsCalls): Promise<void> {
-  try {
-    await fs.mkdirp(host);
-  } catch (error) {
-    // mkdir -p reports a file where a directory should be as EEXIST; callers map ENOTDIR.
-    if ((error as { code?: string }).code === "EEXIST")
-      throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-    throw error;
-  }
 }

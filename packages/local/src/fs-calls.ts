@@ -16,7 +16,10 @@ export interface FsCalls {
   realpath(host: string): Awaitable<string>;
   /** `lstat`, or null when nothing is there (ENOENT). */
   lstat(host: string): Awaitable<fs.Stats | null>;
-  mkdirp(host: string): Awaitable<unknown>;
+  /** The target of a symbolic link as stored (for `/proc/self/fd/N`, the path of what the descriptor holds). */
+  readlink(host: string): Awaitable<string>;
+  /** Creates one directory (mode 0777 less the umask); EEXIST when something is there. */
+  mkdir(host: string): Awaitable<void>;
   open(host: string, flags: number, mode?: number): Awaitable<number>;
   fstat(fd: number): Awaitable<fs.Stats>;
   /** The file's contents from the start; `size` is its size as just stat'ed (the blocking call reads no more). */
@@ -35,7 +38,10 @@ export const blockingFs: FsCalls = {
   realpath: (host) => fs.realpathSync.native(host),
   // throwIfNoEntry: a missing file is the common case for new files, and an Error with a stack costs more than the call.
   lstat: (host) => fs.lstatSync(host, { throwIfNoEntry: false }) ?? null,
-  mkdirp: (host) => fs.mkdirSync(host, { recursive: true }),
+  readlink: (host) => fs.readlinkSync(host),
+  mkdir: (host) => {
+    fs.mkdirSync(host);
+  },
   open: (host, flags, mode) => fs.openSync(host, flags, mode),
   fstat: (fd) => fs.fstatSync(fd),
   readAll: readAllSync,
@@ -78,7 +84,10 @@ export const threadpoolFs: FsCalls = {
       if (errnoCode(error) === "ENOENT") return null;
       throw error;
     }),
-  mkdirp: (host) => fs.promises.mkdir(host, { recursive: true }),
+  readlink: (host) => fs.promises.readlink(host),
+  mkdir: async (host) => {
+    await fs.promises.mkdir(host);
+  },
   open: (host, flags, mode) => openAsync(host, flags, mode),
   fstat: (fd) => fstatAsync(fd),
   readAll: (fd) => readFileAsync(fd),

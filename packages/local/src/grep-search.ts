@@ -10,6 +10,7 @@ import {
   isTextMimeType,
 } from "@deepfs/core";
 import { readRegularFile } from "./file-io.js";
+import type { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 import type { WalkedFile } from "./walk.js";
 
@@ -22,16 +23,21 @@ const READ_AHEAD = 32;
  * bytes, when non-empty) lets files without it be skipped before decoding: UTF-8 is
  * self-synchronising, so byte containment equals string containment for valid text.
  */
-async function searchableText(host: string, maxBytes: number, needle: Buffer | null): Promise<string | null> {
+async function searchableText(
+  host: string,
+  maxBytes: number,
+  needle: Buffer | null,
+  root: HostRoot,
+): Promise<string | null> {
   try {
     // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
-    const read = await readRegularFile(host, maxBytes, IoMode.threadpool);
+    const read = await readRegularFile(host, maxBytes, IoMode.threadpool, root);
     if (read.kind !== "file") return null;
     if (needle && read.bytes.indexOf(needle) === -1) return null;
     if (read.bytes.indexOf(0) !== -1) return null;
     return decodeUtf8Strict(read.bytes);
   } catch {
-    // Vanished, unreadable or swapped for a symlink since the listing: not searchable.
+    // Vanished, unreadable, swapped for a symlink or moved outside the root since the listing: not searchable.
     return null;
   }
 }
@@ -42,7 +48,12 @@ async function searchableText(host: string, maxBytes: number, needle: Buffer | n
  * search stops once `maxCount + 1` matches are known. Candidates may be a superset (ripgrep's
  * answer or a full walk); every file is re-checked and matched by the core line matcher.
  */
-export async function grepCandidates(files: WalkedFile[], query: GrepQuery, maxBytes: number): Promise<GrepResult> {
+export async function grepCandidates(
+  files: WalkedFile[],
+  query: GrepQuery,
+  maxBytes: number,
+  root: HostRoot,
+): Promise<GrepResult> {
   const candidates = files
     .filter((file) => query.accepts(file.path) && isTextMimeType(getMimeType(file.path)))
     .sort((a, b) => comparePaths(a.path, b.path));
@@ -52,7 +63,7 @@ export async function grepCandidates(files: WalkedFile[], query: GrepQuery, maxB
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < candidates.length) {
-      pending.push(searchableText((candidates[next++] as WalkedFile).host, maxBytes, needle));
+      pending.push(searchableText((candidates[next++] as WalkedFile).host, maxBytes, needle, root));
     }
   };
   fill();
@@ -61,7 +72,7 @@ export async function grepCandidates(files: WalkedFile[], query: GrepQuery, maxB
     const room = query.maxCount + 1 - matches.length;
     if (room <= 0) break;
     fill();
-    if (text !== null) matches.push(...grepFileText(file.path, text, query.pattern, room));
+    if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
   }
   return capGrepMatches(matches, query.maxCount);
 }

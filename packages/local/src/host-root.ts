@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { failure, notFound, parentDir } from "@deepfs/core";
-import { errnoCode, type Failure, fromNodeError } from "./errors.js";
+import { errnoCode, type Failure, fromNodeError, outsideRoot } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
 
 /** Where a virtual path lives on disk, after symlinks were checked. */
@@ -20,11 +20,12 @@ export interface Location {
  * when it is followed), must lie below the base. In non-virtual mode the base is `/`, so the
  * mapping is the identity and containment always holds.
  *
- * Guards against symlinks swapped in after the check are the callers' `O_NOFOLLOW` opens of the
- * returned host path; a parent directory replaced by a symlink between the check and the open is
- * a residual race that Node's API (no `openat`/`O_BENEATH`) cannot close. Nothing is cached: every
- * call resolves again, because any directory may have been swapped for a symlink since the last.
- * The calls go through `fs`, blocking or on the threadpool.
+ * A path is resolved before it is opened, so a parent swapped for a symlink in between could
+ * redirect the open; Node has no `openat`/`O_BENEATH`. The callers close that race on the
+ * descriptor (`descriptors.ts`): a read checks what it opened before using a byte, a write creates
+ * and renames through a pinned directory. Nothing is cached: every call resolves again, because
+ * any directory may have been swapped for a symlink since the last. The calls go through `fs`,
+ * blocking or on the threadpool.
  */
 export class HostRoot {
   constructor(readonly base: string) {}
@@ -41,6 +42,11 @@ export class HostRoot {
     return host.length === this.base.length ? "/" : host.slice(this.base.length);
   }
 
+  /** True in non-virtual mode: the base is `/`, every path is inside. */
+  get unbounded(): boolean {
+    return this.base === sep;
+  }
+
   /** True when a real host path is the base or below it. */
   contains(real: string): boolean {
     return this.base === sep || real === this.base || real.startsWith(this.base + sep);
@@ -51,6 +57,9 @@ export class HostRoot {
    * (and must stay inside); otherwise the link itself is the target (delete).
    */
   async locate(path: string, fs: FsCalls, followFinal = true): Promise<Location | Failure> {
+    // Holds on its own, whatever the caller validated: joined onto the base, a "." or ".." segment
+    // (or an empty one) could name something else than the path says, or leave the root.
+    if (!isCanonical(path)) return failure("invalid_path", `'${path}' is not a canonical absolute path`);
     if (path === "/") return this.describe(path, this.base, fs);
     const parent = await this.realDir(this.hostOf(parentDir(path)), path, fs);
     if ("error" in parent) return parent;
@@ -66,7 +75,7 @@ export class HostRoot {
       if (errnoCode(error) === "ENOENT") return { path, host: target, stats: null };
       return fromNodeError(error, path);
     }
-    if (!this.contains(real)) return outside(path);
+    if (!this.contains(real)) return outsideRoot(path);
     return this.describe(path, real, fs);
   }
 
@@ -100,7 +109,7 @@ export class HostRoot {
     for (;;) {
       try {
         const real = await fs.realpath(current);
-        if (!this.contains(real)) return outside(path);
+        if (!this.contains(real)) return outsideRoot(path);
         if (missing.length > 0) {
           const stats = await fs.lstat(real);
           // Removed since realpath saw it: resolve again.
@@ -114,7 +123,7 @@ export class HostRoot {
         if (code !== "ENOENT" || current === this.base || current === sep) return fromNodeError(error, path);
         const kind = await entryType(current, fs);
         // A dangling symlink is not a missing directory: creating below it must not follow it.
-        if (kind === "symlink") return outside(path);
+        if (kind === "symlink") return outsideRoot(path);
         // Otherwise it was created concurrently (another write making the same parents): look again.
         if (kind === "missing") {
           missing.unshift(basename(current));
@@ -125,6 +134,16 @@ export class HostRoot {
   }
 }
 
+/** `/`, or `/`-separated names none of which is empty, `.` or `..`. */
+function isCanonical(path: string): boolean {
+  if (path === "/") return true;
+  if (typeof path !== "string" || !path.startsWith("/") || path.endsWith("/")) return false;
+  return path
+    .slice(1)
+    .split("/")
+    .every((name) => name !== "" && name !== "." && name !== "..");
+}
+
 async function entryType(host: string, fs: FsCalls): Promise<"missing" | "symlink" | "other"> {
   try {
     const stats = await fs.lstat(host);
@@ -133,10 +152,6 @@ async function entryType(host: string, fs: FsCalls): Promise<"missing" | "symlin
   } catch {
     return "missing";
   }
-}
-
-function outside(path: string): Failure {
-  return failure("permission_denied", `'${path}' resolves (through a symbolic link) outside the root directory`);
 }
 
 function notADirectory(path: string): Failure {

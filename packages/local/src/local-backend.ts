@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { type Dirent, mkdirSync, realpathSync, type Stats, statSync } from "node:fs";
 import { lstat, readdir, realpath, rm, stat } from "node:fs/promises";
-import { resolve as resolveHost } from "node:path";
+import { basename, dirname, resolve as resolveHost } from "node:path";
 import {
   type BackendCapabilities,
   type BackendProtocol,
@@ -11,7 +11,6 @@ import {
   checkPreconditions,
   comparePaths,
   contentFromBytes,
-  createGlobMatcher,
   DeepfsError,
   type DeleteResult,
   type EditResult,
@@ -27,11 +26,13 @@ import {
   type GlobResult,
   type GrepResult,
   getMimeType,
-  globSearchRoot,
   grepGlobSearchRoot,
+  isInternalTempName,
+  KeyedLock,
   type LsResult,
   notFound,
   type PathCheck,
+  parseGlobArgs,
   parseGrepArgs,
   performStringReplacement,
   type ReadRawResult,
@@ -42,18 +43,19 @@ import {
   writeConflict,
 } from "@deepfs/core";
 import pLimit from "p-limit";
-import { errnoCode, type Failure, fromNodeError } from "./errors.js";
+import { pinDirectory } from "./descriptors.js";
+import { errnoCode, type Failure, fromNodeError, symlinkNotWritable } from "./errors.js";
 import { etagOf } from "./etag.js";
-import { runShell, type ShellSettings } from "./execute.js";
+import { runShell, type ShellSettings, timeoutProblem } from "./execute.js";
 import { readRegularFile, writeFileAtomic } from "./file-io.js";
 import { type FsCalls, threadpoolFs } from "./fs-calls.js";
 import { grepCandidates } from "./grep-search.js";
 import { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
+import { DEEPAGENTS_REALPATH, linkedRegularFile, resolveHostPath } from "./links.js";
 import type { GrepEngine, LocalBackendOptions } from "./options.js";
-import { PathLock } from "./path-lock.js";
 import { ripgrepAvailable, ripgrepCandidates } from "./ripgrep.js";
-import { entryKind, isVisibleName, type WalkedFile, walkFiles } from "./walk.js";
+import { entryKind, isVisibleName, type WalkedFile, type WalkOptions, walkFiles } from "./walk.js";
 
 /** Metadata lookups in flight at once for ls/glob/upload/download. */
 const STAT_CONCURRENCY = 32;
@@ -74,9 +76,16 @@ interface Loaded {
  * A directory on disk as an agent filesystem.
  *
  * - Virtual mode (default): paths are virtual (`/src/a.ts` is `rootDir/src/a.ts`) and a path whose
- *   real location leaves `rootDir` through a symlink is refused with `permission_denied`.
- *   `ls` follows symlinks that stay inside; `glob` and `grep` never follow symlinks.
- * - Writes are atomic (temp file in the same directory, then rename) and keep the file mode.
+ *   real location leaves `rootDir` through a symlink is refused with `permission_denied`, checked
+ *   on the open descriptor (a parent swapped for a link mid-call yields no byte from outside).
+ * - Symlinks: a link to a regular file inside the root is that file under the link's name for
+ *   `ls`, `glob`, `grep`, `read`, `readRaw` and downloads alike; links to directories are listed
+ *   and followed by paths through them, never descended into by `glob` or `grep`. `write`,
+ *   `edit` and uploads never go through a link at the last component (`permission_denied`), in
+ *   either mode, as deepagents' FilesystemBackend. The deepagents realpath hook
+ *   (`Symbol.for("deepagents.realpath")`) tells deepagents' permission rules where a path leads.
+ * - Writes are atomic (temp file with an internal name in the same directory, then rename, both
+ *   through the directory's pinned descriptor) and keep the file mode.
  * - Small files (up to `syncIoMaxBytes`) are read and written with blocking calls, several times
  *   faster on a local disk than a threadpool round trip per call; a run of such calls yields to
  *   the event loop every ~10 ms.
@@ -103,7 +112,12 @@ export class LocalBackend implements BackendProtocol {
   private readonly grepEngine: GrepEngine;
   private readonly ripgrepPath: string;
   private readonly shell: ShellSettings | undefined;
-  private readonly locks = new PathLock();
+  /**
+   * Serialises every mutation of a path inside this process (keys are host paths with real
+   * parents); a delete also covers everything below it, so an edit or write under a directory
+   * never straddles that directory's removal.
+   */
+  private readonly locks = new KeyedLock();
   private readonly running = new Set<ChildProcess>();
   /**
    * Creation times of files this process replaced, by host path and inode: an atomic replace makes
@@ -135,6 +149,8 @@ export class LocalBackend implements BackendProtocol {
     this.ripgrepPath = options.ripgrepPath ?? "rg";
     if (options.execute) {
       const config = options.execute === true ? {} : options.execute;
+      const problem = config.timeoutMs === undefined ? null : timeoutProblem(config.timeoutMs);
+      if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
       this.shell = {
         cwd: this.rootDir,
         timeoutMs: config.timeoutMs ?? 120_000,
@@ -143,6 +159,12 @@ export class LocalBackend implements BackendProtocol {
       };
       this.id = `local-${Math.random().toString(16).slice(2, 10)}`;
     }
+    // Not enumerable, as deepagents' own backends define it: invisible to spreads and JSON.
+    Object.defineProperty(this, DEEPAGENTS_REALPATH, {
+      value: (path: string) => this.realpathFor(path),
+      enumerable: false,
+      configurable: true,
+    });
     this.capabilities = {
       execute: this.shell !== undefined,
       nativeGrep: true,
@@ -231,8 +253,11 @@ export class LocalBackend implements BackendProtocol {
     if (typeof oldString !== "string" || typeof newString !== "string") {
       return failure("invalid_argument", `old_string and new_string for '${path}' must be strings`);
     }
-    const located = await this.root.locateExisting(path, this.io.metadata);
+    // Not through a symlink at the last component, which an edit would write through.
+    const located = await this.root.locate(path, this.io.metadata, false);
     if ("error" in located) return located;
+    if (!located.stats) return notFound(path);
+    if (located.stats.isSymbolicLink()) return symlinkNotWritable(path);
     return this.locks.run(located.host, async (): Promise<EditResult> => {
       const loaded = await this.loadAt(path, located.host, this.maxBytes, this.io);
       if ("error" in loaded) return loaded;
@@ -281,25 +306,21 @@ export class LocalBackend implements BackendProtocol {
       if (typeof useRipgrep !== "boolean") return useRipgrep;
       candidates = useRipgrep
         ? await this.ripgrepOrWalk(query.pattern, located.host, searchRoot)
-        : await walkFiles(located.host, searchRoot);
+        : await walkFiles(located.host, searchRoot, this.walkOptions());
     } else {
       return { matches: [] };
     }
-    return grepCandidates(candidates, query, this.maxBytes);
+    return grepCandidates(candidates, query, this.maxBytes, this.root);
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = this.checkDir(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") {
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    }
-    const matches = createGlobMatcher(pattern, dir.path);
-    const searchRoot = globSearchRoot(pattern, dir.path);
+    const parsed = parseGlobArgs(pattern, this.dirArgument(path));
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { matches, root: searchRoot } = parsed.query;
     const located = await this.root.locate(searchRoot, threadpoolFs);
     if ("error" in located) return located;
     if (!located.stats?.isDirectory()) return { files: [] };
-    const found = (await walkFiles(located.host, searchRoot)).filter((file) => matches(file.path));
+    const found = (await walkFiles(located.host, searchRoot, this.walkOptions())).filter((file) => matches(file.path));
     const limit = pLimit(STAT_CONCURRENCY);
     const infos = await Promise.all(found.map((file) => limit(() => fileInfo(file.host, file.path))));
     const files = infos.filter((info): info is FileInfo => info !== null);
@@ -314,11 +335,20 @@ export class LocalBackend implements BackendProtocol {
     const located = await this.root.locate(path, threadpoolFs, false);
     if ("error" in located) return located;
     if (!located.stats) return notFound(path);
-    if (located.host === this.root.base) return this.clearRoot(path);
-    return this.locks.run(located.host, async (): Promise<DeleteResult> => {
+    if (located.host === this.root.base) {
+      return this.locks.runScoped({ prefixes: [`${this.root.base}/`] }, () => this.clearRoot(path));
+    }
+    const scope = { keys: [located.host], prefixes: [`${located.host}/`] };
+    return this.locks.runScoped(scope, async (): Promise<DeleteResult> => {
       try {
-        // rm never follows symlinks: a link is unlinked, a directory's links are removed, not their targets.
-        await rm(located.host, { recursive: true });
+        // Through the pinned parent, so that a parent swapped for a symlink cannot redirect the removal.
+        const parent = await pinDirectory(dirname(located.host), this.root, threadpoolFs, false);
+        try {
+          // rm never follows symlinks: a link is unlinked, a directory's links are removed, not their targets.
+          await rm(`${parent.path}/${basename(located.host)}`, { recursive: true });
+        } finally {
+          await parent.close();
+        }
         return { path };
       } catch (error) {
         return fromNodeError(error, path);
@@ -427,7 +457,7 @@ export class LocalBackend implements BackendProtocol {
 
   private async loadAt(path: string, host: string, maxBytes: number, io: IoMode): Promise<Loaded | Failure> {
     try {
-      const read = await readRegularFile(host, maxBytes, io);
+      const read = await readRegularFile(host, maxBytes, io, this.root);
       switch (read.kind) {
         case "directory":
           return failure("is_directory", `'${path}' is a directory, not a file`);
@@ -453,12 +483,15 @@ export class LocalBackend implements BackendProtocol {
     if (options?.signal?.aborted) return failure("aborted", `Write of '${path}' was aborted`);
     if (path === "/") return failure("is_directory", `'${path}' is a directory, not a file`);
     const io = this.io.forWrite(bytes.byteLength);
-    const located = await this.root.locate(path, io.metadata);
+    // The last component as it is: a write never goes through a symlink there.
+    const located = await this.root.locate(path, io.metadata, false);
     if ("error" in located) return located;
+    if (located.stats?.isSymbolicLink()) return symlinkNotWritable(path);
     return this.locks.run(located.host, async (): Promise<WriteResult> => {
       try {
         // Again under the lock: a write queued behind another sees what that one left.
         const current = await io.metadata.lstat(located.host);
+        if (current?.isSymbolicLink()) return symlinkNotWritable(path);
         if (current?.isDirectory()) return failure("is_directory", `'${path}' is a directory, not a file`);
         if (current?.isFile()) {
           if (options?.ifMatch !== undefined || options?.ifNoneMatch !== undefined) {
@@ -486,7 +519,7 @@ export class LocalBackend implements BackendProtocol {
    */
   private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls): Promise<void> {
     const created = previous ? this.creationTime(host, previous) : undefined;
-    const written = await writeFileAtomic(host, bytes, previous, this.fsync, fs);
+    const written = await writeFileAtomic(host, bytes, previous, this.fsync, fs, this.root);
     if (created !== undefined && written) this.createdAt.set(host, { ino: written.ino, created });
     else this.createdAt.delete(host);
   }
@@ -501,8 +534,9 @@ export class LocalBackend implements BackendProtocol {
   private async clearRoot(path: string): Promise<DeleteResult> {
     if (!this.virtualMode) return failure("permission_denied", "Refusing to delete '/' in non-virtual mode");
     try {
-      const names = (await readdir(this.root.base)).filter(isVisibleName);
-      if (names.length === 0) return notFound(path);
+      // Everything but the temp files of writes in flight (which no path names and a rename removes).
+      const names = (await readdir(this.root.base)).filter((name) => !isInternalTempName(name));
+      if (!names.some(isVisibleName)) return notFound(path);
       await Promise.all(names.map((name) => rm(`${this.root.base}/${name}`, { recursive: true })));
       return { path };
     } catch (error) {
@@ -541,12 +575,40 @@ export class LocalBackend implements BackendProtocol {
   }
 
   private async ripgrepOrWalk(pattern: string, host: string, path: string): Promise<WalkedFile[]> {
+    // ripgrep does not follow symlinks (following would descend into linked directories): the links
+    // to regular files come from a walk that runs beside it.
+    const links = walkFiles(host, path, { ...this.walkOptions(), linksOnly: true });
     try {
-      return await ripgrepCandidates(this.ripgrepPath, pattern, host, path, this.maxBytes);
+      const [found, linked] = await Promise.all([
+        ripgrepCandidates(this.ripgrepPath, pattern, host, path, this.maxBytes),
+        links,
+      ]);
+      return found.concat(linked);
     } catch {
       // ripgrep failed to run: the built-in search gives the same answer.
-      return walkFiles(host, path);
+      await links.catch(() => undefined);
+      return walkFiles(host, path, this.walkOptions());
     }
+  }
+
+  /** How glob and grep walk: symlinks to regular files inside the root count as files (see {@link linkedRegularFile}). */
+  private walkOptions(): WalkOptions {
+    return { linkedFile: (host) => linkedRegularFile(host, this.root) };
+  }
+
+  /**
+   * deepagents' realpath hook: the path that an operation on `raw` touches, with symlinks resolved
+   * (dangling ones followed, missing trailing names kept), virtual in virtual mode. Throws for a
+   * path that is invalid or resolves outside the root, which deepagents reports to the model.
+   */
+  private async realpathFor(raw: string): Promise<string> {
+    const checked = this.checkFile(raw);
+    if (!checked.ok) throw new DeepfsError(checked.code, checked.error);
+    const real = await resolveHostPath(this.root.hostOf(checked.path));
+    if (!this.root.contains(real)) {
+      throw new DeepfsError("permission_denied", `'${checked.path}' resolves outside the root directory`);
+    }
+    return this.root.virtualOf(real);
   }
 }
 

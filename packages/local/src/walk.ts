@@ -1,14 +1,28 @@
 import type { Dirent } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
+import { isInternalTempName } from "@deepfs/core";
 import pLimit from "p-limit";
 import { withRetry } from "./errors.js";
-import { TEMP_NAME } from "./file-io.js";
 
 /** A regular file found by {@link walkFiles}. */
 export interface WalkedFile {
   /** Virtual path. */
   path: string;
+  /** Where to read it: the file itself, or the real path of the file a symlink points to. */
   host: string;
+}
+
+/** How {@link walkFiles} treats what it finds. */
+export interface WalkOptions {
+  /** Prunes directories by virtual path. */
+  descend?: (dirPath: string) => boolean;
+  /**
+   * The real host path of the regular file the symlink `host` points to, or null to skip it
+   * (dangling, outside the root, not a regular file). Without it, symlinks are skipped.
+   */
+  linkedFile?: (host: string) => Promise<string | null>;
+  /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
+  linksOnly?: boolean;
 }
 
 /** Directories read at once: enough to hide latency, far below any open-file limit. */
@@ -16,9 +30,13 @@ const WALK_CONCURRENCY = 16;
 // Names that no virtual path can address (checkPath refuses them): never surfaced.
 const UNADDRESSABLE_NAME = /[\u0000-\u001f\u007f\\]/;
 
-/** True for directory entries that listings show: not an in-flight temp file, addressable by a virtual path. */
+/**
+ * True for directory entries that listings show: a name a virtual path can address. That leaves
+ * out the internal temp files (core's `internalTempName`, which contain a backslash) and nothing a
+ * user could name.
+ */
 export function isVisibleName(name: string): boolean {
-  return !TEMP_NAME.test(name) && !UNADDRESSABLE_NAME.test(name);
+  return !isInternalTempName(name) && !UNADDRESSABLE_NAME.test(name);
 }
 
 /** The kind of a directory entry, asking the filesystem when readdir could not tell. */
@@ -38,15 +56,13 @@ export async function entryKind(entry: Dirent, host: string): Promise<"file" | "
 }
 
 /**
- * Every regular file below the host directory `host` (virtual path `path`), in no particular order.
- * Symlinks are never followed (so loops cannot occur and nothing outside is reached); unreadable
- * directories are skipped. `descend` may prune directories by virtual path.
+ * Every regular file below the host directory `host` (virtual path `path`), in no particular order,
+ * and the symlinks to regular files that `linkedFile` accepts (listed under the link's own path).
+ * Symlinks to directories are never descended into (so loops cannot occur and nothing outside is
+ * reached); unreadable directories are skipped.
  */
-export async function walkFiles(
-  host: string,
-  path: string,
-  descend: (dirPath: string) => boolean = () => true,
-): Promise<WalkedFile[]> {
+export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
+  const { descend = () => true, linkedFile, linksOnly = false } = options;
   const files: WalkedFile[] = [];
   const limit = pLimit(WALK_CONCURRENCY);
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
@@ -62,8 +78,12 @@ export async function walkFiles(
       const childHost = dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`;
       const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
       const kind = await entryKind(entry, childHost);
-      if (kind === "file") files.push({ path: childPath, host: childHost });
+      if (kind === "file" && !linksOnly) files.push({ path: childPath, host: childHost });
       else if (kind === "directory" && descend(childPath)) below.push(visit(childHost, childPath));
+      else if (kind === "symlink" && linkedFile) {
+        const target = await linkedFile(childHost);
+        if (target !== null) files.push({ path: childPath, host: target });
+      }
     }
     await Promise.all(below);
   };

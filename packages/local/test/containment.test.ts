@@ -1,4 +1,13 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalBackend } from "../src/index.js";
@@ -90,8 +99,11 @@ describe.each(IO_MODES)("with $name", ({ options }) => {
       expect((await backend.read("/ok-link.txt")).content).toBe("fine");
       const listed = await backend.ls("/");
       expect(listed.files?.map((f) => f.path)).toEqual(["/alias/", "/inside/", "/ok-link.txt"]);
-      expect((await backend.edit("/ok-link.txt", "fine", "good")).error).toBeUndefined();
-      expect(readFileSync(join(root.dir, "inside", "ok.txt"), "utf8")).toBe("good\n");
+      // Reads follow it; writes never go through a link at the last component (as deepagents).
+      expect((await backend.edit("/ok-link.txt", "fine", "good")).code).toBe("permission_denied");
+      expect((await backend.write("/ok-link.txt", "good")).code).toBe("permission_denied");
+      expect((await backend.write("/alias/ok.txt", "good")).error).toBeUndefined();
+      expect(readFileSync(join(root.dir, "inside", "ok.txt"), "utf8")).toBe("good");
     });
 
     it("glob and grep never follow symlinks, and ls hides links that leave the root", async () => {
@@ -137,11 +149,11 @@ describe.each(IO_MODES)("with $name", ({ options }) => {
       expect(readFileSync(join(root.dir, "moved", "sub", "new.txt"), "utf8")).toBe("mine");
     });
 
-    it("a dangling symlink is replaced by a write, never followed", async () => {
+    it("a dangling symlink is neither followed nor replaced by a write", async () => {
       symlinkSync(join(outside.dir, "created-by-agent.txt"), join(root.dir, "dangling.txt"));
       expect((await backend.read("/dangling.txt")).code).toBe("file_not_found");
-      expect((await backend.write("/dangling.txt", "mine")).error).toBeUndefined();
-      expect((await backend.read("/dangling.txt")).content).toBe("mine");
+      expect((await backend.write("/dangling.txt", "mine")).code).toBe("permission_denied");
+      expect(lstatSync(join(root.dir, "dangling.txt")).isSymbolicLink()).toBe(true);
       expect(() => readFileSync(join(outside.dir, "created-by-agent.txt"))).toThrow();
     });
 

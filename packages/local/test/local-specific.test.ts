@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DeepfsError, isSandboxBackend } from "@deepfs/core";
+import { DeepfsError, internalTempName, isSandboxBackend } from "@deepfs/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readRegularFile } from "../src/file-io.js";
+import { HostRoot } from "../src/host-root.js";
 import { FilesystemBackend, LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { IoMode } from "../src/io-mode.js";
 import { tempRoot } from "./temp-root.js";
@@ -79,8 +80,9 @@ describe("limits and native errors", () => {
   it("readRegularFile never follows a symlink at the final component (O_NOFOLLOW)", async () => {
     writeFileSync(join(root.dir, "target.txt"), "x");
     symlinkSync(join(root.dir, "target.txt"), join(root.dir, "link.txt"));
+    const host = new HostRoot(realpathSync(root.dir));
     for (const io of [new IoMode(64 * 1024), IoMode.threadpool]) {
-      await expect(readRegularFile(join(root.dir, "link.txt"), 100, io)).rejects.toMatchObject({ code: "ELOOP" });
+      await expect(readRegularFile(join(root.dir, "link.txt"), 100, io, host)).rejects.toMatchObject({ code: "ELOOP" });
     }
   });
 });
@@ -140,7 +142,77 @@ describe("execute", () => {
     expect((await backend.execute("exit 7")).exitCode).toBe(7);
   });
 
+  it("background children do not outlive execute", async () => {
+    const backend = sandbox({ execute: true });
+    const result = await backend.execute("sleep 30 & echo $!");
+    expect(result.exitCode).toBe(0);
+    const pid = Number(result.output.trim());
+    expect(pid).toBeGreaterThan(0);
+    expect(await gone(pid)).toBe(true);
+  });
+
+  it("close() kills running commands and their background children", async () => {
+    const backend = sandbox({ execute: true });
+    const pidFile = join(root.dir, "bg.pid");
+    const running = backend.execute(`sleep 30 & echo $! > '${pidFile}'; sleep 30`);
+    while (!existsSync(pidFile) || readFileSync(pidFile, "utf8").trim() === "") await sleep(20);
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    await backend.close();
+    expect((await running).exitCode).not.toBe(0);
+    expect(await gone(pid)).toBe(true);
+  });
+
+  it("refuses a timeout that is not a positive number, before running anything", async () => {
+    const backend = sandbox({ execute: true });
+    const marker = join(root.dir, "ran");
+    for (const timeoutMs of [-1, 0, Number.NaN, "100", 2 ** 31]) {
+      const result = await backend.execute(`touch '${marker}'`, { timeoutMs: timeoutMs as number });
+      expect(result, String(timeoutMs)).toMatchObject({ exitCode: 1, code: "invalid_argument" });
+      expect(result.output).toContain("timeoutMs");
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(() => sandbox({ execute: { timeoutMs: -5 } })).toThrow(DeepfsError);
+  });
+
   it("is refused when not enabled", async () => {
     expect((await sandbox().execute("echo hi")).exitCode).toBe(1);
+  });
+});
+
+/** True once process `pid` no longer exists (polled for up to two seconds). */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await sleep(20);
+  }
+  return false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe("internal temp names", () => {
+  it("hides exactly the internal temp names; delete('/') removes a user file named like an old temp file", async () => {
+    const backend = new LocalBackend({ rootDir: root.dir });
+    writeFileSync(join(root.dir, ".deepfs-0123456789abcdef.tmp"), "needle\n");
+    writeFileSync(join(root.dir, internalTempName("0123456789abcdef")), "needle\n");
+    expect((await backend.ls("/")).files?.map((f) => f.path)).toEqual(["/.deepfs-0123456789abcdef.tmp"]);
+    expect((await backend.glob("**")).files?.map((f) => f.path)).toEqual(["/.deepfs-0123456789abcdef.tmp"]);
+    expect((await backend.grep("needle")).matches?.map((m) => m.path)).toEqual(["/.deepfs-0123456789abcdef.tmp"]);
+    expect((await backend.delete("/")).error).toBeUndefined();
+    // A temp file is in flight until its rename: delete("/") leaves it to the write that owns it.
+    expect(readdirSync(root.dir)).toEqual([internalTempName("0123456789abcdef")]);
+  });
+
+  it("concurrent writes leave no temp file behind", async () => {
+    const backend = new LocalBackend({ rootDir: root.dir });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => backend.write(`/d${i % 3}/f${i}.txt`, "x")));
+    const names = readdirSync(root.dir, { recursive: true }).map(String);
+    expect(names.filter((name) => name.includes(".tmp"))).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   registerExecuteRules,
   registerGrepRules,
   registerHostileRules,
+  registerInternalNameRules,
   registerLsRules,
   registerPathRules,
   registerReadRules,
@@ -46,9 +47,12 @@ defineBackendContract({
 
 // The built-in search differs from the ripgrep run only in how grep finds its candidates: its grep rules.
 describe("LocalBackend (built-in grep) satisfies the deepfs grep contract", () => {
-  registerGrepRules(
-    createContractContext({ name: "LocalBackend (built-in grep)", create: subject({ grepEngine: "builtin" }) }),
-  );
+  const ctx = createContractContext({
+    name: "LocalBackend (built-in grep)",
+    create: subject({ grepEngine: "builtin" }),
+  });
+  registerGrepRules(ctx);
+  registerInternalNameRules(ctx);
 });
 
 // The runs above read and write their small files with blocking calls; this one makes every call on

@@ -1,19 +1,17 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { defineSoak } from "@deepfs/conformance/soak";
-import { CompositeBackend, StateBackend } from "@deepfs/core";
+import { CompositeBackend, isInternalTempName, StateBackend } from "@deepfs/core";
 import { LocalBackend } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
-
-/** The atomic-write temp files LocalBackend renames into place (`.deepfs-<16 hex>.tmp`). */
-const TEMP_NAME = /^\.deepfs-[0-9a-f]{16}\.tmp$/;
 
 /** Temp files left anywhere below `dir` on disk: none may outlive the calls that made them. */
 function tempFilesBelow(dir: string): number {
   let count = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) count += tempFilesBelow(join(dir, entry.name));
-    else if (TEMP_NAME.test(entry.name)) count++;
+    // The atomic-write temp files LocalBackend renames into place.
+    else if (isInternalTempName(entry.name)) count++;
   }
   return count;
 }

@@ -31,8 +31,9 @@ export async function grepInDatabase(
   namespace: string,
   query: GrepQuery,
 ): Promise<GrepResult> {
-  // A line never contains "\n", so such a pattern matches nothing (as in the core matcher).
-  if (query.pattern.includes("\n") || query.maxCount < 0) return { matches: [] };
+  // A pattern core knows can match nothing ("\n" or NUL) never reaches SQL: a text value cannot
+  // even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
+  if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
   const table = tableSql(sql, ref);
   const like = likeContaining(query.pattern);
   let scope = withinSql(sql, query.dir);

@@ -7,7 +7,6 @@ import {
   checkPreconditions,
   comparePaths,
   contentFromBytes,
-  createGlobMatcher,
   DeepfsError,
   type DeleteResult,
   type EditResult,
@@ -20,7 +19,7 @@ import {
   failure,
   type GlobResult,
   type GrepResult,
-  globSearchRoot,
+  parseGlobArgs,
   type LsResult,
   notFound,
   parentDir,
@@ -71,8 +70,9 @@ function coarseCode(code: ErrorCode): FileOperationError {
  * - grep runs inside the database and returns only matching lines (see `grep.ts`).
  * - Writes run in a transaction under advisory locks (exclusive on the path, shared on its
  *   ancestors), so "a file where a directory is" and "a file below a file" are checked atomically;
- *   edits lock the row (`SELECT ... FOR UPDATE`), so concurrent edits, also from other processes,
- *   never lose a change. The etag is the row's `version`, drawn from a sequence on every change.
+ *   edits take the path's lock too, then the row (`SELECT ... FOR UPDATE`), so every mutation of a
+ *   path (write, edit, upload, delete), also from other processes, waits for the one before it and
+ *   none loses a change. The etag is the row's `version`, drawn from a sequence on every change.
  * - Dropped connections and server restarts are retried; a write whose COMMIT was in flight when
  *   the connection dropped returns `backend_unavailable` instead of being applied twice.
  *
@@ -261,7 +261,10 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
     if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
     return this.attempt(`editing '${path}'`, () =>
       runTransaction(this.sql, async (tx): Promise<EditResult> => {
-        // The row lock makes a concurrent edit (from any process) wait and then see this one's result.
+        // The path's advisory lock first, as write, upload and delete take it: a plain write waits
+        // for the edit instead of failing its version check. Then the row lock makes a concurrent
+        // edit (from any process) wait and then see this one's result.
+        await tx`SELECT pg_advisory_xact_lock(${this.lockKey(tx, path)})`;
         const row = await this.fetchFile(tx, path, true);
         if (!row) return this.missing(tx, path);
         const plan = planEdit(
@@ -305,15 +308,12 @@ export class PostgresBackend implements BackendProtocol, AsyncDisposable {
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "")
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    const matches = createGlobMatcher(pattern, dir.path);
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
     // The pattern's literal directory narrows the rows in SQL; the core matcher decides.
-    const root = globSearchRoot(pattern, dir.path);
+    const { dir, matches, root } = parsed.query;
     const { from, to } = descendantRange(root);
-    return this.attempt(`searching '${dir.path}'`, async () => {
+    return this.attempt(`searching '${dir}'`, async () => {
       const rows = await this.sql`
         SELECT path, size, modified_at FROM ${tableSql(this.sql, this.location)}
         WHERE namespace = ${this.namespace} AND (path = ${root} OR (path >= ${from} AND path < ${to}))

@@ -47,7 +47,7 @@ type Failure = { error: string; code: ErrorCode };
  */
 export async function grepObjects(ctx: GrepContext, query: GrepQuery): Promise<GrepResult> {
   // A pattern spanning lines, or one no valid UTF-8 text can contain, matches nothing: skip the downloads.
-  if (query.pattern.includes("\n") || !isWellFormed(query.pattern)) return { matches: [] };
+  if (query.matchesNothing || !isWellFormed(query.pattern)) return { matches: [] };
   let candidates: Candidate[];
   try {
     candidates = await listCandidates(ctx, query);

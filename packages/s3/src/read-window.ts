@@ -44,6 +44,8 @@ export class LineWindow {
     if (!this.take(() => this.decoder.decode())) return null;
     const totalLines = this.line + (this.started ? 1 : 0);
     if (this.started && this.inWindow()) this.kept.push(this.partial);
+    // As core's readTextWindow: an empty text has no range, not `totalLines: 0`.
+    if (totalLines === 0) return { content: "" };
     if (this.kept.length === 0) return { content: "", totalLines };
     const endLine = this.first + this.kept.length;
     return {

@@ -18,7 +18,6 @@ import {
   checkPreconditions,
   comparePaths,
   contentFromBytes,
-  createGlobMatcher,
   type DeleteResult,
   type EditResult,
   type ErrorCode,
@@ -30,7 +29,7 @@ import {
   type GlobResult,
   type GrepResult,
   getMimeType,
-  globSearchRoot,
+  parseGlobArgs,
   isTextMimeType,
   type LsResult,
   notFound,
@@ -286,12 +285,9 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "")
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    const matches = createGlobMatcher(pattern, dir.path);
-    const root = globSearchRoot(pattern, dir.path);
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { dir, matches, root } = parsed.query;
     const files: FileInfo[] = [];
     try {
       for await (const object of listObjects(this.client, {
@@ -306,7 +302,7 @@ export class S3Backend implements BackendProtocol, AsyncDisposable {
         }
       }
     } catch (error) {
-      return s3Failure(error, dir.path, "Searching");
+      return s3Failure(error, dir, "Searching");
     }
     return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
   }

@@ -41,11 +41,12 @@ describe("line counting and read windows (properties)", () => {
         let windows = 0;
         while (offset !== undefined) {
           const window = readTextWindow(content, offset, k);
-          expect(window.totalLines).toBe(total);
+          // An empty text has no range at all (as deepagents' StateBackend answers it).
           if (total === 0) {
-            expect(window).toEqual({ content: "", totalLines: 0 });
+            expect(window).toEqual({ content: "" });
             break;
           }
+          expect(window.totalLines).toBe(total);
           const endLine = Math.min(offset + k, total);
           expect(window.startLine).toBe(offset + 1);
           expect(window.endLine).toBe(endLine);
@@ -62,11 +63,12 @@ describe("line counting and read windows (properties)", () => {
     );
   });
 
-  it("a window past the end is empty and still reports totalLines", () => {
+  it("a window past the end is empty and still reports totalLines (none for an empty text)", () => {
     fc.assert(
       fc.property(text, fc.nat(5), fc.integer({ min: 1, max: 10 }), (content, beyond, k) => {
         const total = countLines(content);
-        expect(readTextWindow(content, total + beyond, k)).toEqual({ content: "", totalLines: total });
+        const expected = total === 0 ? { content: "" } : { content: "", totalLines: total };
+        expect(readTextWindow(content, total + beyond, k)).toEqual(expected);
       }),
       RUNS,
     );

@@ -1,0 +1,200 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { type BackendProtocol, type FileDataV2, StateBackend } from "@deepfs/core";
+import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
+import { getConfig } from "@langchain/langgraph";
+import { filesValue } from "deepagents";
+import { describe, expect, it } from "vitest";
+import { defineBackendContract } from "../src/index.js";
+
+// LangGraph installs this storage when it starts a run; the tasks below stand in for its tasks.
+AsyncLocalStorageProviderSingleton.initializeGlobalInstance(new AsyncLocalStorage());
+
+type Files = Record<string, unknown>;
+/** deepagents' reducer of the `files` channel: merges updates, `null` deletes. */
+const reduce = (current: Files, update: Files): Files => filesValue.reducer(current as never, update as never) as Files;
+
+/**
+ * One thread's `files` channel, with tasks that see it as LangGraph shows it to a task: the state
+ * at the start of the step plus the task's own pending writes. `commit()` ends the step, applying
+ * every task's writes through deepagents' reducer in task order.
+ */
+class Thread {
+  files: Files;
+  private pending: Array<{ writes: Files[] }> = [];
+
+  constructor(files: Files = {}) {
+    this.files = files;
+  }
+
+  /** A task of the current step: runs `fn` with the task's run config, as LangGraph does. */
+  task(id: string): <T>(fn: () => Promise<T>) => Promise<T> {
+    const own = { writes: [] as Files[] };
+    this.pending.push(own);
+    return (fn) => AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
+  }
+
+  /** Runs `fn` as a step of its own, applying its writes when it ends (calls may overlap). */
+  async step<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const own = { writes: [] as Files[] };
+    try {
+      return await AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
+    } finally {
+      this.files = own.writes.reduce(reduce, this.files);
+    }
+  }
+
+  /** Ends the step of the tasks made by `task()`: their writes, in task order. */
+  commit(): void {
+    for (const task of this.pending) this.files = task.writes.reduce(reduce, this.files);
+    this.pending = [];
+  }
+
+  private configurable(id: string, own: { writes: Files[] }) {
+    return {
+      thread_id: "t",
+      __pregel_task_id: id,
+      __pregel_read: (channel: string, fresh = false) => {
+        if (channel !== "files") throw new TypeError(`no channel ${channel}`);
+        return fresh && own.writes.length > 0 ? own.writes.reduce(reduce, this.files) : this.files;
+      },
+      __pregel_send: (writes: Array<[string, Files]>) => {
+        for (const [channel, update] of writes) if (channel === "files") own.writes.push(update);
+      },
+    };
+  }
+}
+
+/** `backend` whose every call is a task of its own step on `thread`, committed when the call ends. */
+function inThread(backend: StateBackend, thread: Thread): BackendProtocol {
+  let calls = 0;
+  return new Proxy(backend, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => thread.step(`call-${++calls}`, () => value.apply(target, args));
+    },
+  });
+}
+
+defineBackendContract({
+  name: "StateBackend in a LangGraph thread (the files state channel)",
+  create: () => inThread(new StateBackend(), new Thread()),
+  capabilities: { execute: false },
+});
+
+describe("StateBackend inside a LangGraph run keeps files in the thread's state", () => {
+  it("the stand-in tasks give the run config that LangGraph's own getConfig() reads", async () => {
+    const run = new Thread().task("probe");
+    const configurable = await run(async () => getConfig()?.configurable);
+    expect(configurable?.__pregel_task_id).toBe("probe");
+  });
+
+  it("writes deepagents' FileData v2 into the thread's state, not into the object", async () => {
+    const backend = new StateBackend();
+    const thread = new Thread();
+    const written = await thread.task("a")(() => backend.write("/notes/a.md", "hello\n"));
+    thread.commit();
+    expect(written).toEqual({ path: "/notes/a.md", etag: expect.any(String) });
+    const stored = thread.files["/notes/a.md"] as FileDataV2;
+    expect(Object.keys(stored).sort()).toEqual(["content", "created_at", "mimeType", "modified_at"]);
+    expect(stored).toMatchObject({ content: "hello\n", mimeType: "text/markdown" });
+    expect(backend.files, "outside the run the object's own memory is empty").toEqual({});
+    expect(await backend.ls("/")).toEqual({ files: [] });
+  });
+
+  it("two threads never see each other's files", async () => {
+    const backend = new StateBackend();
+    const one = new Thread();
+    const two = new Thread();
+    await one.task("a")(() => backend.write("/secret.txt", "thread one"));
+    one.commit();
+    const fromTwo = await two.task("b")(() => backend.read("/secret.txt"));
+    expect(fromTwo.code).toBe("file_not_found");
+    expect(await two.task("c")(() => backend.glob("**"))).toEqual({ files: [] });
+    expect(await one.task("d")(() => backend.read("/secret.txt"))).toMatchObject({ content: "thread one" });
+  });
+
+  it("reads seeded state, v1 included, and its etags survive a checkpoint round trip", async () => {
+    const backend = new StateBackend();
+    const at = "2025-01-01T00:00:00.000Z";
+    const thread = new Thread({
+      "/v1.txt": { content: ["line 1", "line 2"], created_at: at, modified_at: at },
+      "/v2.md": { content: "# v2\n", mimeType: "text/markdown", created_at: at, modified_at: at },
+    });
+    const run = thread.task("a");
+    expect(await run(() => backend.read("/v1.txt"))).toMatchObject({ content: "line 1\nline 2" });
+    const first = await run(() => backend.readRaw("/v2.md"));
+    // A checkpoint restores copies of the objects: the etag must come from the content.
+    const restored = new Thread(structuredClone(thread.files));
+    const again = await restored.task("b")(() => backend.readRaw("/v2.md"));
+    expect(again.etag).toBe(first.etag);
+    const stale = await restored.task("c")(() => backend.write("/v2.md", "other", { ifMatch: "nope" }));
+    expect(stale.code).toBe("conflict");
+    const ok = await restored.task("d")(() => backend.write("/v2.md", "# v2, edited\n", { ifMatch: first.etag }));
+    expect(ok.error).toBeUndefined();
+    expect(ok.etag).not.toBe(first.etag);
+  });
+
+  it("parallel tasks of one step writing different files both land through the reducer", async () => {
+    const backend = new StateBackend();
+    const thread = new Thread();
+    const [a, b] = await Promise.all([
+      thread.task("a")(() => backend.write("/a.txt", "A")),
+      thread.task("b")(() => backend.write("/b.txt", "B")),
+    ]);
+    expect([a.error, b.error]).toEqual([undefined, undefined]);
+    thread.commit();
+    expect(Object.keys(thread.files).sort()).toEqual(["/a.txt", "/b.txt"]);
+  });
+
+  it("a second task of the step changing a file another task changed answers conflict, losing nothing", async () => {
+    const backend = new StateBackend({});
+    const thread = new Thread({
+      "/f.txt": { content: "one two", mimeType: "text/plain", created_at: "x", modified_at: "x" },
+    });
+    const first = await thread.task("a")(() => backend.edit("/f.txt", "one", "1"));
+    const second = await thread.task("b")(() => backend.edit("/f.txt", "two", "2"));
+    const removal = await thread.task("c")(() => backend.delete("/"));
+    expect(first).toEqual({ path: "/f.txt", occurrences: 1, etag: expect.any(String) });
+    expect(second.code).toBe("conflict");
+    expect(second.error).toContain("/f.txt");
+    expect(removal.code).toBe("conflict");
+    thread.commit();
+    expect((thread.files["/f.txt"] as FileDataV2).content).toBe("1 two");
+    // The next step starts from the merged state: the edit now applies.
+    expect(await thread.task("d")(() => backend.edit("/f.txt", "two", "2"))).toMatchObject({ occurrences: 1 });
+  });
+
+  it("concurrent edits inside one task both land (the second is re-applied to the first's result)", async () => {
+    const backend = new StateBackend();
+    const thread = new Thread({
+      "/f.txt": { content: "a b c", mimeType: "text/plain", created_at: "x", modified_at: "x" },
+    });
+    const results = await thread.task("a")(() =>
+      Promise.all([
+        backend.edit("/f.txt", "a", "A"),
+        backend.edit("/f.txt", "b", "B"),
+        backend.edit("/f.txt", "c", "C"),
+      ]),
+    );
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    thread.commit();
+    expect((thread.files["/f.txt"] as FileDataV2).content).toBe("A B C");
+  });
+
+  it("inside a run whose graph has no files channel, every call answers unsupported", async () => {
+    const backend = new StateBackend({ files: { "/kept.txt": "memory" } });
+    const configurable = {
+      __pregel_read: (channel: string) => {
+        throw new TypeError(`no channel ${channel}`);
+      },
+      __pregel_send: () => {},
+    };
+    const run = <T>(fn: () => Promise<T>) => AsyncLocalStorageProviderSingleton.runWithConfig({ configurable }, fn);
+    expect((await run(() => backend.read("/kept.txt"))).code).toBe("unsupported");
+    expect((await run(() => backend.write("/x.txt", "x"))).code).toBe("unsupported");
+    const [upload] = await run(() => backend.uploadFiles([["/y.bin", new Uint8Array([1])]]));
+    expect(upload).toMatchObject({ path: "/y.bin", code: "unsupported" });
+    expect((await backend.read("/kept.txt")).content, "outside a run the memory answers").toBe("memory");
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { editableText, planEdit, readResultOf } from "../src/backend-helpers.js";
+import { decodeUtf8Lossy, encodeUtf8 } from "../src/text.js";
+
+const invalid = new Uint8Array([...encodeUtf8("caf"), 0xe9, ...encodeUtf8("\nok\n")]);
+
+describe("text whose bytes are not valid UTF-8", () => {
+  it("reads as the replaced text with invalidUtf8, windowed like any text", () => {
+    expect(readResultOf(invalid, "text/plain", "e1")).toEqual({
+      content: "caf\uFFFD\nok",
+      totalLines: 2,
+      startLine: 1,
+      endLine: 2,
+      mimeType: "text/plain",
+      etag: "e1",
+      invalidUtf8: true,
+    });
+    expect(readResultOf(invalid, "text/plain", "e1", 1, 1)).toMatchObject({ content: "ok", invalidUtf8: true });
+    expect(decodeUtf8Lossy(invalid)).toBe("caf\uFFFD\nok\n");
+  });
+
+  it("keeps bytes of a binary type as bytes, and valid bytes of a text type as plain text", () => {
+    expect(readResultOf(invalid, "image/png", "e1")).toEqual({ content: invalid, mimeType: "image/png", etag: "e1" });
+    expect(readResultOf(encodeUtf8("hi\n"), "text/plain", "e2")).not.toHaveProperty("invalidUtf8");
+  });
+
+  it("is not editable: invalid_argument saying why, never 'binary'", () => {
+    const refused = editableText("/x.txt", {
+      content: invalid,
+      mimeType: "text/plain",
+      created_at: "",
+      modified_at: "",
+    });
+    expect(refused).toMatchObject({ code: "invalid_argument" });
+    expect((refused as { error: string }).error).toMatch(/not valid UTF-8/);
+    const plan = planEdit(
+      "/x.txt",
+      { etag: "e", content: invalid, mimeType: "text/plain" },
+      "ok",
+      "OK",
+      false,
+      undefined,
+    );
+    expect(plan).toMatchObject({ code: "invalid_argument" });
+    const binary = editableText("/x.png", { content: invalid, mimeType: "image/png", created_at: "", modified_at: "" });
+    expect((binary as { error: string }).error).toMatch(/binary/);
+  });
+});
