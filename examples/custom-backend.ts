@@ -26,7 +26,6 @@ import {
   comparePaths,
   contentFromBytes,
   createFileData,
-  createGlobMatcher,
   type DeleteResult,
   dirPrefix,
   type EditResult,
@@ -41,18 +40,18 @@ import {
   type GlobResult,
   type GrepResult,
   getMimeType,
-  globSearchRoot,
   grepTexts,
   isTextMimeType,
   isWithin,
   type LsResult,
   notFound,
   parentDir,
+  parseGlobArgs,
   parseGrepArgs,
   planEdit,
   type ReadRawResult,
   type ReadResult,
-  readTextWindow,
+  readResultOf,
   relativeTo,
   utf8ByteLength,
   type WriteOptions,
@@ -105,8 +104,14 @@ export class MapBackend implements BackendProtocol, AsyncDisposable {
     const found = this.lookup(filePath);
     if ("error" in found) return found;
     const { content, mimeType } = found.file.data;
-    if (typeof content !== "string") return { content: content.slice(), mimeType, etag: found.file.etag };
-    return { ...readTextWindow(content, offset, limit), mimeType, etag: found.file.etag };
+    // The contract's read answer: bytes as they are, text as a window (invalid UTF-8 flagged).
+    return readResultOf(
+      typeof content === "string" ? content : content.slice(),
+      mimeType,
+      found.file.etag,
+      offset,
+      limit,
+    );
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {
@@ -172,13 +177,10 @@ export class MapBackend implements BackendProtocol, AsyncDisposable {
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    if (typeof pattern !== "string" || pattern === "") {
-      return failure("invalid_argument", "glob pattern must be a non-empty string");
-    }
-    const matches = createGlobMatcher(pattern, dir.path);
-    const root = globSearchRoot(pattern, dir.path);
+    // Validates the pattern like a path (no `.`/`..` segments, bounded cost) before any lookup.
+    const parsed = parseGlobArgs(pattern, path);
+    if (!parsed.ok) return failure(parsed.code, parsed.error);
+    const { matches, root } = parsed.query;
     const files: FileInfo[] = [];
     for (const [filePath, file] of this.files) {
       if (isWithin(filePath, root) && matches(filePath)) {

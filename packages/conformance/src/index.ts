@@ -20,9 +20,11 @@ export { createContractContext, DEFAULT_TIMEOUT, HEAVY_TIMEOUT } from "./context
 export { defineBackendContract } from "./define-backend-contract.js";
 export { registerDeleteRules } from "./delete.js";
 export { registerEditRules } from "./edit.js";
+export { registerEncodingRules } from "./encoding.js";
 export { registerErrorRules } from "./errors.js";
 export { registerExecuteRules } from "./execute.js";
 export { registerGlobRules } from "./glob.js";
+export { registerGlobSecurityRules } from "./glob-security.js";
 export { registerGrepRules } from "./grep.js";
 export { registerHostileRules } from "./hostile.js";
 export { registerInternalNameRules } from "./internal-names.js";

@@ -295,7 +295,7 @@ export abstract class BaseSandbox implements SandboxBackendProtocol {
   async glob(pattern: string, path?: string): Promise<GlobResult> {
     const parsed = parseGlobArgs(pattern, path);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const { dir, matches, root } = parsed.query;
+    const { matches, root } = parsed.query;
     const run = await this.runScript(listFilesScript(root), `list '${root}'`);
     if ("error" in run) return run;
     if (run.status !== ScriptStatus.ok) return this.unexpected(`list '${root}'`, run.status);

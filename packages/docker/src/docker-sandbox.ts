@@ -41,13 +41,7 @@ import {
 } from "./options.js";
 import { CappedOutput } from "./output.js";
 import { resolveRuntime } from "./runtimes.js";
-import {
-  DOWNLOAD_SCRIPT,
-  IDENTITY_SCRIPT,
-  KEEPALIVE_SCRIPT,
-  KILL_SCRIPT,
-  UPLOAD_SCRIPT,
-} from "./scripts.js";
+import { DOWNLOAD_SCRIPT, IDENTITY_SCRIPT, KEEPALIVE_SCRIPT, KILL_SCRIPT, UPLOAD_SCRIPT } from "./scripts.js";
 
 /** A started container and what the sandbox learnt about it. */
 interface Running {

@@ -24,7 +24,13 @@ while (Date.now() < deadline) {
   // A write may recreate "d" while it is away (creating missing parents, as it should): move that aside.
   try { fs.symlinkSync(outside, d); } catch {}
   try { fs.unlinkSync(d); } catch {}
-  try { fs.renameSync(hold, d); } catch { fs.renameSync(d, root + "/made-" + swaps); fs.renameSync(hold, d); }
+  // A write can recreate "d" again between the two renames: retry (boundedly) until it is back.
+  for (let tries = 0; ; tries++) {
+    try { fs.renameSync(hold, d); break; } catch (error) {
+      if (tries > 1000) throw error;
+      try { fs.renameSync(d, root + "/made-" + swaps + "-" + tries); } catch {}
+    }
+  }
   swaps++;
 }
 process.stdout.write(String(swaps));

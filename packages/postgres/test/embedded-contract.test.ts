@@ -4,8 +4,10 @@ import {
   registerConcurrencyRules,
   registerDeleteRules,
   registerEditRules,
+  registerEncodingRules,
   registerErrorRules,
   registerGlobRules,
+  registerGlobSecurityRules,
   registerGrepRules,
   registerHostileRules,
   registerInternalNameRules,
@@ -48,9 +50,11 @@ describe("PostgresBackend (embedded) satisfies the deepfs backend contract", () 
   registerReadRules(ctx);
   registerWriteRules(ctx);
   registerEditRules(ctx);
+  registerEncodingRules(ctx);
   registerConcurrencyRules(ctx);
   registerLsRules(ctx);
   registerGlobRules(ctx);
+  registerGlobSecurityRules(ctx);
   registerGrepRules(ctx);
   registerDeleteRules(ctx);
   registerErrorRules(ctx);
