@@ -19,6 +19,12 @@ export interface BackendContractOptions<B extends BackendProtocol = BackendProto
   create: () => ContractSubject<B> | B | Promise<ContractSubject<B> | B>;
   /** Overrides of `backend.capabilities`: what the suite may expect of this backend. */
   capabilities?: Partial<BackendCapabilities>;
+  /**
+   * Rule groups to leave out, for a backend run that another run already covers in full (e.g. an
+   * embedded database too slow for the heavy groups): `transfer` (large and many blobs) and `scale`
+   * (thousands of files, 200,000 entries through a router, a 200,000-line file).
+   */
+  omit?: Array<"transfer" | "scale">;
   /** A reason to skip the whole suite (e.g. the service is unavailable); printed loudly. */
   skip?: string | undefined;
   /**

@@ -66,10 +66,11 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   registerGlobSecurityRules(ctx);
   registerGrepRules(ctx);
   registerDeleteRules(ctx);
-  registerTransferRules(ctx);
-  registerScaleRules(ctx);
+  const omitted = new Set(options.omit ?? []);
+  if (!omitted.has("transfer")) registerTransferRules(ctx);
+  if (!omitted.has("scale")) registerScaleRules(ctx);
   registerRouterDeleteRules(ctx);
-  registerRouterScaleRules(ctx);
+  if (!omitted.has("scale")) registerRouterScaleRules(ctx);
   registerErrorRules(ctx);
   registerHostileRules(ctx);
   registerIsolationRules(ctx);
