@@ -154,6 +154,21 @@ export function registerGlobSecurityRules(ctx: ContractContext): void {
     );
   });
 
+  describe("a pattern's literal directories", () => {
+    ctx.rule("a file where the pattern names a directory matches nothing, and is no error", async (env) => {
+      await seed(env, TREE);
+      const dir = env.at("/d");
+      for (const pattern of ["a.txt/*", "..a/..a/b", "a.txt/x/**/*.txt", "b/x.txt/y"]) {
+        const globbed = await env.backend.glob(pattern, dir);
+        expectSuccess(globbed, `glob(${JSON.stringify(pattern)})`);
+        expect(globbed.files, `glob(${JSON.stringify(pattern)})`).toEqual([]);
+        const grepped = await env.backend.grep("needle", dir, pattern);
+        expectSuccess(grepped, `grep filter ${JSON.stringify(pattern)}`);
+        expect(grepped.matches, `grep filter ${JSON.stringify(pattern)}`).toEqual([]);
+      }
+    });
+  });
+
   describe("the cost of a pattern is bounded by its length", () => {
     ctx.rule("hostile patterns answer within a second, refused or right", async (env) => {
       const longName = `${"a".repeat(28)}X`;

@@ -294,10 +294,9 @@ export class LocalBackend implements BackendProtocol {
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const query = parsed.query;
     const searchRoot = grepGlobSearchRoot(query.glob, query.dir);
-    const located = await this.root.locate(searchRoot, threadpoolFs);
+    const located = await this.locateSearchRoot(searchRoot, query.dir);
     if ("error" in located) return located;
-    // A line never contains "\n", and a file with NUL is binary: such patterns cannot match.
-    if (query.pattern.includes("\n") || query.pattern.includes("\u0000") || !located.stats) return { matches: [] };
+    if (query.matchesNothing || !located.stats) return { matches: [] };
     let candidates: WalkedFile[];
     if (located.stats.isFile()) {
       candidates = [{ path: searchRoot, host: located.host }];
@@ -316,8 +315,8 @@ export class LocalBackend implements BackendProtocol {
   async glob(pattern: string, path?: string): Promise<GlobResult> {
     const parsed = parseGlobArgs(pattern, this.dirArgument(path));
     if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const { matches, root: searchRoot } = parsed.query;
-    const located = await this.root.locate(searchRoot, threadpoolFs);
+    const { dir, matches, root: searchRoot } = parsed.query;
+    const located = await this.locateSearchRoot(searchRoot, dir);
     if ("error" in located) return located;
     if (!located.stats?.isDirectory()) return { files: [] };
     const found = (await walkFiles(located.host, searchRoot, this.walkOptions())).filter((file) => matches(file.path));
@@ -562,6 +561,18 @@ export class LocalBackend implements BackendProtocol {
       // Dangling or looping links are not shown.
       return null;
     }
+  }
+
+  /**
+   * Locates the directory a glob or grep walks. When the pattern narrowed it below the caller's
+   * directory (`a/b/*` → `dir/a/b`), a file standing where a directory of the pattern would be only
+   * means that nothing matches, not that the caller's path is wrong.
+   */
+  private async locateSearchRoot(searchRoot: string, dir: string) {
+    const located = await this.root.locate(searchRoot, threadpoolFs);
+    if ("error" in located && located.code === "not_a_directory" && searchRoot !== dir)
+      return { host: "", stats: null };
+    return located;
   }
 
   private async useRipgrep(): Promise<boolean | Failure> {
