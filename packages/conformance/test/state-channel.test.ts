@@ -21,6 +21,8 @@ const reduce = (current: Files, update: Files): Files => filesValue.reducer(curr
 class Thread {
   files: Files;
   private pending: Array<{ writes: Files[] }> = [];
+  /** The step in progress (see `step`). */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(files: Files = {}) {
     this.files = files;
@@ -33,13 +35,24 @@ class Thread {
     return (fn) => AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
   }
 
-  /** Runs `fn` as a step of its own, applying its writes when it ends (calls may overlap). */
+  /**
+   * Runs `fn` as a step of its own, applying its writes when it ends. As in LangGraph, a thread
+   * runs one step at a time: a step starts once the one before it has committed (calls that must
+   * run side by side are tasks of one step, made by `task()`).
+   */
   async step<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.running;
+    let finished = () => {};
+    this.running = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    await before;
     const own = { writes: [] as Files[] };
     try {
       return await AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
     } finally {
       this.files = own.writes.reduce(reduce, this.files);
+      finished();
     }
   }
 

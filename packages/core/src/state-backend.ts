@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { failure } from "./errors.js";
 import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
-import { MemoryBackend, type MemoryBackendOptions } from "./memory-backend.js";
+import { DriverBackend } from "./kit/facade.js";
+import { MemoryBackend, type MemoryBackendOptions, MemoryDriver } from "./memory-backend.js";
 import { getMimeType } from "./mime.js";
 import { checkPath } from "./paths.js";
 import type {
@@ -133,7 +134,7 @@ export class StateBackend implements BackendProtocol {
 
   /** Runs a read-only `op` on the thread's files inside a graph run, on this object's memory outside. */
   private async reading<T>(
-    op: (backend: MemoryBackend) => Promise<T>,
+    op: (backend: DriverBackend) => Promise<T>,
     onFailure: (f: Failure) => NoInfer<T>,
   ): Promise<T> {
     const channel = currentFilesChannel();
@@ -148,7 +149,7 @@ export class StateBackend implements BackendProtocol {
    * together): then `op` is applied again to the new files, so neither change is lost.
    */
   private async mutating<T>(
-    op: (backend: MemoryBackend) => Promise<T>,
+    op: (backend: DriverBackend) => Promise<T>,
     onFailure: (f: Failure, attempted?: T) => NoInfer<T>,
   ): Promise<T> {
     const channel = currentFilesChannel();
@@ -190,10 +191,10 @@ function quoteList(paths: string[]): string {
 }
 
 /**
- * The thread's files as a MemoryBackend that records what its methods change instead of keeping
- * it. Etags come from the content, so that they are the same in every call, process and checkpoint.
+ * The thread's files as a memory store that records what is changed instead of keeping it. Etags
+ * come from the content, so that they are the same in every call, process and checkpoint.
  */
-class ChannelView extends MemoryBackend {
+class ChannelDriver extends MemoryDriver {
   /** Path → new FileData, or `null` for a deleted file, in the shape deepagents' reducer merges. */
   readonly changes = new Map<string, FileDataV2 | null>();
 
@@ -213,6 +214,21 @@ class ChannelView extends MemoryBackend {
 
   protected override etagFor(data: FileDataV2): string {
     return contentEtag(data);
+  }
+}
+
+/** The backend contract over the thread's files. */
+class ChannelView extends DriverBackend<ChannelDriver> {
+  constructor(files: FilesRecord) {
+    super(new ChannelDriver(files));
+  }
+
+  get changes(): Map<string, FileDataV2 | null> {
+    return this.driver.changes;
+  }
+
+  get files(): Record<string, FileDataV2> {
+    return this.driver.snapshot();
   }
 }
 

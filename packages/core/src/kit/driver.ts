@@ -1,0 +1,185 @@
+/**
+ * The driver interface: what a store must do so that {@link DriverBackend} can offer the whole
+ * backend contract over it. A driver works on paths the facade has already validated and made
+ * canonical, answers with data or a {@link Fault} (a code and facts, never a sentence), and leaves
+ * validation, read windows, edits, batching, locking and every error sentence to the facade.
+ */
+import type { GlobQuery } from "../glob.js";
+import type { GrepQuery } from "../grep.js";
+import type { ErrorCode, ExecuteOptions, ExecuteResponse, GrepMatch, ReadResult } from "../protocol.js";
+
+/**
+ * Why an operation failed, as facts: the code, the path it concerns when that is not the path of
+ * the call (the file in the way of a write, say), a reason that picks the sentence, and a short
+ * detail safe to show (`HTTP 503 SlowDown`, `at most 1024 bytes`), never file contents or secrets.
+ */
+export interface Fault {
+  fault: ErrorCode;
+  path?: string;
+  reason?: FaultReason;
+  detail?: string;
+  cause?: unknown;
+}
+
+/** What picks the sentence of a fault beyond its code. */
+export type FaultReason =
+  /** conflict: `ifNoneMatch: "*"` and the file exists. */
+  | "exists"
+  /** conflict: `ifMatch` and the file does not exist. */
+  | "missing"
+  /** conflict: the file's etag is not the one expected. */
+  | "changed"
+  /** conflict: the file kept changing while an edit retried. */
+  | "contended"
+  /** not_a_directory: `path` is a file where a directory of the target would be. */
+  | "file_in_way"
+  /** invalid_path: too long for the store. */
+  | "too_long";
+
+/** Builds a {@link Fault}. */
+export function fault(code: ErrorCode, facts: Omit<Fault, "fault"> = {}): Fault {
+  return { fault: code, ...facts };
+}
+
+/** True for a {@link Fault}. */
+export function isFault(value: unknown): value is Fault {
+  return typeof value === "object" && value !== null && typeof (value as Fault).fault === "string";
+}
+
+/** A fault thrown out of an async iterable (a walk or a native glob). */
+export class FaultError extends Error {
+  readonly fault: Fault;
+  constructor(fault: Fault) {
+    super(`deepfs driver fault: ${fault.fault}`);
+    this.name = "FaultError";
+    this.fault = fault;
+  }
+}
+
+/** What a store can do; read by the facade, the router and the conformance suite. */
+export interface DriverCapabilities {
+  /** `write` honours `ifMatch` / `ifNoneMatch` atomically in the store (across processes too). */
+  conditionalWrites: boolean;
+  /** Has real (possibly empty) directories, reported by `list`. */
+  realDirectories: boolean;
+  /** Every mutation answers `read_only` (the facade refuses them before calling the driver). */
+  readOnly: boolean;
+  /**
+   * Searches inside the store (SQL, ripgrep, in-container grep) rather than reading content over
+   * the wire; defaults to whether the driver has `grep`.
+   */
+  nativeGrep?: boolean;
+}
+
+/** What is at a path. */
+export type DriverStat =
+  | { kind: "file"; size: number; etag?: string; modifiedAt?: string; createdAt?: string }
+  | { kind: "directory" }
+  | { kind: "none" };
+
+/** One entry of a listing: a file, or a directory (its path without a trailing `/`). */
+export interface DriverEntry {
+  path: string;
+  kind: "file" | "directory";
+  /** Bytes (files only). */
+  size?: number;
+  /** ISO 8601 time of the last change, when known. */
+  modifiedAt?: string;
+}
+
+/** A whole file as stored. */
+export interface DriverFile {
+  /** Text as a string (only for a text MIME type, well-formed), or the exact bytes. */
+  content: string | Uint8Array;
+  etag: string;
+  /** Defaults to the MIME type of the path's extension. */
+  mimeType?: string;
+  createdAt?: string;
+  modifiedAt?: string;
+}
+
+/** A window of lines a store read natively (S3 streams large texts and keeps only these). */
+export interface DriverWindow {
+  window: Pick<ReadResult, "content" | "totalLines" | "startLine" | "endLine" | "nextOffset">;
+  etag: string;
+  mimeType?: string;
+}
+
+/** Cancellation of one call. */
+export interface CallContext {
+  signal?: AbortSignal;
+}
+
+export interface ReadCall extends CallContext {
+  /** Set by `read`: the store may answer a {@link DriverWindow} of these lines instead of the file. */
+  window?: { offset?: number; limit?: number };
+}
+
+export interface WriteCall extends CallContext {
+  ifMatch?: string;
+  ifNoneMatch?: "*";
+}
+
+/** One file of an upload batch. */
+export interface BatchFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * A store. Every path is canonical (`/a/b`, no trailing `/` except the root) and validated; a
+ * method answers a {@link Fault} for what the store refused or could not do, and throws only for
+ * a bug (the facade turns a throw into `backend_unavailable`). Methods may be called concurrently;
+ * the facade serialises the mutations of one path within this process.
+ */
+export interface Driver {
+  readonly capabilities: DriverCapabilities;
+
+  /** What is at `path`. */
+  stat(path: string, call: CallContext): Promise<DriverStat | Fault>;
+
+  /**
+   * A whole file (or, when `call.window` is set, optionally a native window of its lines).
+   * Faults: `file_not_found`, `is_directory` (a directory is there).
+   */
+  read(path: string, call: ReadCall): Promise<DriverFile | DriverWindow | Fault>;
+
+  /**
+   * Stores a file, creating missing parent directories, keeping the creation time of a file that
+   * was there. Text comes as a string for a text MIME type, anything else as bytes. Faults:
+   * `is_directory` (a directory is there), `not_a_directory` with reason `file_in_way` (a file is
+   * where a parent directory would be), `conflict` when `ifMatch` / `ifNoneMatch` fail (enforced
+   * atomically when `capabilities.conditionalWrites`; otherwise the facade checks them first).
+   */
+  write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault>;
+
+  /**
+   * Several uploads at once, for stores where that is cheaper (one transaction, one listing).
+   * Answers per file in order. Without it the facade writes each file.
+   */
+  writeBatch?(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>>;
+
+  /** The direct children of directory `dir` (an empty list, or `file_not_found`, when there is none). */
+  list(dir: string, call: CallContext): Promise<DriverEntry[] | Fault>;
+
+  /** Every file below `dir`, in any order; a fault is thrown as {@link FaultError}. */
+  walk(dir: string, call: CallContext): AsyncIterable<DriverEntry>;
+
+  /** Deletes a file, or a directory with everything below it. Fault: `file_not_found`. */
+  remove(path: string, call: CallContext): Promise<{ path: string } | Fault>;
+
+  /**
+   * Native search: matches of `query.pattern` in the files `query.accepts`, sorted by path and
+   * line, at most `query.maxCount + 1` of them (so the facade can tell truncation).
+   */
+  grep?(query: GrepQuery, call: CallContext): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault>;
+
+  /**
+   * Native candidates for a glob: files below `query.root` that may match (the facade applies
+   * `query.matches` and sorts). Without it the facade walks `query.root`.
+   */
+  glob?(query: GlobQuery, call: CallContext): AsyncIterable<DriverEntry>;
+
+  /** Runs a shell command (sandboxes only). */
+  execute?(command: string, options: ExecuteOptions): Promise<ExecuteResponse>;
+}

@@ -1,0 +1,13 @@
+/**
+ * `@deepfs/core/kit`: what a backend author needs to put a store behind the deepfs contract — the
+ * {@link Driver} interface, the {@link DriverBackend} facade over it, and the shared helpers
+ * (retry, per-key lock, the grep rule, the coarse transfer code, the error sentences).
+ */
+
+export { KeyedLock, type LockScope } from "../key-lock.js";
+export * from "./driver.js";
+export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
+export { mapLimit } from "./limit.js";
+export { coarseCode, describeFault, failureOf, faultOfThrown, type Operation } from "./messages.js";
+export { backoff, type RetryOptions, withRetry } from "./retry.js";
+export { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, isGreppable } from "./search.js";

@@ -1,0 +1,109 @@
+/**
+ * glob and grep over a driver: the store's native search when it has one, otherwise a walk of
+ * the search root with the core matcher and the reference grep.
+ */
+import type { GlobQuery } from "../glob.js";
+import { capGrepMatches, type GrepQuery, grepTexts, sortGrepMatches } from "../grep.js";
+import { getMimeType, isTextMimeType } from "../mime.js";
+import { comparePaths } from "../paths.js";
+import type { FileInfo, GlobResult, GrepResult } from "../protocol.js";
+import { decodeUtf8Strict } from "../text.js";
+import { type Driver, type DriverEntry, type Fault, fault, isFault } from "./driver.js";
+import { mapLimit } from "./limit.js";
+
+/** Files larger than this are not searched by the walking grep (a native grep has its own rule). */
+export const DEFAULT_MAX_GREP_FILE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The one rule for which files grep searches: a text MIME type, within the search and the glob
+ * filter, and not larger than `maxBytes` (when the size is known). Content is checked afterwards:
+ * bytes that are not UTF-8, or text holding NUL, are binary and skipped.
+ */
+export function isGreppable(
+  entry: Pick<DriverEntry, "path" | "size">,
+  accepts: (path: string) => boolean,
+  maxBytes = DEFAULT_MAX_GREP_FILE_BYTES,
+): boolean {
+  return (
+    isTextMimeType(getMimeType(entry.path)) &&
+    (entry.size === undefined || entry.size <= maxBytes) &&
+    accepts(entry.path)
+  );
+}
+
+/** A file entry as a listing shows it. */
+export function fileInfoOf(entry: DriverEntry): FileInfo {
+  if (entry.kind === "directory") return { path: entry.path === "/" ? "/" : `${entry.path}/`, is_dir: true, size: 0 };
+  const info: FileInfo = { path: entry.path, is_dir: false, size: entry.size ?? 0 };
+  if (entry.modifiedAt !== undefined) info.modified_at = entry.modifiedAt;
+  return info;
+}
+
+/** Files that match a glob; a fault is the driver's. */
+export async function globDriver(driver: Driver, query: GlobQuery, signal?: AbortSignal): Promise<GlobResult | Fault> {
+  const files: FileInfo[] = [];
+  const candidates = driver.glob ? driver.glob(query, { signal }) : driver.walk(query.root, { signal });
+  for await (const entry of candidates) {
+    if (entry.kind === "file" && query.matches(entry.path)) files.push(fileInfoOf(entry));
+  }
+  return { files: files.sort((a, b) => comparePaths(a.path, b.path)) };
+}
+
+/** Matches of a grep; a fault is the driver's. */
+export async function grepDriver(
+  driver: Driver,
+  query: GrepQuery,
+  options: { concurrency: number; maxFileBytes: number; signal?: AbortSignal },
+): Promise<GrepResult | Fault> {
+  if (query.matchesNothing) return { matches: [] };
+  if (driver.grep) {
+    const found = await driver.grep(query, { signal: options.signal });
+    if (isFault(found)) return found;
+    const capped = capGrepMatches(sortGrepMatches(found.matches), query.maxCount);
+    return found.truncated ? { ...capped, truncated: true } : capped;
+  }
+  const candidates = await candidatesOf(driver, query, options);
+  if (isFault(candidates)) return candidates;
+  const texts: Array<{ path: string; text: string }> = [];
+  let failed: Fault | undefined;
+  await mapLimit(candidates, options.concurrency, async (entry) => {
+    if (failed) return;
+    const file = await driver.read(entry.path, { signal: options.signal });
+    if (isFault(file)) {
+      // A file deleted, or turned into a directory, since the walk is simply not there any more.
+      if (file.fault !== "file_not_found" && file.fault !== "is_directory") failed = file;
+      return;
+    }
+    if ("window" in file) return;
+    const text = typeof file.content === "string" ? file.content : decodeUtf8Strict(file.content);
+    if (text !== null) texts.push({ path: entry.path, text });
+  });
+  return failed ?? grepTexts(texts, query);
+}
+
+/** The files a walking grep reads: the search path itself when it is a file, else the files below it. */
+async function candidatesOf(
+  driver: Driver,
+  query: GrepQuery,
+  options: { maxFileBytes: number; signal?: AbortSignal },
+): Promise<DriverEntry[] | Fault> {
+  const out: DriverEntry[] = [];
+  if (query.dir !== "/") {
+    const stat = await driver.stat(query.dir, { signal: options.signal });
+    if (isFault(stat)) return stat;
+    if (stat.kind === "file") {
+      const entry: DriverEntry = { path: query.dir, kind: "file", size: stat.size };
+      return isGreppable(entry, query.accepts, options.maxFileBytes) ? [entry] : [];
+    }
+    if (stat.kind === "none") return out;
+  }
+  for await (const entry of driver.walk(query.dir, { signal: options.signal })) {
+    if (entry.kind === "file" && isGreppable(entry, query.accepts, options.maxFileBytes)) out.push(entry);
+  }
+  return out;
+}
+
+/** The fault for a walk that was cancelled. */
+export function abortedFault(signal: AbortSignal | undefined): Fault | null {
+  return signal?.aborted ? fault("aborted") : null;
+}
