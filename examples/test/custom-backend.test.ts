@@ -1,10 +1,10 @@
-// The custom backend of custom-backend.ts passes the whole deepfs contract suite, and a deep agent
-// works on it: what a third party's test of their own backend looks like.
-import { defineBackendContract } from "@deepfs/conformance";
+// The driver of custom-backend.ts passes the driver rules and the whole deepfs contract suite, and
+// a deep agent works on it: what a third party's test of their own driver looks like.
+import { defineDriverContract } from "@deepfs/conformance";
 import { expect, it } from "vitest";
-import { MapBackend, main } from "../custom-backend.js";
+import { MapDriver, main } from "../custom-backend.js";
 
-defineBackendContract({ name: "MapBackend", create: () => new MapBackend(), capabilities: { execute: false } });
+defineDriverContract({ name: "MapDriver", create: () => new MapDriver(), capabilities: { execute: false } });
 
 it("custom-backend.ts: a deep agent writes, edits and searches files in a MapBackend", async () => {
   const summary = await main();

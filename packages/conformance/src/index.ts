@@ -19,6 +19,7 @@ export type {
 export { createContractContext, DEFAULT_TIMEOUT, HEAVY_TIMEOUT } from "./context.js";
 export { defineBackendContract } from "./define-backend-contract.js";
 export { registerDeleteRules } from "./delete.js";
+export { type DriverContractOptions, type DriverSubject, defineDriverContract } from "./driver-contract.js";
 export { registerEditRules } from "./edit.js";
 export { registerEncodingRules } from "./encoding.js";
 export { registerErrorRules } from "./errors.js";

@@ -89,6 +89,14 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     this.readOnlyReason = options.readOnlyReason;
   }
 
+  /**
+   * The driver under a backend built on this facade (the router calls members' drivers directly),
+   * or undefined for any other backend.
+   */
+  static driverOf(backend: unknown): Driver | undefined {
+    return backend instanceof DriverBackend ? backend.driver : undefined;
+  }
+
   async ls(path: string): Promise<LsResult> {
     const dir = checkDirPath(path);
     if (!dir.ok) return failure(dir.code, dir.error);
