@@ -9,6 +9,11 @@ export interface ContractSubject<B extends BackendProtocol = BackendProtocol> {
   root?: string;
   /** Removes whatever this subject created; called after each test, even a failed one. */
   cleanup?: () => void | Promise<void>;
+  /**
+   * A second instance over the same files, standing for another process (its own pool, client,
+   * lock): the suite closes nothing of it beyond calling `cleanup`. With `peers: true`.
+   */
+  peer?: () => BackendProtocol | Promise<BackendProtocol>;
 }
 
 /** Options of `defineBackendContract`. */
@@ -25,6 +30,11 @@ export interface BackendContractOptions<B extends BackendProtocol = BackendProto
    * (thousands of files, 200,000 entries through a router, a 200,000-line file).
    */
   omit?: Array<"transfer" | "scale">;
+  /**
+   * `create()` returns subjects with a `peer`: registers the rules for two instances (two
+   * processes) changing the same files at once.
+   */
+  peers?: boolean;
   /** A reason to skip the whole suite (e.g. the service is unavailable); printed loudly. */
   skip?: string | undefined;
   /**
@@ -51,6 +61,8 @@ export interface RuleEnv {
   /** `at(path)` of a directory as `ls` lists it, with the trailing `/`. */
   dirEntry(path: string): string;
   capabilities: BackendCapabilities;
+  /** A second instance over the same files (see `ContractSubject.peer`), when the subject has one. */
+  peer?: () => Promise<BackendProtocol>;
 }
 
 export interface RuleOptions {
@@ -91,15 +103,18 @@ function isBackend(value: unknown): value is BackendProtocol {
 
 async function openSubject<B extends BackendProtocol>(
   options: BackendContractOptions<B>,
-): Promise<Required<ContractSubject<B>>> {
+): Promise<Required<Omit<ContractSubject<B>, "peer">> & Pick<ContractSubject<B>, "peer">> {
   const created = await options.create();
   const subject: ContractSubject<B> = isBackend(created) ? { backend: created } : created;
   const checked = checkPath(subject.root ?? "/");
   if (!checked.ok) throw new Error(`${options.name}: create() returned an invalid root: ${checked.error}`);
-  return { backend: subject.backend, root: checked.path, cleanup: subject.cleanup ?? (() => {}) };
+  return { backend: subject.backend, root: checked.path, cleanup: subject.cleanup ?? (() => {}), peer: subject.peer };
 }
 
-function envFor(subject: { backend: BackendProtocol; root: string }, capabilities: BackendCapabilities): RuleEnv {
+function envFor(
+  subject: Pick<ContractSubject, "backend" | "peer"> & { root: string },
+  capabilities: BackendCapabilities,
+): RuleEnv {
   const { root } = subject;
   const at = (path: string) => {
     if (path === "/") return root;
@@ -111,6 +126,7 @@ function envFor(subject: { backend: BackendProtocol; root: string }, capabilitie
     at,
     dirEntry: (path) => `${at(path)}/`,
     capabilities,
+    peer: subject.peer ? async () => (subject.peer as NonNullable<ContractSubject["peer"]>)() : undefined,
   };
 }
 
@@ -131,7 +147,7 @@ export function createContractContext<B extends BackendProtocol>(options: Backen
     it(
       title,
       async (test) => {
-        const subjects: Array<Required<ContractSubject<B>>> = [];
+        const subjects: Array<Awaited<ReturnType<typeof openSubject<B>>>> = [];
         try {
           for (let i = 0; i < count; i++) subjects.push(await openSubject(options));
           const envs = subjects.map((subject) =>

@@ -15,6 +15,7 @@ import { registerInternalNameRules } from "./internal-names.js";
 import { registerIsolationRules } from "./isolation.js";
 import { registerLsRules } from "./ls.js";
 import { registerPathRules } from "./paths.js";
+import { registerPeerRules } from "./peers.js";
 import { registerReadRules } from "./read.js";
 import { registerRouterDeleteRules } from "./router-delete.js";
 import { registerRouterScaleRules } from "./router-scale.js";
@@ -75,6 +76,7 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   registerHostileRules(ctx);
   registerIsolationRules(ctx);
   registerInternalNameRules(ctx);
+  if (options.peers) registerPeerRules(ctx);
   // Sandbox rules only exist for backends that may execute; declaring `execute: false` drops them.
   if (options.capabilities?.execute !== false) registerExecuteRules(ctx);
 }

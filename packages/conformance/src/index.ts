@@ -32,6 +32,7 @@ export { registerInternalNameRules } from "./internal-names.js";
 export { registerIsolationRules } from "./isolation.js";
 export { registerLsRules } from "./ls.js";
 export { registerPathRules } from "./paths.js";
+export { registerPeerRules } from "./peers.js";
 export { registerReadRules } from "./read.js";
 export { registerScaleRules } from "./scale.js";
 export { registerTransferRules } from "./transfer.js";
