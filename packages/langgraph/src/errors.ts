@@ -1,4 +1,5 @@
-import { type ErrorCode, failure } from "@deepfs/core";
+import type { ErrorCode } from "@deepfs/core";
+import { type Fault, withRetry } from "@deepfs/core/kit";
 
 /** What a native store error means for a call, decided by its `code` or class, never by its message. */
 export interface TranslatedError {
@@ -47,38 +48,30 @@ export function translateError(error: unknown): TranslatedError {
   return { code: "backend_unavailable", transient: false, reason: code || errorName(error) || "unknown error" };
 }
 
-/** Thrown inside the backend to carry a translated store failure up to the method that returns it. */
+/** Thrown inside the driver to carry a translated store failure up to the facade, as a fault. */
 export class StoreCallError extends Error {
   readonly translated: TranslatedError;
+  /** Read by the facade (`faultOfThrown`): the code and the reason, never the store's message. */
+  readonly fault: Fault;
 
   constructor(translated: TranslatedError, cause: unknown) {
     super(`store call failed: ${translated.reason}`, { cause });
     this.name = "StoreCallError";
     this.translated = translated;
+    this.fault = { fault: translated.code, detail: `the store answered ${translated.reason}` };
   }
 }
-
-const RETRY_DELAYS_MS = [50, 200, 800];
 
 /** Runs a store call, retrying transient faults with bounded backoff; throws a {@link StoreCallError}. */
 export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      const translated = translateError(error);
-      const delay = RETRY_DELAYS_MS[attempt];
-      if (!translated.transient || delay === undefined) throw new StoreCallError(translated, error);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+  try {
+    return await withRetry(call, {
+      attempts: 4,
+      baseDelayMs: 50,
+      maxDelayMs: 800,
+      retryable: (error) => translateError(error).transient,
+    });
+  } catch (error) {
+    throw new StoreCallError(translateError(error), error);
   }
-}
-
-/** The result to return for an error caught in a backend method (rethrows programming errors). */
-export function failureFor(error: unknown, what: string): { error: string; code: ErrorCode } {
-  if (error instanceof StoreCallError) {
-    const { code, reason } = error.translated;
-    return failure(code, `The store could not ${what}: ${reason}`);
-  }
-  throw error;
 }

@@ -67,11 +67,11 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   readonly capabilities: BackendCapabilities;
   /** The store this backend works on. */
   protected readonly driver: D;
-  private readonly lock = new KeyedLock();
-  private readonly concurrency: number;
-  private readonly maxGrepFileBytes: number;
-  private readonly editAttempts: number;
-  private readonly readOnlyReason: string | undefined;
+  private readonly pathLocks = new KeyedLock();
+  private readonly transferConcurrency: number;
+  private readonly walkGrepMaxBytes: number;
+  private readonly casEditAttempts: number;
+  private readonly readOnlyWhy: string | undefined;
 
   constructor(driver: D, options: FacadeOptions = {}) {
     this.driver = driver;
@@ -83,10 +83,10 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       realDirectories: caps.realDirectories,
       readOnly: caps.readOnly,
     };
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
-    this.maxGrepFileBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
-    this.editAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
-    this.readOnlyReason = options.readOnlyReason;
+    this.transferConcurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+    this.walkGrepMaxBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
+    this.casEditAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
+    this.readOnlyWhy = options.readOnlyReason;
   }
 
   /**
@@ -144,9 +144,9 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     // Text stays a string (made well-formed, as its UTF-8 would make it); a binary path takes base64.
     const stored = isTextMimeType(getMimeType(path)) ? content.toWellFormed() : decodeBase64Content(content);
     if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
-    const refused = this.refusal();
+    const refused = this.readOnlyFault();
     if (refused) return failureOf("write", path, refused);
-    const written = await this.mutation([path], () => this.store(path, stored, options));
+    const written = await this.serialised([path], () => this.writeChecked(path, stored, options));
     return isFault(written) ? failureOf("write", path, written) : { path, etag: written.etag };
   }
 
@@ -160,11 +160,11 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     const checked = checkPath(filePath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    const refused = this.refusal();
+    const refused = this.readOnlyFault();
     if (refused) return failureOf("edit", path, refused);
     const signal = options?.signal;
-    const outcome = await this.mutation([path], async (): Promise<{ result: EditResult } | Fault> => {
-      for (let attempt = 1; attempt <= this.editAttempts; attempt++) {
+    const outcome = await this.serialised([path], async (): Promise<{ result: EditResult } | Fault> => {
+      for (let attempt = 1; attempt <= this.casEditAttempts; attempt++) {
         if (attempt > 1) await backoff(attempt - 1, 5, 200, signal);
         if (signal?.aborted) return fault("aborted");
         const got = await this.driver.read(path, { signal });
@@ -195,7 +195,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const { query } = parsed;
     const found = await guarded(() =>
-      grepDriver(this.driver, query, { concurrency: this.concurrency, maxFileBytes: this.maxGrepFileBytes }),
+      grepDriver(this.driver, query, { concurrency: this.transferConcurrency, maxFileBytes: this.walkGrepMaxBytes }),
     );
     return isFault(found) ? failureOf("grep", query.dir, found) : found;
   }
@@ -212,44 +212,44 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     const checked = checkPath(filePath);
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    const refused = this.refusal();
+    const refused = this.readOnlyFault();
     if (refused) return failureOf("delete", path, refused);
-    const removed = await this.mutation([path], () => this.driver.remove(path, {}), true);
+    const removed = await this.serialised([path], () => this.driver.remove(path, {}), true);
     return isFault(removed) ? failureOf("delete", path, removed) : { path };
   }
 
   uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     return uploadThrough(this.driver, files, {
-      concurrency: this.concurrency,
-      readOnly: this.refusal(),
-      guard: (paths, call) => this.mutation(paths, call),
+      concurrency: this.transferConcurrency,
+      readOnly: this.readOnlyFault(),
+      guard: (paths, call) => this.serialised(paths, call),
     });
   }
 
   downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
     return downloadThrough(this.driver, paths, {
-      concurrency: this.concurrency,
+      concurrency: this.transferConcurrency,
       guard: (_paths, call) => guarded(call),
     });
   }
 
   /** The `read_only` fault when the store refuses every mutation, else null. */
-  private refusal(): Fault | null {
+  private readOnlyFault(): Fault | null {
     if (!this.driver.capabilities.readOnly) return null;
-    return fault("read_only", { detail: this.readOnlyReason ?? "the backend is read-only" });
+    return fault("read_only", { detail: this.readOnlyWhy ?? "the backend is read-only" });
   }
 
   /**
    * Runs a mutation of `paths` once every earlier mutation of them (in this process) is done; with
    * `recursive`, also of everything below them. Throws become faults.
    */
-  private mutation<T>(paths: string[], call: () => Promise<T | Fault>, recursive = false): Promise<T | Fault> {
+  private serialised<T>(paths: string[], call: () => Promise<T | Fault>, recursive = false): Promise<T | Fault> {
     const prefixes = recursive ? paths.map((p) => (p === "/" ? "/" : `${p}/`)) : [];
-    return this.lock.runScoped({ keys: paths, prefixes }, () => guarded(call));
+    return this.pathLocks.runScoped({ keys: paths, prefixes }, () => guarded(call));
   }
 
   /** Stores content after the preconditions a store without conditional writes cannot check itself. */
-  private async store(path: string, content: string | Uint8Array, options?: WriteOptions) {
+  private async writeChecked(path: string, content: string | Uint8Array, options?: WriteOptions) {
     const signal = options?.signal;
     if (signal?.aborted) return fault("aborted");
     const { ifMatch, ifNoneMatch } = options ?? {};

@@ -1,0 +1,309 @@
+/**
+ * How a LangGraph `BaseStore` does each primitive: one item per file in exactly one namespace,
+ * keyed by the virtual path, valued with FileData v2 as deepagents writes it. Directories are the
+ * prefixes of keys; listing, searching and "is there a directory here" page through the namespace.
+ */
+import {
+  contentFromBytes,
+  createFileData,
+  dirPrefix,
+  type GrepMatch,
+  type GrepQuery,
+  getMimeType,
+  grepFileText,
+  isSearchableText,
+  isTextMimeType,
+  isWithin,
+  parentDir,
+  sortGrepMatches,
+} from "@deepfs/core";
+import {
+  type BatchFile,
+  type Driver,
+  type DriverEntry,
+  type DriverFile,
+  type DriverStat,
+  type Fault,
+  FaultError,
+  fault,
+  isFault,
+  KeyedLock,
+  type WriteCall,
+} from "@deepfs/core/kit";
+import type { BaseStore } from "@langchain/langgraph";
+import { storeCall } from "./errors.js";
+import {
+  type BinaryEncoding,
+  createdAtOf,
+  decodeFileValue,
+  encodeFileValue,
+  etagOf,
+  type StoredFile,
+} from "./file-value.js";
+import { currentNamespaceContext, type NamespaceOption, namespaceProblem } from "./namespace.js";
+import { PAGE_SIZE, scanNamespace } from "./store-scan.js";
+
+type Namespace = readonly string[];
+
+/**
+ * One lock per store object, shared by every driver on it: `BaseStore` has no compare-and-swap,
+ * so the check and the put of a conditional write (and every mutation of one file) are made
+ * atomic within the process by this lock, also between two backends on the same store.
+ */
+const storeLocks = new WeakMap<object, KeyedLock>();
+
+function lockOf(store: object): KeyedLock {
+  let lock = storeLocks.get(store);
+  if (!lock) {
+    lock = new KeyedLock();
+    storeLocks.set(store, lock);
+  }
+  return lock;
+}
+
+const lockKey = (ns: Namespace, path: string) => JSON.stringify([ns, path]);
+
+export class StoreDriver implements Driver {
+  readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: false };
+
+  constructor(
+    readonly store: BaseStore,
+    private readonly namespaceOption: NamespaceOption,
+    readonly binaryEncoding: BinaryEncoding,
+  ) {}
+
+  /** The namespace of this call: the fixed one, or the namespace function's answer for this run. */
+  namespace(): Namespace | Fault {
+    const option = this.namespaceOption;
+    if (typeof option !== "function") return option;
+    let namespace: unknown;
+    try {
+      namespace = option(currentNamespaceContext());
+    } catch (error) {
+      const name = error instanceof Error ? error.name : typeof error;
+      return fault("invalid_argument", { detail: `the StoreBackend namespace function threw (${name})` });
+    }
+    const problem = namespaceProblem(namespace);
+    if (problem) {
+      return fault("invalid_argument", {
+        detail: `the StoreBackend namespace function returned an invalid namespace: ${problem}`,
+      });
+    }
+    return namespace as Namespace;
+  }
+
+  async stat(path: string): Promise<DriverStat | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    const file = await this.getFile(ns, path);
+    if (file) return { kind: "file", size: file.size, etag: etagOf(file.data), modifiedAt: file.data.modified_at };
+    return (await this.hasBelow(ns, path)) ? { kind: "directory" } : { kind: "none" };
+  }
+
+  async read(path: string): Promise<DriverFile | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    const file = await this.getFile(ns, path);
+    if (!file) return fault((await this.hasBelow(ns, path)) ? "is_directory" : "file_not_found");
+    const { content, mimeType, created_at, modified_at } = file.data;
+    return { content, etag: etagOf(file.data), mimeType, createdAt: created_at, modifiedAt: modified_at };
+  }
+
+  async write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    return lockOf(this.store).run(lockKey(ns, path), async () => {
+      const current = await this.getFile(ns, path);
+      const currentEtag = current ? etagOf(current.data) : null;
+      if (current && call.ifNoneMatch === "*") return fault("conflict", { reason: "exists" });
+      if (call.ifMatch !== undefined && call.ifMatch !== currentEtag) {
+        return fault("conflict", { reason: current ? "changed" : "missing" });
+      }
+      if (!current) {
+        const problem = await this.structureProblem(ns, path);
+        if (problem) return problem;
+      }
+      const stored = typeof content === "string" ? content : contentFromBytes(path, content.slice());
+      const data = createFileData(stored, current?.data.created_at, getMimeType(path));
+      // Another process may have written since the check: a precondition must not be lost to it.
+      if (call.ifMatch !== undefined || call.ifNoneMatch === "*") {
+        const now = await this.getFile(ns, path);
+        if ((now ? etagOf(now.data) : null) !== currentEtag) return fault("conflict", { reason: "changed" });
+      }
+      await storeCall(() => this.store.put([...ns], path, { ...encodeFileValue(data, this.binaryEncoding) }));
+      return { etag: etagOf(data) };
+    });
+  }
+
+  /** Uploads with one listing for the whole batch, under the lock of every path it writes. */
+  async writeBatch(files: BatchFile[]): Promise<Array<{ etag: string } | Fault>> {
+    const ns = this.namespace();
+    if (isFault(ns)) return files.map(() => ns);
+    const keys = files.map(({ path }) => lockKey(ns, path));
+    return lockOf(this.store).runScoped({ keys }, async () => {
+      // Which keys exist (with their created_at) and which directories they imply, kept up to date
+      // as the batch itself adds files.
+      const createdAt = new Map<string, string | undefined>();
+      const dirs = new Set<string>();
+      const addFile = (path: string) => {
+        for (let dir = parentDir(path); dir !== "/" && !dirs.has(dir); dir = parentDir(dir)) dirs.add(dir);
+      };
+      for await (const page of scanNamespace(this.store, ns)) {
+        for (const item of page) {
+          createdAt.set(item.path, createdAtOf(item.value));
+          addFile(item.path);
+        }
+      }
+      const answers: Array<{ etag: string } | Fault> = [];
+      const puts: Array<{ index: number; op: { namespace: string[]; key: string; value: Record<string, unknown> } }> =
+        [];
+      for (const { path, bytes } of files) {
+        const blocked = uploadBlocker(path, createdAt, dirs);
+        if (blocked) {
+          answers.push(blocked);
+          continue;
+        }
+        const data = createFileData(contentFromBytes(path, bytes.slice()), createdAt.get(path), getMimeType(path));
+        const value = { ...encodeFileValue(data, this.binaryEncoding) };
+        puts.push({ index: answers.length, op: { namespace: [...ns], key: path, value } });
+        answers.push({ etag: etagOf(data) });
+        createdAt.set(path, data.created_at);
+        addFile(path);
+      }
+      for (let i = 0; i < puts.length; i += PAGE_SIZE) {
+        const batch = puts.slice(i, i + PAGE_SIZE);
+        try {
+          await storeCall(() => this.store.batch(batch.map((p) => p.op)));
+        } catch (error) {
+          const failed = (error as { fault?: Fault }).fault ?? fault("backend_unavailable");
+          for (const { index } of puts.slice(i)) answers[index] = failed;
+          break;
+        }
+      }
+      return answers;
+    });
+  }
+
+  async list(dir: string): Promise<DriverEntry[] | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    const prefix = dirPrefix(dir);
+    const entries = new Map<string, DriverEntry>();
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) {
+        if (!item.path.startsWith(prefix)) continue;
+        const slash = item.path.indexOf("/", prefix.length);
+        if (slash !== -1) {
+          const child = item.path.slice(0, slash);
+          entries.set(child, { path: child, kind: "directory" });
+          continue;
+        }
+        const file = decodeFileValue(item.path, item.value);
+        if (file) entries.set(item.path, entryOf(item.path, file));
+      }
+    }
+    return [...entries.values()];
+  }
+
+  async *walk(dir: string): AsyncIterable<DriverEntry> {
+    const ns = this.namespace();
+    if (isFault(ns)) throw new FaultError(ns);
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) {
+        if (!isWithin(item.path, dir)) continue;
+        const file = decodeFileValue(item.path, item.value);
+        if (file) yield entryOf(item.path, file);
+      }
+    }
+  }
+
+  async remove(path: string): Promise<{ path: string } | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    const lock = lockOf(this.store);
+    // Under the lock of every key it removes (taken at once), so that an edit in progress finishes
+    // first and one queued behind it finds the file gone instead of writing it back.
+    if (await this.getFile(ns, path)) {
+      return lock.run(lockKey(ns, path), async () => {
+        if (!(await this.getFile(ns, path))) return fault("file_not_found");
+        await storeCall(() => this.store.delete([...ns], path));
+        return { path };
+      });
+    }
+    const prefix = dirPrefix(path);
+    const keys: string[] = [];
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) if (item.path.startsWith(prefix)) keys.push(item.path);
+    }
+    if (keys.length === 0) return fault("file_not_found");
+    return lock.runScoped({ keys: keys.map((key) => lockKey(ns, key)) }, async () => {
+      for (let i = 0; i < keys.length; i += PAGE_SIZE) {
+        const batch = keys.slice(i, i + PAGE_SIZE).map((key) => ({ namespace: [...ns], key, value: null }));
+        await storeCall(() => this.store.batch(batch));
+      }
+      return { path };
+    });
+  }
+
+  /** Searches the values as the namespace is paged through: no item is fetched twice. */
+  async grep(query: GrepQuery): Promise<{ matches: GrepMatch[] } | Fault> {
+    const ns = this.namespace();
+    if (isFault(ns)) return ns;
+    const keep = query.maxCount + 1;
+    let matches: GrepMatch[] = [];
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) {
+        if (!query.accepts(item.path)) continue;
+        const file = decodeFileValue(item.path, item.value);
+        const text = file?.data.content;
+        if (typeof text !== "string" || !isTextMimeType(file?.data.mimeType ?? "") || !isSearchableText(text)) continue;
+        for (const match of grepFileText(item.path, text, query.pattern, keep)) matches.push(match);
+      }
+      // Pages arrive in store order: keep only the first `keep` matches in path order so far.
+      if (matches.length > keep) matches = sortGrepMatches(matches).slice(0, keep);
+    }
+    return { matches: sortGrepMatches(matches) };
+  }
+
+  private async getFile(ns: Namespace, path: string): Promise<StoredFile | null> {
+    const item = await storeCall(() => this.store.get([...ns], path));
+    return item ? decodeFileValue(path, item.value) : null;
+  }
+
+  private async hasBelow(ns: Namespace, path: string): Promise<boolean> {
+    if (path === "/") return true;
+    const prefix = dirPrefix(path);
+    for await (const page of scanNamespace(this.store, ns)) {
+      if (page.some((item) => item.path.startsWith(prefix))) return true;
+    }
+    return false;
+  }
+
+  /** Why a new file cannot be created at `path`: a directory there, or a file as a parent. */
+  private async structureProblem(ns: Namespace, path: string): Promise<Fault | null> {
+    if (path === "/") return fault("is_directory");
+    const prefix = dirPrefix(path);
+    for await (const page of scanNamespace(this.store, ns)) {
+      for (const item of page) {
+        if (item.path.startsWith(prefix)) return fault("is_directory");
+        if (path.startsWith(dirPrefix(item.path))) {
+          return fault("not_a_directory", { path: item.path, reason: "file_in_way" });
+        }
+      }
+    }
+    return null;
+  }
+}
+
+function entryOf(path: string, file: StoredFile): DriverEntry {
+  return { path, kind: "file", size: file.size, modifiedAt: file.data.modified_at };
+}
+
+/** Why an upload to `path` must not happen, given the keys and directories of the namespace. */
+function uploadBlocker(path: string, files: Map<string, unknown>, dirs: Set<string>): Fault | null {
+  if (path === "/" || dirs.has(path)) return fault("is_directory");
+  for (let dir = parentDir(path); dir !== "/"; dir = parentDir(dir)) {
+    if (files.has(dir)) return fault("not_a_directory", { path: dir, reason: "file_in_way" });
+  }
+  return null;
+}
