@@ -50,14 +50,12 @@ export function translateError(error: unknown): TranslatedError {
 
 /** Thrown inside the driver to carry a translated store failure up to the facade, as a fault. */
 export class StoreCallError extends Error {
-  readonly translated: TranslatedError;
   /** Read by the facade (`faultOfThrown`): the code and the reason, never the store's message. */
   readonly fault: Fault;
 
   constructor(translated: TranslatedError, cause: unknown) {
     super(`store call failed: ${translated.reason}`, { cause });
     this.name = "StoreCallError";
-    this.translated = translated;
     this.fault = { fault: translated.code, detail: `the store answered ${translated.reason}` };
   }
 }

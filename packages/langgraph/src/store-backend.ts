@@ -34,8 +34,8 @@ export interface StoreBackendOptions {
  *
  * Edits and conditional writes are atomic within a process (a lock per file, shared by every
  * backend on the same store object). `BaseStore` has no compare-and-swap, so across processes a
- * conditional write (and so an edit) re-reads the file just before it writes and answers
- * `conflict` when it changed (an edit then re-applies); a change landing between that re-read and
+ * conditional write (and so an edit) reads the file's etag just before it writes and answers
+ * `conflict` when it changed (an edit then re-applies); a change landing between that read and
  * the write can still be lost.
  *
  * @example
@@ -79,7 +79,8 @@ export class StoreBackend extends DriverBackend<StoreDriver> implements AsyncDis
   currentNamespace(): readonly string[] {
     const resolved = this.driver.namespace();
     if (isFault(resolved)) {
-      throw new DeepfsError(resolved.fault, `Invalid StoreBackend namespace: ${resolved.detail ?? resolved.fault}`);
+      const detail = resolved.detail ?? "the StoreBackend namespace is invalid";
+      throw new DeepfsError(resolved.fault, `${detail[0]?.toUpperCase()}${detail.slice(1)}`);
     }
     return resolved;
   }

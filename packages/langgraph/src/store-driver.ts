@@ -122,14 +122,11 @@ export class StoreDriver implements Driver {
       if (!current) {
         const problem = await this.structureProblem(ns, path);
         if (problem) return problem;
+        // Another process may have created the file during that scan: `ifNoneMatch` must not be lost to it.
+        if (call.ifNoneMatch === "*" && (await this.getFile(ns, path))) return fault("conflict", { reason: "exists" });
       }
       const stored = typeof content === "string" ? content : contentFromBytes(path, content.slice());
       const data = createFileData(stored, current?.data.created_at, getMimeType(path));
-      // Another process may have written since the check: a precondition must not be lost to it.
-      if (call.ifMatch !== undefined || call.ifNoneMatch === "*") {
-        const now = await this.getFile(ns, path);
-        if ((now ? etagOf(now.data) : null) !== currentEtag) return fault("conflict", { reason: "changed" });
-      }
       await storeCall(() => this.store.put([...ns], path, { ...encodeFileValue(data, this.binaryEncoding) }));
       return { etag: etagOf(data) };
     });

@@ -1,6 +1,6 @@
 import { constants, existsSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
-import { errnoCode, OUTSIDE_ROOT, withRetry } from "./errors.js";
+import { errnoCode, OUTSIDE_ROOT, retrying } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
 import type { HostRoot } from "./host-root.js";
 
@@ -100,7 +100,7 @@ export async function pinDirectory(
 }
 
 function openDirectory(host: string, fs: FsCalls): Promise<number> {
-  return withRetry(() => fs.open(host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+  return retrying(() => fs.open(host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
 }
 
 function pathOf(fd: number, host: string): string {

@@ -3,7 +3,7 @@ import { constants, type Stats } from "node:fs";
 import { basename, dirname } from "node:path";
 import { internalTempName } from "@deepfs/core";
 import { isOpenInside, outsideRootError, pinDirectory } from "./descriptors.js";
-import { withRetry } from "./errors.js";
+import { retrying } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
@@ -31,7 +31,7 @@ export async function readRegularFile(
   root: HostRoot,
 ): Promise<ReadOutcome> {
   const fs = io.metadata;
-  const fd = await withRetry(() => fs.open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+  const fd = await retrying(() => fs.open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   try {
     if (!(await isOpenInside(fd, host, root, fs))) throw outsideRootError();
     const stats = await fs.fstat(fd);
@@ -71,7 +71,7 @@ export async function writeFileAtomic(
   const dir = await pinDirectory(dirname(host), root, fs, previous === null);
   try {
     const temp = `${dir.path}/${internalTempName(randomHex16())}`;
-    const fd = await withRetry(() => fs.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
+    const fd = await retrying(() => fs.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666));
     try {
       let stats: Stats | null = null;
       try {

@@ -1,7 +1,8 @@
 import type { Stats } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
-import { failure, notFound, parentDir } from "@deepfs/core";
-import { errnoCode, type Failure, fromNodeError, outsideRoot } from "./errors.js";
+import { parentDir } from "@deepfs/core";
+import { type Fault, fault, isFault } from "@deepfs/core/kit";
+import { errnoCode, fromNodeError, notADirectory, notCanonical, outsideRoot } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
 
 /** Where a virtual path lives on disk, after symlinks were checked. */
@@ -54,44 +55,46 @@ export class HostRoot {
 
   /**
    * Resolves `path` for an operation. `followFinal`: a symlink at the final component is resolved
-   * (and must stay inside); otherwise the link itself is the target (delete).
+   * (and must stay inside); otherwise the link itself is the target (write, delete).
    */
-  async locate(path: string, fs: FsCalls, followFinal = true): Promise<Location | Failure> {
+  async locate(path: string, fs: FsCalls, followFinal = true): Promise<Location | Fault> {
     // Holds on its own, whatever the caller validated: joined onto the base, a "." or ".." segment
     // (or an empty one) could name something else than the path says, or leave the root.
-    if (!isCanonical(path)) return failure("invalid_path", `'${path}' is not a canonical absolute path`);
+    if (!isCanonical(path)) return notCanonical();
     if (path === "/") return this.describe(path, this.base, fs);
     const parent = await this.realDir(this.hostOf(parentDir(path)), path, fs);
-    if ("error" in parent) return parent;
+    if (isFault(parent)) return parent;
     const target = join(parent.real, ...parent.missing, basename(path));
     if (parent.missing.length > 0) return { path, host: target, stats: null };
     const located = await this.describe(path, target, fs);
-    if ("error" in located || !followFinal || !located.stats?.isSymbolicLink()) return located;
+    // The parent resolved, yet something below it is not a directory: the parent is a file.
+    if (isFault(located) && located.fault === "not_a_directory") return notADirectory(parentDir(path));
+    if (isFault(located) || !followFinal || !located.stats?.isSymbolicLink()) return located;
     let real: string;
     try {
       real = await fs.realpath(target);
     } catch (error) {
       // A dangling link: writing replaces the link itself (rename never follows), reading finds nothing.
       if (errnoCode(error) === "ENOENT") return { path, host: target, stats: null };
-      return fromNodeError(error, path);
+      return fromNodeError(error);
     }
-    if (!this.contains(real)) return outsideRoot(path);
+    if (!this.contains(real)) return outsideRoot();
     return this.describe(path, real, fs);
   }
 
   /** Like {@link locate}, but a missing path is `file_not_found`. */
-  async locateExisting(path: string, fs: FsCalls): Promise<(Location & { stats: Stats }) | Failure> {
+  async locateExisting(path: string, fs: FsCalls): Promise<(Location & { stats: Stats }) | Fault> {
     const located = await this.locate(path, fs);
-    if ("error" in located) return located;
-    if (!located.stats) return notFound(path);
+    if (isFault(located)) return located;
+    if (!located.stats) return fault("file_not_found");
     return located as Location & { stats: Stats };
   }
 
-  private async describe(path: string, host: string, fs: FsCalls): Promise<Location | Failure> {
+  private async describe(path: string, host: string, fs: FsCalls): Promise<Location | Fault> {
     try {
       return { path, host, stats: await fs.lstat(host) };
     } catch (error) {
-      return fromNodeError(error, path);
+      return fromNodeError(error);
     }
   }
 
@@ -101,29 +104,29 @@ export class HostRoot {
    */
   private async realDir(
     host: string,
-    path: string,
+    _path: string,
     fs: FsCalls,
-  ): Promise<{ real: string; missing: string[] } | Failure> {
+  ): Promise<{ real: string; missing: string[] } | Fault> {
     const missing: string[] = [];
     let current = host;
     for (;;) {
       try {
         const real = await fs.realpath(current);
-        if (!this.contains(real)) return outsideRoot(path);
+        if (!this.contains(real)) return outsideRoot();
         if (missing.length > 0) {
           const stats = await fs.lstat(real);
           // Removed since realpath saw it: resolve again.
           if (!stats) continue;
-          if (!stats.isDirectory()) return notADirectory(path);
+          if (!stats.isDirectory()) return notADirectory(this.virtualOf(current));
         }
         return { real, missing };
       } catch (error) {
         const code = errnoCode(error);
-        if (code === "ENOTDIR") return notADirectory(path);
-        if (code !== "ENOENT" || current === this.base || current === sep) return fromNodeError(error, path);
+        if (code === "ENOTDIR") return notADirectory(await this.fileAbove(current, fs));
+        if (code !== "ENOENT" || current === this.base || current === sep) return fromNodeError(error);
         const kind = await entryType(current, fs);
         // A dangling symlink is not a missing directory: creating below it must not follow it.
-        if (kind === "symlink") return outsideRoot(path);
+        if (kind === "symlink") return outsideRoot();
         // Otherwise it was created concurrently (another write making the same parents): look again.
         if (kind === "missing") {
           missing.unshift(basename(current));
@@ -131,6 +134,23 @@ export class HostRoot {
         }
       }
     }
+  }
+
+  /**
+   * The virtual path of the file that stands where a directory of `host` would be (realpath
+   * answered ENOTDIR): the deepest ancestor that resolves, when it is a file inside the root.
+   */
+  private async fileAbove(host: string, fs: FsCalls): Promise<string | undefined> {
+    for (let current = dirname(host); current.length > this.base.length; current = dirname(current)) {
+      try {
+        const real = await fs.realpath(current);
+        const stats = this.contains(real) ? await fs.lstat(real) : null;
+        return stats && !stats.isDirectory() ? this.virtualOf(current) : undefined;
+      } catch {
+        // Not there either: one level up.
+      }
+    }
+    return undefined;
   }
 }
 
@@ -152,8 +172,4 @@ async function entryType(host: string, fs: FsCalls): Promise<"missing" | "symlin
   } catch {
     return "missing";
   }
-}
-
-function notADirectory(path: string): Failure {
-  return failure("not_a_directory", `A parent of '${path}' is a file, so '${path}' cannot be below it`);
 }

@@ -1,8 +1,10 @@
 import type { Dirent } from "node:fs";
-import { lstat, readdir } from "node:fs/promises";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
+import type { DriverEntry } from "@deepfs/core/kit";
 import pLimit from "p-limit";
-import { withRetry } from "./errors.js";
+import { retrying } from "./errors.js";
+import type { HostRoot } from "./host-root.js";
 
 /** A regular file found by {@link walkFiles}. */
 export interface WalkedFile {
@@ -68,7 +70,7 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
     let entries: Dirent[];
     try {
-      entries = await limit(() => withRetry(() => readdir(dirHost, { withFileTypes: true })));
+      entries = await limit(() => retrying(() => readdir(dirHost, { withFileTypes: true })));
     } catch {
       return;
     }
@@ -89,4 +91,49 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
   };
   await visit(host, path);
   return files;
+}
+
+/** Metadata lookups in flight at once for a listing or a glob. */
+export const STAT_CONCURRENCY = 32;
+
+/** The listing entries of walked files (their size and time), those still there. */
+export async function fileEntries(files: WalkedFile[]): Promise<DriverEntry[]> {
+  const limit = pLimit(STAT_CONCURRENCY);
+  const entries = await Promise.all(files.map((file) => limit(() => fileEntry(file.host, file.path))));
+  return entries.filter((entry): entry is DriverEntry => entry !== null);
+}
+
+/**
+ * One `ls` entry of the host directory entry `entry` at `host` (virtual path `path`); symlinks are
+ * shown as what they point to when that stays inside the root, and not at all otherwise.
+ */
+export async function listedEntry(
+  host: string,
+  path: string,
+  entry: Dirent,
+  root: HostRoot,
+): Promise<DriverEntry | null> {
+  const kind = await entryKind(entry, host);
+  if (kind === "directory") return { path, kind: "directory" };
+  if (kind === "file") return fileEntry(host, path);
+  if (kind !== "symlink") return null;
+  try {
+    const real = await realpath(host);
+    if (!root.contains(real)) return null;
+    const target = await stat(real);
+    if (target.isDirectory()) return { path, kind: "directory" };
+    return target.isFile() ? { path, kind: "file", size: target.size, modifiedAt: target.mtime.toISOString() } : null;
+  } catch {
+    // Dangling or looping links are not shown.
+    return null;
+  }
+}
+
+async function fileEntry(host: string, path: string): Promise<DriverEntry | null> {
+  try {
+    const stats = await lstat(host);
+    return { path, kind: "file", size: stats.size, modifiedAt: stats.mtime.toISOString() };
+  } catch {
+    return null;
+  }
 }

@@ -113,7 +113,7 @@ describe("HostRoot.locate holds on its own", () => {
   it("refuses '.', '..' and empty segments before any I/O", async () => {
     const host = new HostRoot(realpathSync(root.dir));
     for (const path of ["/..", "/../x", "/a/..", "/a/../../b", "/.", "/./a", "/a/./b", "/a/", "//a", "a", ""]) {
-      expect(await host.locate(path, noIo), path).toMatchObject({ code: "invalid_path" });
+      expect(await host.locate(path, noIo), path).toMatchObject({ fault: "invalid_path" });
     }
   });
 

@@ -113,6 +113,16 @@ export interface CallContext {
 export interface ReadCall extends CallContext {
   /** Set by `read`: the store may answer a {@link DriverWindow} of these lines instead of the file. */
   window?: { offset?: number; limit?: number };
+  /**
+   * Set by downloads, which move bytes rather than model context: the whole file however large.
+   * Otherwise a store may answer `too_large` for files over its read limit.
+   */
+  whole?: boolean;
+  /**
+   * Set by `edit`: the content will be written back to this path. A store that would refuse that
+   * write (a symbolic link at the last component, say) may refuse the read with the same fault.
+   */
+  toRewrite?: boolean;
 }
 
 export interface WriteCall extends CallContext {

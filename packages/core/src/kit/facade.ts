@@ -98,7 +98,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async ls(path: string): Promise<LsResult> {
-    const dir = checkDirPath(path);
+    const dir = checkDirPath(this.dirArgument(path));
     if (!dir.ok) return failure(dir.code, dir.error);
     const listed = await guarded(() => this.driver.list(dir.path, {}));
     if (isFault(listed)) return failureOf("ls", dir.path, listed);
@@ -106,7 +106,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
-    const checked = checkPath(filePath);
+    const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     const got = await guarded(() => this.driver.read(path, { window: { offset, limit } }));
@@ -117,7 +117,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async readRaw(filePath: string): Promise<ReadRawResult> {
-    const checked = checkPath(filePath);
+    const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     const got = await guarded(() => this.driver.read(path, {}));
@@ -137,7 +137,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
-    const checked = checkPath(filePath);
+    const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     if (typeof content !== "string") return failure("invalid_argument", `Content for '${path}' must be a string`);
@@ -157,9 +157,12 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     replaceAll = false,
     options?: WriteOptions,
   ): Promise<EditResult> {
-    const checked = checkPath(filePath);
+    const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
+    if (typeof oldString !== "string" || typeof newString !== "string") {
+      return failure("invalid_argument", `old_string and new_string for '${path}' must be strings`);
+    }
     const refused = this.readOnlyFault();
     if (refused) return failureOf("edit", path, refused);
     const signal = options?.signal;
@@ -167,7 +170,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       for (let attempt = 1; attempt <= this.casEditAttempts; attempt++) {
         if (attempt > 1) await backoff(attempt - 1, 5, 200, signal);
         if (signal?.aborted) return fault("aborted");
-        const got = await this.driver.read(path, { signal });
+        const got = await this.driver.read(path, { signal, toRewrite: true });
         if (isFault(got)) return got;
         if ("window" in got) return fault("backend_unavailable", { detail: "no whole file" });
         const base = { etag: got.etag, content: got.content, mimeType: got.mimeType ?? getMimeType(path) };
@@ -191,7 +194,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     glob?: string | null,
     maxCount?: number | null,
   ): Promise<GrepResult> {
-    const parsed = parseGrepArgs(pattern, path, glob, maxCount);
+    const parsed = parseGrepArgs(pattern, this.dirArgument(path), glob, maxCount);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const { query } = parsed;
     const found = await guarded(() =>
@@ -201,7 +204,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async glob(pattern: string, path?: string): Promise<GlobResult> {
-    const parsed = parseGlobArgs(pattern, path);
+    const parsed = parseGlobArgs(pattern, this.dirArgument(path));
     if (!parsed.ok) return failure(parsed.code, parsed.error);
     const { query } = parsed;
     const found = await guarded(() => globDriver(this.driver, query));
@@ -209,7 +212,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   }
 
   async delete(filePath: string): Promise<DeleteResult> {
-    const checked = checkPath(filePath);
+    const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
     const refused = this.readOnlyFault();
@@ -223,6 +226,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       concurrency: this.transferConcurrency,
       readOnly: this.readOnlyFault(),
       guard: (paths, call) => this.serialised(paths, call),
+      argument: (raw) => this.fileArgument(raw),
     });
   }
 
@@ -230,7 +234,21 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     return downloadThrough(this.driver, paths, {
       concurrency: this.transferConcurrency,
       guard: (_paths, call) => guarded(call),
+      argument: (raw) => this.fileArgument(raw),
     });
+  }
+
+  /**
+   * A caller's file path as the contract validates it. The identity; a backend whose paths may be
+   * relative to something (LocalBackend outside virtual mode) maps them here, before validation.
+   */
+  protected fileArgument(raw: string): string {
+    return raw;
+  }
+
+  /** A caller's directory argument (possibly empty) as the contract validates it; see {@link fileArgument}. */
+  protected dirArgument<T extends string | null | undefined>(raw: T): T | string {
+    return raw;
   }
 
   /** The `read_only` fault when the store refuses every mutation, else null. */

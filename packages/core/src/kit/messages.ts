@@ -46,8 +46,11 @@ export function describeFault(op: Operation, path: string, fault: Fault): string
     case "is_directory":
       return `'${at}' is a directory, not a file`;
     case "not_a_directory":
-      if (fault.reason === "file_in_way" && at !== path)
-        return `'${at}' is a file, so '${path}' cannot be created below it`;
+      if (fault.reason === "file_in_way") {
+        return at !== path
+          ? `'${at}' is a file, so '${path}' cannot be created below it`
+          : `A parent of '${path}' is a file, so '${path}' cannot be below it`;
+      }
       return `'${at}' is not a directory${suffix(fault.detail, ": ", "")}`;
     case "conflict":
       switch (fault.reason) {
@@ -91,10 +94,12 @@ export function failureOf(op: Operation, path: string, f: Fault): { error: strin
 
 /**
  * The reference's coarse code of an upload or download entry for a precise deepfs code: the four
- * codes it knows pass through, everything else (`read_only`, `too_large`, `conflict`,
- * `backend_unavailable`, ...) is `invalid_path` — the one rule every backend and the router use.
+ * codes it knows pass through, `read_only` is `permission_denied` (the caller may not change it),
+ * and everything else (`too_large`, `conflict`, `backend_unavailable`, ...) is `invalid_path` —
+ * the one rule every backend and the router use.
  */
 export function coarseCode(code: ErrorCode): FileOperationError {
+  if (code === "read_only") return "permission_denied";
   return code === "file_not_found" || code === "permission_denied" || code === "is_directory" || code === "invalid_path"
     ? code
     : "invalid_path";

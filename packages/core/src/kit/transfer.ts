@@ -18,12 +18,12 @@ function uploadFailure(path: string, f: Fault): FileUploadResponse {
 export async function uploadThrough(
   driver: Driver,
   files: Array<[string, Uint8Array]>,
-  options: { concurrency: number; readOnly: Fault | null; guard: Guard },
+  options: { concurrency: number; readOnly: Fault | null; guard: Guard; argument: (raw: string) => string },
 ): Promise<FileUploadResponse[]> {
   const out = new Array<FileUploadResponse>(files.length);
   const valid: Array<{ index: number; path: string; bytes: Uint8Array }> = [];
   files.forEach(([rawPath, bytes], index) => {
-    const checked = checkPath(rawPath);
+    const checked = checkPath(options.argument(rawPath));
     if (!checked.ok) {
       out[index] = { path: rawPath, error: "invalid_path", code: "invalid_path", message: checked.error };
     } else if (!(bytes instanceof Uint8Array)) {
@@ -63,15 +63,15 @@ export async function uploadThrough(
 export async function downloadThrough(
   driver: Driver,
   paths: string[],
-  options: { concurrency: number; guard: Guard },
+  options: { concurrency: number; guard: Guard; argument: (raw: string) => string },
 ): Promise<FileDownloadResponse[]> {
   return mapLimit(paths, options.concurrency, async (rawPath): Promise<FileDownloadResponse> => {
-    const checked = checkPath(rawPath);
+    const checked = checkPath(options.argument(rawPath));
     if (!checked.ok) {
       return { path: rawPath, content: null, error: "invalid_path", code: "invalid_path", message: checked.error };
     }
     const path = checked.path;
-    const file = await options.guard([], () => driver.read(path, {}));
+    const file = await options.guard([], () => driver.read(path, { whole: true }));
     if (isFault(file) || "window" in file) {
       const f: Fault = isFault(file) ? file : { fault: "backend_unavailable", detail: "the store answered a window" };
       const { error, code } = failureOf("download", path, f);

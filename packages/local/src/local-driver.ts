@@ -1,0 +1,344 @@
+import type { Dirent, Stats } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import {
+  contentFromBytes,
+  encodeUtf8,
+  type GlobQuery,
+  type GrepMatch,
+  type GrepQuery,
+  grepGlobSearchRoot,
+  isInternalTempName,
+} from "@deepfs/core";
+import {
+  type Driver,
+  type DriverCapabilities,
+  type DriverEntry,
+  type DriverFile,
+  type DriverStat,
+  type Fault,
+  FaultError,
+  fault,
+  isFault,
+  type ReadCall,
+  type WriteCall,
+} from "@deepfs/core/kit";
+import pLimit from "p-limit";
+import { pinDirectory } from "./descriptors.js";
+import { errnoCode, fromNodeError, symlinkNotWritable } from "./errors.js";
+import { etagOf } from "./etag.js";
+import { readRegularFile, writeFileAtomic } from "./file-io.js";
+import { type FsCalls, threadpoolFs } from "./fs-calls.js";
+import { type GrepEngines, grepCandidates } from "./grep-search.js";
+import type { HostRoot } from "./host-root.js";
+import type { IoMode } from "./io-mode.js";
+import { linkedRegularFile } from "./links.js";
+import { fileEntries, isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkFiles } from "./walk.js";
+
+/** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
+export interface LocalDriverSettings {
+  /** The root directory (`/` in non-virtual mode), which every path must stay inside. */
+  root: HostRoot;
+  virtualMode: boolean;
+  readOnly: boolean;
+  /** Largest file a read answers (a download, which asks for the whole file, has no limit). */
+  maxBytes: number;
+  /** Largest file grep searches. */
+  maxGrepBytes: number;
+  fsync: boolean;
+  io: IoMode;
+  grep: GrepEngines;
+}
+
+/** A file's bytes as read, with what the answers need. */
+interface Loaded {
+  bytes: Uint8Array;
+  stats: Stats;
+  etag: string;
+}
+
+/** What an edit's read found, for the conditional write that follows it at once. */
+interface ReadForRewrite {
+  host: string;
+  stats: Stats;
+  etag: string;
+}
+
+/**
+ * A directory on disk as a deepfs driver. Every path is resolved below the root again on every
+ * call (`HostRoot`), and what is opened is checked on its descriptor (`descriptors.ts`,
+ * `file-io.ts`), so a parent swapped for a symlink mid-call yields no byte from outside and writes
+ * nothing outside. The facade validates paths and serialises the mutations of each path.
+ */
+export class LocalDriver implements Driver {
+  readonly capabilities: DriverCapabilities;
+  readonly root: HostRoot;
+
+  /**
+   * Creation times of files this process replaced, by host path and inode: an atomic replace makes
+   * a new inode (a new birth time), and Node cannot set birth times or extended attributes.
+   */
+  private readonly createdAt = new Map<string, { ino: number; created: string }>();
+  /**
+   * The file each edit just read, by path, until the end of the current event-loop turn: the
+   * facade's conditional write follows the read without an I/O wait in between (under the path's
+   * lock), so it takes the read's location and etag instead of resolving and hashing the file again.
+   */
+  private readonly readForRewrite = new Map<string, ReadForRewrite>();
+
+  constructor(private readonly settings: LocalDriverSettings) {
+    this.root = settings.root;
+    this.capabilities = {
+      conditionalWrites: true,
+      realDirectories: true,
+      readOnly: settings.readOnly,
+      nativeGrep: true,
+    };
+  }
+
+  async stat(path: string): Promise<DriverStat | Fault> {
+    const located = await this.root.locate(path, this.settings.io.metadata);
+    if (isFault(located)) return located;
+    const stats = located.stats;
+    if (!stats) return { kind: "none" };
+    if (stats.isDirectory()) return { kind: "directory" };
+    return { kind: "file", size: stats.size, modifiedAt: stats.mtime.toISOString() };
+  }
+
+  /**
+   * A regular file, or a symlink to one inside the root; up to `maxBytes` unless the whole file is
+   * asked for (downloads). Before an edit (`toRewrite`) a symlink at the last component is refused,
+   * as the write would be.
+   */
+  async read(path: string, call: ReadCall): Promise<DriverFile | Fault> {
+    const io = this.settings.io;
+    await io.pace();
+    const located = call.toRewrite
+      ? await this.root.locate(path, io.metadata, false)
+      : await this.root.locateExisting(path, io.metadata);
+    if (isFault(located)) return located;
+    if (!located.stats) return fault("file_not_found");
+    if (located.stats.isSymbolicLink()) return symlinkNotWritable();
+    const loaded = await this.load(located.host, call.whole ? Number.POSITIVE_INFINITY : this.settings.maxBytes, io);
+    if (isFault(loaded)) return loaded;
+    const { bytes, stats, etag } = loaded;
+    if (call.toRewrite) this.rememberRead(path, { host: located.host, stats, etag });
+    return {
+      content: contentFromBytes(path, bytes),
+      etag,
+      createdAt: this.creationTime(located.host, stats),
+      modifiedAt: stats.mtime.toISOString(),
+    };
+  }
+
+  /**
+   * Atomic replace (temp file + rename through the pinned directory), never through a symlink at
+   * the last component; `ifMatch` / `ifNoneMatch` are checked first, under the facade's lock.
+   */
+  async write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault> {
+    const justRead = call.ifMatch === undefined ? undefined : this.readForRewrite.get(path);
+    this.readForRewrite.delete(path);
+    await this.settings.io.pace();
+    if (path === "/") return fault("is_directory");
+    const bytes = typeof content === "string" ? encodeUtf8(content) : content;
+    const io = this.settings.io.forWrite(bytes.byteLength);
+    if (justRead) {
+      // An edit's write: the read has just located and hashed this file (the pinned directory keeps the rename inside).
+      if (justRead.etag !== call.ifMatch) return fault("conflict", { reason: "changed" });
+      return this.store(justRead.host, bytes, justRead.stats, io, call);
+    }
+    // The last component as it is: a write never goes through a symlink there.
+    const located = await this.root.locate(path, io.metadata, false);
+    if (isFault(located)) return located;
+    const current = located.stats;
+    if (current?.isSymbolicLink()) return symlinkNotWritable();
+    if (current?.isDirectory()) return fault("is_directory");
+    const previous = current?.isFile() ? current : null;
+    const blocked = await this.preconditionFault(located.host, previous, call, io);
+    if (blocked) return blocked;
+    return this.store(located.host, bytes, previous, io, call);
+  }
+
+  /** The entries of a directory; a file, or nothing, lists as empty. */
+  async list(dir: string): Promise<DriverEntry[] | Fault> {
+    const located = await this.root.locate(dir, threadpoolFs);
+    if (isFault(located)) return located;
+    if (!located.stats?.isDirectory()) return [];
+    let entries: Dirent[];
+    try {
+      entries = await readdir(located.host, { withFileTypes: true });
+    } catch (error) {
+      const code = errnoCode(error);
+      return code === "ENOENT" || code === "ENOTDIR" ? [] : fromNodeError(error);
+    }
+    const limit = pLimit(STAT_CONCURRENCY);
+    const listed = await Promise.all(
+      entries
+        .filter((entry) => isVisibleName(entry.name))
+        .map((entry) =>
+          limit(() => listedEntry(`${located.host}/${entry.name}`, joinVirtual(dir, entry.name), entry, this.root)),
+        ),
+    );
+    return listed.filter((entry): entry is DriverEntry => entry !== null);
+  }
+
+  /** Every file below `dir`: symlinks to files inside the root count, linked directories are not entered. */
+  walk(dir: string): AsyncIterable<DriverEntry> {
+    return this.filesBelow(dir, dir, () => true);
+  }
+
+  /** Candidates for a glob: the walk of its narrowed search root, filtered before anything is stat'ed. */
+  glob(query: GlobQuery): AsyncIterable<DriverEntry> {
+    return this.filesBelow(query.root, query.dir, query.matches);
+  }
+
+  /** Unlinks a file or link, or removes a directory tree (never following a link), through the pinned parent. */
+  async remove(path: string): Promise<{ path: string } | Fault> {
+    const located = await this.root.locate(path, threadpoolFs, false);
+    if (isFault(located)) return located;
+    if (!located.stats) return fault("file_not_found");
+    if (located.host === this.root.base) return this.clearRoot(path);
+    try {
+      // Through the pinned parent, so that a parent swapped for a symlink cannot redirect the removal.
+      const parent = await pinDirectory(dirname(located.host), this.root, threadpoolFs, false);
+      try {
+        // rm never follows symlinks: a link is unlinked, a directory's links are removed, not their targets.
+        await rm(`${parent.path}/${basename(located.host)}`, { recursive: true });
+      } finally {
+        await parent.close();
+      }
+      return { path };
+    } catch (error) {
+      return fromNodeError(error);
+    }
+  }
+
+  /** ripgrep (or a walk) for candidate files, then the core matcher on each, read through its descriptor. */
+  async grep(query: GrepQuery): Promise<{ matches: GrepMatch[] } | Fault> {
+    const searchRoot = grepGlobSearchRoot(query.glob, query.dir);
+    const located = await this.locateSearchRoot(searchRoot, query.dir);
+    if (isFault(located)) return located;
+    if (!located.stats) return { matches: [] };
+    const { maxGrepBytes, grep } = this.settings;
+    let candidates: Awaited<ReturnType<GrepEngines["candidates"]>>;
+    if (located.stats.isFile()) candidates = [{ path: searchRoot, host: located.host }];
+    else if (!located.stats.isDirectory()) return { matches: [] };
+    else candidates = await grep.candidates(query.pattern, located.host, searchRoot, maxGrepBytes, this.walkOptions());
+    if (isFault(candidates)) return candidates;
+    return grepCandidates(candidates, query, maxGrepBytes, this.root);
+  }
+
+  private async *filesBelow(searchRoot: string, dir: string, keep: (path: string) => boolean) {
+    const located = await this.locateSearchRoot(searchRoot, dir);
+    if (isFault(located)) throw new FaultError(located);
+    if (!located.stats?.isDirectory()) return;
+    const found = await walkFiles(located.host, searchRoot, this.walkOptions());
+    yield* await fileEntries(found.filter((file) => keep(file.path)));
+  }
+
+  /**
+   * Locates the directory a glob or grep walks. When the pattern narrowed it below the caller's
+   * directory (`a/b/*` → `dir/a/b`), a file standing where a directory of the pattern would be only
+   * means that nothing matches, not that the caller's path is wrong.
+   */
+  private async locateSearchRoot(searchRoot: string, dir: string) {
+    const located = await this.root.locate(searchRoot, threadpoolFs);
+    if (isFault(located) && located.fault === "not_a_directory" && searchRoot !== dir) {
+      return { path: searchRoot, host: "", stats: null };
+    }
+    return located;
+  }
+
+  /** How glob and grep walk: symlinks to regular files inside the root count as files (see {@link linkedRegularFile}). */
+  private walkOptions(): WalkOptions {
+    return { linkedFile: (host) => linkedRegularFile(host, this.root) };
+  }
+
+  private async load(host: string, maxBytes: number, io: IoMode): Promise<Loaded | Fault> {
+    try {
+      const read = await readRegularFile(host, maxBytes, io, this.root);
+      switch (read.kind) {
+        case "directory":
+          return fault("is_directory");
+        case "special":
+          return fault("invalid_argument", { detail: "not a regular file" });
+        case "too_large": {
+          const limit = this.settings.maxBytes / 1024 / 1024;
+          const detail = `${read.size} bytes, over the ${limit} MiB limit; search it with grep instead`;
+          return fault("too_large", { detail });
+        }
+        default: {
+          const bytes = new Uint8Array(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
+          return { bytes, stats: read.stats, etag: etagOf(bytes) };
+        }
+      }
+    } catch (error) {
+      return fromNodeError(error);
+    }
+  }
+
+  /** Remembers an edit's read until the end of this event-loop turn (see {@link readForRewrite}). */
+  private rememberRead(path: string, read: ReadForRewrite): void {
+    this.readForRewrite.set(path, read);
+    setImmediate(() => {
+      if (this.readForRewrite.get(path) === read) this.readForRewrite.delete(path);
+    });
+  }
+
+  private async store(host: string, bytes: Uint8Array, previous: Stats | null, io: IoMode, call: WriteCall) {
+    if (call.signal?.aborted) return fault("aborted");
+    try {
+      await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
+    } catch (error) {
+      return fromNodeError(error);
+    }
+    return { etag: etagOf(bytes) };
+  }
+
+  /** The conflict of a conditional write, or null; only `ifMatch` on an existing file reads it. */
+  private async preconditionFault(host: string, previous: Stats | null, call: WriteCall, io: IoMode) {
+    if (call.ifMatch === undefined && call.ifNoneMatch === undefined) return null;
+    if (!previous) return call.ifMatch === undefined ? null : fault("conflict", { reason: "missing" });
+    if (call.ifNoneMatch === "*") return fault("conflict", { reason: "exists" });
+    const loaded = await this.load(host, Number.POSITIVE_INFINITY, io);
+    if (isFault(loaded)) return loaded;
+    return loaded.etag === call.ifMatch ? null : fault("conflict", { reason: "changed" });
+  }
+
+  /**
+   * Atomically replaces (or creates, with missing parents) a file, keeping the mode and creation
+   * time of the one it replaces.
+   */
+  private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls): Promise<void> {
+    const created = previous ? this.creationTime(host, previous) : undefined;
+    const written = await writeFileAtomic(host, bytes, previous, this.settings.fsync, fs, this.root);
+    if (created !== undefined && written) this.createdAt.set(host, { ino: written.ino, created });
+    else this.createdAt.delete(host);
+  }
+
+  private creationTime(host: string, stats: Stats): string {
+    const known = this.createdAt.get(host);
+    if (known && known.ino === stats.ino) return known.created;
+    return (stats.birthtimeMs > 0 ? stats.birthtime : stats.ctime).toISOString();
+  }
+
+  /** `delete("/")`: removes everything inside the root, never the root itself (virtual mode only). */
+  private async clearRoot(path: string): Promise<{ path: string } | Fault> {
+    if (!this.settings.virtualMode) {
+      return fault("permission_denied", { detail: "'/' is never deleted in non-virtual mode" });
+    }
+    try {
+      // Everything but the temp files of writes in flight (which no path names and a rename removes).
+      const names = (await readdir(this.root.base)).filter((name) => !isInternalTempName(name));
+      if (!names.some(isVisibleName)) return fault("file_not_found");
+      await Promise.all(names.map((name) => rm(`${this.root.base}/${name}`, { recursive: true })));
+      return { path };
+    } catch (error) {
+      return fromNodeError(error);
+    }
+  }
+}
+
+function joinVirtual(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
