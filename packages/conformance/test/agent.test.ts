@@ -85,10 +85,10 @@ describe("a real deep agent (createDeepAgent, scripted offline model) on deepfs 
       execute(): ExecuteResponse {
         return { output: "", exitCode: 0, truncated: false };
       }
-      uploadFiles(files: Array<[string, Uint8Array]>): FileUploadResponse[] {
+      async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
         return files.map(([path]) => ({ path, error: null }));
       }
-      downloadFiles(paths: string[]): FileDownloadResponse[] {
+      async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
         return paths.map((path) => ({ path, content: null, error: "file_not_found" }));
       }
     }

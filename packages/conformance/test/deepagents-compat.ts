@@ -23,10 +23,10 @@ class TypeOnlySandbox extends BaseSandbox {
   execute(): ExecuteResponse {
     return { output: "", exitCode: 0, truncated: false };
   }
-  uploadFiles(files: Array<[string, Uint8Array]>): FileUploadResponse[] {
+  async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     return files.map(([path]) => ({ path, error: null }));
   }
-  downloadFiles(paths: string[]): FileDownloadResponse[] {
+  async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
     return paths.map((path) => ({ path, content: null, error: "file_not_found" }));
   }
 }

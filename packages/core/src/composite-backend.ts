@@ -1,26 +1,16 @@
 import { deleteThroughRouter } from "./composite-delete.js";
-import {
-  type CompositeRoutes,
-  callMember,
-  type Failure,
-  innerPath,
-  isBackend,
-  type MemberFailure,
-  type Mount,
-  memberFailure,
-  outerFailure,
-  outerMessage,
-  outerPath,
-  outerResult,
-  parseRoutes,
-  readOnlyFailure,
-  type Target,
-} from "./composite-mounts.js";
-import { forwardPattern, type SearchTarget } from "./composite-patterns.js";
-import { DeepfsError, failure, isFailure } from "./errors.js";
+import { type CompositeRoutes, innerPath, isBackend, MountTable, outerPath } from "./composite-mounts.js";
+import { callMember } from "./composite-paths.js";
+import type { OwnAnswer, OwnCalls } from "./composite-protocol-driver.js";
+import { type Routed, RouterDriver, withFileInWay } from "./composite-router.js";
+import { globFanOut } from "./composite-search.js";
+import { DeepfsError, failure } from "./errors.js";
 import { parseGlobArgs } from "./glob.js";
-import { capGrepMatches, type GrepQuery, parseGrepArgs, sortGrepMatches } from "./grep.js";
-import { checkDirPath, checkPath, comparePaths, isWithin, joinPath, relativeTo } from "./paths.js";
+import { type Fault, isFault } from "./kit/driver.js";
+import { DriverBackend } from "./kit/facade.js";
+import { coarseCode, failureOf, type Operation } from "./kit/messages.js";
+import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf } from "./kit/search.js";
+import { checkPath, comparePaths } from "./paths.js";
 import {
   type BackendCapabilities,
   type BackendProtocol,
@@ -29,19 +19,13 @@ import {
   type ExecuteOptions,
   type ExecuteResponse,
   type FileDownloadResponse,
-  type FileInfo,
-  type FileUploadResponse,
   type GlobResult,
-  type GrepMatch,
-  type GrepResult,
   isSandboxBackend,
-  type LsResult,
-  type ReadRawResult,
-  type ReadResult,
   type SandboxBackendProtocol,
   type WriteOptions,
   type WriteResult,
 } from "./protocol.js";
+import { encodeUtf8 } from "./text.js";
 
 export type { CompositeRoute, CompositeRoutes } from "./composite-mounts.js";
 
@@ -70,16 +54,8 @@ export const EXECUTE_UNSUPPORTED: Readonly<ExecuteResponse> = {
   truncated: false,
 };
 
-/** The entries of an upload or download batch sent to one member backend. */
-interface MemberBatch<E> {
-  /** Where the member was first met; the same backend may serve several mounts. */
-  readonly mount: Mount;
-  readonly entries: E[];
-}
-
-function isDirectoryFailure(path: string): Failure {
-  return failure("is_directory", `'${path}' is a directory, not a file`);
-}
+/** Transfers and grep reads in flight at once, per call. */
+const CONCURRENCY = 8;
 
 /** `artifactsRoot` as given, once it is known to be an absolute path; throws `DeepfsError` otherwise. */
 function checkArtifactsRoot(value: unknown): string {
@@ -91,14 +67,15 @@ function checkArtifactsRoot(value: unknown): string {
 }
 
 /**
- * Routes paths to member backends by their longest matching prefix.
+ * Routes paths to member backends by their longest matching prefix: the backend contract (the
+ * facade, {@link DriverBackend}) over {@link RouterDriver}, which routes driver calls.
  *
  * - A path is served by the route whose mount point is its longest prefix on segment boundaries
  *   (`/mem/` never serves `/memo`), else by the default backend. The route sees the path with the
  *   prefix stripped (`/project/src/a.py` → `/src/a.py`, the mount point itself → `/`), and every path
  *   in every result is returned with the prefix re-added.
- * - Error sentences of a route name its own paths; the router replaces each quoted `'…'` path of the
- *   call (or of an ancestor) with the caller's path and keeps the route's `code`.
+ * - Members answer structured failures (a member not built on the facade: its `code`); every error
+ *   sentence is written once, by the facade, with the caller's path.
  * - `ls` lists mount points as directories, and files of a backend that a route shadows are
  *   invisible to every method. A mount point, and any path with a mount point below it, is a
  *   directory: file reads and writes there answer `is_directory`.
@@ -113,20 +90,14 @@ function checkArtifactsRoot(value: unknown): string {
  * - `execute` runs on the default backend when it is a sandbox, else answers {@link EXECUTE_UNSUPPORTED}.
  * - The router creates nothing, so `close()` closes nothing: close the member backends yourself.
  */
-export class CompositeBackend implements SandboxBackendProtocol {
-  readonly capabilities: BackendCapabilities;
+export class CompositeBackend extends DriverBackend<RouterDriver> implements SandboxBackendProtocol {
+  override readonly capabilities: BackendCapabilities;
 
   /**
    * Where deepagents' middleware puts offloaded tool results and conversation history, as given to
    * the constructor (default `/`); deepagents reads it by this name.
    */
   readonly artifactsRoot: string;
-
-  private readonly defaultMount: Mount;
-  /** Routes, longest mount point first, so the first match is the longest prefix. */
-  private readonly routes: readonly Mount[];
-  /** Mount points with a trailing `/`, in the order the route table gave them. */
-  private readonly prefixes: readonly string[];
 
   constructor(options: CompositeBackendOptions);
   constructor(defaultBackend: BackendProtocol, routes?: CompositeRoutes, options?: CompositeRouterOptions);
@@ -145,12 +116,12 @@ export class CompositeBackend implements SandboxBackendProtocol {
         "CompositeBackend needs a default backend (an object with backend methods)",
       );
     }
-    this.defaultMount = { mount: "/", backend: defaultBackend, readOnly: false };
-    this.artifactsRoot = checkArtifactsRoot(settings?.artifactsRoot);
-    const parsed = parseRoutes(routeTable ?? {});
-    this.prefixes = parsed.map((m) => `${m.mount}/`);
-    this.routes = parsed.sort((a, b) => b.mount.length - a.mount.length);
-    const members = [this.defaultMount, ...this.routes];
+    const artifactsRoot = checkArtifactsRoot(settings?.artifactsRoot);
+    const table = new MountTable(defaultBackend, routeTable ?? {});
+    const search = { concurrency: CONCURRENCY, maxFileBytes: DEFAULT_MAX_GREP_FILE_BYTES };
+    super(new RouterDriver(table, search), { concurrency: CONCURRENCY });
+    this.artifactsRoot = artifactsRoot;
+    const members = table.members;
     const all = (flag: keyof BackendCapabilities) => members.every((m) => m.backend.capabilities?.[flag] === true);
     if (isSandboxBackend(defaultBackend)) {
       Object.defineProperty(this, "id", { get: () => defaultBackend.id, enumerable: true });
@@ -176,201 +147,87 @@ export class CompositeBackend implements SandboxBackendProtocol {
    * rules that all lie under a route may be combined with an execute-capable default backend.
    */
   get routePrefixes(): string[] {
-    return [...this.prefixes];
+    return [...this.driver.table.prefixes];
   }
 
-  async ls(path: string): Promise<LsResult> {
-    const dir = checkDirPath(path);
-    if (!dir.ok) return failure(dir.code, dir.error);
-    const owner = this.mountFor(dir.path);
-    const inner = innerPath(owner, dir.path);
-    const result = await callMember(owner, dir.path, async (): Promise<LsResult> => {
-      const answer = await owner.backend.ls(inner);
-      return isFailure(answer) ? outerFailure(owner, inner, answer) : answer;
-    });
-    if (isFailure(result)) return result;
-    const byPath = new Map<string, FileInfo>();
-    for (const info of result.files ?? []) {
-      const path = outerPath(owner, info.path);
-      const entryPath = info.is_dir && path.endsWith("/") ? path.slice(0, -1) : path;
-      if (this.mountFor(entryPath) === owner) byPath.set(path, { ...info, path });
-    }
-    for (const route of this.routes) {
-      if (route.mount === dir.path || !isWithin(route.mount, dir.path)) continue;
-      const child = `${joinPath(dir.path, relativeTo(route.mount, dir.path).split("/")[0] ?? "")}/`;
-      if (!byPath.has(child)) byPath.set(child, { path: child, is_dir: true, size: 0 });
-    }
-    return { files: [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path)) };
+  /**
+   * A member not built on the facade and without conditional writes (deepagents' own backends)
+   * writes and edits itself: its own lock and preconditions, its refusal to overwrite with `write`,
+   * and the `filesUpdate` it answers. Every other member goes through the facade.
+   */
+  override async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
+    const own = typeof content === "string" ? this.ownTarget(filePath) : null;
+    if (!own) return super.write(filePath, content, options);
+    return this.forward("write", own, (calls, inner) => calls.write(inner, content, options));
   }
 
-  async read(filePath: string, offset?: number, limit?: number): Promise<ReadResult> {
-    const target = this.resolveFile(filePath);
-    if ("error" in target) return target;
-    return callMember(target.mount, target.outer, async () => {
-      const result = await target.mount.backend.read(target.inner, offset, limit);
-      return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
-    });
-  }
-
-  async readRaw(filePath: string): Promise<ReadRawResult> {
-    const target = this.resolveFile(filePath);
-    if ("error" in target) return target;
-    return callMember(target.mount, target.outer, async () => {
-      const result = await target.mount.backend.readRaw(target.inner);
-      return isFailure(result) ? { ...result, ...outerFailure(target.mount, target.inner, result) } : result;
-    });
-  }
-
-  async write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
-    const target = this.resolveFile(filePath);
-    if ("error" in target) return target;
-    if (target.mount.readOnly) return readOnlyFailure(target);
-    return callMember(target.mount, target.outer, async () =>
-      outerResult(target.mount, target.inner, await target.mount.backend.write(target.inner, content, options)),
-    );
-  }
-
-  async edit(
+  override async edit(
     filePath: string,
     oldString: string,
     newString: string,
-    replaceAll?: boolean,
+    replaceAll = false,
     options?: WriteOptions,
   ): Promise<EditResult> {
-    const target = this.resolveFile(filePath);
-    if ("error" in target) return target;
-    if (target.mount.readOnly) return readOnlyFailure(target);
-    return callMember(target.mount, target.outer, async () => {
-      const result = await target.mount.backend.edit(target.inner, oldString, newString, replaceAll, options);
-      return outerResult(target.mount, target.inner, result);
-    });
+    const strings = typeof oldString === "string" && typeof newString === "string";
+    const own = strings ? this.ownTarget(filePath) : null;
+    if (!own) return super.edit(filePath, oldString, newString, replaceAll, options);
+    return this.forward("edit", own, (calls, inner) => calls.edit(inner, oldString, newString, replaceAll, options));
   }
 
-  async delete(filePath: string): Promise<DeleteResult> {
-    const target = this.resolve(filePath);
-    if ("error" in target) return target;
-    return deleteThroughRouter(target, this.routes);
+  override async delete(filePath: string): Promise<DeleteResult> {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return failure(checked.code, checked.error);
+    const mount = this.driver.table.mountFor(checked.path);
+    return deleteThroughRouter(this.driver.table, { mount, inner: innerPath(mount, checked.path) }, checked.path);
   }
 
-  async grep(
-    pattern: string,
-    path?: string | null,
-    glob?: string | null,
-    maxCount?: number | null,
-  ): Promise<GrepResult> {
-    const parsed = parseGrepArgs(pattern, path, glob, maxCount);
-    if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const query = parsed.query;
-    const answers = await Promise.all(
-      this.searchTargets(query.dir).map((t) => callMember(t.mount, t.area, () => this.grepMember(t, query))),
-    );
-    const matches: GrepMatch[] = [];
-    let more = false;
-    for (const answer of answers) {
-      if ("error" in answer) return answer;
-      // One push per entry: spreading a member's answer into `push` overflows the stack past ~125,000.
-      for (const match of answer.matches) matches.push(match);
-      more ||= answer.more;
-    }
-    const capped = capGrepMatches(sortGrepMatches(matches), query.maxCount);
-    return more ? { matches: capped.matches ?? [], truncated: true } : capped;
-  }
-
-  async glob(pattern: string, path?: string): Promise<GlobResult> {
+  /**
+   * The facade's glob, without iterating the merged files one by one (the facade reads a driver's
+   * glob as an async iterable, which costs more than the search for 100,000s of files).
+   */
+  override async glob(pattern: string, path?: string): Promise<GlobResult> {
     const parsed = parseGlobArgs(pattern, path);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const { dir, matches } = parsed.query;
-    const answers = await Promise.all(
-      this.searchTargets(dir).map((t) =>
-        callMember(t.mount, t.area, async (): Promise<GlobResult> => {
-          const forwarded = forwardPattern(pattern, dir, t);
-          if (forwarded === "none") return { files: [] };
-          const result = await t.mount.backend.glob(forwarded === "superset" ? "**" : forwarded.pattern, t.root);
-          if (isFailure(result)) return outerFailure(t.mount, t.root, result);
-          const files = (result.files ?? [])
-            .map((info) => ({ ...info, path: outerPath(t.mount, info.path) }))
-            .filter((info) => matches(info.path) && this.isVisible(t, info.path));
-          return result.truncated ? { files, truncated: true } : { files };
-        }),
-      ),
-    );
-    const files: FileInfo[] = [];
-    let truncated = false;
-    for (const answer of answers) {
-      if (isFailure(answer)) return answer;
-      // One push per entry: spreading a member's answer into `push` overflows the stack past ~125,000.
-      for (const info of answer.files ?? []) files.push(info);
-      truncated ||= answer.truncated === true;
-    }
-    files.sort((a, b) => comparePaths(a.path, b.path));
-    return truncated ? { files, truncated } : { files };
+    const found = await globFanOut(this.driver.table, parsed.query);
+    if (isFault(found)) return failureOf("glob", parsed.query.dir, found);
+    return { files: found.map(fileInfoOf).sort((a, b) => comparePaths(a.path, b.path)) };
   }
 
-  async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
-    const out: FileUploadResponse[] = new Array(files.length);
-    const batches = new Map<BackendProtocol, MemberBatch<{ index: number; target: Target; bytes: Uint8Array }>>();
-    files.forEach(([rawPath, bytes], index) => {
-      const target = this.resolveFile(rawPath);
-      if ("error" in target) {
-        const error = target.code === "is_directory" ? "is_directory" : "invalid_path";
-        out[index] = { path: target.path ?? rawPath, error, code: target.code, message: target.error };
-      } else if (target.mount.readOnly) {
-        const denied = readOnlyFailure(target);
-        out[index] = { path: target.outer, error: "permission_denied", code: denied.code, message: denied.error };
-      } else {
-        const batch = batches.get(target.mount.backend) ?? { mount: target.mount, entries: [] };
-        batch.entries.push({ index, target, bytes });
-        batches.set(target.mount.backend, batch);
-      }
+  /** Downloads with one call per member backend that reads in batches, in input order. */
+  override async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
+    const out = new Array<FileDownloadResponse>(paths.length);
+    const valid: Array<{ index: number; path: string }> = [];
+    paths.forEach((raw, index) => {
+      const checked = checkPath(raw);
+      if (checked.ok) valid.push({ index, path: checked.path });
+      else
+        out[index] = { path: raw, content: null, error: "invalid_path", code: "invalid_path", message: checked.error };
     });
-    await Promise.all(
-      [...batches].map(async ([backend, batch]) => {
-        const answers = await callMember(batch.mount, batch.mount.mount, () =>
-          backend.uploadFiles(batch.entries.map(({ target, bytes }) => [target.inner, bytes])),
-        );
-        batch.entries.forEach(({ index, target }, i) => {
-          out[index] = { ...this.outerEntry(target, answers, i), path: target.outer };
-        });
-      }),
-    );
-    return out;
-  }
-
-  async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
-    const out: FileDownloadResponse[] = new Array(paths.length);
-    const batches = new Map<BackendProtocol, MemberBatch<{ index: number; target: Target }>>();
-    paths.forEach((rawPath, index) => {
-      const target = this.resolveFile(rawPath);
-      if ("error" in target) {
-        const error = target.code === "is_directory" ? "is_directory" : "invalid_path";
-        out[index] = { path: target.path ?? rawPath, content: null, error, code: target.code, message: target.error };
-      } else {
-        const batch = batches.get(target.mount.backend) ?? { mount: target.mount, entries: [] };
-        batch.entries.push({ index, target });
-        batches.set(target.mount.backend, batch);
+    const files = await this.driver.readBatch(valid.map((v) => v.path));
+    valid.forEach(({ index, path }, i) => {
+      const file = files[i];
+      if (file && !isFault(file)) {
+        const content = typeof file.content === "string" ? encodeUtf8(file.content) : file.content;
+        out[index] = { path, content, error: null };
+        return;
       }
+      const { error, code } = failureOf("download", path, file ?? { fault: "backend_unavailable" });
+      out[index] = { path, content: null, error: coarseCode(code), code, message: error };
     });
-    await Promise.all(
-      [...batches].map(async ([backend, batch]) => {
-        const answers = await callMember(batch.mount, batch.mount.mount, () =>
-          backend.downloadFiles(batch.entries.map(({ target }) => target.inner)),
-        );
-        batch.entries.forEach(({ index, target }, i) => {
-          const content = Array.isArray(answers) ? (answers[i]?.content ?? null) : null;
-          out[index] = { ...this.outerEntry(target, answers, i), content, path: target.outer };
-        });
-      }),
-    );
     return out;
   }
 
   /** Runs on the default backend when it is a sandbox; otherwise answers {@link EXECUTE_UNSUPPORTED}. */
   async execute(command: string, options?: ExecuteOptions): Promise<ExecuteResponse> {
-    const backend = this.defaultMount.backend;
+    const mount = this.driver.table.defaultMount;
+    const backend = mount.backend;
     if (!isSandboxBackend(backend)) return { ...EXECUTE_UNSUPPORTED };
-    const response = await callMember(this.defaultMount, "/", () => backend.execute(command, options));
-    if (!("error" in response)) return response;
-    return { output: `Error: ${response.error} (code: ${response.code})`, exitCode: null, truncated: false };
+    try {
+      return await backend.execute(command, options);
+    } catch {
+      const output = `Error: '/': the backend mounted at '${mount.mount}' failed (code: backend_unavailable)`;
+      return { output, exitCode: null, truncated: false };
+    }
   }
 
   /** Does nothing: the router creates no resource, and the member backends belong to the caller. */
@@ -380,107 +237,36 @@ export class CompositeBackend implements SandboxBackendProtocol {
     await this.close();
   }
 
-  /** The member serving a normalised path: the longest mount point containing it, else the default. */
-  private mountFor(path: string): Mount {
-    return this.routes.find((r) => isWithin(path, r.mount)) ?? this.defaultMount;
+  /** The member and paths of a write or edit that its member does itself, or null for the facade. */
+  private ownTarget(filePath: string): (Routed & { outer: string }) | null {
+    const checked = checkPath(filePath);
+    if (!checked.ok) return null;
+    const routed = this.driver.routeChange(checked.path);
+    // A member with conditional writes edits losslessly through the facade (read, plan, write with ifMatch).
+    if (isFault(routed) || !routed.mount.driver.own || routed.mount.driver.capabilities.conditionalWrites) return null;
+    return { ...routed, outer: checked.path };
   }
 
-  private resolve(rawPath: string): Target | (Failure & { path?: string }) {
-    const checked = checkPath(rawPath);
-    if (!checked.ok) return failure(checked.code, checked.error);
-    const mount = this.mountFor(checked.path);
-    return { mount, inner: innerPath(mount, checked.path), outer: checked.path };
-  }
-
-  /** {@link resolve} for a file argument: a mount point or a path with one below it is a directory. */
-  private resolveFile(rawPath: string): Target | (Failure & { path?: string }) {
-    const target = this.resolve(rawPath);
-    if ("error" in target) return target;
-    if (this.routes.some((r) => isWithin(r.mount, target.outer))) {
-      return { path: target.outer, ...isDirectoryFailure(target.outer) };
+  /** A write or edit done by the member itself, answered in caller paths. */
+  private async forward(
+    op: Operation,
+    target: Routed & { outer: string },
+    call: (calls: OwnCalls, inner: string) => Promise<OwnAnswer | Fault>,
+  ): Promise<WriteResult & EditResult> {
+    const { mount, inner, outer } = target;
+    const calls = mount.driver.own as OwnCalls;
+    const answer = await callMember(mount, () => call(calls, inner));
+    if (isFault(answer)) return failureOf(op, outer, await withFileInWay(mount, inner, answer));
+    const result: WriteResult & EditResult = { path: outer };
+    if (answer.occurrences !== undefined) result.occurrences = answer.occurrences;
+    if (answer.etag !== undefined) result.etag = answer.etag;
+    if (answer.filesUpdate !== undefined) {
+      result.filesUpdate = answer.filesUpdate
+        ? (Object.fromEntries(
+            Object.entries(answer.filesUpdate).map(([p, data]) => [outerPath(mount, p), data]),
+          ) as WriteResult["filesUpdate"])
+        : null;
     }
-    return target;
-  }
-
-  /** The error fields of the `i`th entry of a member's upload/download answer, in caller paths. */
-  private outerEntry(
-    target: Target,
-    answers: ReadonlyArray<FileUploadResponse | FileDownloadResponse> | Failure,
-    i: number,
-  ): Omit<FileUploadResponse, "path"> {
-    if (!Array.isArray(answers)) {
-      // The member threw for the whole batch: every entry of it failed, each named by its own path.
-      const { code, error } = memberFailure(target.mount, target.outer);
-      return { error: "permission_denied", code, message: error };
-    }
-    const entry = answers[i];
-    // A member that answers fewer entries than it was given broke the contract; say so per file.
-    if (!entry) {
-      return { error: "permission_denied", code: "backend_unavailable", message: `No answer for '${target.outer}'` };
-    }
-    const { error, code, message } = entry;
-    if (error === null) return { error: null };
-    return {
-      error,
-      ...(code === undefined ? {} : { code }),
-      ...(message === undefined ? {} : { message: outerMessage(target.mount, target.inner, message) }),
-    };
-  }
-
-  /** The members a search of `dir` must ask: the one serving `dir`, and every route mounted below it. */
-  private searchTargets(dir: string): SearchTarget[] {
-    const owner = this.mountFor(dir);
-    const areas: Array<[Mount, string]> = [[owner, dir]];
-    for (const route of this.routes)
-      if (route !== owner && isWithin(route.mount, dir)) areas.push([route, route.mount]);
-    return areas.map(([mount, area]) => ({
-      mount,
-      area,
-      root: innerPath(mount, area),
-      shadowed: this.routes.some((r) => r !== mount && isWithin(r.mount, area)),
-    }));
-  }
-
-  /** True when a caller path found in a member is really served by it (not shadowed by a nested route). */
-  private isVisible(t: SearchTarget, path: string): boolean {
-    return !t.shadowed || this.mountFor(path) === t.mount;
-  }
-
-  /**
-   * One member's matches (in caller paths, visible, accepted by the filter), at most what the
-   * caller needs plus whether more exist. When the member cannot be asked exactly (shadowed files,
-   * a filter the mount changes) it is asked again for more until enough visible matches are known.
-   */
-  private async grepMember(
-    t: SearchTarget,
-    query: GrepQuery,
-  ): Promise<{ matches: GrepMatch[]; more: boolean } | MemberFailure> {
-    let glob: string | null = query.glob;
-    let exact = !t.shadowed;
-    if (glob?.includes("/")) {
-      const forwarded = forwardPattern(glob, query.dir, t);
-      if (forwarded === "none") return { matches: [], more: false };
-      if (forwarded === "superset") {
-        glob = null;
-        exact = false;
-      } else {
-        glob = forwarded.pattern;
-      }
-    }
-    let cap = Number.isFinite(query.maxCount) ? query.maxCount : null;
-    for (;;) {
-      const result = await t.mount.backend.grep(query.pattern, t.root, glob, cap);
-      if (isFailure(result)) return outerFailure(t.mount, t.root, result);
-      const found = result.matches ?? [];
-      const matches = found
-        .map((m) => ({ ...m, path: outerPath(t.mount, m.path) }))
-        .filter((m) => query.accepts(m.path) && this.isVisible(t, m.path));
-      const more = result.truncated === true;
-      // Stop when the answer is exact, complete, already past the cap, or capped by the member itself.
-      if (exact || !more || cap === null || matches.length > query.maxCount || found.length < cap) {
-        return { matches, more: more || matches.length > query.maxCount };
-      }
-      cap = Math.max(cap * 4, query.maxCount + 64);
-    }
+    return result;
   }
 }

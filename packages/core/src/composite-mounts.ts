@@ -1,6 +1,11 @@
-import { DeepfsError, failure, isFailure } from "./errors.js";
-import { checkPath } from "./paths.js";
-import type { BackendProtocol, ErrorCode, ErrorFields, MaybePromise } from "./protocol.js";
+/**
+ * The router's mount table: which member serves a path (the longest mount point containing it),
+ * which members a search or a delete of a directory reaches, and which files a nested route hides.
+ */
+import { type MemberDriver, memberDriver } from "./composite-protocol-driver.js";
+import { DeepfsError } from "./errors.js";
+import { checkPath, isWithin } from "./paths.js";
+import type { BackendProtocol } from "./protocol.js";
 
 /** A route's value: a backend, or a backend with options. */
 export type CompositeRoute = BackendProtocol | { backend: BackendProtocol; readOnly?: boolean };
@@ -8,25 +13,27 @@ export type CompositeRoute = BackendProtocol | { backend: BackendProtocol; readO
 /** Mount point (absolute, with or without a trailing `/`) → the backend that serves it. */
 export type CompositeRoutes = Record<string, CompositeRoute>;
 
-/** A member backend and where it is mounted; the default backend is mounted at `/`. */
+/** A member backend, the driver the router calls, and where it is mounted (the default at `/`). */
 export interface Mount {
   /** Normalised mount point without a trailing `/` (`/` for the default backend). */
   readonly mount: string;
   readonly backend: BackendProtocol;
+  /** The member's driver, or the protocol adapter over a backend not built on the facade. */
+  readonly driver: MemberDriver;
   /** Declared read-only by the route table (`{ backend, readOnly: true }`). */
   readonly readOnly: boolean;
 }
 
-/** A path argument resolved to its member: the path the member sees and the one callers see. */
-export interface Target {
+/** One member's share of a grep, glob or walk below the search directory. */
+export interface SearchTarget {
   mount: Mount;
-  inner: string;
-  outer: string;
+  /** Directory the member searches, in its own paths. */
+  root: string;
+  /** Part of the search the member covers, in caller paths. */
+  area: string;
+  /** A nested route hides some of the member's files in `area`, so results must be filtered. */
+  shadowed: boolean;
 }
-
-export type Failure = { error: string; code: ErrorCode };
-/** A member's failure in caller paths; foreign backends may leave out the `code`. */
-export type MemberFailure = { error: string; code?: ErrorCode };
 
 export function isBackend(value: unknown): value is BackendProtocol {
   return typeof value === "object" && value !== null && typeof (value as { ls?: unknown }).ls === "function";
@@ -45,80 +52,12 @@ export function isReadOnlyMount(m: Mount): boolean {
   return m.readOnly || m.backend.capabilities?.readOnly === true;
 }
 
-export function innerPath(m: Mount, outer: string): string {
-  if (m.mount === "/") return outer;
-  return outer === m.mount ? "/" : outer.slice(m.mount.length);
-}
-
-export function outerPath(m: Mount, inner: string): string {
-  if (m.mount === "/") return inner;
-  return inner === "/" ? m.mount : `${m.mount}${inner}`;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/**
- * A member's error sentence in caller paths: every quoted `'…'` occurrence of `inner` or of one of
- * its ancestors (members name the parent in `not_a_directory`) is replaced by the caller's path.
- * Other text is left alone, so a member's message that does not quote paths stays as it is.
- */
-export function outerMessage(m: Mount, inner: string, message: string): string {
-  if (m.mount === "/") return message;
-  const candidates = [inner];
-  for (let i = inner.lastIndexOf("/"); i > 0; i = inner.lastIndexOf("/", i - 1)) candidates.push(inner.slice(0, i));
-  if (inner !== "/") candidates.push("/");
-  const quoted = new RegExp(`'(${candidates.map(escapeRegExp).join("|")})'`, "g");
-  return message.replace(quoted, (_, path: string) => `'${outerPath(m, path)}'`);
-}
-
-/** Error fields of a member's failure, in caller paths; the member's `code` is kept. */
-export function outerFailure(m: Mount, inner: string, result: ErrorFields): MemberFailure {
-  const error = outerMessage(m, inner, result.error ?? "");
-  return result.code === undefined ? { error } : { error, code: result.code };
-}
-
-/** A member's write/edit/delete result in caller paths (`path`, `filesUpdate` keys, error sentence). */
-export function outerResult<T extends ErrorFields & { path?: string; filesUpdate?: Record<string, unknown> | null }>(
-  m: Mount,
-  inner: string,
-  result: T,
-): T {
-  if (isFailure(result)) return { ...result, ...outerFailure(m, inner, result) };
-  const out = { ...result };
-  if (typeof out.path === "string") out.path = outerPath(m, out.path);
-  if (out.filesUpdate) {
-    const entries = Object.entries(out.filesUpdate).map(([p, data]) => [outerPath(m, p), data]);
-    out.filesUpdate = Object.fromEntries(entries) as T["filesUpdate"];
-  }
-  return out;
-}
-
-export function readOnlyFailure(target: Target): Failure {
-  return failure("read_only", `'${target.outer}' cannot be changed: ${mountLabel(target.mount)} is read-only`);
-}
-
-/** A member that threw or rejected, in caller paths. */
-export function memberFailure(m: Mount, outer: string): Failure {
-  return failure("backend_unavailable", `'${outer}': the backend mounted at '${m.mount}' failed`);
-}
-
-/**
- * Calls into a member. A throw or rejection breaks the contract (failures are returned), so it
- * becomes {@link memberFailure} instead of escaping the router; the thrown message is dropped
- * because it may hold secrets or file contents.
- */
-export async function callMember<T>(m: Mount, outer: string, call: () => MaybePromise<T>): Promise<T | Failure> {
-  try {
-    return await call();
-  } catch {
-    return memberFailure(m, outer);
-  }
+function mountOf(mount: string, backend: BackendProtocol, readOnly: boolean): Mount {
+  return { mount, backend, driver: memberDriver(backend), readOnly };
 }
 
 /** The route table as mounts, in the order given; throws `DeepfsError` on a malformed table. */
-export function parseRoutes(routes: CompositeRoutes): Mount[] {
+function parseRoutes(routes: CompositeRoutes): Mount[] {
   if (typeof routes !== "object" || routes === null) {
     throw new DeepfsError("invalid_argument", "CompositeBackend routes must be an object of mount point → backend");
   }
@@ -141,7 +80,70 @@ export function parseRoutes(routes: CompositeRoutes): Mount[] {
       throw new DeepfsError("invalid_argument", `Route '${key}' must be a backend or { backend, readOnly? }`);
     }
     const readOnly = !isBackend(value) && (value as { readOnly?: boolean }).readOnly === true;
-    mounts.set(checked.path, { mount: checked.path, backend, readOnly });
+    mounts.set(checked.path, mountOf(checked.path, backend, readOnly));
   }
   return [...mounts.values()];
+}
+
+/** The default member and the routes, with the lookups the router needs. */
+export class MountTable {
+  readonly defaultMount: Mount;
+  /** Routes, longest mount point first, so the first match is the longest prefix. */
+  readonly routes: readonly Mount[];
+  /** Mount points with a trailing `/`, in the order the route table gave them. */
+  readonly prefixes: readonly string[];
+
+  constructor(defaultBackend: BackendProtocol, routes: CompositeRoutes) {
+    this.defaultMount = mountOf("/", defaultBackend, false);
+    const parsed = parseRoutes(routes);
+    this.prefixes = parsed.map((m) => `${m.mount}/`);
+    this.routes = parsed.sort((a, b) => b.mount.length - a.mount.length);
+  }
+
+  /** Every member, the default first. */
+  get members(): Mount[] {
+    return [this.defaultMount, ...this.routes];
+  }
+
+  /** The member serving a canonical path: the longest mount point containing it, else the default. */
+  mountFor(path: string): Mount {
+    return this.routes.find((r) => isWithin(path, r.mount)) ?? this.defaultMount;
+  }
+
+  /** True when a mount point lies at or below `path`: the router shows a directory there. */
+  hasMountAtOrBelow(path: string): boolean {
+    return this.routes.some((r) => isWithin(r.mount, path));
+  }
+
+  /** The members a search of `dir` must ask: the one serving `dir`, and every route mounted below it. */
+  searchTargets(dir: string): SearchTarget[] {
+    const owner = this.mountFor(dir);
+    const areas: Array<[Mount, string]> = [[owner, dir]];
+    for (const route of this.routes) {
+      if (route !== owner && isWithin(route.mount, dir)) areas.push([route, route.mount]);
+    }
+    return areas.map(([mount, area]) => ({
+      mount,
+      area,
+      root: innerPath(mount, area),
+      shadowed: this.routes.some((r) => r !== mount && isWithin(r.mount, area)),
+    }));
+  }
+
+  /** True when a caller path found in a member is really served by it (not shadowed by a nested route). */
+  isVisible(t: SearchTarget, path: string): boolean {
+    return !t.shadowed || this.mountFor(path) === t.mount;
+  }
+}
+
+/** The path a member sees for a caller's path: the prefix stripped (the mount point itself is `/`). */
+export function innerPath(m: Mount, outer: string): string {
+  if (m.mount === "/") return outer;
+  return outer === m.mount ? "/" : outer.slice(m.mount.length);
+}
+
+/** The caller's path for a member's path: the prefix re-added. */
+export function outerPath(m: Mount, inner: string): string {
+  if (m.mount === "/") return inner;
+  return inner === "/" ? m.mount : `${m.mount}${inner}`;
 }

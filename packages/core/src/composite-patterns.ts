@@ -1,17 +1,6 @@
-import type { Mount } from "./composite-mounts.js";
+import type { SearchTarget } from "./composite-mounts.js";
 import { globSearchRoot } from "./glob.js";
 import { isWithin, relativeTo } from "./paths.js";
-
-/** One member's share of a grep or glob below the search directory. */
-export interface SearchTarget {
-  mount: Mount;
-  /** Directory the member searches, in its own paths. */
-  root: string;
-  /** Part of the search the member covers, in caller paths. */
-  area: string;
-  /** A nested route hides some of the member's files in `area`, so results must be filtered. */
-  shadowed: boolean;
-}
 
 /** How a member is asked for the files a pattern selects. */
 export type ForwardedPattern = { pattern: string } | "superset" | "none";

@@ -15,6 +15,7 @@ export * from "./memory-backend.js";
 export * from "./mime.js";
 export * from "./paths.js";
 export * from "./protocol.js";
+export { ShellDriver, type ShellHost } from "./sandbox/shell-driver.js";
 export * from "./state-backend.js";
 export * from "./text.js";
 export * from "./with-faults.js";

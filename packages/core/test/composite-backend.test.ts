@@ -527,7 +527,7 @@ describe("delete across mounts", () => {
     const failed = await composite.delete("/");
     expect(failed).toEqual({
       error:
-        "Deleting '/' stopped part way, at the mount '/bad/': the store at '/bad' is down. " +
+        "Deleting '/' stopped part way, at the mount '/bad/': Deleting '/bad' failed. " +
         "Already deleted (this cannot be undone): '/deep/er'. Not deleted: '/bad', '/'. " +
         "Deleting the same path again deletes the rest.",
       code: "backend_unavailable",
@@ -555,7 +555,7 @@ describe("delete across mounts", () => {
     // A failure of the first member asked is a plain failure: nothing was deleted.
     const first = new CompositeBackend(def, { "/crash": crashing });
     expect(await first.delete("/")).toEqual({
-      error: "'/crash': the backend mounted at '/crash' failed",
+      error: "Deleting '/crash' failed: the backend mounted at '/crash' failed",
       code: "backend_unavailable",
     });
     expect(Object.keys(def.files)).toEqual(["/top.txt"]);
@@ -581,7 +581,7 @@ describe("delete across mounts", () => {
     };
     const composite = new CompositeBackend(foreign(["/top.txt"]), { "/m": foreign(["/a.txt"]), "/e": foreign([]) });
     expect(await composite.delete("/")).toEqual({ path: "/", filesUpdate: { "/m/a.txt": null, "/top.txt": null } });
-    expect(await composite.delete("/")).toEqual({ error: "Error: File '/' not found" });
+    expect(await composite.delete("/")).toEqual({ error: "File '/' not found", code: "file_not_found" });
   });
 });
 
@@ -842,19 +842,19 @@ describe("execute and capabilities", () => {
 
 describe("a member that throws", () => {
   const SECRET = "password=hunter2";
-  /** A StateBackend whose every method throws synchronously (`sync`) or rejects. */
-  function crashing(mode: "sync" | "async"): StateBackend {
+  /**
+   * A StateBackend whose every method rejects (`withFaults`), or throws synchronously, which
+   * `withFaults` (an async wrapper) cannot do, so that case keeps a proxy of its own.
+   */
+  function crashing(mode: "sync" | "async"): BackendProtocol {
+    if (mode === "async") return withFaults(new StateBackend(), [{ method: "*", throw: new Error(SECRET) }]);
     return new Proxy(new StateBackend(), {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== "function" || prop === "constructor") return value;
-        return mode === "sync"
-          ? () => {
-              throw new Error(SECRET);
-            }
-          : async () => {
-              throw new Error(SECRET);
-            };
+        return () => {
+          throw new Error(SECRET);
+        };
       },
     });
   }
@@ -866,7 +866,7 @@ describe("a member that throws", () => {
       });
       const read = await composite.read("/r/a.txt");
       expect(read).toEqual({
-        error: "'/r/a.txt': the backend mounted at '/r' failed",
+        error: "Reading '/r/a.txt' failed: the backend mounted at '/r' failed",
         code: "backend_unavailable",
       });
       expect(await composite.ls("/r")).toMatchObject({
@@ -892,16 +892,16 @@ describe("a member that throws", () => {
     expect(uploaded).toEqual([
       {
         path: "/r/a.txt",
-        error: "permission_denied",
+        error: "invalid_path",
         code: "backend_unavailable",
-        message: "'/r/a.txt': the backend mounted at '/r' failed",
+        message: "Uploading '/r/a.txt' failed: the backend mounted at '/r' failed",
       },
       { path: "/ok.txt", error: null },
       {
         path: "/r/b.txt",
-        error: "permission_denied",
+        error: "invalid_path",
         code: "backend_unavailable",
-        message: "'/r/b.txt': the backend mounted at '/r' failed",
+        message: "Uploading '/r/b.txt' failed: the backend mounted at '/r' failed",
       },
     ]);
     const downloaded = await composite.downloadFiles(["/ok.txt", "/r/a.txt"]);
@@ -909,9 +909,9 @@ describe("a member that throws", () => {
     expect(downloaded[1]).toEqual({
       path: "/r/a.txt",
       content: null,
-      error: "permission_denied",
+      error: "invalid_path",
       code: "backend_unavailable",
-      message: "'/r/a.txt': the backend mounted at '/r' failed",
+      message: "Downloading '/r/a.txt' failed: the backend mounted at '/r' failed",
     });
   });
 

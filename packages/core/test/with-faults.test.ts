@@ -265,7 +265,7 @@ describe("CompositeBackend with a faulty route", () => {
       ["/b.txt", bytes("b")],
     ]);
     expect(uploaded).toEqual([
-      expect.objectContaining({ path: "/r/a.txt", error: "permission_denied", code: "backend_unavailable" }),
+      expect.objectContaining({ path: "/r/a.txt", error: "invalid_path", code: "backend_unavailable" }),
       { path: "/b.txt", error: null },
     ]);
   });

@@ -1,5 +1,3 @@
-import { type ErrorCode, failure } from "@deepfs/core";
-
 /** How a failed Docker call should be handled, decided by HTTP status or socket error code. */
 export type DockerFault =
   /** The container is gone or stopped (HTTP 404 on a container, 409 not running): its files are lost. */
@@ -47,11 +45,6 @@ export function describeDockerError(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string") return `the Docker daemon could not be reached (${code})`;
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The returned failure for a sandbox whose container or daemon cannot serve a call. */
-export function unavailable(what: string, reason: string): { error: string; code: ErrorCode } {
-  return failure("backend_unavailable", `${what}: ${reason}`);
 }
 
 /**

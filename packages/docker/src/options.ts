@@ -1,5 +1,6 @@
-import type Docker from "dockerode";
-import type { RuntimeConfig, RuntimePresetName } from "./runtimes.js";
+import { checkPath, DeepfsError } from "@deepfs/core";
+import Docker from "dockerode";
+import { type RuntimeConfig, type RuntimePresetName, resolveRuntime } from "./runtimes.js";
 
 /** Options of {@link DockerSandbox}. Every limit has a safe default. */
 export interface DockerSandboxOptions {
@@ -76,3 +77,47 @@ export const SANDBOX_LABEL = "deepfs.sandbox";
 export const OWNER_PID_LABEL = "deepfs.owner-pid";
 /** Label holding the host name of the process that created the container. */
 export const OWNER_HOST_LABEL = "deepfs.owner-host";
+
+/** Checks `options` and fills in the defaults; throws `invalid_argument` for a bad value. */
+export function resolveOptions(options: DockerSandboxOptions, id: string): ResolvedSandboxOptions {
+  const runtime = resolveRuntime(options.runtime, options.image);
+  const workdir = options.workdir ?? runtime.workdir ?? DEFAULTS.workdir;
+  const checkedWorkdir = checkPath(workdir);
+  if (!checkedWorkdir.ok || !workdir.startsWith("/")) {
+    throw new DeepfsError("invalid_argument", `workdir must be an absolute path, got ${JSON.stringify(workdir)}`);
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(id)) {
+    throw new DeepfsError("invalid_argument", `id ${JSON.stringify(id)} is not a valid container name`);
+  }
+  const config: ResolvedSandboxOptions = {
+    runtime,
+    workdir: checkedWorkdir.path,
+    env: { ...runtime.env, ...options.env },
+    memoryMb: positive("memoryMb", options.memoryMb ?? DEFAULTS.memoryMb),
+    cpus: positive("cpus", options.cpus ?? DEFAULTS.cpus),
+    pidsLimit: positive("pidsLimit", options.pidsLimit ?? DEFAULTS.pidsLimit),
+    network: options.network ?? DEFAULTS.network,
+    user: options.user ?? DEFAULTS.user,
+    timeoutMs: positive("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    maxOutputBytes: positive("maxOutputBytes", options.maxOutputBytes ?? DEFAULTS.maxOutputBytes),
+    labels: { ...options.labels },
+    idleTimeoutMs: options.idleTimeoutMs === undefined ? undefined : positive("idleTimeoutMs", options.idleTimeoutMs),
+  };
+  for (const key of Object.keys(config.env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      throw new DeepfsError("invalid_argument", `env name ${JSON.stringify(key)} is not valid`);
+  }
+  return config;
+}
+
+/** The client of `options.docker`: the one passed in, or a new one. */
+export function dockerClient(options: DockerSandboxOptions): Docker {
+  return options.docker instanceof Docker ? options.docker : new Docker(options.docker);
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new DeepfsError("invalid_argument", `${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}

@@ -39,7 +39,7 @@ describe.skipIf(Boolean(skipReason))("a container that dies or is removed from o
         const [download] = await sandbox.downloadFiles(["/workspace/keep.txt"]);
         expect(download).toMatchObject({ content: null, code: "backend_unavailable" });
         const [upload] = await sandbox.uploadFiles([["/workspace/a.txt", encodeUtf8("a")]]);
-        expect(upload).toMatchObject({ error: "permission_denied", code: "backend_unavailable" });
+        expect(upload).toMatchObject({ error: "invalid_path", code: "backend_unavailable" });
         expect(await sandbox.read("/workspace/keep.txt")).toMatchObject({ code: "backend_unavailable" });
         expect(await sandbox.ls("/workspace")).toMatchObject({ code: "backend_unavailable" });
         await sandbox.start();

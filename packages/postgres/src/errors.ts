@@ -1,4 +1,5 @@
-import { type ErrorCode, failure } from "@deepfs/core";
+import type { ErrorCode } from "@deepfs/core";
+import { type Fault, fault } from "@deepfs/core/kit";
 
 /**
  * What a native error means for a call: its deepfs code, and whether repeating the call may succeed.
@@ -66,10 +67,13 @@ export function translateError(error: unknown): TranslatedError {
   return { code: "backend_unavailable", transient: false, reason: code ? `error ${code}` : "unexpected error" };
 }
 
-/** The failure to return for a native error raised while doing `action` (e.g. "reading '/a.txt'"). */
-export function failureFromError(error: unknown, action: string): { error: string; code: ErrorCode } {
+/**
+ * The fault for a native error: its deepfs code and a short detail (the SQLSTATE or client code),
+ * never the statement, its values, or the connection settings.
+ */
+export function faultFromError(error: unknown): Fault {
   const translated = translateError(error);
-  return failure(translated.code, `PostgreSQL failed while ${action} (${translated.reason})`);
+  return fault(translated.code, { detail: `PostgreSQL: ${translated.reason}`, cause: error });
 }
 
 /**

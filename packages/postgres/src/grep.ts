@@ -1,4 +1,4 @@
-import { capGrepMatches, type GrepMatch, type GrepQuery, type GrepResult, grepGlobSearchRoot } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, grepGlobSearchRoot } from "@deepfs/core";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { descendantRange } from "./path-range.js";
@@ -19,7 +19,8 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
  * Grep inside the database. The literal search runs in SQL (`LIKE '%…%'` on the searchable text,
  * which a `pg_trgm` GIN index answers when present), and so does the extraction of the matching
  * lines with their numbers (`string_to_array` + `WITH ORDINALITY`, filtered with `strpos`), in path
- * then line order with `LIMIT maxCount + 1`: only matching lines cross the wire.
+ * then line order with `LIMIT maxCount + 1` (so the caller can tell truncation): only matching
+ * lines cross the wire.
  *
  * A `glob` filter is decided by the core matcher, in Node: first the paths of the files that
  * contain the pattern are fetched (narrowed in SQL to the glob's literal directory), filtered,
@@ -30,7 +31,7 @@ export async function grepInDatabase(
   ref: TableRef,
   namespace: string,
   query: GrepQuery,
-): Promise<GrepResult> {
+): Promise<{ matches: GrepMatch[] }> {
   // A pattern core knows can match nothing ("\n" or NUL) never reaches SQL: a text value cannot
   // even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
@@ -75,5 +76,5 @@ export async function grepInDatabase(
     line: row.line as number,
     text: row.text as string,
   }));
-  return capGrepMatches(matches, query.maxCount);
+  return { matches };
 }

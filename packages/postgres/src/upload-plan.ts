@@ -1,4 +1,5 @@
-import { comparePaths, type ErrorCode, failure } from "@deepfs/core";
+import { comparePaths } from "@deepfs/core";
+import { type Fault, fault } from "@deepfs/core/kit";
 import { ancestorsOf } from "./path-range.js";
 import type { StoredContent } from "./stored-content.js";
 
@@ -6,8 +7,6 @@ import type { StoredContent } from "./stored-content.js";
 const CHUNK_FILES = 200;
 /** Content bytes per INSERT, so that a chunk of large files does not become one huge message. */
 const CHUNK_BYTES = 32 * 1024 * 1024;
-
-type Failure = { error: string; code: ErrorCode };
 
 /** One valid upload: its position in the caller's list, its normalised path and its columns. */
 export interface UploadEntry {
@@ -24,10 +23,10 @@ export interface TreeState {
   files: ReadonlySet<string>;
 }
 
-/** What to do with a chunk: the rows to upsert (one per path), and a failure or null per entry. */
+/** What to do with a chunk: the rows to upsert (one per path), and a fault or null per entry. */
 export interface ChunkPlan {
   rows: UploadEntry[];
-  outcomes: Map<number, Failure | null>;
+  outcomes: Map<number, Fault | null>;
 }
 
 /** Splits uploads, in input order, into chunks of at most {@link CHUNK_FILES} files and about {@link CHUNK_BYTES}. */
@@ -82,19 +81,16 @@ export function chunkAncestors(chunk: UploadEntry[]): string[] {
  * puts a file above it (`not_a_directory`); a path given twice ends with its last content.
  */
 export function planChunk(chunk: UploadEntry[], state: TreeState): ChunkPlan {
-  const outcomes = new Map<number, Failure | null>();
+  const outcomes = new Map<number, Fault | null>();
   const accepted = new Map<string, UploadEntry>();
   for (const entry of chunk) {
     const { path } = entry;
     const ancestors = ancestorsOf(path);
     const fileAbove = ancestors.find((dir) => state.files.has(dir) || accepted.has(dir));
     if (state.directories.has(path) || acceptedBelow(accepted, path)) {
-      outcomes.set(entry.index, failure("is_directory", `'${path}' is a directory, not a file`));
+      outcomes.set(entry.index, fault("is_directory"));
     } else if (fileAbove !== undefined) {
-      outcomes.set(
-        entry.index,
-        failure("not_a_directory", `'${fileAbove}' is a file, so '${path}' cannot be created below it`),
-      );
+      outcomes.set(entry.index, fault("not_a_directory", { path: fileAbove, reason: "file_in_way" }));
     } else {
       accepted.set(path, entry);
       outcomes.set(entry.index, null);

@@ -1,7 +1,7 @@
 import { defineBackendContract } from "@deepfs/conformance";
 import { afterAll } from "vitest";
 import { PostgresBackend } from "../src/index.js";
-import { dropTable, randomName, skipReason, testClient } from "./support.js";
+import { dropTable, ownedBackend, randomName, skipReason, testClient } from "./support.js";
 
 // One pool and one table for the file (the injected-client form); every test has its own namespace.
 const sql = skipReason ? undefined : testClient({ max: 6 });
@@ -17,15 +17,22 @@ defineBackendContract({
   name: "PostgresBackend",
   skip: skipReason,
   capabilities: { conditionalWrites: true, nativeGrep: true, execute: false },
+  peers: true,
   create: () => {
     const namespace = randomName("ns");
     const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace });
+    // Another process: its own pool on the same table and namespace.
+    let peer: PostgresBackend | undefined;
     return {
       backend,
       root: "/",
+      peer: () => {
+        peer ??= ownedBackend({ table, namespace });
+        return peer;
+      },
       cleanup: async () => {
         await backend.delete("/");
-        await backend.close();
+        await Promise.all([backend.close(), peer?.close()]);
       },
     };
   },

@@ -1,6 +1,4 @@
-import { type ErrorCode, failure } from "@deepfs/core";
-
-type Failure = { error: string; code: ErrorCode };
+import { type Fault, fault } from "@deepfs/core/kit";
 
 /** Thrown by the listing when S3 hands back a continuation token it already gave (a server bug). */
 export class RepeatedContinuationTokenError extends Error {
@@ -50,33 +48,34 @@ export function isAbort(error: unknown): boolean {
   return name === "AbortError" || name === "RequestAbortedError";
 }
 
+/** The fault for a key over {@link MAX_KEY_BYTES}: S3 would refuse it. */
+export function keyTooLongFault(): Fault {
+  return fault("invalid_path", { reason: "too_long", detail: "S3 keys are at most 1024 bytes including the prefix" });
+}
+
 /**
- * The returned failure for an error from the S3 client, by HTTP status and error name (never by
- * message text). Transient faults (5xx, throttling, timeouts, resets) have already been retried
- * by the SDK (`maxRetries`) when they get here, so they become `backend_unavailable`.
+ * The fault for an error from the S3 client, by HTTP status and error name (never by message
+ * text). Transient faults (5xx, throttling, timeouts, resets) have already been retried by the SDK
+ * (`maxRetries`) when they get here, so they become `backend_unavailable`.
  */
-export function s3Failure(error: unknown, path: string, action: string): Failure {
+export function s3Fault(error: unknown): Fault {
   const status = statusOf(error);
   const name = nameOf(error);
-  if (isAbort(error)) return failure("aborted", `${action} '${path}' was aborted`);
+  const cause = error;
+  if (isAbort(error)) return fault("aborted", { cause });
   if (error instanceof RepeatedContinuationTokenError)
-    return failure("backend_unavailable", `${action} '${path}' failed: ${error.message}`);
-  if (name === "NoSuchBucket")
-    return failure("backend_unavailable", `${action} '${path}' failed: the S3 bucket does not exist`);
-  if (isNotFound(error)) return failure("file_not_found", `File '${path}' not found`);
+    return fault("backend_unavailable", { detail: "S3 returned the same listing continuation token twice", cause });
+  if (name === "NoSuchBucket") return fault("backend_unavailable", { detail: "the S3 bucket does not exist", cause });
+  if (isNotFound(error)) return fault("file_not_found", { cause });
   if (status === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") {
-    return failure(
-      "permission_denied",
-      `${action} '${path}' was refused by S3 (access denied); check the credentials and bucket policy`,
-    );
+    return fault("permission_denied", { detail: "access denied; check the credentials and bucket policy", cause });
   }
-  if (isPreconditionFailed(error))
-    return failure("conflict", `'${path}' changed since it was read (precondition failed); read it again and retry`);
-  if (name === "KeyTooLongError") return failure("invalid_path", `Path '${path}' is too long for an S3 key`);
-  if (name === "EntityTooLarge") return failure("too_large", `'${path}' is too large for a single S3 upload`);
+  if (isPreconditionFailed(error)) return fault("conflict", { reason: "changed", cause });
+  if (name === "KeyTooLongError") return { ...keyTooLongFault(), cause };
+  if (name === "EntityTooLarge") return fault("too_large", { detail: "over the S3 single-upload limit", cause });
   if (name === "TimeoutError" || name === "RequestTimeout" || name === "TimeoutException") {
-    return failure("backend_unavailable", `${action} '${path}' timed out after retries; S3 is slow or unreachable`);
+    return fault("backend_unavailable", { detail: "timed out after retries; S3 is slow or unreachable", cause });
   }
-  const detail = status ? `HTTP ${status}${name ? ` ${name}` : ""}` : name || "network error";
-  return failure("backend_unavailable", `${action} '${path}' failed after retries (${detail}); S3 is unavailable`);
+  const what = status ? `HTTP ${status}${name ? ` ${name}` : ""}` : name || "network error";
+  return fault("backend_unavailable", { detail: `${what} after retries; S3 is unavailable`, cause });
 }

@@ -1,16 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import {
-  capGrepMatches,
-  comparePaths,
-  type ErrorCode,
-  type GrepMatch,
-  type GrepQuery,
-  type GrepResult,
-  grepGlobSearchRoot,
-  isBinaryPath,
-} from "@deepfs/core";
-import { isNotFound, s3Failure } from "./errors.js";
+import { comparePaths, type GrepMatch, type GrepQuery, grepGlobSearchRoot, isBinaryPath } from "@deepfs/core";
+import type { Fault } from "@deepfs/core/kit";
+import { isNotFound, s3Fault } from "./errors.js";
 import type { KeyMapper } from "./keys.js";
 import { type LineMatch, LineSearcher } from "./line-search.js";
 import { listObjects } from "./listing.js";
@@ -33,8 +25,6 @@ interface Candidate {
   key: string;
 }
 
-type Failure = { error: string; code: ErrorCode };
-
 /**
  * grep over objects: list the candidate keys (narrowed by the search path and the glob's literal
  * prefix; binary types and oversized objects left out), then stream the objects with bounded
@@ -43,23 +33,30 @@ type Failure = { error: string; code: ErrorCode };
  * Results must come out in path order and `maxCount` must stop the work early, so candidates are
  * fetched in path order within a sliding window and finalised strictly in order: once the
  * finalised prefix holds `maxCount + 1` matches, nothing later can change the answer, and every
- * in-flight request is aborted.
+ * in-flight request is aborted. The answer holds at most a few matches past `maxCount` (the facade
+ * caps it and reports the truncation).
  */
-export async function grepObjects(ctx: GrepContext, query: GrepQuery): Promise<GrepResult> {
+export async function grepObjects(
+  ctx: GrepContext,
+  query: GrepQuery,
+  signal?: AbortSignal,
+): Promise<{ matches: GrepMatch[] } | Fault> {
   // A pattern spanning lines, or one no valid UTF-8 text can contain, matches nothing: skip the downloads.
   if (query.matchesNothing || !isWellFormed(query.pattern)) return { matches: [] };
   let candidates: Candidate[];
   try {
-    candidates = await listCandidates(ctx, query);
+    candidates = await listCandidates(ctx, query, signal);
   } catch (error) {
-    return s3Failure(error, query.dir, "Searching");
+    return s3Fault(error);
   }
-  const outcome = await searchInOrder(ctx, query, candidates);
-  if ("error" in outcome) return outcome;
-  return capGrepMatches(outcome.matches, query.maxCount);
+  return searchInOrder(ctx, query, candidates, signal);
 }
 
-async function listCandidates(ctx: GrepContext, query: GrepQuery): Promise<Candidate[]> {
+async function listCandidates(
+  ctx: GrepContext,
+  query: GrepQuery,
+  signal: AbortSignal | undefined,
+): Promise<Candidate[]> {
   const root = grepGlobSearchRoot(query.glob, query.dir);
   const found = new Map<string, Candidate>();
   const consider = (key: string, size: number) => {
@@ -74,6 +71,7 @@ async function listCandidates(ctx: GrepContext, query: GrepQuery): Promise<Candi
       bucket: ctx.bucket,
       prefix: ctx.keys.dirKey(root),
       pageSize: ctx.pageSize,
+      signal,
     })) {
       consider(object.key, object.size);
     }
@@ -91,7 +89,8 @@ function searchInOrder(
   ctx: GrepContext,
   query: GrepQuery,
   candidates: Candidate[],
-): Promise<{ matches: GrepMatch[] } | Failure> {
+  signal: AbortSignal | undefined,
+): Promise<{ matches: GrepMatch[] } | Fault> {
   const wanted = query.maxCount + 1;
   const window = ctx.concurrency * 4;
   const controller = new AbortController();
@@ -104,11 +103,12 @@ function searchInOrder(
   let finalised = 0;
   let active = 0;
   let stopped = false;
-  let failed: Failure | undefined;
+  let failed: Fault | undefined;
 
   return new Promise((resolve) => {
     const settle = () => {
       if (active > 0) return;
+      signal?.removeEventListener("abort", cancel);
       resolve(failed ?? { matches });
     };
     const stop = () => {
@@ -140,7 +140,7 @@ function searchInOrder(
             (error: unknown) => {
               // After a stop, aborted requests and destroyed bodies fail by design.
               if (stopped) return;
-              failed ??= s3Failure(error, candidate.path, "Searching");
+              failed ??= { ...s3Fault(error), path: candidate.path };
               stop();
             },
           )
@@ -152,8 +152,15 @@ function searchInOrder(
           });
       }
     };
+    // The caller's cancellation stops the search like a reached maxCount, answering `aborted`.
+    const cancel = () => {
+      failed ??= { fault: "aborted" };
+      stop();
+    };
+    if (signal?.aborted) cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
     pump();
-    if (candidates.length === 0) settle();
+    if (candidates.length === 0 || stopped) settle();
   });
 }
 

@@ -1,7 +1,15 @@
 import { defineBackendContract } from "@deepfs/conformance";
 import { afterAll, beforeAll } from "vitest";
 import { S3Backend } from "../src/index.js";
-import { bucket, ensureBucket, randomPrefix, removePrefix, skipReason, testClient } from "./support.js";
+import {
+  bucket,
+  configuredBackend,
+  ensureBucket,
+  randomPrefix,
+  removePrefix,
+  skipReason,
+  testClient,
+} from "./support.js";
 
 // One client shared by every test's backend (the injected-client form); each test has its own prefix.
 const client = skipReason ? undefined : testClient();
@@ -17,15 +25,23 @@ defineBackendContract({
   // moto answers one request at a time; under CI's parallel suites its latency grows several-fold.
   timeoutScale: 2,
   capabilities: { conditionalWrites: true, execute: false },
+  // The peer: a second S3Backend on the same bucket and prefix with a client of its own (another process).
+  peers: true,
   create: () => {
     const prefix = randomPrefix("contract");
     const backend = new S3Backend({ client: client as NonNullable<typeof client>, bucket, prefix });
+    let peer: S3Backend | undefined;
     return {
       backend,
       root: "/",
+      peer: () => {
+        peer ??= configuredBackend(prefix);
+        return peer;
+      },
       cleanup: async () => {
         await removePrefix(client as NonNullable<typeof client>, prefix);
         await backend.close();
+        await peer?.close();
       },
     };
   },
