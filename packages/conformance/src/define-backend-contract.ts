@@ -17,6 +17,7 @@ import { registerLsRules } from "./ls.js";
 import { registerPathRules } from "./paths.js";
 import { registerPeerRules } from "./peers.js";
 import { registerReadRules } from "./read.js";
+import { registerReadOnlyMountRules } from "./read-only.js";
 import { registerRouterDeleteRules } from "./router-delete.js";
 import { registerRouterScaleRules } from "./router-scale.js";
 import { registerScaleRules } from "./scale.js";
@@ -71,6 +72,7 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   if (!omitted.has("transfer")) registerTransferRules(ctx);
   if (!omitted.has("scale")) registerScaleRules(ctx);
   registerRouterDeleteRules(ctx);
+  registerReadOnlyMountRules(ctx);
   if (!omitted.has("scale")) registerRouterScaleRules(ctx);
   registerErrorRules(ctx);
   registerHostileRules(ctx);

@@ -117,6 +117,12 @@ export class RouterDriver implements Driver {
     return isReadOnlyMount(routed.mount) ? readOnlyFault(routed.mount) : routed;
   }
 
+  /** `read_only` for a path of a read-only member, before anything is read or planned. */
+  refuses(path: string): Fault | null {
+    const routed = this.route(path);
+    return !isFault(routed) && isReadOnlyMount(routed.mount) ? readOnlyFault(routed.mount) : null;
+  }
+
   async stat(path: string, call: CallContext): Promise<DriverStat | Fault> {
     if (path === "/" || this.table.hasMountAtOrBelow(path)) return { kind: "directory" };
     const mount = this.table.mountFor(path);

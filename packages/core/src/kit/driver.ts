@@ -190,6 +190,13 @@ export interface Driver {
    */
   glob?(query: GlobQuery, call: CallContext): AsyncIterable<DriverEntry>;
 
+  /**
+   * A mutation of `path` the store refuses whatever its arguments (a read-only mount of a router),
+   * or null. The facade asks before it reads or plans anything, so an edit of a read-only file
+   * answers `read_only`, not `string_not_found`.
+   */
+  refuses?(path: string): Fault | null;
+
   /** Runs a shell command (sandboxes only). */
   execute?(command: string, options: ExecuteOptions): Promise<ExecuteResponse>;
 }

@@ -144,7 +144,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     // Text stays a string (made well-formed, as its UTF-8 would make it); a binary path takes base64.
     const stored = isTextMimeType(getMimeType(path)) ? content.toWellFormed() : decodeBase64Content(content);
     if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
-    const refused = this.readOnlyFault();
+    const refused = this.readOnlyFault(path);
     if (refused) return failureOf("write", path, refused);
     const written = await this.serialised([path], () => this.writeChecked(path, stored, options));
     return isFault(written) ? failureOf("write", path, written) : { path, etag: written.etag };
@@ -163,7 +163,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     if (typeof oldString !== "string" || typeof newString !== "string") {
       return failure("invalid_argument", `old_string and new_string for '${path}' must be strings`);
     }
-    const refused = this.readOnlyFault();
+    const refused = this.readOnlyFault(path);
     if (refused) return failureOf("edit", path, refused);
     const signal = options?.signal;
     const outcome = await this.serialised([path], async (): Promise<{ result: EditResult } | Fault> => {
@@ -215,7 +215,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    const refused = this.readOnlyFault();
+    const refused = this.readOnlyFault(path);
     if (refused) return failureOf("delete", path, refused);
     const removed = await this.serialised([path], () => this.driver.remove(path, {}), true);
     return isFault(removed) ? failureOf("delete", path, removed) : { path };
@@ -224,7 +224,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     return uploadThrough(this.driver, files, {
       concurrency: this.transferConcurrency,
-      readOnly: this.readOnlyFault(),
+      readOnly: (path) => this.readOnlyFault(path),
       guard: (paths, call) => this.serialised(paths, call),
       argument: (raw) => this.fileArgument(raw),
     });
@@ -251,10 +251,12 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     return raw;
   }
 
-  /** The `read_only` fault when the store refuses every mutation, else null. */
-  private readOnlyFault(): Fault | null {
-    if (!this.driver.capabilities.readOnly) return null;
-    return fault("read_only", { detail: this.readOnlyWhy ?? "the backend is read-only" });
+  /** The `read_only` fault when the store refuses every mutation of `path`, else null. */
+  private readOnlyFault(path: string): Fault | null {
+    if (this.driver.capabilities.readOnly) {
+      return fault("read_only", { detail: this.readOnlyWhy ?? "the backend is read-only" });
+    }
+    return this.driver.refuses?.(path) ?? null;
   }
 
   /**

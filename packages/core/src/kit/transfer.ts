@@ -18,7 +18,13 @@ function uploadFailure(path: string, f: Fault): FileUploadResponse {
 export async function uploadThrough(
   driver: Driver,
   files: Array<[string, Uint8Array]>,
-  options: { concurrency: number; readOnly: Fault | null; guard: Guard; argument: (raw: string) => string },
+  options: {
+    concurrency: number;
+    /** The `read_only` fault of a path the store refuses, else null. */
+    readOnly: (path: string) => Fault | null;
+    guard: Guard;
+    argument: (raw: string) => string;
+  },
 ): Promise<FileUploadResponse[]> {
   const out = new Array<FileUploadResponse>(files.length);
   const valid: Array<{ index: number; path: string; bytes: Uint8Array }> = [];
@@ -34,9 +40,12 @@ export async function uploadThrough(
         code: "invalid_argument",
         message: `Content for '${path}' must be bytes`,
       };
-    } else if (options.readOnly) {
-      out[index] = uploadFailure(checked.path, options.readOnly);
     } else {
+      const refused = options.readOnly(checked.path);
+      if (refused) {
+        out[index] = uploadFailure(checked.path, refused);
+        return;
+      }
       valid.push({ index, path: checked.path, bytes });
     }
   });
