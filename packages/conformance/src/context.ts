@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { BackendCapabilities, BackendProtocol } from "@deepfs/core";
 import { checkPath } from "@deepfs/core";
 import { it } from "vitest";
@@ -35,6 +36,14 @@ export interface BackendContractOptions<B extends BackendProtocol = BackendProto
    * processes) changing the same files at once.
    */
   peers?: boolean;
+  /**
+   * A subject for the tenant `name` of a store that several tenants share (namespaces of one
+   * table, key prefixes of one bucket, sibling root directories). The suite calls it with names
+   * chosen to trip prefix and pattern matching (`acme`, `acme-corp`, `acm_`, `acme%`, `ac\\me`),
+   * and checks that no tenant sees or changes another's files. `run` is fresh for each test: the
+   * tenants of one run must share one parent (`${run}/${name}`), each name kept exactly as given.
+   */
+  tenant?: (name: string, run: string) => ContractSubject<B> | B | Promise<ContractSubject<B> | B>;
   /** A reason to skip the whole suite (e.g. the service is unavailable); printed loudly. */
   skip?: string | undefined;
   /**
@@ -82,6 +91,16 @@ export interface ContractContext {
    * and cleans up both.
    */
   pairRule(title: string, body: (first: RuleEnv, second: RuleEnv) => Promise<void>, options?: RuleOptions): void;
+  /**
+   * Registers a rule on the subjects `tenant(name, run)` gives for `names` (one run), when the
+   * backend offers `tenant`; the bodies receive them in the order of `names`.
+   */
+  tenantRule(
+    title: string,
+    names: readonly string[],
+    body: (tenants: RuleEnv[]) => Promise<void>,
+    options?: RuleOptions,
+  ): void;
 }
 
 /** Generous enough for a network backend seeding a small tree. */
@@ -103,8 +122,9 @@ function isBackend(value: unknown): value is BackendProtocol {
 
 async function openSubject<B extends BackendProtocol>(
   options: BackendContractOptions<B>,
+  create: BackendContractOptions<B>["create"] = options.create,
 ): Promise<Required<Omit<ContractSubject<B>, "peer">> & Pick<ContractSubject<B>, "peer">> {
-  const created = await options.create();
+  const created = await create();
   const subject: ContractSubject<B> = isBackend(created) ? { backend: created } : created;
   const checked = checkPath(subject.root ?? "/");
   if (!checked.ok) throw new Error(`${options.name}: create() returned an invalid root: ${checked.error}`);
@@ -138,6 +158,7 @@ export function createContractContext<B extends BackendProtocol>(options: Backen
     count: number,
     body: (envs: RuleEnv[]) => Promise<void>,
     ruleOptions: RuleOptions,
+    create: (index: number, run: string) => ReturnType<BackendContractOptions<B>["create"]> = () => options.create(),
   ): void {
     const { needs } = ruleOptions;
     const timeout = (ruleOptions.timeout ?? DEFAULT_TIMEOUT) * (options.timeoutScale ?? 1);
@@ -149,7 +170,8 @@ export function createContractContext<B extends BackendProtocol>(options: Backen
       async (test) => {
         const subjects: Array<Awaited<ReturnType<typeof openSubject<B>>>> = [];
         try {
-          for (let i = 0; i < count; i++) subjects.push(await openSubject(options));
+          const run = `run-${randomUUID().slice(0, 8)}`;
+          for (let i = 0; i < count; i++) subjects.push(await openSubject(options, () => create(i, run)));
           const envs = subjects.map((subject) =>
             envFor(subject, { ...NO_CAPABILITIES, ...subject.backend.capabilities, ...options.capabilities }),
           );
@@ -172,6 +194,11 @@ export function createContractContext<B extends BackendProtocol>(options: Backen
     },
     pairRule(title, body, ruleOptions = {}) {
       register(title, 2, ([first, second]) => body(first as RuleEnv, second as RuleEnv), ruleOptions);
+    },
+    tenantRule(title, names, body, ruleOptions = {}) {
+      const { tenant } = options;
+      if (!tenant) return;
+      register(title, names.length, body, ruleOptions, (i, run) => tenant(names[i] as string, run));
     },
   };
 }

@@ -16,6 +16,12 @@ function treeFor(token: string): Record<string, string | Uint8Array> {
   };
 }
 
+/**
+ * Tenant names that a prefix match, a LIKE pattern or a glob would confuse: each is a prefix of,
+ * or a pattern matching, another.
+ */
+const TENANT_NAMES = ["acme", "acme-corp", "acm_", "acme%", "ac\\me", "acmex"] as const;
+
 /** Every file below the root, found by walking `ls` down every directory it reports. */
 async function walk(env: RuleEnv, dir = env.root): Promise<string[]> {
   const listed = await env.backend.ls(dir);
@@ -124,6 +130,72 @@ export function registerIsolationRules(ctx: ContractContext): void {
           tokenA,
           tokenB,
         );
+      },
+    );
+
+    ctx.tenantRule(
+      "tenants whose names trip prefix and pattern matching see and change only their own files",
+      TENANT_NAMES,
+      async (tenants) => {
+        const etags: Array<string | undefined> = [];
+        for (const [i, t] of tenants.entries()) {
+          const name = TENANT_NAMES[i] as string;
+          await seed(t, { [`/only/t${i}/notes.md`]: `note of ${name}\n`, "/dir%_/x_1%.txt": `odd name of ${name}\n` });
+          const written = await t.backend.write(t.at("/shared.txt"), `secret of ${name}\n`);
+          expectSuccess(written, `write in tenant ${name}`);
+          etags.push(written.etag);
+          // The first tenant has a directory where every other one has a file.
+          expectSuccess(await t.backend.write(t.at(i === 0 ? "/dir/a.txt" : "/dir"), name), `write /dir in ${name}`);
+        }
+        for (const [i, t] of tenants.entries()) {
+          const name = TENANT_NAMES[i] as string;
+          const listed = await t.backend.ls(t.root);
+          expectSuccess(listed, `ls in ${name}`);
+          const dirEntry = i === 0 ? t.dirEntry("/dir") : t.at("/dir");
+          const own = [t.dirEntry("/dir%_"), dirEntry, t.dirEntry("/only"), t.at("/shared.txt")];
+          expect(pathsOf(listed.files), `ls in ${name}`).toEqual(own.sort(comparePaths));
+          expect(pathsOf((await t.backend.ls(t.at("/only"))).files), `ls /only in ${name}`).toEqual([
+            t.dirEntry(`/only/t${i}`),
+          ]);
+          expect((await t.backend.read(t.at("/shared.txt"))).content).toBe(`secret of ${name}`);
+          expect((await t.backend.read(t.at("/dir%_/x_1%.txt"))).content).toBe(`odd name of ${name}`);
+          expect((await t.backend.grep("secret of", t.root)).matches, `grep in ${name}`).toEqual([
+            { path: t.at("/shared.txt"), line: 1, text: `secret of ${name}` },
+          ]);
+          expect((await t.backend.grep("of", t.root, "*.md")).matches, `grep *.md in ${name}`).toEqual([
+            { path: t.at(`/only/t${i}/notes.md`), line: 1, text: `note of ${name}` },
+          ]);
+          expect(pathsOf((await t.backend.glob("**/*.md", t.root)).files), `glob in ${name}`).toEqual([
+            t.at(`/only/t${i}/notes.md`),
+          ]);
+          for (const j of tenants.keys()) {
+            if (j === i) continue;
+            const foreign = t.at(`/only/t${j}/notes.md`);
+            expectFailure(await t.backend.read(foreign), "file_not_found");
+            expectFailure(await t.backend.edit(foreign, "note", "x"), "file_not_found");
+            expectFailure(await t.backend.delete(t.at(`/only/t${j}`)), "file_not_found");
+            const [download] = await t.backend.downloadFiles([foreign]);
+            expect(download?.error, `download of another tenant's file in ${name}`).toBe("file_not_found");
+            if (t.capabilities.conditionalWrites && etags[j] !== undefined && etags[j] !== etags[i]) {
+              expectFailure(await t.backend.write(t.at("/shared.txt"), "x", { ifMatch: etags[j] }), "conflict");
+            }
+          }
+        }
+        // The first tenant changes and deletes its tree; every other tenant keeps all of its files.
+        const [first, ...others] = tenants as [RuleEnv, ...RuleEnv[]];
+        expectSuccess(
+          await first.backend.edit(first.at("/shared.txt"), "secret", "public"),
+          "edit in the first tenant",
+        );
+        expectSuccess(await first.backend.write(first.at("/dir/b.txt"), "b"), "write below the first tenant's /dir");
+        for (const dir of ["/only", "/dir", "/dir%_"]) expectSuccess(await first.backend.delete(first.at(dir)));
+        for (const [k, t] of others.entries()) {
+          const name = TENANT_NAMES[k + 1] as string;
+          expect((await t.backend.read(t.at("/shared.txt"))).content).toBe(`secret of ${name}`);
+          expect((await t.backend.read(t.at(`/only/t${k + 1}/notes.md`))).content).toBe(`note of ${name}`);
+          expect((await t.backend.read(t.at("/dir"))).content).toBe(name);
+          expect((await t.backend.read(t.at("/dir%_/x_1%.txt"))).content).toBe(`odd name of ${name}`);
+        }
       },
     );
   });

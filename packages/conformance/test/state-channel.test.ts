@@ -89,10 +89,19 @@ function inThread(backend: StateBackend, thread: Thread): BackendProtocol {
   });
 }
 
+/** One StateBackend per run of the tenant rule, shared by its tenants: threads of one graph. */
+const shared = new Map<string, StateBackend>();
+
 defineBackendContract({
   name: "StateBackend in a LangGraph thread (the files state channel)",
   create: () => inThread(new StateBackend(), new Thread()),
   capabilities: { execute: false },
+  // Tenants: threads of one agent (one StateBackend instance), each with its own state.
+  tenant: (_name, run) => {
+    const backend = shared.get(run) ?? new StateBackend();
+    shared.set(run, backend);
+    return { backend: inThread(backend, new Thread()), cleanup: () => void shared.delete(run) };
+  },
 });
 
 describe("StateBackend inside a LangGraph run keeps files in the thread's state", () => {

@@ -1,3 +1,5 @@
+import { nativeErrorCode, SOCKET_ERROR_CODES } from "@deepfs/core/kit";
+
 /** How a failed Docker call should be handled, decided by HTTP status or socket error code. */
 export type DockerFault =
   /** The container is gone or stopped (HTTP 404 on a container, 409 not running): its files are lost. */
@@ -9,8 +11,10 @@ export type DockerFault =
   /** Anything else: a bug or a refused request. */
   | "other";
 
-// Errors of the socket to the daemon: a restart, a missing socket, a dropped connection.
-const TRANSIENT_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT", "EAI_AGAIN"]);
+// Errors of the socket to the daemon: a restart, a missing socket (ENOENT), a dropped connection.
+function isSocketFault(code: string): boolean {
+  return code === "ENOENT" || SOCKET_ERROR_CODES.has(code);
+}
 
 /** The HTTP status docker-modem puts on a failed request, if any. */
 export function httpStatus(error: unknown): number | undefined {
@@ -23,8 +27,7 @@ export function classifyContainerError(error: unknown): DockerFault {
   const status = httpStatus(error);
   if (status === 404 || status === 409) return "container_lost";
   if (status !== undefined) return status >= 500 ? "transient" : "other";
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && TRANSIENT_SOCKET_CODES.has(code) ? "transient" : "other";
+  return isSocketFault(nativeErrorCode(error)) ? "transient" : "other";
 }
 
 /** Classifies an error of an image lookup. */
@@ -42,8 +45,8 @@ export function describeDockerError(error: unknown): string {
   const reason = (error as { reason?: unknown; json?: { message?: unknown } } | null) ?? {};
   const detail = typeof reason.json?.message === "string" ? reason.json.message : undefined;
   if (status !== undefined) return `Docker answered HTTP ${status}${detail ? `: ${detail}` : ""}`;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return `the Docker daemon could not be reached (${code})`;
+  const code = nativeErrorCode(error);
+  if (code) return `the Docker daemon could not be reached (${code})`;
   return error instanceof Error ? error.message : String(error);
 }
 

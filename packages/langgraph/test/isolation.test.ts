@@ -27,14 +27,17 @@ const stores: Array<[string, () => BaseStore, string | undefined]> = [
 ];
 
 for (const [storeName, makeStore, skipReason] of stores) {
-  describe.skipIf(skipReason !== undefined)(`exact namespace isolation on ${storeName}`, () => {
-    /** A tenant and its neighbours: a sibling sharing its text prefix, a deeper and a shallower namespace. */
+  describe.skipIf(skipReason !== undefined)(`nested namespace isolation on ${storeName}`, () => {
+    /**
+     * A tenant and its neighbours in the namespace hierarchy: a deeper and a shallower namespace
+     * (siblings whose names trip prefix matching are the conformance suite's tenant rule).
+     */
     async function tenants() {
       const store = makeStore();
       const root = `iso-${randomUUID()}`;
       const at = (...ns: string[]) => new StoreBackend({ store, namespace: [root, ...ns] });
       const acme = at("tenant", "acme");
-      const neighbours = [at("tenant", "acme-corp"), at("tenant", "acme", "x"), at("tenant"), at("tenant", "acmex")];
+      const neighbours = [at("tenant", "acme", "x"), at("tenant")];
       for (const n of neighbours) {
         expect(await n.write("/shared.txt", "neighbour secret\n")).not.toHaveProperty("error");
         expect(await n.write("/only-neighbour/n.txt", "neighbour secret\n")).not.toHaveProperty("error");

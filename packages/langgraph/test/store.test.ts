@@ -9,11 +9,21 @@ import { StoreBackend } from "../src/index.js";
 
 const memoryStore = new InMemoryStore();
 
+/** A tenant name as a namespace label: StoreBackend refuses `%` and `\\` there (LangGraph's label rules). */
+const allowed = (name: string) => name.replace(/[%\\]/g, "_");
+/** PostgresStore also refuses `_` in a label (a LIKE wildcard in its search). */
+const allowedInPostgres = (name: string) => name.replace(/[%\\_]/g, "-");
+
 defineBackendContract({
   name: "StoreBackend (InMemoryStore)",
   capabilities: { execute: false },
   create: () => {
     const backend = new StoreBackend({ store: memoryStore, namespace: ["deepfs", `t-${randomUUID()}`] });
+    return { backend, cleanup: async () => void (await backend.delete("/")) };
+  },
+  // Tenants: sibling namespaces (`[deepfs, <run>, acme]`, `[deepfs, <run>, acme-corp]`, `[…, acm_]`).
+  tenant: (name, run) => {
+    const backend = new StoreBackend({ store: memoryStore, namespace: ["deepfs", run, allowed(name)] });
     return { backend, cleanup: async () => void (await backend.delete("/")) };
   },
 });
@@ -39,6 +49,13 @@ defineBackendContract({
   skip,
   create: () => {
     const backend = new StoreBackend({ store: pgStore as PostgresStore, namespace: ["deepfs", `t-${randomUUID()}`] });
+    return { backend, cleanup: async () => void (await backend.delete("/")) };
+  },
+  tenant: (name, run) => {
+    const backend = new StoreBackend({
+      store: pgStore as PostgresStore,
+      namespace: ["deepfs", run, allowedInPostgres(name)],
+    });
     return { backend, cleanup: async () => void (await backend.delete("/")) };
   },
 });

@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import {
   type BackendContractOptions,
   createContractContext,
@@ -16,7 +18,7 @@ import {
   registerTransferRules,
   registerWriteRules,
 } from "@deepfs/conformance";
-import { describe } from "vitest";
+import { afterAll, describe } from "vitest";
 import { LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
 
@@ -37,10 +39,20 @@ function subject(options: LocalBackendOptions): BackendContractOptions<LocalBack
   };
 }
 
+/** Tenants: sibling root directories of one parent per run (`<parent>/acme`, `<parent>/acme-corp`). */
+const tenants = tempRoot("deepfs-tenants-");
+afterAll(() => tenants.remove());
+
 // The whole contract once, with ripgrep (what `auto` picks on a machine that has it).
 defineBackendContract({
   name: "LocalBackend (ripgrep)",
   create: subject({ grepEngine: "ripgrep" }),
+  tenant: (name, run) => {
+    const dir = join(tenants.dir, run, name);
+    mkdirSync(dir, { recursive: true });
+    const backend = new LocalBackend({ rootDir: dir, grepEngine: "ripgrep" });
+    return { backend, cleanup: () => backend.close() };
+  },
   // Without the execute option: the execute rules belong to the run below.
   capabilities: { execute: false },
 });

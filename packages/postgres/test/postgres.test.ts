@@ -36,4 +36,9 @@ defineBackendContract({
       },
     };
   },
+  // Tenants: namespaces of one table that a prefix or a LIKE would confuse (`<run>/acme`, `<run>/acm_`).
+  tenant: (name, run) => {
+    const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace: `${run}/${name}` });
+    return { backend, cleanup: async () => void (await backend.delete("/")) };
+  },
 });

@@ -11,6 +11,8 @@ import {
   testClient,
 } from "./support.js";
 
+const tenantsPrefix = randomPrefix("tenants");
+
 // One client shared by every test's backend (the injected-client form); each test has its own prefix.
 const client = skipReason ? undefined : testClient();
 
@@ -42,6 +44,19 @@ defineBackendContract({
         await removePrefix(client as NonNullable<typeof client>, prefix);
         await backend.close();
         await peer?.close();
+      },
+    };
+  },
+  // Tenants: sibling key prefixes of one bucket (`<run>/acme/`, `<run>/acme-corp/`).
+  tenant: (name, run) => {
+    // S3Backend refuses `\\` in a prefix (it is a path): that name becomes `ac_me`.
+    const prefix = `${tenantsPrefix}/${run}/${name.replaceAll("\\", "_")}`;
+    const backend = new S3Backend({ client: client as NonNullable<typeof client>, bucket, prefix });
+    return {
+      backend,
+      cleanup: async () => {
+        await removePrefix(client as NonNullable<typeof client>, prefix);
+        await backend.close();
       },
     };
   },

@@ -9,5 +9,6 @@ export * from "./driver.js";
 export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
 export { mapLimit } from "./limit.js";
 export { coarseCode, describeFault, failureOf, faultOfThrown, type Operation } from "./messages.js";
+export { nativeErrorCode, SOCKET_ERROR_CODES, type TranslatedError, translateSqlState } from "./native-errors.js";
 export { backoff, type RetryOptions, withRetry } from "./retry.js";
 export { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, isGreppable } from "./search.js";
