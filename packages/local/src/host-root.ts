@@ -82,6 +82,17 @@ export class HostRoot {
     return this.describe(path, real, fs);
   }
 
+  /**
+   * One name per file for paths that alias it through linked directories: the real path of the
+   * parent and the last component as it is (a link there is its own file). The path itself when
+   * the parent does not resolve (the call will answer that fault).
+   */
+  async identity(path: string, fs: FsCalls): Promise<string> {
+    if (path === "/" || !isCanonical(path)) return path;
+    const parent = await this.realDir(this.hostOf(parentDir(path)), path, fs);
+    return isFault(parent) ? path : join(parent.real, ...parent.missing, basename(path));
+  }
+
   /** Like {@link locate}, but a missing path is `file_not_found`. */
   async locateExisting(path: string, fs: FsCalls): Promise<(Location & { stats: Stats }) | Fault> {
     const located = await this.locate(path, fs);

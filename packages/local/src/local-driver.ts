@@ -96,6 +96,11 @@ export class LocalDriver implements Driver {
     };
   }
 
+  /** The file a path names, whichever linked directory it goes through: aliases share one lock. */
+  lockKey(path: string): Promise<string> {
+    return this.root.identity(path, this.settings.io.metadata);
+  }
+
   async stat(path: string): Promise<DriverStat | Fault> {
     const located = await this.root.locate(path, this.settings.io.metadata);
     if (isFault(located)) return located;

@@ -130,3 +130,26 @@ describe("HostRoot.locate holds on its own", () => {
     for (const path of paths) expect(checkPath(path), path).toMatchObject({ ok: true, path });
   });
 });
+
+describe.each(IO_MODES)("aliases through a linked directory, with $name", ({ options }) => {
+  it("serialise like one path: concurrent edits and conditional writes through both lose nothing", async () => {
+    const backend = new LocalBackend({ ...options, rootDir: root.dir });
+    expect((await backend.write("/docs/ledger.txt", "END\n")).error).toBeUndefined();
+    const aliases = ["/docs/ledger.txt", "/docs-link/ledger.txt"];
+    const tokens = Array.from({ length: 60 }, (_, i) => `T${i}`);
+    const edits = await Promise.all(
+      tokens.map((token, i) => backend.edit(aliases[i % 2] as string, "END", `${token}\nEND`)),
+    );
+    expect(edits.every((e) => e.error === undefined)).toBe(true);
+    const content = readFileSync(join(root.dir, "docs", "ledger.txt"), "utf8");
+    for (const token of tokens) expect(content).toContain(`${token}\n`);
+
+    // Compare-and-swap through both aliases: of the writes that read one version, exactly one lands.
+    const read = await backend.read("/docs/ledger.txt");
+    const swaps = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => backend.write(aliases[i % 2] as string, `v${i}`, { ifMatch: read.etag })),
+    );
+    expect(swaps.filter((s) => s.error === undefined)).toHaveLength(1);
+    expect(swaps.filter((s) => s.code === "conflict")).toHaveLength(9);
+  });
+});

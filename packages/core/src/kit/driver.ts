@@ -191,6 +191,14 @@ export interface Driver {
   glob?(query: GlobQuery, call: CallContext): AsyncIterable<DriverEntry>;
 
   /**
+   * The key the facade serialises mutations of `path` under (default: the path). A store where two
+   * paths may name one file (through a link to a directory) answers one key per file, so that
+   * edits through both never interleave; for a directory, keys of everything below it must start
+   * with its key and `/`.
+   */
+  lockKey?(path: string): Promise<string> | string;
+
+  /**
    * A mutation of `path` the store refuses whatever its arguments (a read-only mount of a router),
    * or null. The facade asks before it reads or plans anything, so an edit of a read-only file
    * answers `read_only`, not `string_not_found`.

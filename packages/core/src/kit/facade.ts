@@ -263,9 +263,12 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
    * Runs a mutation of `paths` once every earlier mutation of them (in this process) is done; with
    * `recursive`, also of everything below them. Throws become faults.
    */
-  private serialised<T>(paths: string[], call: () => Promise<T | Fault>, recursive = false): Promise<T | Fault> {
-    const prefixes = recursive ? paths.map((p) => (p === "/" ? "/" : `${p}/`)) : [];
-    return this.pathLocks.runScoped({ keys: paths, prefixes }, () => guarded(call));
+  private async serialised<T>(paths: string[], call: () => Promise<T | Fault>, recursive = false): Promise<T | Fault> {
+    const lockKey = this.driver.lockKey?.bind(this.driver);
+    const keys = lockKey ? await guarded(() => Promise.all(paths.map((p) => lockKey(p)))) : paths;
+    if (isFault(keys)) return keys;
+    const prefixes = recursive ? keys.map((k) => (k.endsWith("/") ? k : `${k}/`)) : [];
+    return this.pathLocks.runScoped({ keys, prefixes }, () => guarded(call));
   }
 
   /** Stores content after the preconditions a store without conditional writes cannot check itself. */
