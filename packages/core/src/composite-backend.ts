@@ -8,7 +8,7 @@ import { DeepfsError, failure } from "./errors.js";
 import { parseGlobArgs } from "./glob.js";
 import { type Fault, isFault } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
-import { coarseCode, failureOf, type Operation } from "./kit/messages.js";
+import { failureOf, type Operation } from "./kit/messages.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf } from "./kit/search.js";
 import { checkPath, comparePaths } from "./paths.js";
 import {
@@ -18,14 +18,12 @@ import {
   type EditResult,
   type ExecuteOptions,
   type ExecuteResponse,
-  type FileDownloadResponse,
   type GlobResult,
   isSandboxBackend,
   type SandboxBackendProtocol,
   type WriteOptions,
   type WriteResult,
 } from "./protocol.js";
-import { encodeUtf8 } from "./text.js";
 
 export type { CompositeRoute, CompositeRoutes } from "./composite-mounts.js";
 
@@ -191,30 +189,6 @@ export class CompositeBackend extends DriverBackend<RouterDriver> implements San
     const found = await globFanOut(this.driver.table, parsed.query);
     if (isFault(found)) return failureOf("glob", parsed.query.dir, found);
     return { files: found.map(fileInfoOf).sort((a, b) => comparePaths(a.path, b.path)) };
-  }
-
-  /** Downloads with one call per member backend that reads in batches, in input order. */
-  override async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
-    const out = new Array<FileDownloadResponse>(paths.length);
-    const valid: Array<{ index: number; path: string }> = [];
-    paths.forEach((raw, index) => {
-      const checked = checkPath(raw);
-      if (checked.ok) valid.push({ index, path: checked.path });
-      else
-        out[index] = { path: raw, content: null, error: "invalid_path", code: "invalid_path", message: checked.error };
-    });
-    const files = await this.driver.readBatch(valid.map((v) => v.path));
-    valid.forEach(({ index, path }, i) => {
-      const file = files[i];
-      if (file && !isFault(file)) {
-        const content = typeof file.content === "string" ? encodeUtf8(file.content) : file.content;
-        out[index] = { path, content, error: null };
-        return;
-      }
-      const { error, code } = failureOf("download", path, file ?? { fault: "backend_unavailable" });
-      out[index] = { path, content: null, error: coarseCode(code), code, message: error };
-    });
-    return out;
   }
 
   /** Runs on the default backend when it is a sandbox; otherwise answers {@link EXECUTE_UNSUPPORTED}. */

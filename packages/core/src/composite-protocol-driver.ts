@@ -31,8 +31,6 @@ export interface RemoveAnswer {
 /** A member's driver as the router uses it: a {@link Driver} plus the batch calls and edit of a protocol member. */
 export interface MemberDriver extends Driver {
   remove(path: string, call: { signal?: AbortSignal }): Promise<RemoveAnswer | Fault>;
-  /** Downloads of a protocol member, in one call. */
-  readBatch?(paths: string[]): Promise<Array<DriverFile | Fault>>;
   /** A protocol member's glob answered as a list (an async iteration per file costs more than the search). */
   globList?(query: GlobQuery): Promise<DriverEntry[] | Fault>;
   /** A protocol member's own write and edit (its locking, preconditions and `filesUpdate`). */
@@ -245,6 +243,7 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
       return out;
     },
 
+    /** Downloads of a protocol member, in one call. */
     async readBatch(paths) {
       const answers = await backend.downloadFiles(paths);
       return paths.map((_, i) => {

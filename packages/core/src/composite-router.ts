@@ -176,7 +176,7 @@ export class RouterDriver implements Driver {
   }
 
   /** Whole files for downloads, one batch per member backend that reads in batches. */
-  async readBatch(paths: string[]): Promise<Array<DriverFile | Fault>> {
+  async readBatch(paths: string[], call: CallContext): Promise<Array<DriverFile | Fault>> {
     const out = new Array<DriverFile | Fault>(paths.length);
     const batches = this.groupBy(paths, (path) => this.route(path), out);
     await Promise.all(
@@ -186,7 +186,7 @@ export class RouterDriver implements Driver {
         try {
           const inner = batch.map(({ routed }) => routed.inner);
           answers = driver.readBatch
-            ? await driver.readBatch(inner)
+            ? await driver.readBatch(inner, call)
             : await mapLimit(inner, this.search.concurrency, (p) => driver.read(p, { whole: true }));
         } catch {
           answers = null;

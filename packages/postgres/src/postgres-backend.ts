@@ -1,5 +1,5 @@
-import { checkPath, DeepfsError, type FileDownloadResponse } from "@deepfs/core";
-import { coarseCode, DriverBackend, failureOf, fault, isFault } from "@deepfs/core/kit";
+import { DeepfsError } from "@deepfs/core";
+import { DriverBackend } from "@deepfs/core/kit";
 import { type PostgresBackendConfig, resolveConfig } from "./config.js";
 import { type EmbeddedPostgresOptions, startEmbeddedPostgres } from "./embedded.js";
 import { translateError } from "./errors.js";
@@ -78,27 +78,5 @@ export class PostgresBackend extends DriverBackend<PostgresDriver> implements As
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /**
-   * Downloads in one query for all the files (see {@link PostgresDriver.readMany}): the facade would
-   * read them one by one, as its driver interface has no batched read yet.
-   */
-  override async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
-    const checks = paths.map((p) => checkPath(p));
-    const wanted = [...new Set(checks.flatMap((c) => (c.ok ? [c.path] : [])))];
-    const found = await this.driver.readMany(wanted, {});
-    return paths.map((rawPath, i): FileDownloadResponse => {
-      const check = checks[i];
-      if (!check?.ok) {
-        const message = check?.error ?? "";
-        return { path: rawPath, content: null, error: "invalid_path", code: "invalid_path", message };
-      }
-      const path = check.path;
-      const got = isFault(found) ? found : (found.get(path) ?? fault("file_not_found"));
-      if (!isFault(got)) return { path, content: got, error: null };
-      const { error, code } = failureOf("download", path, got);
-      return { path, content: null, error: coarseCode(code), code, message: error };
-    });
   }
 }

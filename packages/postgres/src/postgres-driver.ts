@@ -112,22 +112,24 @@ export class PostgresDriver implements Driver {
   }
 
   /**
-   * The bytes of several files in one query, then one for which of the missing paths are
-   * directories (downloads): bytes or a fault per path.
+   * Several whole files in one query, then one for which of the missing paths are directories
+   * (downloads): a file or a fault per path, in order.
    */
-  readMany(paths: string[], call: CallContext): Promise<Map<string, Uint8Array | Fault> | Fault> {
-    return this.run(call, async () => {
-      const rows = paths.length
-        ? await this.sql`
-            SELECT path, content FROM ${tableSql(this.sql, this.tenant.location)}
-            WHERE namespace = ${this.tenant.namespace} AND path = ANY(${paths}::text[])`
-        : [];
-      const out = new Map<string, Uint8Array | Fault>(rows.map((row) => [row.path as string, asBytes(row.content)]));
-      const missing = paths.filter((p) => !out.has(p));
+  async readBatch(paths: string[], call: CallContext): Promise<Array<DriverFile | Fault>> {
+    const unique = [...new Set(paths)];
+    const found = await this.run(call, async () => {
+      const rows = await this.sql`
+        SELECT path, content, version FROM ${tableSql(this.sql, this.tenant.location)}
+        WHERE namespace = ${this.tenant.namespace} AND path = ANY(${unique}::text[])`;
+      const out = new Map<string, DriverFile | Fault>(
+        rows.map((row) => [row.path as string, { content: asBytes(row.content), etag: String(row.version) }]),
+      );
+      const missing = unique.filter((p) => !out.has(p));
       const directories = await directoriesAmong(this.sql, this.tenant, missing);
       for (const p of missing) out.set(p, fault(directories.has(p) || p === "/" ? "is_directory" : "file_not_found"));
       return out;
     });
+    return paths.map((p) => (isFault(found) ? found : (found.get(p) ?? fault("file_not_found"))));
   }
 
   /** Creates or replaces the file at `path`, checking the tree and the preconditions atomically. */

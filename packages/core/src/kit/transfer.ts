@@ -2,7 +2,7 @@
 import { checkPath } from "../paths.js";
 import type { FileDownloadResponse, FileUploadResponse } from "../protocol.js";
 import { encodeUtf8 } from "../text.js";
-import { type Driver, type Fault, isFault } from "./driver.js";
+import { type Driver, type DriverFile, type DriverWindow, type Fault, fault, isFault } from "./driver.js";
 import { mapLimit } from "./limit.js";
 import { coarseCode, failureOf } from "./messages.js";
 
@@ -74,19 +74,47 @@ export async function downloadThrough(
   paths: string[],
   options: { concurrency: number; guard: Guard; argument: (raw: string) => string },
 ): Promise<FileDownloadResponse[]> {
-  return mapLimit(paths, options.concurrency, async (rawPath): Promise<FileDownloadResponse> => {
+  const out = new Array<FileDownloadResponse>(paths.length);
+  const valid: Array<{ index: number; path: string }> = [];
+  paths.forEach((rawPath, index) => {
     const checked = checkPath(options.argument(rawPath));
-    if (!checked.ok) {
-      return { path: rawPath, content: null, error: "invalid_path", code: "invalid_path", message: checked.error };
-    }
-    const path = checked.path;
-    const file = await options.guard([], () => driver.read(path, { whole: true }));
-    if (isFault(file) || "window" in file) {
-      const f: Fault = isFault(file) ? file : { fault: "backend_unavailable", detail: "the store answered a window" };
-      const { error, code } = failureOf("download", path, f);
-      return { path, content: null, error: coarseCode(code), code, message: error };
-    }
-    const content = typeof file.content === "string" ? encodeUtf8(file.content) : file.content;
-    return { path, content, error: null };
+    if (checked.ok) valid.push({ index, path: checked.path });
+    else
+      out[index] = {
+        path: rawPath,
+        content: null,
+        error: "invalid_path",
+        code: "invalid_path",
+        message: checked.error,
+      };
   });
+  const answer = (index: number, path: string, file: DriverFile | DriverWindow | Fault | undefined) => {
+    out[index] = downloadAnswer(path, file ?? fault("backend_unavailable", { detail: "no answer for this file" }));
+  };
+  if (driver.readBatch && valid.length > 1) {
+    const batch = driver.readBatch.bind(driver);
+    const files = await options.guard([], () =>
+      batch(
+        valid.map((v) => v.path),
+        {},
+      ),
+    );
+    for (const [i, { index, path }] of valid.entries()) answer(index, path, isFault(files) ? files : files[i]);
+    return out;
+  }
+  await mapLimit(valid, options.concurrency, async ({ index, path }) => {
+    answer(index, path, await options.guard([], () => driver.read(path, { whole: true })));
+  });
+  return out;
+}
+
+/** One entry of a download's answer. */
+function downloadAnswer(path: string, file: DriverFile | DriverWindow | Fault): FileDownloadResponse {
+  if (isFault(file) || "window" in file) {
+    const f: Fault = isFault(file) ? file : fault("backend_unavailable", { detail: "the store answered a window" });
+    const { error, code } = failureOf("download", path, f);
+    return { path, content: null, error: coarseCode(code), code, message: error };
+  }
+  const content = typeof file.content === "string" ? encodeUtf8(file.content) : file.content;
+  return { path, content, error: null };
 }
