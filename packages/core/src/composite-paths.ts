@@ -5,7 +5,7 @@
  */
 import { type Mount, outerPath } from "./composite-mounts.js";
 import { type DriverEntry, type Fault, FaultError, fault, isFault } from "./kit/driver.js";
-import type { GrepMatch } from "./protocol.js";
+import type { GrepMatch, MaybePromise } from "./protocol.js";
 
 /** A member's fault in caller paths (`path` is the file in the way, say). */
 export function outerFault(m: Mount, f: Fault): Fault {
@@ -34,7 +34,7 @@ export function memberFailed(m: Mount): Fault {
  * Calls into a member: a fault it answers (or throws out of an iterable) comes back in caller
  * paths, and any other throw becomes {@link memberFailed}.
  */
-export async function callMember<T>(m: Mount, call: () => Promise<T | Fault>): Promise<T | Fault> {
+export async function callMember<T>(m: Mount, call: () => MaybePromise<T | Fault>): Promise<T | Fault> {
   try {
     const answer = await call();
     return isFault(answer) ? outerFault(m, answer) : answer;

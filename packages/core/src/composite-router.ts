@@ -65,12 +65,21 @@ export async function writeTo(
  * A member's `not_a_directory` for a write, with the file in the way found (a member not built on
  * the facade answers only the code): the first ancestor of `inner` that is a file, in caller paths.
  */
+/** What a member says is at `inner`, or null when it could not say. */
+async function guardedStat(m: Mount, inner: string): Promise<DriverStat | Fault | null> {
+  try {
+    return await m.driver.stat(inner, {});
+  } catch {
+    return null;
+  }
+}
+
 export async function withFileInWay(m: Mount, inner: string, f: Fault): Promise<Fault> {
   if (f.fault !== "not_a_directory" || f.path !== undefined) return f;
   const parts = inner.split("/").filter(Boolean);
   for (let i = 1; i < parts.length; i++) {
     const dir = `/${parts.slice(0, i).join("/")}`;
-    const stat = await m.driver.stat(dir, {}).catch(() => null);
+    const stat = await guardedStat(m, dir);
     if (stat && !isFault(stat) && stat.kind === "file") {
       return fault("not_a_directory", { path: outerPath(m, dir), reason: "file_in_way" });
     }

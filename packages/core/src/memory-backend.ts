@@ -22,8 +22,9 @@ export interface MemoryBackendOptions {
 
 /**
  * The store of {@link MemoryBackend}: FileData v2 by path, with an index of directories kept up to
- * date (constant work per write instead of scanning the whole map). Every method completes without
- * awaiting, so each call is atomic and conditional writes are exact.
+ * date (constant work per write instead of scanning the whole map). The primitives answer
+ * synchronously, so each call is atomic, conditional writes are exact, and the facade answers
+ * without a turn of the event loop.
  */
 export class MemoryDriver implements Driver {
   readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: true };
@@ -40,13 +41,13 @@ export class MemoryDriver implements Driver {
     return out;
   }
 
-  async stat(path: string): Promise<DriverStat> {
+  stat(path: string): DriverStat {
     const entry = this.entries.get(path);
     if (entry) return { kind: "file", size: entry.size, etag: this.etagOf(entry), modifiedAt: entry.data.modified_at };
     return this.children.has(path) ? { kind: "directory" } : { kind: "none" };
   }
 
-  async read(path: string): Promise<DriverFile | Fault> {
+  read(path: string): DriverFile | Fault {
     const entry = this.entries.get(path);
     if (!entry) return this.children.has(path) ? fault("is_directory") : fault("file_not_found");
     const { content, mimeType, created_at, modified_at } = entry.data;
@@ -59,11 +60,11 @@ export class MemoryDriver implements Driver {
     };
   }
 
-  async write(
+  write(
     path: string,
     content: string | Uint8Array,
     call: { ifMatch?: string; ifNoneMatch?: "*" },
-  ): Promise<{ etag: string } | Fault> {
+  ): { etag: string } | Fault {
     if (path === "/" || this.children.has(path)) return fault("is_directory");
     // A known directory has only directories above it; otherwise look for a file in the way.
     if (!this.children.has(parentDir(path))) {
@@ -83,7 +84,7 @@ export class MemoryDriver implements Driver {
     return { etag: this.etagOf(entry) };
   }
 
-  async list(dir: string): Promise<DriverEntry[]> {
+  list(dir: string): DriverEntry[] {
     const out: DriverEntry[] = [];
     for (const child of this.children.get(dir) ?? []) {
       const entry = this.entries.get(child);
@@ -102,7 +103,7 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  async remove(path: string): Promise<{ path: string } | Fault> {
+  remove(path: string): { path: string } | Fault {
     if (this.entries.has(path)) {
       this.unlink(path);
       return { path };

@@ -133,13 +133,10 @@ export class StateBackend implements BackendProtocol {
   }
 
   /** Runs a read-only `op` on the thread's files inside a graph run, on this object's memory outside. */
-  private async reading<T>(
-    op: (backend: DriverBackend) => Promise<T>,
-    onFailure: (f: Failure) => NoInfer<T>,
-  ): Promise<T> {
+  private reading<T>(op: (backend: DriverBackend) => Promise<T>, onFailure: (f: Failure) => NoInfer<T>): Promise<T> {
     const channel = currentFilesChannel();
     if (channel === undefined) return op(this.memory);
-    if (channel === "missing") return onFailure(failure("unsupported", MISSING_CHANNEL));
+    if (channel === "missing") return Promise.resolve(onFailure(failure("unsupported", MISSING_CHANNEL)));
     return op(viewOf(channel.read()));
   }
 
@@ -148,13 +145,22 @@ export class StateBackend implements BackendProtocol {
    * Between reading the files and sending, the same task may have changed them (two calls awaited
    * together): then `op` is applied again to the new files, so neither change is lost.
    */
-  private async mutating<T>(
+  private mutating<T>(
     op: (backend: DriverBackend) => Promise<T>,
     onFailure: (f: Failure, attempted?: T) => NoInfer<T>,
   ): Promise<T> {
+    // Outside a run, the call is the memory's own (no async layer of its own: writes are hot).
     const channel = currentFilesChannel();
     if (channel === undefined) return op(this.memory);
-    if (channel === "missing") return onFailure(failure("unsupported", MISSING_CHANNEL));
+    if (channel === "missing") return Promise.resolve(onFailure(failure("unsupported", MISSING_CHANNEL)));
+    return this.mutatingChannel(channel, op, onFailure);
+  }
+
+  private async mutatingChannel<T>(
+    channel: FilesChannel,
+    op: (backend: DriverBackend) => Promise<T>,
+    onFailure: (f: Failure, attempted?: T) => NoInfer<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const before = channel.read();
       const view = new ChannelView(before);

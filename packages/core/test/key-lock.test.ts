@@ -87,3 +87,41 @@ describe("KeyedLock", () => {
     expect(order).toEqual(["ab", "ba", "a"]);
   });
 });
+
+describe("KeyedLock.acquire", () => {
+  it("is idle with no holder, waits for an overlapping holder, and unlinks on release", async () => {
+    const lock = new KeyedLock();
+    expect(lock.idle).toBe(true);
+    const a = lock.acquire(["/f"]);
+    const other = lock.acquire(["/g"]);
+    expect(a.ready).toBeNull();
+    expect(other.ready).toBeNull();
+    const b = lock.acquire(["/f"]);
+    const below = lock.acquire([], ["/"]);
+    expect(b.ready).not.toBeNull();
+    expect(below.ready).not.toBeNull();
+    let bReady = false;
+    void b.ready?.then(() => {
+      bReady = true;
+    });
+    other.release();
+    await tick();
+    expect(bReady).toBe(false);
+    a.release();
+    await tick();
+    expect(bReady).toBe(true);
+    b.release();
+    expect(lock.idle).toBe(false);
+    below.release();
+    expect(lock.idle).toBe(true);
+  });
+
+  it("compares many-key holders through a set", () => {
+    const lock = new KeyedLock();
+    const many = Array.from({ length: 50 }, (_, i) => `/f${i}`);
+    const a = lock.acquire(many);
+    expect(lock.acquire(["/f49"]).ready).not.toBeNull();
+    expect(lock.acquire(["/g"]).ready).toBeNull();
+    a.release();
+  });
+});

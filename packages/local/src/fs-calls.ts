@@ -18,6 +18,8 @@ export interface FsCalls {
   lstat(host: string): Awaitable<fs.Stats | null>;
   /** The target of a symbolic link as stored (for `/proc/self/fd/N`, the path of what the descriptor holds). */
   readlink(host: string): Awaitable<string>;
+  /** The entries of a directory, with their types where the filesystem gives them. */
+  readdir(host: string): Awaitable<fs.Dirent[]>;
   /** Creates one directory (mode 0777 less the umask); EEXIST when something is there. */
   mkdir(host: string): Awaitable<void>;
   open(host: string, flags: number, mode?: number): Awaitable<number>;
@@ -39,6 +41,7 @@ export const blockingFs: FsCalls = {
   // throwIfNoEntry: a missing file is the common case for new files, and an Error with a stack costs more than the call.
   lstat: (host) => fs.lstatSync(host, { throwIfNoEntry: false }) ?? null,
   readlink: (host) => fs.readlinkSync(host),
+  readdir: (host) => fs.readdirSync(host, { withFileTypes: true }),
   mkdir: (host) => {
     fs.mkdirSync(host);
   },
@@ -85,6 +88,7 @@ export const threadpoolFs: FsCalls = {
       throw error;
     }),
   readlink: (host) => fs.promises.readlink(host),
+  readdir: (host) => fs.promises.readdir(host, { withFileTypes: true }),
   mkdir: async (host) => {
     await fs.promises.mkdir(host);
   },

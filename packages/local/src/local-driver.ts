@@ -256,7 +256,7 @@ export class LocalDriver implements Driver {
 
   /** How glob and grep walk: symlinks to regular files inside the root count as files (see {@link linkedRegularFile}). */
   private walkOptions(): WalkOptions {
-    return { linkedFile: (host) => linkedRegularFile(host, this.root) };
+    return { linkedFile: (host) => linkedRegularFile(host, this.root), io: this.settings.io };
   }
 
   private async load(host: string, maxBytes: number, io: IoMode): Promise<Loaded | Fault> {

@@ -1,10 +1,11 @@
 import type { Dirent } from "node:fs";
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { lstat, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
 import pLimit from "p-limit";
 import { retrying } from "./errors.js";
 import type { HostRoot } from "./host-root.js";
+import { IoMode } from "./io-mode.js";
 
 /** A regular file found by {@link walkFiles}. */
 export interface WalkedFile {
@@ -25,6 +26,11 @@ export interface WalkOptions {
   linkedFile?: (host: string) => Promise<string | null>;
   /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
   linksOnly?: boolean;
+  /**
+   * How directories are read: with blocking calls (paced, so the event loop still gets a turn
+   * every ~10 ms) when the backend reads small files that way, else through the threadpool.
+   */
+  io?: IoMode;
 }
 
 /** Directories read at once: enough to hide latency, far below any open-file limit. */
@@ -41,12 +47,21 @@ export function isVisibleName(name: string): boolean {
   return !isInternalTempName(name) && !UNADDRESSABLE_NAME.test(name);
 }
 
-/** The kind of a directory entry, asking the filesystem when readdir could not tell. */
-export async function entryKind(entry: Dirent, host: string): Promise<"file" | "directory" | "symlink" | "other"> {
+type EntryKind = "file" | "directory" | "symlink" | "other";
+
+/** The kind of a directory entry as readdir gave it, or undefined when the filesystem did not say. */
+function direntKind(entry: Dirent): EntryKind | undefined {
   if (entry.isFile()) return "file";
   if (entry.isDirectory()) return "directory";
   if (entry.isSymbolicLink()) return "symlink";
   if (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice()) return "other";
+  return undefined;
+}
+
+/** The kind of a directory entry, asking the filesystem when readdir could not tell. */
+export async function entryKind(entry: Dirent, host: string): Promise<EntryKind> {
+  const known = direntKind(entry);
+  if (known !== undefined) return known;
   try {
     const stats = await lstat(host);
     if (stats.isFile()) return "file";
@@ -64,13 +79,17 @@ export async function entryKind(entry: Dirent, host: string): Promise<"file" | "
  * reached); unreadable directories are skipped.
  */
 export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
-  const { descend = () => true, linkedFile, linksOnly = false } = options;
+  const { descend = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const files: WalkedFile[] = [];
   const limit = pLimit(WALK_CONCURRENCY);
+  const fsCalls = io.metadata;
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
     let entries: Dirent[];
     try {
-      entries = await limit(() => retrying(() => readdir(dirHost, { withFileTypes: true })));
+      entries = await limit(async () => {
+        await io.pace();
+        return retrying(() => fsCalls.readdir(dirHost));
+      });
     } catch {
       return;
     }
@@ -79,7 +98,8 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
       if (!isVisibleName(entry.name)) continue;
       const childHost = dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`;
       const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
-      const kind = await entryKind(entry, childHost);
+      // Only an entry whose type readdir did not give costs a wait (an lstat).
+      const kind = direntKind(entry) ?? (await entryKind(entry, childHost));
       if (kind === "file" && !linksOnly) files.push({ path: childPath, host: childHost });
       else if (kind === "directory" && descend(childPath)) below.push(visit(childHost, childPath));
       else if (kind === "symlink" && linkedFile) {

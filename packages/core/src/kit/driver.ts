@@ -6,7 +6,7 @@
  */
 import type { GlobQuery } from "../glob.js";
 import type { GrepQuery } from "../grep.js";
-import type { ErrorCode, ExecuteOptions, ExecuteResponse, GrepMatch, ReadResult } from "../protocol.js";
+import type { ErrorCode, ExecuteOptions, ExecuteResponse, GrepMatch, MaybePromise, ReadResult } from "../protocol.js";
 
 /**
  * Why an operation failed, as facts: the code, the path it concerns when that is not the path of
@@ -44,6 +44,11 @@ export function fault(code: ErrorCode, facts: Omit<Fault, "fault"> = {}): Fault 
 /** True for a {@link Fault}. */
 export function isFault(value: unknown): value is Fault {
   return typeof value === "object" && value !== null && typeof (value as Fault).fault === "string";
+}
+
+/** True when `value` is a promise (or any thenable) rather than an answer. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 /** A fault thrown out of an async iterable (a walk or a native glob). */
@@ -140,19 +145,21 @@ export interface BatchFile {
  * A store. Every path is canonical (`/a/b`, no trailing `/` except the root) and validated; a
  * method answers a {@link Fault} for what the store refused or could not do, and throws only for
  * a bug (the facade turns a throw into `backend_unavailable`). Methods may be called concurrently;
- * the facade serialises the mutations of one path within this process.
+ * the facade serialises the mutations of one path within this process. `stat`, `read`, `write`,
+ * `list` and `remove` may answer synchronously (a store in memory): the facade then answers
+ * without waiting for a turn of the event loop, which is most of the cost of a write in memory.
  */
 export interface Driver {
   readonly capabilities: DriverCapabilities;
 
   /** What is at `path`. */
-  stat(path: string, call: CallContext): Promise<DriverStat | Fault>;
+  stat(path: string, call: CallContext): MaybePromise<DriverStat | Fault>;
 
   /**
    * A whole file (or, when `call.window` is set, optionally a native window of its lines).
    * Faults: `file_not_found`, `is_directory` (a directory is there).
    */
-  read(path: string, call: ReadCall): Promise<DriverFile | DriverWindow | Fault>;
+  read(path: string, call: ReadCall): MaybePromise<DriverFile | DriverWindow | Fault>;
 
   /**
    * Stores a file, creating missing parent directories, keeping the creation time of a file that
@@ -161,7 +168,7 @@ export interface Driver {
    * where a parent directory would be), `conflict` when `ifMatch` / `ifNoneMatch` fail (enforced
    * atomically when `capabilities.conditionalWrites`; otherwise the facade checks them first).
    */
-  write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault>;
+  write(path: string, content: string | Uint8Array, call: WriteCall): MaybePromise<{ etag: string } | Fault>;
 
   /**
    * Several uploads at once, for stores where that is cheaper (one transaction, one listing).
@@ -176,13 +183,13 @@ export interface Driver {
   readBatch?(paths: string[], call: CallContext): Promise<Array<DriverFile | Fault>>;
 
   /** The direct children of directory `dir` (an empty list, or `file_not_found`, when there is none). */
-  list(dir: string, call: CallContext): Promise<DriverEntry[] | Fault>;
+  list(dir: string, call: CallContext): MaybePromise<DriverEntry[] | Fault>;
 
   /** Every file below `dir`, in any order; a fault is thrown as {@link FaultError}. */
   walk(dir: string, call: CallContext): AsyncIterable<DriverEntry>;
 
   /** Deletes a file, or a directory with everything below it. Fault: `file_not_found`. */
-  remove(path: string, call: CallContext): Promise<{ path: string } | Fault>;
+  remove(path: string, call: CallContext): MaybePromise<{ path: string } | Fault>;
 
   /**
    * Native search: matches of `query.pattern` in the files `query.accepts`, sorted by path and

@@ -10,7 +10,7 @@ import { failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
 import { parseGrepArgs } from "../grep.js";
-import { KeyedLock } from "../key-lock.js";
+import { KeyedLock, type LockHold } from "../key-lock.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { checkDirPath, checkPath, comparePaths } from "../paths.js";
 import type {
@@ -23,13 +23,23 @@ import type {
   GlobResult,
   GrepResult,
   LsResult,
+  MaybePromise,
   ReadRawResult,
   ReadResult,
   WriteOptions,
   WriteResult,
 } from "../protocol.js";
 import { decodeUtf8Strict } from "../text.js";
-import { type Driver, type DriverFile, type Fault, FaultError, fault, isFault } from "./driver.js";
+import {
+  type Driver,
+  type DriverFile,
+  type Fault,
+  FaultError,
+  fault,
+  isFault,
+  isPromiseLike,
+  type WriteCall,
+} from "./driver.js";
 import { failureOf, faultOfThrown, type Operation } from "./messages.js";
 import { backoff } from "./retry.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, globDriver, grepDriver } from "./search.js";
@@ -47,13 +57,52 @@ export interface FacadeOptions {
   readOnlyReason?: string;
 }
 
+/** The call of a write without a signal or precondition (shared: drivers do not change calls). */
+const PLAIN_WRITE: WriteCall = Object.freeze({});
+
 /** Runs a driver call, turning a throw (a bug, or an untranslated failure) into a fault. */
-async function guarded<T>(call: () => Promise<T | Fault>): Promise<T | Fault> {
+async function guarded<T>(call: () => MaybePromise<T | Fault>): Promise<T | Fault> {
   try {
     return await call();
   } catch (error) {
-    return error instanceof FaultError ? error.fault : faultOfThrown(error);
+    return faultOf(error);
   }
+}
+
+/** The arguments of one edit, as validated. */
+interface EditCall {
+  path: string;
+  oldString: string;
+  newString: string;
+  replaceAll: boolean;
+  options: WriteOptions | undefined;
+}
+
+/** `next(value)` once `value` is there: at once for an answer, after it settles for a promise. */
+function chain<A, B>(value: MaybePromise<A>, next: (answer: A) => MaybePromise<B>): MaybePromise<B> {
+  return isPromiseLike(value) ? value.then(next) : next(value);
+}
+
+/** Runs `call` holding `held` (once it is ready), and releases it, whatever happens. */
+async function runHeld<T>(held: LockHold, call: () => MaybePromise<T | Fault>): Promise<T | Fault> {
+  try {
+    if (held.ready) await held.ready;
+    return await call();
+  } catch (error) {
+    return faultOf(error);
+  } finally {
+    held.release();
+  }
+}
+
+/** The lock prefixes that cover everything below each of `keys`. */
+function prefixesOf(keys: string[]): string[] {
+  return keys.map((k) => (k.endsWith("/") ? k : `${k}/`));
+}
+
+/** The fault a driver's throw stands for. */
+function faultOf(error: unknown): Fault {
+  return error instanceof FaultError ? error.fault : faultOfThrown(error);
 }
 
 /** Content of a stored file as readRaw shows it: text for a text MIME type when valid UTF-8, else bytes. */
@@ -109,7 +158,14 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     const checked = checkPath(this.fileArgument(filePath));
     if (!checked.ok) return failure(checked.code, checked.error);
     const path = checked.path;
-    const got = await guarded(() => this.driver.read(path, { window: { offset, limit } }));
+    let got: Awaited<ReturnType<Driver["read"]>>;
+    try {
+      // Not through guarded(), and no wait for a driver that answers at once: this is the hot path.
+      const pending = this.driver.read(path, { window: { offset, limit } });
+      got = isPromiseLike(pending) ? await pending : pending;
+    } catch (error) {
+      got = faultOf(error);
+    }
     if (isFault(got)) return failureOf("read", path, got);
     const mimeType = got.mimeType ?? getMimeType(path);
     if ("window" in got) return { ...got.window, mimeType, etag: got.etag };
@@ -146,7 +202,8 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
     const refused = this.readOnlyFault(path);
     if (refused) return failureOf("write", path, refused);
-    const written = await this.serialised([path], () => this.writeChecked(path, stored, options));
+    const pending = this.serialised([path], () => this.writeChecked(path, stored, options));
+    const written = isPromiseLike(pending) ? await pending : pending;
     return isFault(written) ? failureOf("write", path, written) : { path, etag: written.etag };
   }
 
@@ -165,26 +222,9 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     }
     const refused = this.readOnlyFault(path);
     if (refused) return failureOf("edit", path, refused);
-    const signal = options?.signal;
-    const outcome = await this.serialised([path], async (): Promise<{ result: EditResult } | Fault> => {
-      for (let attempt = 1; attempt <= this.casEditAttempts; attempt++) {
-        if (attempt > 1) await backoff(attempt - 1, 5, 200, signal);
-        if (signal?.aborted) return fault("aborted");
-        const got = await this.driver.read(path, { signal, toRewrite: true });
-        if (isFault(got)) return got;
-        if ("window" in got) return fault("backend_unavailable", { detail: "no whole file" });
-        const base = { etag: got.etag, content: got.content, mimeType: got.mimeType ?? getMimeType(path) };
-        const plan = planEdit(path, base, oldString, newString, replaceAll, options);
-        if ("error" in plan) return { result: plan };
-        if ("done" in plan) return { result: plan.done };
-        const ifMatch = this.driver.capabilities.conditionalWrites ? { ifMatch: got.etag } : {};
-        const written = await this.driver.write(path, plan.content, { signal, ...ifMatch });
-        if (!isFault(written)) return { result: { path, occurrences: plan.occurrences, etag: written.etag } };
-        // Somebody else's change landed in between: plan again on it, unless the caller pinned a version.
-        if (written.fault !== "conflict" || options?.ifMatch !== undefined) return written;
-      }
-      return fault("conflict", { reason: "contended" });
-    });
+    const edit: EditCall = { path, oldString, newString, replaceAll, options };
+    const pending = this.serialised([path], () => this.editAttempt(edit, 1));
+    const outcome = isPromiseLike(pending) ? await pending : pending;
     return isFault(outcome) ? failureOf("edit", path, outcome) : outcome.result;
   }
 
@@ -263,27 +303,98 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
    * Runs a mutation of `paths` once every earlier mutation of them (in this process) is done; with
    * `recursive`, also of everything below them. Throws become faults.
    */
-  private async serialised<T>(paths: string[], call: () => Promise<T | Fault>, recursive = false): Promise<T | Fault> {
+  private serialised<T>(
+    paths: string[],
+    call: () => MaybePromise<T | Fault>,
+    recursive = false,
+  ): MaybePromise<T | Fault> {
+    if (this.driver.lockKey) return this.serialisedByKey(paths, call, recursive);
+    const prefixes = recursive ? prefixesOf(paths) : undefined;
+    // With nobody holding anything there is nothing to wait for, and the place in line is taken
+    // only if the call is still pending when it returns (nothing else can start before that). A
+    // driver that answers at once (in memory) made its change atomically and holds nothing, so an
+    // uncontended write in memory costs no more than the store's own work.
+    const held = this.pathLocks.idle ? null : this.pathLocks.acquire(paths, prefixes);
+    if (held?.ready) return runHeld(held, call);
+    let answer: MaybePromise<T | Fault>;
+    try {
+      answer = call();
+    } catch (error) {
+      held?.release();
+      return faultOf(error);
+    }
+    if (isPromiseLike(answer)) return runHeld(held ?? this.pathLocks.acquire(paths, prefixes), () => answer);
+    held?.release();
+    return answer;
+  }
+
+  /** {@link serialised} for a driver whose lock keys are not the paths themselves. */
+  private async serialisedByKey<T>(
+    paths: string[],
+    call: () => MaybePromise<T | Fault>,
+    recursive: boolean,
+  ): Promise<T | Fault> {
     const lockKey = this.driver.lockKey?.bind(this.driver);
-    const keys = lockKey ? await guarded(() => Promise.all(paths.map((p) => lockKey(p)))) : paths;
+    const keys = await guarded(() => Promise.all(paths.map((p) => lockKey?.(p) ?? p)));
     if (isFault(keys)) return keys;
-    const prefixes = recursive ? keys.map((k) => (k.endsWith("/") ? k : `${k}/`)) : [];
-    return this.pathLocks.runScoped({ keys, prefixes }, () => guarded(call));
+    return this.pathLocks.runScoped({ keys, prefixes: recursive ? prefixesOf(keys) : undefined }, () => guarded(call));
+  }
+
+  /**
+   * One read + plan + conditional write of an edit; on a conflict (somebody else's change landed in
+   * between), plans again on the new content after a short backoff, up to the attempt limit. With a
+   * driver that answers at once, the whole edit completes without waiting (and so atomically).
+   */
+  private editAttempt(edit: EditCall, attempt: number): MaybePromise<{ result: EditResult } | Fault> {
+    const { path, options } = edit;
+    const signal = options?.signal;
+    if (signal?.aborted) return fault("aborted");
+    return chain(this.driver.read(path, { signal, toRewrite: true }), (got) => {
+      if (isFault(got)) return got;
+      if ("window" in got) return fault("backend_unavailable", { detail: "no whole file" });
+      const base = { etag: got.etag, content: got.content, mimeType: got.mimeType ?? getMimeType(path) };
+      const plan = planEdit(path, base, edit.oldString, edit.newString, edit.replaceAll, options);
+      if ("error" in plan) return { result: plan };
+      if ("done" in plan) return { result: plan.done };
+      const call: WriteCall = this.driver.capabilities.conditionalWrites ? { signal, ifMatch: got.etag } : { signal };
+      return chain(this.driver.write(path, plan.content, call), (written) => {
+        if (!isFault(written)) return { result: { path, occurrences: plan.occurrences, etag: written.etag } };
+        // A pinned version (the caller's ifMatch) is not re-planned; nor is anything but a conflict.
+        if (written.fault !== "conflict" || options?.ifMatch !== undefined) return written;
+        if (attempt >= this.casEditAttempts) return fault("conflict", { reason: "contended" });
+        return backoff(attempt, 5, 200, signal).then(() => this.editAttempt(edit, attempt + 1));
+      });
+    });
   }
 
   /** Stores content after the preconditions a store without conditional writes cannot check itself. */
-  private async writeChecked(path: string, content: string | Uint8Array, options?: WriteOptions) {
+  private writeChecked(
+    path: string,
+    content: string | Uint8Array,
+    options?: WriteOptions,
+  ): MaybePromise<{ etag: string } | Fault> {
     const signal = options?.signal;
     if (signal?.aborted) return fault("aborted");
-    const { ifMatch, ifNoneMatch } = options ?? {};
-    if ((ifMatch !== undefined || ifNoneMatch !== undefined) && !this.driver.capabilities.conditionalWrites) {
-      const stat = await this.driver.stat(path, { signal });
-      if (isFault(stat)) return stat;
-      if (stat.kind === "file" && checkPreconditions(path, stat.etag ?? "", options))
-        return fault("conflict", { reason: ifNoneMatch === "*" ? "exists" : "changed" });
-      if (stat.kind === "none" && writeConflict(path, options)) return fault("conflict", { reason: "missing" });
-    }
-    const call = { signal, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch ? { ifNoneMatch } : {}) };
+    const conditional = options?.ifMatch !== undefined || options?.ifNoneMatch !== undefined;
+    const call: WriteCall = signal || conditional ? { signal } : PLAIN_WRITE;
+    if (options?.ifMatch !== undefined) call.ifMatch = options.ifMatch;
+    if (options?.ifNoneMatch) call.ifNoneMatch = options.ifNoneMatch;
+    if (conditional && !this.driver.capabilities.conditionalWrites)
+      return this.writeAfterCheck(path, content, call, options);
+    return this.driver.write(path, content, call);
+  }
+
+  private async writeAfterCheck(
+    path: string,
+    content: string | Uint8Array,
+    call: WriteCall,
+    options?: WriteOptions,
+  ): Promise<{ etag: string } | Fault> {
+    const stat = await this.driver.stat(path, { signal: call.signal });
+    if (isFault(stat)) return stat;
+    if (stat.kind === "file" && checkPreconditions(path, stat.etag ?? "", options))
+      return fault("conflict", { reason: options?.ifNoneMatch === "*" ? "exists" : "changed" });
+    if (stat.kind === "none" && writeConflict(path, options)) return fault("conflict", { reason: "missing" });
     return this.driver.write(path, content, call);
   }
 }

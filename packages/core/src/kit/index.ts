@@ -4,7 +4,8 @@
  * (retry, per-key lock, the grep rule, the coarse transfer code, the error sentences).
  */
 
-export { KeyedLock, type LockScope } from "../key-lock.js";
+export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
+export type { MaybePromise } from "../protocol.js";
 export * from "./driver.js";
 export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
 export { mapLimit } from "./limit.js";

@@ -5,7 +5,7 @@
 export async function mapLimit<T, R>(
   items: readonly T[],
   concurrency: number,
-  task: (item: T, index: number) => Promise<R>,
+  task: (item: T, index: number) => R | Promise<R>,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;

@@ -1,13 +1,13 @@
 /** uploadFiles and downloadFiles over a driver: validation, batching and the one coarse-code rule. */
 import { checkPath } from "../paths.js";
-import type { FileDownloadResponse, FileUploadResponse } from "../protocol.js";
+import type { FileDownloadResponse, FileUploadResponse, MaybePromise } from "../protocol.js";
 import { encodeUtf8 } from "../text.js";
 import { type Driver, type DriverFile, type DriverWindow, type Fault, fault, isFault } from "./driver.js";
 import { mapLimit } from "./limit.js";
 import { coarseCode, failureOf } from "./messages.js";
 
 /** Runs one driver call as a mutation of `paths` (the facade's per-path lock), catching throws. */
-export type Guard = <T>(paths: string[], call: () => Promise<T | Fault>) => Promise<T | Fault>;
+export type Guard = <T>(paths: string[], call: () => MaybePromise<T | Fault>) => MaybePromise<T | Fault>;
 
 function uploadFailure(path: string, f: Fault): FileUploadResponse {
   const { error, code } = failureOf("upload", path, f);
