@@ -30,6 +30,7 @@ import type {
   WriteResult,
 } from "../protocol.js";
 import { decodeUtf8Strict } from "../text.js";
+import { chain, faultOf, guarded, prefixesOf, runHeld } from "./calls.js";
 import {
   type Driver,
   type DriverFile,
@@ -40,7 +41,7 @@ import {
   isPromiseLike,
   type WriteCall,
 } from "./driver.js";
-import { failureOf, faultOfThrown, type Operation } from "./messages.js";
+import { failureOf, type Operation } from "./messages.js";
 import { backoff } from "./retry.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, globDriver, grepDriver } from "./search.js";
 import { downloadThrough, uploadThrough } from "./transfer.js";
@@ -60,15 +61,6 @@ export interface FacadeOptions {
 /** The call of a write without a signal or precondition (shared: drivers do not change calls). */
 const PLAIN_WRITE: WriteCall = Object.freeze({});
 
-/** Runs a driver call, turning a throw (a bug, or an untranslated failure) into a fault. */
-async function guarded<T>(call: () => MaybePromise<T | Fault>): Promise<T | Fault> {
-  try {
-    return await call();
-  } catch (error) {
-    return faultOf(error);
-  }
-}
-
 /** The arguments of one edit, as validated. */
 interface EditCall {
   path: string;
@@ -76,33 +68,6 @@ interface EditCall {
   newString: string;
   replaceAll: boolean;
   options: WriteOptions | undefined;
-}
-
-/** `next(value)` once `value` is there: at once for an answer, after it settles for a promise. */
-function chain<A, B>(value: MaybePromise<A>, next: (answer: A) => MaybePromise<B>): MaybePromise<B> {
-  return isPromiseLike(value) ? value.then(next) : next(value);
-}
-
-/** Runs `call` holding `held` (once it is ready), and releases it, whatever happens. */
-async function runHeld<T>(held: LockHold, call: () => MaybePromise<T | Fault>): Promise<T | Fault> {
-  try {
-    if (held.ready) await held.ready;
-    return await call();
-  } catch (error) {
-    return faultOf(error);
-  } finally {
-    held.release();
-  }
-}
-
-/** The lock prefixes that cover everything below each of `keys`. */
-function prefixesOf(keys: string[]): string[] {
-  return keys.map((k) => (k.endsWith("/") ? k : `${k}/`));
-}
-
-/** The fault a driver's throw stands for. */
-function faultOf(error: unknown): Fault {
-  return error instanceof FaultError ? error.fault : faultOfThrown(error);
 }
 
 /** Content of a stored file as readRaw shows it: text for a text MIME type when valid UTF-8, else bytes. */
