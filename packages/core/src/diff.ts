@@ -3,7 +3,7 @@
  * package), and a one-line summary for binary files, whose bytes mean nothing in a patch.
  */
 import { createTwoFilesPatch } from "diff";
-import { utf8ByteLength } from "./text.js";
+import { isSearchableText, utf8ByteLength } from "./text.js";
 
 /** One side of a change: text, bytes, or `null` for a file that does not exist on that side. */
 export type DiffSide = string | Uint8Array | null;
@@ -40,10 +40,17 @@ export function binaryDiff(before: DiffSide, after: DiffSide): string {
   return `binary, ${byteLength(before)} → ${byteLength(after)} bytes`;
 }
 
-/** {@link unifiedDiff} when both sides are text (or absent), else {@link binaryDiff}. */
+/**
+ * {@link unifiedDiff} when both sides are text (or absent), else {@link binaryDiff}. Bytes, and text
+ * holding NUL, are binary (grep's rule, after ripgrep).
+ */
 export function diffContents(path: string, before: DiffSide, after: DiffSide, options?: UnifiedDiffOptions): string {
-  if (before instanceof Uint8Array || after instanceof Uint8Array) return binaryDiff(before, after);
-  return unifiedDiff(path, before, after, options);
+  if (isBinary(before) || isBinary(after)) return binaryDiff(before, after);
+  return unifiedDiff(path, before as string | null, after as string | null, options);
+}
+
+function isBinary(side: DiffSide): boolean {
+  return side instanceof Uint8Array || (typeof side === "string" && !isSearchableText(side));
 }
 
 function byteLength(side: DiffSide): number {
