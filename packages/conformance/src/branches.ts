@@ -150,6 +150,21 @@ export function registerBranchRules(ctx: ContractContext): void {
       expect(pathsOf((await b.glob("**", env.at("/r"))).files)).toEqual([env.at("/r/new.txt")]);
     });
 
+    ctx.rule("a base file the branch replaced by a directory commits as its delete and the new file", async (env) => {
+      await seed(env, { "/f/thing": "a file" });
+      const b = branch(env.backend);
+      expectSuccess(await b.delete(env.at("/f/thing")));
+      expectSuccess(await b.write(env.at("/f/thing/inner.txt"), "inside"));
+      expect(pathsOf((await b.ls(env.at("/f"))).files)).toEqual([env.dirEntry("/f/thing")]);
+      expect(await changeList(b)).toEqual([`deleted ${env.at("/f/thing")}`, `added ${env.at("/f/thing/inner.txt")}`]);
+      expect(await b.commit()).toEqual({
+        committed: [env.at("/f/thing"), env.at("/f/thing/inner.txt")],
+        conflicts: [],
+      });
+      expect(await textOf(env.backend, env.at("/f/thing/inner.txt"))).toBe("inside");
+      expect(await changeList(b)).toEqual([]);
+    });
+
     ctx.rule("commit with paths applies only the changes at or below them", async (env) => {
       await seed(env, { "/s/a/1.txt": "1", "/s/b/2.txt": "2" });
       const b = branch(env.backend);
