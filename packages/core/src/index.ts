@@ -1,6 +1,17 @@
 export * from "./backend-helpers.js";
 export * from "./base-sandbox.js";
+export * from "./branch/branch-backend.js";
+export type {
+  BranchChange,
+  BranchChangeKind,
+  BranchChangesResult,
+  CommitConflict,
+  CommitOptions,
+  CommitResult,
+} from "./branch/branch-changes.js";
+export { BranchDriver } from "./branch/branch-driver.js";
 export * from "./composite-backend.js";
+export * from "./diff.js";
 export * from "./edit.js";
 export * from "./errors.js";
 export * from "./file-data.js";

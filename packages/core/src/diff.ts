@@ -1,0 +1,59 @@
+/**
+ * Diffs for people reviewing what an agent changed: a unified diff of two texts (jsdiff, the `diff`
+ * package), and a one-line summary for binary files, whose bytes mean nothing in a patch.
+ */
+import { createTwoFilesPatch } from "diff";
+import { isSearchableText, utf8ByteLength } from "./text.js";
+
+/** One side of a change: text, bytes, or `null` for a file that does not exist on that side. */
+export type DiffSide = string | Uint8Array | null;
+
+/** Options of {@link unifiedDiff}. */
+export interface UnifiedDiffOptions {
+  /** Unchanged lines shown around each change (default 3, as git). */
+  context?: number;
+}
+
+/**
+ * A unified diff of `before` and `after` (as `git diff` shows it: `--- a/path`, `+++ b/path`, and
+ * `/dev/null` for the side of a file that does not exist), or `""` when the texts are equal.
+ */
+export function unifiedDiff(
+  path: string,
+  before: string | null,
+  after: string | null,
+  options: UnifiedDiffOptions = {},
+): string {
+  if (before === after) return "";
+  const oldName = before === null ? "/dev/null" : `a${path}`;
+  const newName = after === null ? "/dev/null" : `b${path}`;
+  const patch = createTwoFilesPatch(oldName, newName, before ?? "", after ?? "", undefined, undefined, {
+    context: options.context ?? 3,
+  });
+  // jsdiff starts with a separator line for the two names; a patch starts at `---`.
+  const start = patch.indexOf("--- ");
+  return start > 0 ? patch.slice(start) : patch;
+}
+
+/** The summary of a binary change: `binary, 120 → 96 bytes` (an absent side counts 0 bytes). */
+export function binaryDiff(before: DiffSide, after: DiffSide): string {
+  return `binary, ${byteLength(before)} → ${byteLength(after)} bytes`;
+}
+
+/**
+ * {@link unifiedDiff} when both sides are text (or absent), else {@link binaryDiff}. Bytes, and text
+ * holding NUL, are binary (grep's rule, after ripgrep).
+ */
+export function diffContents(path: string, before: DiffSide, after: DiffSide, options?: UnifiedDiffOptions): string {
+  if (isBinary(before) || isBinary(after)) return binaryDiff(before, after);
+  return unifiedDiff(path, before as string | null, after as string | null, options);
+}
+
+function isBinary(side: DiffSide): boolean {
+  return side instanceof Uint8Array || (typeof side === "string" && !isSearchableText(side));
+}
+
+function byteLength(side: DiffSide): number {
+  if (side === null) return 0;
+  return typeof side === "string" ? utf8ByteLength(side) : side.byteLength;
+}
