@@ -55,6 +55,8 @@ const EXPECTED_EXPORTS = {
   "@deepfs/postgres": { ".": ["PostgresBackend"] },
   "@deepfs/docker": { ".": ["DockerSandbox", "RUNTIME_PRESETS"] },
   "@deepfs/langgraph": { ".": ["StoreBackend"] },
+  "@deepfs/url": { ".": ["parseBackendUrl", "parseLocation", "maskUrl", "openBackend", "openConfig"] },
+  "@deepfs/cli": { ".": ["run", "copy", "CliError"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */
 const BACKEND_CLASSES = [

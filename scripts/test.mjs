@@ -5,8 +5,8 @@
 //   node scripts/test.mjs [--subset]
 //
 // --subset  what CI runs on every Node version of its matrix (scripts/test-matrix.mjs): build, typecheck,
-//           the contract on StateBackend, LocalBackend and embedded PostgreSQL, the demo and the pack
-//           check. It needs no service and starts none.
+//           the contract on StateBackend, LocalBackend and embedded PostgreSQL, the URL parser and the
+//           `deepfs` binary on local files, the demo and the pack check. It needs no service and starts none.
 // With DEEPFS_TEST_TOTALS set, the totals are also written there as JSON (for the matrix's summary).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,6 +28,8 @@ const SUBSET_STEPS = [
   vitest("@deepfs/conformance", ["test/state.test.ts"]),
   vitest("@deepfs/local", ["test/local.test.ts"]),
   vitest("@deepfs/postgres", ["test/embedded.test.ts", "test/embedded-contract.test.ts"]),
+  vitest("@deepfs/url", ["test/parse.test.ts", "test/open.test.ts"]),
+  vitest("@deepfs/cli", ["test/cli.test.ts"]),
   ["pnpm", ["demo"]],
   ["node", ["scripts/pack-check.mjs", "--no-build"]],
 ];
@@ -39,8 +41,11 @@ if (cliArgs.some((arg) => arg !== "--subset")) {
   process.exit(2);
 }
 const STEPS = subset ? SUBSET_STEPS : FULL_STEPS;
-/** The subset's suites use no server: the PostgreSQL globalSetup must not start one for them. */
-const SUBSET_ENV = { DEEPFS_POSTGRES_UNAVAILABLE: "not used by `scripts/test.mjs --subset`" };
+/** The subset's suites use no server: the PostgreSQL and S3 globalSetups must not start one for them. */
+const SUBSET_ENV = {
+  DEEPFS_POSTGRES_UNAVAILABLE: "not used by `scripts/test.mjs --subset`",
+  DEEPFS_S3_UNAVAILABLE: "not used by `scripts/test.mjs --subset`",
+};
 
 const requireServices = process.env.DEEPFS_REQUIRE_SERVICES === "1";
 const reportDir = mkdtempSync(join(tmpdir(), "deepfs-reports-"));

@@ -1,0 +1,100 @@
+import type { BackendProtocol } from "@deepfs/core";
+import {
+  configSecrets,
+  type DeepfsConfig,
+  loadConfigFile,
+  maskUrl,
+  type OpenedBackend,
+  openConfig,
+  openSpec,
+  parseLocation,
+  schemeOf,
+  secretsOf,
+} from "@deepfs/url";
+import { CliError, toCliError } from "./errors.js";
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  json?: boolean;
+  config?: string;
+  verbose?: boolean;
+}
+
+/** A backend and a path inside it. */
+export interface Target {
+  backend: BackendProtocol;
+  path: string;
+  /** Printable (masked) description of the backend. */
+  label: string;
+}
+
+/**
+ * The backends one command opens, shared by operands naming the same backend, and closed at the end.
+ *
+ * Operands are split by `parseLocation` of @deepfs/url. With `--config`, an operand without a
+ * scheme is a path in the config's composite (it must start with `/`); URLs still name their own backend.
+ */
+export class Session {
+  /** Passwords seen in operands and the config, masked in every line printed. */
+  readonly secrets: string[] = [];
+  private readonly opened = new Map<string, Promise<OpenedBackend>>();
+  private config: Promise<{ config: DeepfsConfig; baseDir: string }> | undefined;
+
+  constructor(
+    readonly options: GlobalOptions,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The backend and path an operand names, opening the backend on first use. Errors name the operand (masked). */
+  async target(operand: string): Promise<Target> {
+    this.secrets.push(...secretsOf(operand));
+    try {
+      return await this.resolve(operand);
+    } catch (error) {
+      const failure = toCliError(error);
+      if (failure.path !== undefined) throw failure;
+      throw new CliError(failure.code, failure.message, { path: maskUrl(operand), cause: error });
+    }
+  }
+
+  private async resolve(operand: string): Promise<Target> {
+    if (this.options.config !== undefined && schemeOf(operand) === undefined) {
+      if (!operand.startsWith("/")) {
+        throw new CliError("invalid_path", "with --config, paths are absolute paths of the composite", {
+          path: operand,
+          hint: "write /project/src/a.ts, or a file:// URL for a local path",
+        });
+      }
+      const opened = await this.open("config:", async () => {
+        this.config ??= loadConfigFile(this.options.config as string);
+        const { config, baseDir } = await this.config;
+        this.secrets.push(...configSecrets(config));
+        return openConfig(config, { cwd: baseDir });
+      });
+      return { backend: opened.backend, path: operand, label: opened.label };
+    }
+    const location = parseLocation(operand);
+    const opened = await this.open(location.url, () => openSpec(location.spec));
+    return { backend: opened.backend, path: location.path, label: opened.label };
+  }
+
+  private async open(key: string, opener: () => Promise<OpenedBackend>): Promise<OpenedBackend> {
+    let pending = this.opened.get(key);
+    if (pending === undefined) {
+      pending = opener();
+      this.opened.set(key, pending);
+      pending.then(
+        (opened) => this.options.verbose && this.log(`deepfs: opened ${opened.label}`),
+        () => {},
+      );
+    }
+    return pending;
+  }
+
+  /** Closes every backend opened (pools, sockets, containers, embedded databases). */
+  async close(): Promise<void> {
+    const all = [...this.opened.values()];
+    this.opened.clear();
+    await Promise.allSettled(all.map(async (pending) => (await pending).close()));
+  }
+}

@@ -1,0 +1,77 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeepfsError } from "@deepfs/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkConfig, loadConfigFile, openBackend } from "../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "deepfs-url-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function rejection(promise: Promise<unknown>): Promise<DeepfsError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (DeepfsError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a DeepfsError");
+}
+
+describe("openBackend", () => {
+  it("opens memory: and local directories", async () => {
+    await using memory = await openBackend("memory:");
+    expect(await memory.backend.write("/a.md", "x")).toMatchObject({ path: "/a.md" });
+    await using local = await openBackend("./files", { cwd: dir });
+    await local.backend.write("/b.md", "y");
+    expect(readFileSync(join(dir, "files", "b.md"), "utf8")).toBe("y");
+    expect(local.label).toBe(`file://${join(dir, "files")}`);
+  });
+
+  it("opens a config as a composite with read-only routes, and closes every member", async () => {
+    writeFileSync(join(dir, "ro.txt"), "keep");
+    const opened = await openBackend(
+      { default: "memory:", routes: { "/disk/": dir, "/ro/": { url: dir, readOnly: true } } },
+      { cwd: dir },
+    );
+    expect((await opened.backend.downloadFiles(["/ro/ro.txt"]))[0]?.content).toEqual(new TextEncoder().encode("keep"));
+    expect(await opened.backend.write("/ro/ro.txt", "changed")).toMatchObject({ code: "read_only" });
+    expect(await opened.backend.write("/disk/new.txt", "new")).toMatchObject({ path: "/disk/new.txt" });
+    expect(opened.label).toContain("/ro/ file://");
+    expect(opened.label).toContain("(read-only)");
+    await opened.close();
+    await opened.close();
+  });
+
+  it("refuses docker://<container> with the reason, before touching Docker", async () => {
+    const error = await rejection(openBackend("docker://my-sandbox"));
+    expect(error.code).toBe("unsupported");
+    expect(error.message).toContain("docker:?runtime=");
+  });
+
+  it("masks the password when a PostgreSQL server cannot be reached", async () => {
+    const error = await rejection(openBackend("postgres://app:hunter2@127.0.0.1:1/app?namespace=a"));
+    expect(error.message).not.toContain("hunter2");
+  });
+});
+
+describe("config files", () => {
+  it("loads one, resolving nothing until opened, and explains bad ones", async () => {
+    const file = join(dir, "deepfs.config.json");
+    writeFileSync(file, JSON.stringify({ default: "memory:", routes: { "/p/": "./p" } }));
+    expect(await loadConfigFile(file)).toEqual({
+      config: { default: "memory:", routes: { "/p/": "./p" } },
+      baseDir: dir,
+    });
+    writeFileSync(file, '{ "default": "postgres://u:hunter2@h/db", ');
+    const broken = await rejection(loadConfigFile(file));
+    expect(broken.code).toBe("invalid_argument");
+    expect(broken.message).not.toContain("hunter2");
+    expect((await rejection(loadConfigFile(join(dir, "missing.json")))).code).toBe("file_not_found");
+    expect(() => checkConfig({ routes: { "p/": "memory:" } })).toThrow(/absolute path/);
+    expect(() => checkConfig({ routes: { "/p/": { url: "memory:", readonly: true } } })).toThrow(
+      /unknown key 'readonly'/,
+    );
+    expect(() => checkConfig({ default: "memory:", extra: 1 })).toThrow(/unknown key 'extra'/);
+  });
+});
