@@ -2,6 +2,7 @@ import { secretsOf } from "@deepfs/url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { cp } from "./commands/cp.js";
 import { cat, glob, ls, put, rm } from "./commands/files.js";
+import { mcp } from "./commands/mcp.js";
 import { edit, grep } from "./commands/search.js";
 import { CliError, errorJson, formatError, toCliError } from "./errors.js";
 import { Output, type Streams, writeAll } from "./output.js";
@@ -30,6 +31,12 @@ Exit status: 0 success, 1 grep found nothing, 2 error (one line: code, path, hin
 function positiveInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a positive integer");
+  return number;
+}
+
+function port(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) throw new InvalidArgumentError("must be a port number");
   return number;
 }
 
@@ -137,6 +144,31 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
     )
     .action((source: string, destination: string, options: { batchSize: number; concurrency: number }) =>
       setTask((s, o) => cp(s, o, source, destination, options)),
+    );
+
+  program
+    .command("mcp")
+    .description("serve a backend to MCP clients (stdio, or Streamable HTTP with --http)")
+    .argument("[url]", "backend URL (./workspace, s3://bucket/prefix, memory:, ...); omit with --config")
+    .option("--read-only", "expose only ls, read_file, glob and grep; refuse every other tool")
+    .option("--allow-execute", "add the execute tool when the backend is a sandbox (docker:)")
+    .option("--http <port>", "serve Streamable HTTP on this port (0: any free port) instead of stdio", port)
+    .option("--host <host>", "with --http: the interface to bind (default 127.0.0.1, this machine only)")
+    .option("--token <token>", "with --http: require 'Authorization: Bearer <token>' (or set DEEPFS_MCP_TOKEN)")
+    .addHelpText(
+      "after",
+      examples(
+        "deepfs mcp ./workspace",
+        "deepfs mcp --read-only 's3://agent-files/tenants/acme?endpoint=http://127.0.0.1:9000'",
+        "DEEPFS_MCP_TOKEN=s3cret deepfs mcp memory: --http 8808",
+        "deepfs --config deepfs.config.json mcp",
+      ),
+    )
+    .action(
+      (
+        url: string | undefined,
+        options: { readOnly?: boolean; allowExecute?: boolean; http?: number; host?: string; token?: string },
+      ) => setTask((s, o) => mcp(s, o, url, options)),
     );
   return program;
 }

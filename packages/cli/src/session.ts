@@ -7,6 +7,7 @@ import {
   type OpenedBackend,
   openConfig,
   openSpec,
+  parseBackendUrl,
   parseLocation,
   schemeOf,
   secretsOf,
@@ -65,17 +66,44 @@ export class Session {
           hint: "write /project/src/a.ts, or a file:// URL for a local path",
         });
       }
-      const opened = await this.open("config:", async () => {
-        this.config ??= loadConfigFile(this.options.config as string);
-        const { config, baseDir } = await this.config;
-        this.secrets.push(...configSecrets(config));
-        return openConfig(config, { cwd: baseDir });
-      });
+      const opened = await this.composite();
       return { backend: opened.backend, path: operand, label: opened.label };
     }
     const location = parseLocation(operand);
     const opened = await this.open(location.url, () => openSpec(location.spec));
     return { backend: opened.backend, path: location.path, label: opened.label };
+  }
+
+  /** The composite of `--config`. */
+  private composite(): Promise<OpenedBackend> {
+    return this.open("config:", async () => {
+      this.config ??= loadConfigFile(this.options.config as string);
+      const { config, baseDir } = await this.config;
+      this.secrets.push(...configSecrets(config));
+      return openConfig(config, { cwd: baseDir });
+    });
+  }
+
+  /**
+   * A whole backend, named by a backend URL (`./workspace` is a LocalBackend rooted there, not a path
+   * on `/`), or the composite of `--config` when `url` is undefined. For commands serving a store.
+   */
+  async backend(url: string | undefined): Promise<OpenedBackend> {
+    if (url === undefined) {
+      if (this.options.config === undefined) {
+        throw new CliError("invalid_argument", "name a backend URL or pass --config FILE", {
+          hint: "e.g. 'deepfs mcp ./workspace' or 'deepfs --config deepfs.config.json mcp'",
+        });
+      }
+      return this.composite();
+    }
+    this.secrets.push(...secretsOf(url));
+    try {
+      return await this.open(url, async () => openSpec(parseBackendUrl(url)));
+    } catch (error) {
+      const failure = toCliError(error);
+      throw new CliError(failure.code, failure.message, { path: maskUrl(url), cause: error });
+    }
   }
 
   private async open(key: string, opener: () => Promise<OpenedBackend>): Promise<OpenedBackend> {
