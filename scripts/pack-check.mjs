@@ -56,6 +56,7 @@ const EXPECTED_EXPORTS = {
   "@deepfs/docker": { ".": ["DockerSandbox", "RUNTIME_PRESETS"] },
   "@deepfs/langgraph": { ".": ["StoreBackend"] },
   "@deepfs/url": { ".": ["parseBackendUrl", "parseLocation", "maskUrl", "openBackend", "openConfig"] },
+  "@deepfs/mcp": { ".": ["createMcpServer", "serveStdio", "serveHttp", "READ_TOOLS", "WRITE_TOOLS"] },
   "@deepfs/cli": { ".": ["run", "copy", "CliError"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */

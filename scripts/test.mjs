@@ -5,7 +5,7 @@
 //   node scripts/test.mjs [--subset]
 //
 // --subset  what CI runs on every Node version of its matrix (scripts/test-matrix.mjs): build, typecheck,
-//           the contract on StateBackend, LocalBackend and embedded PostgreSQL, the URL parser and the
+//           the contract on StateBackend, LocalBackend and embedded PostgreSQL, the URL parser, the MCP server and the
 //           `deepfs` binary on local files, the demo and the pack check. It needs no service and starts none.
 // With DEEPFS_TEST_TOTALS set, the totals are also written there as JSON (for the matrix's summary).
 import { spawn } from "node:child_process";
@@ -29,7 +29,8 @@ const SUBSET_STEPS = [
   vitest("@deepfs/local", ["test/local.test.ts"]),
   vitest("@deepfs/postgres", ["test/embedded.test.ts", "test/embedded-contract.test.ts"]),
   vitest("@deepfs/url", ["test/parse.test.ts", "test/open.test.ts"]),
-  vitest("@deepfs/cli", ["test/cli.test.ts"]),
+  vitest("@deepfs/mcp", ["test/server.test.ts"]),
+  vitest("@deepfs/cli", ["test/cli.test.ts", "test/sync.test.ts", "test/mcp.test.ts"]),
   ["pnpm", ["demo"]],
   ["node", ["scripts/pack-check.mjs", "--no-build"]],
 ];

@@ -1,9 +1,11 @@
 import { secretsOf } from "@deepfs/url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { cp } from "./commands/cp.js";
+import { cp, type TransferOptions } from "./commands/cp.js";
+import { diff } from "./commands/diff.js";
 import { cat, glob, ls, put, rm } from "./commands/files.js";
 import { mcp } from "./commands/mcp.js";
 import { edit, grep } from "./commands/search.js";
+import { type SyncOptions, sync } from "./commands/sync.js";
 import { CliError, errorJson, formatError, toCliError } from "./errors.js";
 import { Output, type Streams, writeAll } from "./output.js";
 import { type GlobalOptions, Session } from "./session.js";
@@ -134,6 +136,7 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
     .argument("<destination>", "URL/path: a file, or a directory (ending in '/') to copy into")
     .option("--batch-size <n>", "files per download/upload call", positiveInteger, 64)
     .option("--concurrency <n>", "batches in flight at once", positiveInteger, 4)
+    .option("--no-progress", "no progress bar (there is none anyway when stdout is not a terminal)")
     .addHelpText(
       "after",
       examples(
@@ -142,8 +145,52 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
         "deepfs cp ./logo.png memory:/assets/",
       ),
     )
-    .action((source: string, destination: string, options: { batchSize: number; concurrency: number }) =>
+    .action((source: string, destination: string, options: TransferOptions) =>
       setTask((s, o) => cp(s, o, source, destination, options)),
+    );
+
+  program
+    .command("sync")
+    .description("make the tree DST hold what the tree SRC holds, copying only files missing or different")
+    .argument("<source>", "URL/path of a directory")
+    .argument("<destination>", "URL/path of a directory")
+    .option("--delete", "also delete files of DST that SRC does not have")
+    .option("-n, --dry-run", "print the plan (+ add, ~ update, - delete) and change nothing")
+    .option("--size-only", "count files of equal size as unchanged without reading them")
+    .option("--batch-size <n>", "files per download/upload call", positiveInteger, 64)
+    .option("--concurrency <n>", "batches in flight at once", positiveInteger, 4)
+    .option("--no-progress", "no progress bar (there is none anyway when stdout is not a terminal)")
+    .addHelpText(
+      "after",
+      examples(
+        "deepfs sync ./project 's3://bucket/tenants/acme/project/?endpoint=http://127.0.0.1:9000'",
+        "deepfs sync --dry-run --delete 'postgres://app@db/app/notes/' ./notes-backup",
+      ),
+    )
+    .action((source: string, destination: string, options: SyncOptions) =>
+      setTask((s, o) => sync(s, o, source, destination, options)),
+    );
+
+  program
+    .command("diff")
+    .description("how the tree DST differs from the tree SRC: A added, M changed, D deleted (by bytes)")
+    .argument("<source>", "URL/path of a directory (the old side)")
+    .argument("<destination>", "URL/path of a directory (the new side)")
+    .option("-u, --unified", "print a unified diff of every differing file (binary files: one line)")
+    .option("--size-only", "count files of equal size as unchanged without reading them")
+    .option("--batch-size <n>", "files per download call", positiveInteger, 64)
+    .option("--concurrency <n>", "batches in flight at once", positiveInteger, 4)
+    .addHelpText(
+      "after",
+      `${examples("deepfs diff ./project 's3://bucket/tenants/acme/project/'", "deepfs diff -u memory:/a/ ./b")}` +
+        "\nExit status: 0 when the trees hold the same files, 1 when they differ, 2 on error.\n",
+    )
+    .action(
+      (
+        source: string,
+        destination: string,
+        options: { unified?: boolean; sizeOnly?: boolean; batchSize: number; concurrency: number },
+      ) => setTask((s, o) => diff(s, o, source, destination, options)),
     );
 
   program

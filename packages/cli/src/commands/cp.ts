@@ -4,6 +4,7 @@ import pLimit from "p-limit";
 import { CliError, check, failed } from "../errors.js";
 import { formatBytes, type Output, writeAll } from "../output.js";
 import type { Session, Target } from "../session.js";
+import { type Progress, progressBar } from "../progress.js";
 import { isDirectory } from "./files.js";
 
 /** Options of `deepfs cp`. */
@@ -12,6 +13,8 @@ export interface CopyOptions {
   batchSize?: number;
   /** Batches in flight at once. Default 4. */
   concurrency?: number;
+  /** Told of every batch copied (a progress bar on a terminal). */
+  progress?: Progress;
 }
 
 /** A file that could not be copied. */
@@ -19,6 +22,20 @@ export interface CopyFailure {
   path: string;
   code: string;
   error: string;
+}
+
+/** Options of the cp and sync commands as parsed. */
+export interface TransferOptions {
+  batchSize: number;
+  concurrency: number;
+  /** False with --no-progress. */
+  progress?: boolean;
+}
+
+/** The copy options of a command: its batching, and a progress bar when one is wanted. */
+export function transferOptions(out: Output, options: TransferOptions): CopyOptions {
+  const progress = progressBar(out, options.progress !== false);
+  return { batchSize: options.batchSize, concurrency: options.concurrency, ...(progress ? { progress } : {}) };
 }
 
 /** What `cp` did. */
@@ -31,12 +48,12 @@ export interface CopyReport {
 /** Batches stay below this many bytes (by the sizes the listing gave), so memory use stays bounded. */
 const BATCH_BYTES = 16 * 1024 * 1024;
 
-function trimSlash(path: string): string {
+export function trimSlash(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, "") : path;
 }
 
 /** Every file below `root`, sorted by path (a glob of `**`). */
-async function filesBelow(backend: BackendProtocol, root: string): Promise<FileInfo[]> {
+export async function filesBelow(backend: BackendProtocol, root: string): Promise<FileInfo[]> {
   const result = check(await backend.glob("**", root), root);
   if (result.truncated) {
     throw new CliError("too_large", "the listing of the source tree was truncated", {
@@ -108,9 +125,6 @@ async function copyBatch(
  *   destination directory: `cp ./src s3://b/app/src` makes `/app/src/a.ts` of `./src/a.ts`.
  */
 export async function copy(source: Target, destination: Target, options: CopyOptions = {}): Promise<CopyReport> {
-  const report: CopyReport = { files: 0, bytes: 0, failed: [] };
-  const batchSize = options.batchSize ?? 64;
-  const limit = pLimit(options.concurrency ?? 4);
   if (!source.path.endsWith("/")) {
     const [entry] = await source.backend.downloadFiles([source.path]);
     if (entry && !entry.error && entry.content) {
@@ -131,11 +145,41 @@ export async function copy(source: Target, destination: Target, options: CopyOpt
   }
   const target = trimSlash(destination.path);
   const prefix = root === "/" ? "" : root;
-  const pairs = (batch: FileInfo[]) =>
-    batch.map((file): [string, string] => [file.path, posix.join(target, file.path.slice(prefix.length))]);
-  await Promise.all(
-    batches(files, batchSize).map((batch) => limit(() => copyBatch(source, destination, pairs(batch), report))),
-  );
+  return copyFiles(source, destination, files, (path) => posix.join(target, path.slice(prefix.length)), options);
+}
+
+/**
+ * Copies `files` of the source (paths and sizes from a listing) to `to(path)` of the destination,
+ * in batches of one downloadFiles and one uploadFiles call, a few batches in flight.
+ */
+export async function copyFiles(
+  source: Target,
+  destination: Target,
+  files: FileInfo[],
+  to: (path: string) => string,
+  options: CopyOptions = {},
+): Promise<CopyReport> {
+  const report: CopyReport = { files: 0, bytes: 0, failed: [] };
+  const limit = pLimit(options.concurrency ?? 4);
+  const { progress } = options;
+  progress?.start(files.length, files.reduce((sum, file) => sum + (file.size ?? 0), 0));
+  try {
+    await Promise.all(
+      batches(files, options.batchSize ?? 64).map((batch) =>
+        limit(async () => {
+          await copyBatch(
+            source,
+            destination,
+            batch.map((file): [string, string] => [file.path, to(file.path)]),
+            report,
+          );
+          progress?.update(report.files + report.failed.length, report.bytes);
+        }),
+      ),
+    );
+  } finally {
+    progress?.stop();
+  }
   report.failed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return report;
 }
@@ -146,12 +190,12 @@ export async function cp(
   out: Output,
   from: string,
   to: string,
-  options: CopyOptions,
+  options: TransferOptions,
 ): Promise<number> {
   const source = await session.target(from);
   const destination = await session.target(to);
   const started = performance.now();
-  const report = await copy(source, destination, options);
+  const report = await copy(source, destination, transferOptions(out, options));
   const seconds = (performance.now() - started) / 1000;
   if (!out.json) {
     for (const f of report.failed) {
