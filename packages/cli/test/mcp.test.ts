@@ -20,7 +20,7 @@ function text(result: CallToolResult): string {
 }
 
 async function stdioClient(args: string[]): Promise<{ client: Client; call: Call }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp", ...args], stderr: "pipe" });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp", ...args], stderr: "inherit" });
   const client = new Client({ name: "deepfs-cli-test", version: "1.0.0" });
   await client.connect(transport);
   return { client, call: caller(client) };

@@ -169,8 +169,9 @@ describe("createMcpServer", () => {
       ["edit_file", { file_path: "/keep.md", old_string: "keep", new_string: "evil" }],
       ["delete_file", { file_path: "/keep.md" }],
     ] as const) {
-      const refused = await call(tool, args).catch((error: Error) => ({ isError: true, thrown: error.message }));
+      const refused = await call(tool, args);
       expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain(tool);
     }
     expect((await backend.read("/keep.md")).content).toBe("keep");
     expect(textOf(await call("read_file", { file_path: "/keep.md" }))).toBe("     1\tkeep");

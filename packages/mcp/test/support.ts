@@ -11,8 +11,14 @@ export async function connect(backend: BackendProtocol, options: McpServerOption
   await server.connect(serverSide);
   const client = new Client({ name: "deepfs-test", version: "1.0.0" });
   await client.connect(clientSide);
-  const call = async (name: string, args: Record<string, unknown> = {}) =>
-    (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const call = async (name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> => {
+    try {
+      return (await client.callTool({ name, arguments: args })) as CallToolResult;
+    } catch (error) {
+      // The SDK may answer an unknown tool or invalid arguments with a protocol error instead.
+      return { isError: true, content: [{ type: "text", text: (error as Error).message }] };
+    }
+  };
   return {
     client,
     call,

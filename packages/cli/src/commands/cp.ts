@@ -161,7 +161,7 @@ export async function copyFiles(
 ): Promise<CopyReport> {
   const report: CopyReport = { files: 0, bytes: 0, failed: [] };
   const limit = pLimit(options.concurrency ?? 4);
-  const { progress } = options;
+  const progress = files.length > 0 ? options.progress : undefined;
   progress?.start(files.length, files.reduce((sum, file) => sum + (file.size ?? 0), 0));
   try {
     await Promise.all(

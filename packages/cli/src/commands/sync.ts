@@ -97,7 +97,8 @@ export async function sync(
   const seconds = (performance.now() - started) / 1000;
   await printFailures(out, failures);
   const failedPaths = new Set(report.failed.map((f) => f.path));
-  const copied = (rel: string) => !failedPaths.has(posix.join(root, rel));
+  // A download failure names the source path, an upload failure the destination path.
+  const copied = (rel: string) => !failedPaths.has(posix.join(root, rel)) && !failedPaths.has(pathIn(destination, rel));
   await out.print(
     {
       added: added.filter(copied),
