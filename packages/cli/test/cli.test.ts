@@ -103,7 +103,7 @@ describe("deepfs on a local directory", () => {
   });
 
   it("every command has --help with an example", async () => {
-    for (const command of ["ls", "cat", "put", "rm", "glob", "grep", "edit", "cp"]) {
+    for (const command of ["ls", "cat", "put", "rm", "glob", "grep", "edit", "cp", "sync", "diff", "mcp"]) {
       const help = await deepfs([command, "--help"]);
       expect(help.status).toBe(0);
       expect(help.text).toContain("Examples:");
