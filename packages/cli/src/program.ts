@@ -38,7 +38,8 @@ function positiveInteger(value: string): number {
 
 function port(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 0 || number > 65535) throw new InvalidArgumentError("must be a port number");
+  if (!Number.isInteger(number) || number < 0 || number > 65535)
+    throw new InvalidArgumentError("must be a port number");
   return number;
 }
 

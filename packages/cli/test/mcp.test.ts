@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { request } from "node:http";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -20,7 +20,11 @@ function text(result: CallToolResult): string {
 }
 
 async function stdioClient(args: string[]): Promise<{ client: Client; call: Call }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp", ...args], stderr: "inherit" });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, "mcp", ...args],
+    stderr: "inherit",
+  });
   const client = new Client({ name: "deepfs-cli-test", version: "1.0.0" });
   await client.connect(transport);
   return { client, call: caller(client) };
@@ -57,8 +61,9 @@ describe("deepfs mcp over stdio", () => {
       expect(tools.find((t) => t.name === "delete_file")?.annotations?.destructiveHint).toBe(true);
       expect((await call("write_file", { file_path: "/notes/a.md", content: "# A\nTODO one\n" })).isError).toBeFalsy();
       expect(text(await call("read_file", { file_path: "/notes/a.md" }))).toBe("     1\t# A\n     2\tTODO one");
-      expect((await call("edit_file", { file_path: "/notes/a.md", old_string: "one", new_string: "two" })).structuredContent)
-        .toMatchObject({ occurrences: 1 });
+      expect(
+        (await call("edit_file", { file_path: "/notes/a.md", old_string: "one", new_string: "two" })).structuredContent,
+      ).toMatchObject({ occurrences: 1 });
       expect(text(await call("ls", { path: "/notes" }))).toMatch(/^\/notes\/a\.md \(\d+ bytes\)$/);
       expect(text(await call("glob", { pattern: "**/*.md" }))).toBe("/notes/a.md");
       expect(text(await call("grep", { pattern: "TODO two" }))).toBe("/notes/a.md:\n  2: TODO two");
@@ -83,9 +88,9 @@ describe("deepfs mcp over stdio", () => {
     const { client, call } = await stdioClient(["--read-only", join(work, "root")]);
     try {
       expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["glob", "grep", "ls", "read_file"]);
-      const escape = await call("read_file", { file_path: "/../secret.txt" });
-      expect(escape.isError).toBe(true);
-      expect(JSON.stringify(escape)).not.toContain("do not read");
+      const outside = await call("read_file", { file_path: "/../secret.txt" });
+      expect(outside.isError).toBe(true);
+      expect(JSON.stringify(outside)).not.toContain("do not read");
       const write = await call("write_file", { file_path: "/a.txt", content: "evil" });
       expect(write.isError).toBe(true);
       expect(readFileSync(join(work, "root", "a.txt"), "utf8")).toBe("inside\n");
@@ -133,7 +138,9 @@ describe("deepfs mcp --http", () => {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
       const client = new Client({ name: "deepfs-http-test", version: "1.0.0" });
       await client.connect(
-        new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+        new StreamableHTTPClientTransport(new URL(url), {
+          requestInit: { headers: { Authorization: `Bearer ${token}` } },
+        }),
       );
       const call = caller(client);
       const { tools } = await client.listTools();

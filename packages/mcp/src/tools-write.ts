@@ -95,7 +95,12 @@ export function registerExecuteTool(server: McpServer, sandbox: SandboxBackendPr
         "capped). Prefer the file tools (read_file, grep, glob) over cat, grep and find.",
       inputSchema: {
         command: z.string().describe("The shell command to run"),
-        timeout_ms: z.number().int().min(1).optional().describe("Timeout in milliseconds; on expiry the exit code is 124"),
+        timeout_ms: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe("Timeout in milliseconds; on expiry the exit code is 124"),
       },
       outputSchema: executeOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

@@ -148,10 +148,14 @@ describe("createMcpServer", () => {
     ]);
     const { call } = await start(backend);
     const image = await call("read_file", { file_path: "/logo.png" });
-    expect(image.content).toEqual([{ type: "image", mimeType: "image/png", data: Buffer.from(PNG).toString("base64") }]);
+    expect(image.content).toEqual([
+      { type: "image", mimeType: "image/png", data: Buffer.from(PNG).toString("base64") },
+    ]);
     expect(image.structuredContent).toMatchObject({ binary: true, size: PNG.byteLength, mimeType: "image/png" });
     const pdf = await call("read_file", { file_path: "/doc.pdf" });
-    expect(textOf(pdf)).toBe("'/doc.pdf' is a binary file (application/pdf, 13 bytes); its bytes are not shown as text.");
+    expect(textOf(pdf)).toBe(
+      "'/doc.pdf' is a binary file (application/pdf, 13 bytes); its bytes are not shown as text.",
+    );
     const { close } = open as Connection;
     await close();
     open = await connect(backend, { maxImageBytes: 4 });

@@ -3,8 +3,8 @@ import type { BackendProtocol, FileInfo } from "@deepfs/core";
 import pLimit from "p-limit";
 import { CliError, check, failed } from "../errors.js";
 import { formatBytes, type Output, writeAll } from "../output.js";
-import type { Session, Target } from "../session.js";
 import { type Progress, progressBar } from "../progress.js";
+import type { Session, Target } from "../session.js";
 import { isDirectory } from "./files.js";
 
 /** Options of `deepfs cp`. */
@@ -162,7 +162,10 @@ export async function copyFiles(
   const report: CopyReport = { files: 0, bytes: 0, failed: [] };
   const limit = pLimit(options.concurrency ?? 4);
   const progress = files.length > 0 ? options.progress : undefined;
-  progress?.start(files.length, files.reduce((sum, file) => sum + (file.size ?? 0), 0));
+  progress?.start(
+    files.length,
+    files.reduce((sum, file) => sum + (file.size ?? 0), 0),
+  );
   try {
     await Promise.all(
       batches(files, options.batchSize ?? 64).map((batch) =>

@@ -77,7 +77,9 @@ export async function diff(
     ...comparison.changed.map((rel) => ({ status: "M" as const, rel })),
     ...comparison.onlySource.map((rel) => ({ status: "D" as const, rel })),
   ].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  const patch = options.unified ? (await patches(source, target, entries, options.batchSize ?? 64)).join("") : undefined;
+  const patch = options.unified
+    ? (await patches(source, target, entries, options.batchSize ?? 64)).join("")
+    : undefined;
   if (!out.json) {
     for (const f of comparison.failed) {
       await writeAll(out.streams.stderr, `deepfs: error[${f.code}] ${f.path}: ${f.error.replace(/\s+/g, " ")}\n`);

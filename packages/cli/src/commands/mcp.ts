@@ -52,7 +52,8 @@ export async function mcp(
       stdin: out.streams.stdin,
       stdout: out.streams.stdout,
     });
-    if (session.options.verbose) await writeAll(out.streams.stderr, `deepfs mcp: serving ${opened.label}${mode} on stdio\n`);
+    if (session.options.verbose)
+      await writeAll(out.streams.stderr, `deepfs mcp: serving ${opened.label}${mode} on stdio\n`);
     await running.closed;
     return 0;
   }

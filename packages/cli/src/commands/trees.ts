@@ -56,7 +56,11 @@ function byPath(a: string, b: string): number {
  * change); files of equal size are downloaded from both sides in batches and compared byte for byte,
  * because etags are not comparable across stores (an S3 ETag, a PostgreSQL version, a local mtime).
  */
-export async function compareTrees(source: Target, target: Target, options: CompareOptions = {}): Promise<TreeComparison> {
+export async function compareTrees(
+  source: Target,
+  target: Target,
+  options: CompareOptions = {},
+): Promise<TreeComparison> {
   const [sourceTree, targetTree] = await Promise.all([listTree(source), listTree(target)]);
   const result: TreeComparison = {
     onlySource: [],
