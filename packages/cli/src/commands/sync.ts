@@ -45,7 +45,7 @@ export async function sync(
   const started = performance.now();
   const comparison = await compareTrees(source, destination, options);
   if (comparison.source.size === 0) {
-    throw new CliError("file_not_found", "no files below the source directory: nothing to sync from", {
+    throw new CliError("file_not_found", "nothing to sync: no files below the source directory", {
       path: source.path,
       hint: "check the source; sync copies a directory's tree (use cp for one file)",
     });
