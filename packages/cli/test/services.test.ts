@@ -26,6 +26,12 @@ async function roundTrip(url: (path: string) => string, env: NodeJS.ProcessEnv =
   const out = await deepfs(["--json", "cp", url("/project/"), back], { env });
   expect(JSON.parse(out.text)).toMatchObject({ files: 200, failed: [] });
   expect(readTree(back)).toEqual(files);
+  // The copy holds the same bytes: sync copies nothing (bytes compared), diff finds nothing.
+  const again = await deepfs(["--json", "sync", source, url("/project/")], { env });
+  expect(again.status, again.stderr).toBe(0);
+  expect(JSON.parse(again.text)).toMatchObject({ added: [], updated: [], deleted: [], unchanged: 200, bytes: 0 });
+  const same = await deepfs(["diff", source, url("/project/")], { env });
+  expect([same.status, same.text]).toEqual([0, ""]);
   const grep = await deepfs(["grep", "TODO 199", url("/project/")], { env });
   expect(grep.status).toBe(0);
   expect(grep.text).toBe("/project/src/dir-3/file 199.md:2:TODO 199\n");
