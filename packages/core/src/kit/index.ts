@@ -6,6 +6,8 @@
 
 export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
 export type { MaybePromise } from "../protocol.js";
+export type { DriverHistory, FileVersion, HistoryRetention, SnapshotChange, VersionOp } from "../history/history-types.js";
+export { VersionLog } from "../history/version-log.js";
 export * from "./driver.js";
 export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
 export { mapLimit } from "./limit.js";
