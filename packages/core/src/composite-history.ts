@@ -15,6 +15,7 @@ import {
   type FileVersion,
   type HistoryProtocol,
   type SnapshotChange,
+  type VersionedFile,
 } from "./history/history-types.js";
 import { type CallContext, type DriverFile, type Fault, fault, isFault, type WriteCall } from "./kit/driver.js";
 import type { BackendProtocol, ReadRawResult, WriteOptions } from "./protocol.js";
@@ -131,7 +132,7 @@ export class RouterHistory implements DriverHistory {
     return failed ?? (answers as SnapshotChange[][]).flat();
   }
 
-  async readAt(snapshot: string, path: string, call: CallContext): Promise<DriverFile | null | Fault> {
+  async readAt(snapshot: string, path: string, call: CallContext): Promise<VersionedFile | null | Fault> {
     const ids = this.decode(snapshot);
     if (isFault(ids)) return ids;
     return this.onFile(path, (h, inner, m) => h.readAt(ids.get(m.mount) as string, inner, call));

@@ -160,6 +160,7 @@ export class RouterDriver implements Driver {
   /** Uploads, one batch per member backend (a backend on several mounts gets one call). */
   async writeBatch(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
     const out = new Array<{ etag: string } | Fault>(files.length);
+    const upload: WriteCall = { ...call, op: "upload" };
     const batches = this.groupBy(
       files.map((f) => f.path),
       (path) => this.routeChange(path),
@@ -176,7 +177,7 @@ export class RouterDriver implements Driver {
         try {
           answers = driver.writeBatch
             ? await driver.writeBatch(items, call)
-            : await mapLimit(items, this.search.concurrency, (item) => writeTo(driver, item.path, item.bytes, call));
+            : await mapLimit(items, this.search.concurrency, (item) => writeTo(driver, item.path, item.bytes, upload));
         } catch {
           answers = null;
         }

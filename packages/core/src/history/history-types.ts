@@ -22,6 +22,9 @@ export interface FileVersion {
   op: VersionOp;
 }
 
+/** A file's content as of a version, and that version's id when known. */
+export type VersionedFile = DriverFile & { version?: string };
+
 /** How many versions a store keeps per file. The newest version of a file is always kept. */
 export interface HistoryRetention {
   /** At most this many versions per file (oldest dropped first). */
@@ -105,8 +108,11 @@ export interface DriverHistory {
   snapshot(call: CallContext): MaybePromise<string | Fault>;
   /** Every file that differs between `snapshot` and now, in any order. */
   changesSince(snapshot: string, call: CallContext): MaybePromise<SnapshotChange[] | Fault>;
-  /** The content of `path` as of `snapshot` (null: there was no file). */
-  readAt(snapshot: string, path: string, call: CallContext): MaybePromise<DriverFile | null | Fault>;
+  /**
+   * The content of `path` as of `snapshot` (null: there was no file), with the id of that version
+   * when the store has one (then a restore of the snapshot restores that version by `restore`).
+   */
+  readAt(snapshot: string, path: string, call: CallContext): MaybePromise<VersionedFile | null | Fault>;
 }
 
 /**

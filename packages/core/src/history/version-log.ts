@@ -7,7 +7,14 @@ import { randomUUID } from "node:crypto";
 import type { DriverFile, Fault } from "../kit/driver.js";
 import { fault, isFault } from "../kit/driver.js";
 import type { FileDataV2 } from "../protocol.js";
-import type { DriverHistory, FileVersion, HistoryRetention, SnapshotChange, VersionOp } from "./history-types.js";
+import type {
+  DriverHistory,
+  FileVersion,
+  HistoryRetention,
+  SnapshotChange,
+  VersionedFile,
+  VersionOp,
+} from "./history-types.js";
 
 interface StoredVersion {
   seq: number;
@@ -95,19 +102,19 @@ export class VersionLog implements DriverHistory {
       if (then === null) {
         if (nowExists) out.push({ path, change: "added" });
       } else if (!nowExists) out.push({ path, change: "deleted" });
-      else if (then.info.etag !== newest.info.etag) out.push({ path, change: "modified" });
+      else if (!sameData(then.data as FileDataV2, newest.data as FileDataV2)) out.push({ path, change: "modified" });
     }
     return out;
   }
 
-  readAt(snapshot: string, path: string): DriverFile | null | Fault {
+  readAt(snapshot: string, path: string): VersionedFile | null | Fault {
     const at = this.positionOf(snapshot);
     if (typeof at !== "number") return at;
     const log = this.paths.get(path);
     if (!log) return null;
     const then = this.stateAt(path, log, at);
     if (then === null || isFault(then)) return then;
-    return then.data ? fileOf(then) : null;
+    return then.data ? { ...fileOf(then), version: then.info.version } : null;
   }
 
   /** The version of `path` current at position `at` (null: no file then), or a fault when it was pruned. */
@@ -139,6 +146,14 @@ export class VersionLog implements DriverHistory {
     while (drop < versions.length - 1 && now - (versions[drop] as StoredVersion).at > this.maxAgeMs) drop++;
     if (drop > 0) versions.splice(0, drop);
   }
+}
+
+/** Same content and type (a file changed and changed back, or restored, is not a change). */
+function sameData(a: FileDataV2, b: FileDataV2): boolean {
+  if (a === b) return true;
+  if (a.mimeType !== b.mimeType) return false;
+  if (typeof a.content === "string" || typeof b.content === "string") return a.content === b.content;
+  return Buffer.compare(a.content, b.content) === 0;
 }
 
 function fileOf(v: StoredVersion): DriverFile {

@@ -12,12 +12,13 @@ import type {
   RestoreSnapshotResult,
   SnapshotChange,
   SnapshotResult,
+  VersionedFile,
 } from "../history/history-types.js";
 import { getMimeType } from "../mime.js";
 import { checkPath, comparePaths } from "../paths.js";
 import type { ErrorCode, MaybePromise, ReadRawResult, WriteOptions, WriteResult } from "../protocol.js";
 import { chain, guarded, rawContent, writeChecked } from "./calls.js";
-import { type Driver, type DriverFile, type Fault, fault, isFault, type WriteCall } from "./driver.js";
+import { type Driver, type Fault, fault, isFault, type WriteCall } from "./driver.js";
 import { failureOf, type Operation } from "./messages.js";
 
 /** What the history methods need of the facade. */
@@ -136,9 +137,11 @@ export class HistoryCalls {
     const { driver } = this.host;
     return guarded(() =>
       this.host.guard([path], () =>
-        chain(history.readAt(snapshot, path, {}), (then: DriverFile | null | Fault) => {
+        chain(history.readAt(snapshot, path, {}), (then: VersionedFile | null | Fault) => {
           if (isFault(then)) return then;
           if (then === null) return driver.remove(path, {});
+          // A store (or a router's member) that restores natively records its own restore.
+          if (then.version !== undefined && history.restore) return history.restore(path, then.version, { op: "restore" });
           return driver.write(path, then.content, { op: "restore" });
         }),
       ),
@@ -147,12 +150,12 @@ export class HistoryCalls {
 
   private async changesOf(snapshot: string): Promise<SnapshotChange[] | { error: string; code: ErrorCode }> {
     const history = this.host.driver.history;
-    if (!history) return failureOf("snapshot", "/", NO_HISTORY);
+    if (!history) return failureOf("changesSince", "/", NO_HISTORY);
     if (typeof snapshot !== "string" || snapshot === "") {
       return failure("invalid_argument", "The snapshot must be an id returned by snapshot()");
     }
     const found = await guarded(() => history.changesSince(snapshot, {}));
-    if (isFault(found)) return failureOf("snapshot", "/", found);
+    if (isFault(found)) return failureOf("changesSince", "/", found);
     return [...found].sort((a, b) => comparePaths(a.path, b.path));
   }
 

@@ -23,6 +23,7 @@ export type Operation =
   | "readVersion"
   | "restore"
   | "snapshot"
+  | "changesSince"
   | "restoreSnapshot";
 
 const VERB: Record<Operation, string> = {
@@ -40,7 +41,8 @@ const VERB: Record<Operation, string> = {
   history: "Listing the history of",
   readVersion: "Reading a version of",
   restore: "Restoring",
-  snapshot: "Comparing with a snapshot of",
+  snapshot: "Taking a snapshot of",
+  changesSince: "Listing the changes of",
   restoreSnapshot: "Restoring a snapshot of",
 };
 
