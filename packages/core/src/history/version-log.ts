@@ -52,7 +52,9 @@ export class VersionLog implements DriverHistory {
   private seq = 0;
 
   constructor(retention: HistoryRetention = {}) {
-    ({ maxVersions: this.maxVersions, maxAgeMs: this.maxAgeMs } = limitsOf(retention));
+    const limits = limitsOf(retention);
+    this.maxVersions = limits.maxVersions;
+    this.maxAgeMs = limits.maxAgeMs;
   }
 
   /** Records a change of `path`: its new data and etag, or null for a delete. */

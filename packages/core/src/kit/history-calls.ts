@@ -137,7 +137,7 @@ export class HistoryCalls {
     const { driver } = this.host;
     return guarded(() =>
       this.host.guard([path], () =>
-        chain(history.readAt(snapshot, path, {}), (then: VersionedFile | null | Fault) => {
+        chain<VersionedFile | null | Fault, unknown>(history.readAt(snapshot, path, {}), (then) => {
           if (isFault(then)) return then;
           if (then === null) return driver.remove(path, {});
           // A store (or a router's member) that restores natively records its own restore.
