@@ -10,9 +10,9 @@ describe("history of a MemoryBackend", () => {
   registerHistoryRules(createContractContext({ name: "MemoryBackend", create: () => new MemoryBackend({ history: true }) }));
 });
 
-describe("history of a MemoryBackend keeping 3 versions", () => {
-  const create = () => new MemoryBackend({ history: { maxVersions: 3 } });
-  registerHistoryRules(createContractContext({ name: "MemoryBackend maxVersions 3", create }), { maxVersions: 3 });
+describe("history of a MemoryBackend keeping 20 versions", () => {
+  const create = () => new MemoryBackend({ history: { maxVersions: 20 } });
+  registerHistoryRules(createContractContext({ name: "MemoryBackend maxVersions 20", create }), { maxVersions: 20 });
 });
 
 describe("history of a StateBackend", () => {

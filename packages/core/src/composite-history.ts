@@ -18,17 +18,19 @@ import {
   type VersionedFile,
 } from "./history/history-types.js";
 import { type CallContext, type DriverFile, type Fault, fault, isFault, type WriteCall } from "./kit/driver.js";
+import { DriverBackend } from "./kit/facade.js";
 import type { BackendProtocol, ReadRawResult, WriteOptions } from "./protocol.js";
 
 /** Snapshot ids of a router start with this, followed by base64url JSON of `[mount, member id][]`. */
 const SNAPSHOT_PREFIX = "r.";
 
 /** The history of a backend not built on the facade, over its public methods (when it has them). */
-export function protocolHistory(backend: BackendProtocol): DriverHistory | undefined {
+export function protocolHistory(backend: BackendProtocol, label: string): DriverHistory | undefined {
   const b = backend as BackendProtocol & Partial<HistoryProtocol>;
   if (typeof b.history !== "function" || typeof b.snapshot !== "function") return undefined;
   const h = b as BackendProtocol & HistoryProtocol;
-  const noHistory = (f: Fault) => (f.fault === "unsupported" ? fault("unsupported", { reason: "no_history" }) : f);
+  const noHistory = (f: Fault) =>
+    f.fault === "unsupported" ? fault("unsupported", { reason: "no_history", detail: `${label} keeps none` }) : f;
   return {
     async versions(path, limit) {
       const got = await h.history(path, limit === undefined ? {} : { limit });
@@ -151,7 +153,12 @@ export class RouterHistory implements DriverHistory {
   }
 
   private historyOf(m: Mount): DriverHistory | Fault {
-    if (!this.histories.has(m)) this.histories.set(m, m.driver.history ?? protocolHistory(m.backend));
+    if (!this.histories.has(m)) {
+      // A member built on the facade keeps history in its driver or not at all; any other member
+      // (StateBackend, a wrapper, a subclass) is asked through its public methods.
+      const own = DriverBackend.driverOf(m.backend) === m.driver;
+      this.histories.set(m, own ? m.driver.history : (m.driver.history ?? protocolHistory(m.backend, mountLabel(m))));
+    }
     const h = this.histories.get(m);
     return h ?? fault("unsupported", { reason: "no_history", detail: `${mountLabel(m)} keeps none` });
   }
