@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
 
 describe("history of a MemoryBackend", () => {
-  registerHistoryRules(createContractContext({ name: "MemoryBackend", create: () => new MemoryBackend({ history: true }) }));
+  registerHistoryRules(
+    createContractContext({ name: "MemoryBackend", create: () => new MemoryBackend({ history: true }) }),
+  );
 });
 
 describe("history of a MemoryBackend keeping 20 versions", () => {
@@ -16,12 +18,16 @@ describe("history of a MemoryBackend keeping 20 versions", () => {
 });
 
 describe("history of a StateBackend", () => {
-  registerHistoryRules(createContractContext({ name: "StateBackend", create: () => new StateBackend({ history: true }) }));
+  registerHistoryRules(
+    createContractContext({ name: "StateBackend", create: () => new StateBackend({ history: true }) }),
+  );
 });
 
 describe("history through a router, in a route", () => {
   const create = () => ({
-    backend: new CompositeBackend(new MemoryBackend({ history: true }), { "/mnt/": new MemoryBackend({ history: true }) }),
+    backend: new CompositeBackend(new MemoryBackend({ history: true }), {
+      "/mnt/": new MemoryBackend({ history: true }),
+    }),
     root: `/mnt/t-${randomUUID().slice(0, 8)}`,
   });
   registerHistoryRules(createContractContext({ name: "CompositeBackend route", create }));

@@ -90,11 +90,7 @@ export class MemoryDriver implements Driver {
     };
   }
 
-  write(
-    path: string,
-    content: string | Uint8Array,
-    call: WriteCall,
-  ): { etag: string } | Fault {
+  write(path: string, content: string | Uint8Array, call: WriteCall): { etag: string } | Fault {
     if (path === "/" || this.children.has(path)) return fault("is_directory");
     // A known directory has only directories above it; otherwise look for a file in the way.
     if (!this.children.has(parentDir(path))) {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { failure } from "./errors.js";
+import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
 import {
   type ChangesResult,
   DRIVER_HISTORY,
@@ -10,7 +11,6 @@ import {
   type RestoreSnapshotResult,
   type SnapshotResult,
 } from "./history/history-types.js";
-import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
 import { DriverBackend } from "./kit/facade.js";
 import { MemoryBackend, type MemoryBackendOptions, MemoryDriver } from "./memory-backend.js";
 import { getMimeType } from "./mime.js";

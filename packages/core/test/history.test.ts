@@ -49,7 +49,9 @@ describe("MemoryBackend history", () => {
     const files = new MemoryBackend({ history: true });
     await files.write("/a.txt", "a");
     const [v] = (await files.history("/a.txt")).versions ?? [];
-    const router = new CompositeBackend(new MemoryBackend({ history: true }), { "/ro/": { backend: files, readOnly: true } });
+    const router = new CompositeBackend(new MemoryBackend({ history: true }), {
+      "/ro/": { backend: files, readOnly: true },
+    });
     expect((await router.restore("/ro/a.txt", v?.version as string)).code).toBe("read_only");
     expect((await router.history("/ro/a.txt")).versions?.length).toBe(1);
   });

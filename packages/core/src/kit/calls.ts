@@ -8,7 +8,16 @@ import type { LockHold } from "../key-lock.js";
 import { isTextMimeType } from "../mime.js";
 import type { MaybePromise, WriteOptions } from "../protocol.js";
 import { decodeUtf8Strict } from "../text.js";
-import { type Driver, type DriverFile, type Fault, FaultError, fault, isFault, isPromiseLike, type WriteCall } from "./driver.js";
+import {
+  type Driver,
+  type DriverFile,
+  type Fault,
+  FaultError,
+  fault,
+  isFault,
+  isPromiseLike,
+  type WriteCall,
+} from "./driver.js";
 import { faultOfThrown } from "./messages.js";
 
 /** Runs a driver call, turning a throw (a bug, or an untranslated failure) into a fault. */
@@ -74,7 +83,8 @@ export function writeChecked(
   if (options?.ifMatch !== undefined) call.ifMatch = options.ifMatch;
   if (options?.ifNoneMatch) call.ifNoneMatch = options.ifNoneMatch;
   if (op) call.op = op;
-  if (conditional && !driver.capabilities.conditionalWrites) return writeAfterCheck(driver, path, content, call, options);
+  if (conditional && !driver.capabilities.conditionalWrites)
+    return writeAfterCheck(driver, path, content, call, options);
   return driver.write(path, content, call);
 }
 

@@ -10,7 +10,15 @@ import { failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
 import { parseGrepArgs } from "../grep.js";
-import { KeyedLock, type LockHold } from "../key-lock.js";
+import type {
+  ChangesResult,
+  HistoryProtocol,
+  HistoryResult,
+  RestoreSnapshotOptions,
+  RestoreSnapshotResult,
+  SnapshotResult,
+} from "../history/history-types.js";
+import { KeyedLock } from "../key-lock.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { checkDirPath, checkPath, comparePaths } from "../paths.js";
 import type {
@@ -29,25 +37,9 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../protocol.js";
-import type {
-  ChangesResult,
-  HistoryProtocol,
-  HistoryResult,
-  RestoreSnapshotOptions,
-  RestoreSnapshotResult,
-  SnapshotResult,
-} from "../history/history-types.js";
 import { chain, faultOf, guarded, prefixesOf, rawContent, runHeld, writeChecked } from "./calls.js";
+import { type Driver, type Fault, fault, isFault, isPromiseLike, type WriteCall } from "./driver.js";
 import { HistoryCalls } from "./history-calls.js";
-import {
-  type Driver,
-  type Fault,
-  FaultError,
-  fault,
-  isFault,
-  isPromiseLike,
-  type WriteCall,
-} from "./driver.js";
 import { failureOf, type Operation } from "./messages.js";
 import { backoff } from "./retry.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, globDriver, grepDriver } from "./search.js";

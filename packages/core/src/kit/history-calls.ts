@@ -74,7 +74,12 @@ export class HistoryCalls {
     if (isFault(got)) return failureOf("readVersion", checked.path, got);
     const mimeType = got.mimeType ?? getMimeType(checked.path);
     const modified = got.modifiedAt ?? "";
-    const data = { content: rawContent(got, mimeType), mimeType, created_at: got.createdAt ?? modified, modified_at: modified };
+    const data = {
+      content: rawContent(got, mimeType),
+      mimeType,
+      created_at: got.createdAt ?? modified,
+      modified_at: modified,
+    };
     return { data, etag: got.etag };
   }
 
@@ -141,7 +146,8 @@ export class HistoryCalls {
           if (isFault(then)) return then;
           if (then === null) return driver.remove(path, {});
           // A store (or a router's member) that restores natively records its own restore.
-          if (then.version !== undefined && history.restore) return history.restore(path, then.version, { op: "restore" });
+          if (then.version !== undefined && history.restore)
+            return history.restore(path, then.version, { op: "restore" });
           return driver.write(path, then.content, { op: "restore" });
         }),
       ),

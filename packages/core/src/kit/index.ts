@@ -4,10 +4,16 @@
  * (retry, per-key lock, the grep rule, the coarse transfer code, the error sentences).
  */
 
+export type {
+  DriverHistory,
+  FileVersion,
+  HistoryRetention,
+  SnapshotChange,
+  VersionOp,
+} from "../history/history-types.js";
+export { VersionLog } from "../history/version-log.js";
 export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
 export type { MaybePromise } from "../protocol.js";
-export type { DriverHistory, FileVersion, HistoryRetention, SnapshotChange, VersionOp } from "../history/history-types.js";
-export { VersionLog } from "../history/version-log.js";
 export * from "./driver.js";
 export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
 export { mapLimit } from "./limit.js";

@@ -2,7 +2,15 @@
 import { checkPath } from "../paths.js";
 import type { FileDownloadResponse, FileUploadResponse, MaybePromise } from "../protocol.js";
 import { encodeUtf8 } from "../text.js";
-import { type Driver, type DriverFile, type DriverWindow, type Fault, fault, type WriteCall, isFault } from "./driver.js";
+import {
+  type Driver,
+  type DriverFile,
+  type DriverWindow,
+  type Fault,
+  fault,
+  isFault,
+  type WriteCall,
+} from "./driver.js";
 import { mapLimit } from "./limit.js";
 import { coarseCode, failureOf } from "./messages.js";
 
