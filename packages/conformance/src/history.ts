@@ -80,6 +80,21 @@ export function registerHistoryRules(ctx: ContractContext, options: HistoryRuleO
       expect(await versionsOf(b, env.at("/h/never.txt"))).toEqual([]);
     });
 
+    ctx.rule("deleting a directory makes a tombstone of every file below it, each restorable", async (env) => {
+      const b = subject(env);
+      await seed(env, { "/dir/a.txt": "a\n", "/dir/sub/b.txt": "b\n" });
+      expectSuccess(await b.delete(env.at("/dir")));
+      for (const [path, text] of [
+        ["/dir/a.txt", "a\n"],
+        ["/dir/sub/b.txt", "b\n"],
+      ] as const) {
+        const [tomb, before] = await versionsOf(b, env.at(path));
+        expect(tomb).toMatchObject({ op: "delete", etag: "", size: 0 });
+        expectSuccess(await b.restore(env.at(path), before?.version as string));
+        expect(await textOf(b, env.at(path))).toBe(text);
+      }
+    });
+
     ctx.rule("readVersion gives each version's exact content; a tombstone or unknown id is not found", async (env) => {
       const b = subject(env);
       const p = env.at("/v/doc.md");
