@@ -28,6 +28,7 @@ export { registerExecuteRules } from "./execute.js";
 export { registerGlobRules } from "./glob.js";
 export { registerGlobSecurityRules } from "./glob-security.js";
 export { registerGrepRules } from "./grep.js";
+export { type HistoryRuleOptions, registerHistoryRules } from "./history.js";
 export { registerHostileRules } from "./hostile.js";
 export { registerInternalNameRules } from "./internal-names.js";
 export { registerIsolationRules } from "./isolation.js";

@@ -111,6 +111,20 @@ describe("StateBackend inside a LangGraph run keeps files in the thread's state"
     expect(configurable?.__pregel_task_id).toBe("probe");
   });
 
+  it("inside a run the history methods answer unsupported, saying why; outside they use the memory", async () => {
+    const backend = new StateBackend({ history: true, files: { "/kept.txt": "memory" } });
+    const run = new Thread().task("h");
+    for (const answer of [
+      await run(() => backend.history("/kept.txt")),
+      await run(() => backend.snapshot()),
+      await run(() => backend.restore("/kept.txt", "v1")),
+    ]) {
+      expect(answer.code).toBe("unsupported");
+      expect(answer.error).toMatch(/inside a LangGraph run/);
+    }
+    expect((await backend.history("/kept.txt")).versions?.map((v) => v.op)).toEqual(["write"]);
+  });
+
   it("writes deepagents' FileData v2 into the thread's state, not into the object", async () => {
     const backend = new StateBackend();
     const thread = new Thread();

@@ -4,6 +4,7 @@
  * comes back with the prefix re-added, and faults stay structured so that the facade writes every
  * sentence once, with the caller's path. Searches fan out (composite-search.ts).
  */
+import { RouterHistory } from "./composite-history.js";
 import { innerPath, isReadOnlyMount, type Mount, type MountTable, mountLabel, outerPath } from "./composite-mounts.js";
 import { callMember, memberFailed, outerEntry, outerFault } from "./composite-paths.js";
 import type { MemberDriver, RemoveAnswer } from "./composite-protocol-driver.js";
@@ -58,7 +59,9 @@ export async function writeTo(
     return fault("conflict", { reason: "changed" });
   }
   if (stat.kind === "none" && ifMatch !== undefined) return fault("conflict", { reason: "missing" });
-  return driver.write(path, content, signal ? { signal } : {});
+  const plain: WriteCall = signal ? { signal } : {};
+  if (call.op) plain.op = call.op;
+  return driver.write(path, content, plain);
 }
 
 /**
@@ -96,10 +99,13 @@ export function readOnlyFault(m: Mount): Fault {
 export class RouterDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly table: MountTable;
+  /** Every member's history as one; a member that keeps none makes its calls answer `unsupported`. */
+  readonly history: RouterHistory;
   private readonly search: SearchOptions;
 
   constructor(table: MountTable, search: SearchOptions) {
     this.table = table;
+    this.history = new RouterHistory(table);
     this.search = search;
     const all = (flag: "realDirectories" | "nativeGrep") =>
       table.members.every((m) => m.backend.capabilities?.[flag] === true);
@@ -154,6 +160,7 @@ export class RouterDriver implements Driver {
   /** Uploads, one batch per member backend (a backend on several mounts gets one call). */
   async writeBatch(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
     const out = new Array<{ etag: string } | Fault>(files.length);
+    const upload: WriteCall = { ...call, op: "upload" };
     const batches = this.groupBy(
       files.map((f) => f.path),
       (path) => this.routeChange(path),
@@ -170,7 +177,7 @@ export class RouterDriver implements Driver {
         try {
           answers = driver.writeBatch
             ? await driver.writeBatch(items, call)
-            : await mapLimit(items, this.search.concurrency, (item) => writeTo(driver, item.path, item.bytes, call));
+            : await mapLimit(items, this.search.concurrency, (item) => writeTo(driver, item.path, item.bytes, upload));
         } catch {
           answers = null;
         }

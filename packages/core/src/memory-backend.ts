@@ -1,6 +1,16 @@
 import { contentFromBytes, createFileData, toFileDataV2 } from "./file-data.js";
 import { type GrepQuery, grepTexts } from "./grep.js";
-import { type Driver, type DriverEntry, type DriverFile, type DriverStat, type Fault, fault } from "./kit/driver.js";
+import type { HistoryOption } from "./history/history-types.js";
+import { VersionLog } from "./history/version-log.js";
+import {
+  type Driver,
+  type DriverEntry,
+  type DriverFile,
+  type DriverStat,
+  type Fault,
+  fault,
+  type WriteCall,
+} from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
 import { checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
@@ -18,6 +28,12 @@ interface Entry {
 export interface MemoryBackendOptions {
   /** Files present from the start: FileData (v1 or v2), text, or bytes, by virtual path. */
   files?: Record<string, FileData | string | Uint8Array>;
+  /**
+   * Keep a version of every change (off by default): `true`, or limits `{ maxVersions?, maxAgeMs? }`
+   * per file. Versions are recorded in the same synchronous step as the change; files given in
+   * `files` are each a first version (op `write`).
+   */
+  history?: HistoryOption;
 }
 
 /**
@@ -33,6 +49,20 @@ export class MemoryDriver implements Driver {
   /** Directory → its direct children (files, and directories without a trailing `/`). */
   private readonly children = new Map<string, Set<string>>();
   private version = 0;
+  private log: VersionLog | undefined;
+
+  /** The version history, once {@link enableHistory} turned it on. */
+  get history(): VersionLog | undefined {
+    return this.log;
+  }
+
+  /** Turns history on: from now on every change is a version; the files stored so far are first versions. */
+  enableHistory(option: HistoryOption | undefined): void {
+    if (!option || this.log) return;
+    const log = new VersionLog(option === true ? {} : option);
+    for (const [path, entry] of this.entries) log.record(path, "write", this.versionOf(entry));
+    this.log = log;
+  }
 
   /** A snapshot of every stored file by path. */
   snapshot(): Record<string, FileDataV2> {
@@ -60,11 +90,7 @@ export class MemoryDriver implements Driver {
     };
   }
 
-  write(
-    path: string,
-    content: string | Uint8Array,
-    call: { ifMatch?: string; ifNoneMatch?: "*" },
-  ): { etag: string } | Fault {
+  write(path: string, content: string | Uint8Array, call: WriteCall): { etag: string } | Fault {
     if (path === "/" || this.children.has(path)) return fault("is_directory");
     // A known directory has only directories above it; otherwise look for a file in the way.
     if (!this.children.has(parentDir(path))) {
@@ -81,6 +107,8 @@ export class MemoryDriver implements Driver {
     const stored = typeof content === "string" ? content : contentFromBytes(path, content.slice());
     const mimeType = getMimeType(path);
     const entry = this.put(path, createFileData(stored, existing?.data.created_at, mimeType));
+    // Recorded in the same synchronous step as the change: the version exists exactly when it does.
+    this.log?.record(path, call.op ?? "write", this.versionOf(entry));
     return { etag: this.etagOf(entry) };
   }
 
@@ -141,6 +169,10 @@ export class MemoryDriver implements Driver {
     return `m${(++this.version).toString(36)}`;
   }
 
+  private versionOf(entry: Entry): { data: FileDataV2; etag: string; size: number } {
+    return { data: entry.data, etag: this.etagOf(entry), size: entry.size };
+  }
+
   private etagOf(entry: Entry): string {
     entry.etag ??= this.etagFor(entry.data);
     return entry.etag;
@@ -175,6 +207,7 @@ export class MemoryDriver implements Driver {
   private unlink(path: string): void {
     this.entries.delete(path);
     this.changed(path, null);
+    this.log?.record(path, "delete", null);
     // Unlink the file, then every ancestor directory left empty.
     let child = path;
     for (let dir = parentDir(child); ; child = dir, dir = parentDir(dir)) {
@@ -218,6 +251,7 @@ export class MemoryBackend extends DriverBackend<MemoryDriver> {
   constructor(options: MemoryBackendOptions = {}) {
     super(new MemoryDriver());
     loadFiles(this.driver, options.files);
+    this.driver.enableHistory(options.history);
   }
 
   /** A snapshot of every stored file by path, for inspecting what an agent wrote. */

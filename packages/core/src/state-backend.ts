@@ -1,6 +1,16 @@
 import { createHash } from "node:crypto";
 import { failure } from "./errors.js";
 import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
+import {
+  type ChangesResult,
+  DRIVER_HISTORY,
+  type DriverHistory,
+  type HistoryProtocol,
+  type HistoryResult,
+  type RestoreSnapshotOptions,
+  type RestoreSnapshotResult,
+  type SnapshotResult,
+} from "./history/history-types.js";
 import { DriverBackend } from "./kit/facade.js";
 import { MemoryBackend, type MemoryBackendOptions, MemoryDriver } from "./memory-backend.js";
 import { getMimeType } from "./mime.js";
@@ -25,7 +35,14 @@ import type {
 
 type Failure = { error: string; code: ErrorCode };
 
-/** Options of {@link StateBackend}: the files of its memory, used outside a graph run. */
+const HISTORY_IN_RUN =
+  "StateBackend keeps no history inside a LangGraph run yet (the thread's checkpoints are its history " +
+  "there); history: true covers its memory outside a run, or use a MemoryBackend or a store backend with history";
+
+/**
+ * Options of {@link StateBackend}: the files of its memory and whether it keeps history, both for
+ * its memory outside a graph run (inside a run the history methods answer `unsupported`).
+ */
 export type StateBackendOptions = MemoryBackendOptions;
 
 /** How often a mutation is re-applied when a concurrent call of the same task changed its files. */
@@ -49,7 +66,7 @@ const MISSING_CHANNEL =
  *
  * Etags inside a run are derived from the content, so they survive checkpoints and processes.
  */
-export class StateBackend implements BackendProtocol {
+export class StateBackend implements BackendProtocol, HistoryProtocol {
   readonly capabilities: BackendCapabilities = {
     execute: false,
     nativeGrep: true,
@@ -120,6 +137,31 @@ export class StateBackend implements BackendProtocol {
     return this.mutating((backend) => backend.delete(filePath), asIs);
   }
 
+  /** Versions of a file, newest first: outside a graph run with `history` on; `unsupported` inside one. */
+  history(path: string, options?: { limit?: number }): Promise<HistoryResult> {
+    return this.outsideRun((memory) => memory.history(path, options));
+  }
+
+  readVersion(path: string, version: string): Promise<ReadRawResult> {
+    return this.outsideRun((memory) => memory.readVersion(path, version));
+  }
+
+  restore(path: string, version: string, options?: WriteOptions): Promise<WriteResult> {
+    return this.outsideRun((memory) => memory.restore(path, version, options));
+  }
+
+  snapshot(): Promise<SnapshotResult> {
+    return this.outsideRun((memory) => memory.snapshot());
+  }
+
+  changesSince(snapshot: string): Promise<ChangesResult> {
+    return this.outsideRun((memory) => memory.changesSince(snapshot));
+  }
+
+  restoreSnapshot(snapshot: string, options?: RestoreSnapshotOptions): Promise<RestoreSnapshotResult> {
+    return this.outsideRun((memory) => memory.restoreSnapshot(snapshot, options));
+  }
+
   uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
     return this.mutating(
       (backend) => backend.uploadFiles(files),
@@ -130,6 +172,17 @@ export class StateBackend implements BackendProtocol {
           return own && own.error !== null ? own : { path, error: "invalid_path", code: f.code, message: f.error };
         }),
     );
+  }
+
+  /** The history of this object's memory outside a graph run (a router restores snapshots through it). */
+  [DRIVER_HISTORY](): DriverHistory | undefined {
+    return currentFilesChannel() === undefined ? DriverBackend.driverOf(this.memory)?.history : undefined;
+  }
+
+  /** Runs a history call on this object's memory; inside a graph run answers `unsupported` (said, not dropped). */
+  private outsideRun<T>(op: (memory: MemoryBackend) => Promise<T>): Promise<T> {
+    if (currentFilesChannel() === undefined) return op(this.memory);
+    return Promise.resolve(failure("unsupported", HISTORY_IN_RUN) as T);
   }
 
   /** Runs a read-only `op` on the thread's files inside a graph run, on this object's memory outside. */

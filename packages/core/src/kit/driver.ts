@@ -6,6 +6,7 @@
  */
 import type { GlobQuery } from "../glob.js";
 import type { GrepQuery } from "../grep.js";
+import type { DriverHistory, VersionOp } from "../history/history-types.js";
 import type { ErrorCode, ExecuteOptions, ExecuteResponse, GrepMatch, MaybePromise, ReadResult } from "../protocol.js";
 
 /**
@@ -34,7 +35,17 @@ export type FaultReason =
   /** not_a_directory: `path` is a file where a directory of the target would be. */
   | "file_in_way"
   /** invalid_path: too long for the store. */
-  | "too_long";
+  | "too_long"
+  /** file_not_found: the file has no version of that id (`detail`: the id). */
+  | "no_version"
+  /** file_not_found: that version (`detail`) is a deletion, it has no content. */
+  | "deleted_version"
+  /** invalid_argument: a snapshot id this store did not make. */
+  | "unknown_snapshot"
+  /** unsupported: retention dropped the versions a snapshot needs (`path`: a file concerned). */
+  | "history_pruned"
+  /** unsupported: the store keeps no history (`detail`: how to turn it on, when it can be). */
+  | "no_history";
 
 /** Builds a {@link Fault}. */
 export function fault(code: ErrorCode, facts: Omit<Fault, "fault"> = {}): Fault {
@@ -133,6 +144,11 @@ export interface ReadCall extends CallContext {
 export interface WriteCall extends CallContext {
   ifMatch?: string;
   ifNoneMatch?: "*";
+  /**
+   * The operation this write is (default `write`), for a store that keeps history: it records the
+   * version with this op in the same step as the write.
+   */
+  op?: VersionOp;
 }
 
 /** One file of an upload batch. */
@@ -171,7 +187,7 @@ export interface Driver {
   write(path: string, content: string | Uint8Array, call: WriteCall): MaybePromise<{ etag: string } | Fault>;
 
   /**
-   * Several uploads at once, for stores where that is cheaper (one transaction, one listing).
+   * Several uploads at once (each a version with op `upload` in a store that keeps history), for stores where that is cheaper (one transaction, one listing).
    * Answers per file in order. Without it the facade writes each file.
    */
   writeBatch?(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>>;
@@ -188,7 +204,10 @@ export interface Driver {
   /** Every file below `dir`, in any order; a fault is thrown as {@link FaultError}. */
   walk(dir: string, call: CallContext): AsyncIterable<DriverEntry>;
 
-  /** Deletes a file, or a directory with everything below it. Fault: `file_not_found`. */
+  /**
+   * Deletes a file, or a directory with everything below it (each file a tombstone version in a
+   * store that keeps history). Fault: `file_not_found`.
+   */
   remove(path: string, call: CallContext): MaybePromise<{ path: string } | Fault>;
 
   /**
@@ -217,6 +236,12 @@ export interface Driver {
    * answers `read_only`, not `string_not_found`.
    */
   refuses?(path: string): Fault | null;
+
+  /**
+   * Version history, when the store keeps it (see {@link DriverHistory}); without it the facade's
+   * history methods answer `unsupported`.
+   */
+  readonly history?: DriverHistory;
 
   /** Runs a shell command (sandboxes only). */
   execute?(command: string, options: ExecuteOptions): Promise<ExecuteResponse>;

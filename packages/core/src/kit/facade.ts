@@ -5,12 +5,20 @@
  * plan + conditional write with a bounded retry, batches transfers, and writes every error
  * sentence (from the driver's structured faults) with the caller's canonical path.
  */
-import { checkPreconditions, planEdit, readResultOf, writeConflict } from "../backend-helpers.js";
+import { planEdit, readResultOf } from "../backend-helpers.js";
 import { failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
 import { parseGrepArgs } from "../grep.js";
-import { KeyedLock, type LockHold } from "../key-lock.js";
+import type {
+  ChangesResult,
+  HistoryProtocol,
+  HistoryResult,
+  RestoreSnapshotOptions,
+  RestoreSnapshotResult,
+  SnapshotResult,
+} from "../history/history-types.js";
+import { KeyedLock } from "../key-lock.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { checkDirPath, checkPath, comparePaths } from "../paths.js";
 import type {
@@ -29,18 +37,9 @@ import type {
   WriteOptions,
   WriteResult,
 } from "../protocol.js";
-import { decodeUtf8Strict } from "../text.js";
-import { chain, faultOf, guarded, prefixesOf, runHeld } from "./calls.js";
-import {
-  type Driver,
-  type DriverFile,
-  type Fault,
-  FaultError,
-  fault,
-  isFault,
-  isPromiseLike,
-  type WriteCall,
-} from "./driver.js";
+import { chain, faultOf, guarded, prefixesOf, rawContent, runHeld, writeChecked } from "./calls.js";
+import { type Driver, type Fault, fault, isFault, isPromiseLike, type WriteCall } from "./driver.js";
+import { HistoryCalls } from "./history-calls.js";
 import { failureOf, type Operation } from "./messages.js";
 import { backoff } from "./retry.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf, globDriver, grepDriver } from "./search.js";
@@ -58,9 +57,6 @@ export interface FacadeOptions {
   readOnlyReason?: string;
 }
 
-/** The call of a write without a signal or precondition (shared: drivers do not change calls). */
-const PLAIN_WRITE: WriteCall = Object.freeze({});
-
 /** The arguments of one edit, as validated. */
 interface EditCall {
   path: string;
@@ -70,14 +66,8 @@ interface EditCall {
   options: WriteOptions | undefined;
 }
 
-/** Content of a stored file as readRaw shows it: text for a text MIME type when valid UTF-8, else bytes. */
-function rawContent(file: DriverFile, mimeType: string): string | Uint8Array {
-  if (typeof file.content === "string" || !isTextMimeType(mimeType)) return file.content;
-  return decodeUtf8Strict(file.content) ?? file.content;
-}
-
 /** The backend contract over `driver`. Subclass it to keep a backend's class, options and extras. */
-export class DriverBackend<D extends Driver = Driver> implements BackendProtocol {
+export class DriverBackend<D extends Driver = Driver> implements BackendProtocol, HistoryProtocol {
   readonly capabilities: BackendCapabilities;
   /** The store this backend works on. */
   protected readonly driver: D;
@@ -86,6 +76,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   private readonly walkGrepMaxBytes: number;
   private readonly casEditAttempts: number;
   private readonly readOnlyWhy: string | undefined;
+  private readonly historyCalls: HistoryCalls;
 
   constructor(driver: D, options: FacadeOptions = {}) {
     this.driver = driver;
@@ -101,6 +92,12 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     this.walkGrepMaxBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
     this.casEditAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
     this.readOnlyWhy = options.readOnlyReason;
+    this.historyCalls = new HistoryCalls({
+      driver,
+      argument: (raw) => this.fileArgument(raw),
+      readOnly: (path) => this.readOnlyFault(path),
+      guard: (paths, call) => this.serialised(paths, call),
+    });
   }
 
   /**
@@ -167,7 +164,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     if (stored === null) return failure("invalid_argument", `Content for binary file '${path}' must be base64`);
     const refused = this.readOnlyFault(path);
     if (refused) return failureOf("write", path, refused);
-    const pending = this.serialised([path], () => this.writeChecked(path, stored, options));
+    const pending = this.serialised([path], () => writeChecked(this.driver, path, stored, options));
     const written = isPromiseLike(pending) ? await pending : pending;
     return isFault(written) ? failureOf("write", path, written) : { path, etag: written.etag };
   }
@@ -241,6 +238,36 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       guard: (_paths, call) => guarded(call),
       argument: (raw) => this.fileArgument(raw),
     });
+  }
+
+  /** Versions of a file, newest first (`unsupported` when the store keeps no history). */
+  history(path: string, options?: { limit?: number }): Promise<HistoryResult> {
+    return this.historyCalls.history(path, options);
+  }
+
+  /** The exact content of one version, in `readRaw`'s shape. */
+  readVersion(path: string, version: string): Promise<ReadRawResult> {
+    return this.historyCalls.readVersion(path, version);
+  }
+
+  /** Writes a version's content back as a new version (op `restore`), honouring `ifMatch`: the undo. */
+  restore(path: string, version: string, options?: WriteOptions): Promise<WriteResult> {
+    return this.historyCalls.restore(path, version, options);
+  }
+
+  /** An id of the whole store as of now, for `changesSince` and `restoreSnapshot`. */
+  snapshot(): Promise<SnapshotResult> {
+    return this.historyCalls.snapshot();
+  }
+
+  /** Files added, modified and deleted since `snapshot`, sorted by path. */
+  changesSince(snapshot: string): Promise<ChangesResult> {
+    return this.historyCalls.changesSince(snapshot);
+  }
+
+  /** Brings every file back to its state at `snapshot` (with `dryRun`, only says what would change). */
+  restoreSnapshot(snapshot: string, options?: RestoreSnapshotOptions): Promise<RestoreSnapshotResult> {
+    return this.historyCalls.restoreSnapshot(snapshot, options);
   }
 
   /**
@@ -321,7 +348,9 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       const plan = planEdit(path, base, edit.oldString, edit.newString, edit.replaceAll, options);
       if ("error" in plan) return { result: plan };
       if ("done" in plan) return { result: plan.done };
-      const call: WriteCall = this.driver.capabilities.conditionalWrites ? { signal, ifMatch: got.etag } : { signal };
+      const call: WriteCall = this.driver.capabilities.conditionalWrites
+        ? { signal, ifMatch: got.etag, op: "edit" }
+        : { signal, op: "edit" };
       return chain(this.driver.write(path, plan.content, call), (written) => {
         if (!isFault(written)) return { result: { path, occurrences: plan.occurrences, etag: written.etag } };
         // A pinned version (the caller's ifMatch) is not re-planned; nor is anything but a conflict.
@@ -330,37 +359,6 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
         return backoff(attempt, 5, 200, signal).then(() => this.editAttempt(edit, attempt + 1));
       });
     });
-  }
-
-  /** Stores content after the preconditions a store without conditional writes cannot check itself. */
-  private writeChecked(
-    path: string,
-    content: string | Uint8Array,
-    options?: WriteOptions,
-  ): MaybePromise<{ etag: string } | Fault> {
-    const signal = options?.signal;
-    if (signal?.aborted) return fault("aborted");
-    const conditional = options?.ifMatch !== undefined || options?.ifNoneMatch !== undefined;
-    const call: WriteCall = signal || conditional ? { signal } : PLAIN_WRITE;
-    if (options?.ifMatch !== undefined) call.ifMatch = options.ifMatch;
-    if (options?.ifNoneMatch) call.ifNoneMatch = options.ifNoneMatch;
-    if (conditional && !this.driver.capabilities.conditionalWrites)
-      return this.writeAfterCheck(path, content, call, options);
-    return this.driver.write(path, content, call);
-  }
-
-  private async writeAfterCheck(
-    path: string,
-    content: string | Uint8Array,
-    call: WriteCall,
-    options?: WriteOptions,
-  ): Promise<{ etag: string } | Fault> {
-    const stat = await this.driver.stat(path, { signal: call.signal });
-    if (isFault(stat)) return stat;
-    if (stat.kind === "file" && checkPreconditions(path, stat.etag ?? "", options))
-      return fault("conflict", { reason: options?.ifNoneMatch === "*" ? "exists" : "changed" });
-    if (stat.kind === "none" && writeConflict(path, options)) return fault("conflict", { reason: "missing" });
-    return this.driver.write(path, content, call);
   }
 }
 

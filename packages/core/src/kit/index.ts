@@ -4,6 +4,14 @@
  * (retry, per-key lock, the grep rule, the coarse transfer code, the error sentences).
  */
 
+export type {
+  DriverHistory,
+  FileVersion,
+  HistoryRetention,
+  SnapshotChange,
+  VersionOp,
+} from "../history/history-types.js";
+export { VersionLog } from "../history/version-log.js";
 export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
 export type { MaybePromise } from "../protocol.js";
 export * from "./driver.js";

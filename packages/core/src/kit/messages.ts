@@ -18,7 +18,13 @@ export type Operation =
   | "upload"
   | "download"
   | "stat"
-  | "execute";
+  | "execute"
+  | "history"
+  | "readVersion"
+  | "restore"
+  | "snapshot"
+  | "changesSince"
+  | "restoreSnapshot";
 
 const VERB: Record<Operation, string> = {
   read: "Reading",
@@ -32,6 +38,12 @@ const VERB: Record<Operation, string> = {
   download: "Downloading",
   stat: "Inspecting",
   execute: "Running a command in",
+  history: "Listing the history of",
+  readVersion: "Reading a version of",
+  restore: "Restoring",
+  snapshot: "Taking a snapshot of",
+  changesSince: "Listing the changes of",
+  restoreSnapshot: "Restoring a snapshot of",
 };
 
 const suffix = (detail: string | undefined, open = " (", close = ")") => (detail ? `${open}${detail}${close}` : "");
@@ -42,6 +54,10 @@ export function describeFault(op: Operation, path: string, fault: Fault): string
   const verb = VERB[op];
   switch (fault.fault) {
     case "file_not_found":
+      if (fault.reason === "no_version") return `'${at}' has no version '${fault.detail ?? ""}'`;
+      if (fault.reason === "deleted_version") {
+        return `Version '${fault.detail ?? ""}' of '${at}' is a deletion: it has no content to read or restore`;
+      }
       return `File '${at}' not found`;
     case "is_directory":
       return `'${at}' is a directory, not a file`;
@@ -77,8 +93,15 @@ export function describeFault(op: Operation, path: string, fault: Fault): string
       if (fault.reason === "too_long") return `Path '${at}' is too long${suffix(fault.detail, ": ", "")}`;
       return `Invalid path '${at}'${suffix(fault.detail, ": ", "")}`;
     case "invalid_argument":
+      if (fault.reason === "unknown_snapshot") return `${verb} '${at}': not a snapshot id of this backend`;
       return `${verb} '${at}': ${fault.detail ?? "invalid argument"}`;
     case "unsupported":
+      if (fault.reason === "history_pruned") {
+        return `${verb} '${path}' is not possible: the history kept for '${at}' no longer reaches back to the snapshot`;
+      }
+      if (fault.reason === "no_history") {
+        return `${verb} '${at}' is not possible: this backend keeps no history${suffix(fault.detail, " (", ")")}`;
+      }
       return `${verb} '${at}' is not supported by this backend${suffix(fault.detail, ": ", "")}`;
     case "backend_unavailable":
       return `${verb} '${at}' failed${suffix(fault.detail, ": ", "")}`;

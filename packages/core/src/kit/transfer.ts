@@ -2,9 +2,20 @@
 import { checkPath } from "../paths.js";
 import type { FileDownloadResponse, FileUploadResponse, MaybePromise } from "../protocol.js";
 import { encodeUtf8 } from "../text.js";
-import { type Driver, type DriverFile, type DriverWindow, type Fault, fault, isFault } from "./driver.js";
+import {
+  type Driver,
+  type DriverFile,
+  type DriverWindow,
+  type Fault,
+  fault,
+  isFault,
+  type WriteCall,
+} from "./driver.js";
 import { mapLimit } from "./limit.js";
 import { coarseCode, failureOf } from "./messages.js";
+
+/** The call of one upload's write (shared: drivers do not change calls). */
+const UPLOAD: WriteCall = Object.freeze({ op: "upload" });
 
 /** Runs one driver call as a mutation of `paths` (the facade's per-path lock), catching throws. */
 export type Guard = <T>(paths: string[], call: () => MaybePromise<T | Fault>) => MaybePromise<T | Fault>;
@@ -62,7 +73,7 @@ export async function uploadThrough(
     return out;
   }
   await mapLimit(valid, options.concurrency, async ({ index, path, bytes }) => {
-    const written = await options.guard([path], () => driver.write(path, bytes, {}));
+    const written = await options.guard([path], () => driver.write(path, bytes, UPLOAD));
     out[index] = isFault(written) ? uploadFailure(path, written) : { path, error: null };
   });
   return out;

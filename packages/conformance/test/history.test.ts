@@ -1,0 +1,108 @@
+// Version history (issue #22, step 2): the history rules on MemoryBackend, StateBackend (outside a
+// graph run; inside one is in state-channel.test.ts) and through the router, the whole contract
+// with history on, and the `unsupported` answers when history is off.
+import { randomUUID } from "node:crypto";
+import { CompositeBackend, MemoryBackend, StateBackend } from "@deepfs/core";
+import { describe, expect, it } from "vitest";
+import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
+
+describe("history of a MemoryBackend", () => {
+  registerHistoryRules(
+    createContractContext({ name: "MemoryBackend", create: () => new MemoryBackend({ history: true }) }),
+  );
+});
+
+describe("history of a MemoryBackend keeping 20 versions", () => {
+  const create = () => new MemoryBackend({ history: { maxVersions: 20 } });
+  registerHistoryRules(createContractContext({ name: "MemoryBackend maxVersions 20", create }), { maxVersions: 20 });
+});
+
+describe("history of a StateBackend", () => {
+  registerHistoryRules(
+    createContractContext({ name: "StateBackend", create: () => new StateBackend({ history: true }) }),
+  );
+});
+
+describe("history through a router, in a route", () => {
+  const create = () => ({
+    backend: new CompositeBackend(new MemoryBackend({ history: true }), {
+      "/mnt/": new MemoryBackend({ history: true }),
+    }),
+    root: `/mnt/t-${randomUUID().slice(0, 8)}`,
+  });
+  registerHistoryRules(createContractContext({ name: "CompositeBackend route", create }));
+});
+
+describe("history through a router, in a StateBackend default", () => {
+  const create = () =>
+    new CompositeBackend(new StateBackend({ history: true }), { "/mem/": new MemoryBackend({ history: true }) });
+  // The router edits a member that is not built on the facade by a conditional write.
+  registerHistoryRules(createContractContext({ name: "CompositeBackend over StateBackend", create }), {
+    editOp: "write",
+  });
+});
+
+defineBackendContract({
+  name: "MemoryBackend (history on, 5 versions)",
+  omit: ["scale"],
+  create: () => new MemoryBackend({ history: { maxVersions: 5 } }),
+});
+
+describe("history off, and the router's snapshots", () => {
+  it("every history method answers unsupported when history is off", async () => {
+    for (const backend of [new MemoryBackend({ files: { "/a.txt": "a" } }), new StateBackend()]) {
+      const answers = [
+        await backend.history("/a.txt"),
+        await backend.readVersion("/a.txt", "v1"),
+        await backend.restore("/a.txt", "v1"),
+        await backend.snapshot(),
+        await backend.changesSince("x"),
+        await backend.restoreSnapshot("x"),
+      ];
+      for (const answer of answers) {
+        expect(answer.code).toBe("unsupported");
+        expect(answer.error).toMatch(/keeps no history .*`history` option/);
+      }
+    }
+    // Arguments are still validated first.
+    expect((await new MemoryBackend().history("/a/../b")).code).toBe("invalid_path");
+  });
+
+  it("a router answers unsupported for a member without history, naming it", async () => {
+    const router = new CompositeBackend(new MemoryBackend({ history: true }), { "/plain/": new MemoryBackend() });
+    await router.write("/plain/x.txt", "x");
+    const listed = await router.history("/plain/x.txt");
+    expect(listed.code).toBe("unsupported");
+    expect(listed.error).toContain("'/plain/x.txt'");
+    expect(listed.error).toContain("the mount '/plain/'");
+    expect((await router.snapshot()).code).toBe("unsupported");
+    expect((await router.history("/plain")).code).toBe("is_directory");
+  });
+
+  it("a router's snapshot covers every route and the default, and restores them all", async () => {
+    const shadowed = new MemoryBackend({ history: true, files: { "/m/hidden.txt": "under the route" } });
+    const route = new MemoryBackend({ history: true });
+    const router = new CompositeBackend(shadowed, { "/m/": route });
+    await router.write("/top.txt", "top");
+    await router.write("/m/in-route.txt", "route");
+    const snap = (await router.snapshot()).snapshot as string;
+    expect(snap).toMatch(/^r\./);
+    await router.write("/top.txt", "TOP");
+    await router.delete("/m/in-route.txt");
+    await router.write("/m/added.txt", "added");
+    // A change the route hides is not reported.
+    await shadowed.write("/m/hidden.txt", "changed below the route");
+    const changes = (await router.changesSince(snap)).changes?.map((c) => `${c.change} ${c.path}`);
+    expect(changes).toEqual(["added /m/added.txt", "deleted /m/in-route.txt", "modified /top.txt"]);
+    const restored = await router.restoreSnapshot(snap);
+    expect(restored.changes?.length).toBe(3);
+    expect((await router.read("/top.txt")).content).toBe("top");
+    expect((await router.read("/m/in-route.txt")).content).toBe("route");
+    expect((await router.read("/m/added.txt")).code).toBe("file_not_found");
+    expect((await route.history("/in-route.txt")).versions?.map((v) => v.op)).toEqual(["restore", "delete", "write"]);
+    // A member's own id is not the router's.
+    const own = (await route.snapshot()).snapshot as string;
+    expect((await router.changesSince(own)).code).toBe("invalid_argument");
+    expect((await route.changesSince(snap)).code).toBe("invalid_argument");
+  });
+});
