@@ -53,6 +53,7 @@ for (const result of results) {
     : "no test totals";
   const status = result.code === 0 ? "ok" : `FAILED (exit ${result.code})`;
   console.log(`[matrix] Node ${result.node} ${result.mode}: ${status} in ${minutes(result.ms)}; ${counts}`);
+  for (const line of result.totals?.failures ?? []) console.log(`[matrix]   failed: ${line}`);
   for (const key of Object.keys(sum)) sum[key] += result.totals?.[key] ?? 0;
   // A leg that failed without counting a failed test (a build, the demo, the pack check) still counts one.
   if (result.code !== 0 && !(result.totals?.failed > 0)) sum.failed += 1;

@@ -11,8 +11,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startServices } from "./harness/index.mjs";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 const FULL_STEPS = [
   ["pnpm", ["exec", "biome", "ci", "."]],
@@ -96,6 +99,10 @@ async function main() {
     if (requireServices && code === 0) code = 1;
   }
   const totals = sumReports();
+  if (totals.failures.length > 0) {
+    console.log(`[deepfs] failed tests (${totals.failures.length}):`);
+    for (const line of totals.failures) console.log(`[deepfs]   ${line}`);
+  }
   if (process.env.DEEPFS_TEST_TOTALS)
     writeFileSync(process.env.DEEPFS_TEST_TOTALS, JSON.stringify({ ...totals, code }));
   console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
@@ -124,9 +131,12 @@ function runStep(command, args, env) {
   });
 }
 
-/** Adds up the vitest JSON reports that `vitestReporters()` writes into the report dir. */
+/**
+ * Adds up the vitest JSON reports that `vitestReporters()` writes into the report dir, and names each
+ * failed test (file, title, the first line of its failure) so that the end of a CI log says what failed.
+ */
 function sumReports() {
-  const totals = { passed: 0, failed: 0, skipped: 0 };
+  const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
   for (const file of readdirSync(reportDir).filter((name) => name.endsWith(".json"))) {
     const report = JSON.parse(readFileSync(join(reportDir, file), "utf8"));
     totals.passed += report.numPassedTests ?? 0;
@@ -137,8 +147,24 @@ function sumReports() {
     ).length;
     totals.failed += (report.numFailedTests ?? 0) + brokenFiles;
     totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+    for (const result of report.testResults ?? []) {
+      const where = relative(repoRoot, result.name ?? "?");
+      const failedTests = (result.assertionResults ?? []).filter((t) => t.status === "failed");
+      for (const test of failedTests)
+        totals.failures.push(`${where} > ${test.fullName ?? test.title}: ${firstLine(test.failureMessages?.[0])}`);
+      if (result.status === "failed" && failedTests.length === 0)
+        totals.failures.push(`${where} (file failed to run): ${firstLine(result.message)}`);
+    }
   }
   return totals;
+}
+
+function firstLine(text) {
+  const line =
+    String(text ?? "")
+      .split("\n")
+      .find((l) => l.trim() !== "") ?? "";
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 function serviceSkips() {
