@@ -1,4 +1,4 @@
-import { DeepfsError } from "@deepfs/core";
+import { DeepfsError, type HistoryOption, type HistoryRetention } from "@deepfs/core";
 import postgres from "postgres";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 
@@ -27,6 +27,17 @@ export interface PostgresStorageOptions {
   namespace?: string;
   /** Retries of transient faults (dropped connection, server restart, deadlock). */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Keep a version of every change (off by default): `true`, or limits `{ maxVersions?, maxAgeMs? }`
+   * per file (the newest version of a file is always kept). Versions are rows of a second table,
+   * `<table>_history` in the same schema (created by `initialize()`), each written by the same SQL
+   * statement as the change it records, so an acknowledged change always has exactly one version
+   * and a failed one has none. Files already in the namespace when a backend with history starts
+   * become first versions (op `write`). Turn it on for every process writing the namespace: a
+   * change made with history off has no version. Off: no history table, no extra statement, and
+   * the history methods answer `unsupported`.
+   */
+  history?: HistoryOption;
 }
 
 /** Connection settings for a pool the backend creates (and ends on `close()`). */
@@ -72,6 +83,8 @@ export interface ResolvedConfig {
   namespace: string;
   minPoolSize: number;
   retry: RetryPolicy;
+  /** Retention of the version history, or null when history is off. */
+  history: HistoryRetention | null;
 }
 
 function invalid(message: string): never {
@@ -123,6 +136,22 @@ function createClient(config: PostgresConfig): { sql: PostgresClient; minPoolSiz
   return { sql, minPoolSize };
 }
 
+/** The `history` option as retention limits (null: off). */
+function resolveHistory(option: HistoryOption | undefined): HistoryRetention | null {
+  if (option === undefined || option === false) return null;
+  if (option === true) return {};
+  if (typeof option !== "object" || option === null)
+    invalid("PostgresBackend: history must be a boolean or { maxVersions?, maxAgeMs? }");
+  const out: HistoryRetention = {};
+  if (option.maxVersions !== undefined) out.maxVersions = checkCount(option.maxVersions, "history.maxVersions", 0, 1);
+  if (option.maxAgeMs !== undefined) {
+    if (!(typeof option.maxAgeMs === "number" && option.maxAgeMs >= 0))
+      invalid("PostgresBackend: history.maxAgeMs must be a non-negative number of milliseconds");
+    out.maxAgeMs = option.maxAgeMs;
+  }
+  return out;
+}
+
 /** Validates a backend configuration and creates the client when one is not given. Throws `DeepfsError`. */
 export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
   if (typeof input !== "string" && (typeof input !== "object" || input === null)) {
@@ -139,7 +168,7 @@ export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
   if (!Number.isInteger(retry.attempts) || retry.attempts < 1)
     invalid("PostgresBackend: retry.attempts must be an integer >= 1");
   if (!(retry.baseDelayMs >= 0)) invalid("PostgresBackend: retry.baseDelayMs must be >= 0");
-  const base = { table, schema, namespace, retry };
+  const base = { table, schema, namespace, retry, history: resolveHistory(config.history) };
   if ("sql" in config) {
     if (typeof config.sql !== "function") invalid("PostgresBackend: `sql` must be a postgres.js instance");
     return { ...base, sql: config.sql, ownsClient: false, minPoolSize: 0 };

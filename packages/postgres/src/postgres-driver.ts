@@ -16,6 +16,17 @@ import type postgres from "postgres";
 import type { PostgresClient, ResolvedConfig, Transaction } from "./config.js";
 import { faultFromError } from "./errors.js";
 import { grepInDatabase } from "./grep.js";
+import { PostgresHistory } from "./history.js";
+import {
+  changedColumns,
+  type HistoryScope,
+  historyLock,
+  prune,
+  prunes,
+  recorded,
+  seedHistory,
+  tombstoned,
+} from "./history-sql.js";
 import { ancestorsOf, descendantRange } from "./path-range.js";
 import {
   directoriesAmong,
@@ -67,6 +78,10 @@ export class PostgresDriver implements Driver {
   readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: true };
   /** Table, namespace and lock scope of the files. */
   readonly tenant: Tenant;
+  /** The version history (`history` option), recorded by the same statement as each change. */
+  readonly history?: PostgresHistory;
+  /** Where the versions are and how many are kept, when history is on. */
+  private readonly versions: HistoryScope | null;
 
   readonly sql: PostgresClient;
   private readonly ownsClient: boolean;
@@ -88,6 +103,8 @@ export class PostgresDriver implements Driver {
       namespace,
       lockScope: `${schema}\u0001${table}\u0001${namespace}`,
     };
+    this.versions = config.history ? { tenant: this.tenant, retention: config.history } : null;
+    if (this.versions) this.history = new PostgresHistory(this, this.versions);
   }
 
   async stat(path: string, call: CallContext): Promise<DriverStat | Fault> {
@@ -182,12 +199,17 @@ export class PostgresDriver implements Driver {
     const { from, to } = descendantRange(path);
     return this.run(call, () =>
       runTransaction(this.sql, async (tx) => {
+        if (this.versions) await historyLock(tx, this.versions, "shared");
         // Exclusive on the path: writes below it hold it shared, so none lands half-way.
         await tx`SELECT pg_advisory_xact_lock(${lockKey(tx, this.tenant, path)})`;
-        const deleted = await tx`
+        const removal = tx`
             DELETE FROM ${tableSql(tx, this.tenant.location)}
             WHERE namespace = ${this.tenant.namespace} AND (path = ${path} OR (path >= ${from} AND path < ${to}))`;
-        return deleted.count === 0 ? fault("file_not_found") : { path };
+        // With history, one statement deletes the rows and writes a tombstone per file.
+        const count = this.versions
+          ? Number((await tombstoned(tx, this.versions, tx`${removal} RETURNING path`))[0]?.n ?? 0)
+          : (await removal).count;
+        return count === 0 ? fault("file_not_found") : { path };
       }),
     );
   }
@@ -220,7 +242,9 @@ export class PostgresDriver implements Driver {
     const { from, to } = descendantRange(path);
     // Shared locks on the ancestors (a concurrent write of a file there waits), exclusive on the
     // path; then the checks, whose snapshot starts after the locks are held. One round trip.
-    const [, , state] = await Promise.all([
+    const history = this.versions;
+    const [, , , state] = await Promise.all([
+      history ? historyLock(tx, history, "shared") : null,
       tx`SELECT pg_advisory_xact_lock_shared(${lockKey(tx, this.tenant, tx`a`)}) FROM unnest(${ancestors}::text[]) AS a`,
       tx`SELECT pg_advisory_xact_lock(${lockKey(tx, this.tenant, path)})`,
       tx`
@@ -238,21 +262,26 @@ export class PostgresDriver implements Driver {
     if (existing !== null && call.ifNoneMatch === "*") return fault("conflict", { reason: "exists" });
     if (existing !== null && call.ifMatch !== undefined && call.ifMatch !== existing)
       return fault("conflict", { reason: "changed" });
-    const written = existing
-      ? await tx`
+    const returning = history ? changedColumns(tx) : tx`version`;
+    const change = existing
+      ? tx`
           UPDATE ${table}
           SET content = ${stored.content}, text_content = ${stored.textContent}, size = ${stored.size},
               mime_type = ${stored.mimeType}, modified_at = now(), version = DEFAULT
           WHERE namespace = ${namespace} AND path = ${path} AND version = ${existing}
-          RETURNING version`
-      : await tx`
+          RETURNING ${returning}`
+      : tx`
           INSERT INTO ${table} (namespace, path, parent, content, text_content, size, mime_type)
           VALUES (${namespace}, ${path}, ${parentDir(path)}, ${stored.content}, ${stored.textContent}, ${stored.size}, ${stored.mimeType})
           ON CONFLICT (namespace, path) DO NOTHING
-          RETURNING version`;
+          RETURNING ${returning}`;
+    // With history, the same statement writes the version (see `history-sql.ts`).
+    const written = await (history ? recorded(tx, history, change, call.op ?? "write") : change);
     // The locks make a miss impossible among deepfs writers; a foreign writer can still race.
     const version = written[0]?.version;
-    return version === undefined ? fault("conflict", { reason: "changed" }) : { etag: String(version) };
+    if (version === undefined) return fault("conflict", { reason: "changed" });
+    if (history && prunes(history.retention)) await prune(tx, history, [path]);
+    return { etag: String(version) };
   }
 
   /**
@@ -265,7 +294,9 @@ export class PostgresDriver implements Driver {
     const locks = chunkLocks(chunk);
     const ancestors = chunkAncestors(chunk);
     const key = lockKey(tx, this.tenant, tx`l.path`);
-    const [, directories, files] = await Promise.all([
+    const history = this.versions;
+    const [, , directories, files] = await Promise.all([
+      history ? historyLock(tx, history, "shared") : null,
       tx`
         SELECT CASE WHEN l.mode = 'x' THEN (SELECT 1 FROM pg_advisory_xact_lock(${key}))
                     ELSE (SELECT 1 FROM pg_advisory_xact_lock_shared(${key})) END
@@ -289,13 +320,16 @@ export class PostgresDriver implements Driver {
         size: stored.size,
         mime_type: stored.mimeType,
       }));
-      const written = await tx`
+      const change = tx`
         INSERT INTO ${table} ${tx(rows, "namespace", "path", "parent", "content", "text_content", "size", "mime_type")}
         ON CONFLICT (namespace, path) DO UPDATE
         SET content = EXCLUDED.content, text_content = EXCLUDED.text_content, size = EXCLUDED.size,
             mime_type = EXCLUDED.mime_type, modified_at = now(), version = DEFAULT
-        RETURNING path, version`;
+        RETURNING ${history ? changedColumns(tx) : tx`path, version`}`;
+      // With history, the same statement writes a version (op `upload`) per file.
+      const written = await (history ? recorded(tx, history, change, "upload") : change);
       for (const row of written) versions.set(row.path as string, String(row.version));
+      if (history && prunes(history.retention)) await prune(tx, history, [...versions.keys()]);
     }
     const out = new Map<number, { etag: string } | Fault>();
     for (const entry of chunk) {
@@ -321,7 +355,12 @@ export class PostgresDriver implements Driver {
   /** Creates the table on first use (once; again after a failure) and opens `minPoolSize` connections. */
   ready(): Promise<SchemaInfo> {
     this.schema ??= (async () => {
-      const info = await retrying(() => createSchema(this.sql, this.tenant.location), this.retry);
+      const history = this.versions;
+      const info = await retrying(
+        () => createSchema(this.sql, this.tenant.location, { history: history !== null }),
+        this.retry,
+      );
+      if (history) await retrying(() => seedHistory(this.sql, history), this.retry);
       await Promise.all(Array.from({ length: this.minPoolSize }, () => this.sql`SELECT 1`));
       return info;
     })().catch((error: unknown) => {

@@ -1,0 +1,56 @@
+// Version history on the server (issue #22): the history rules with history on, with and without a
+// retention limit; each test has its own namespace of one shared table.
+import { createContractContext, registerHistoryRules } from "@deepfs/conformance";
+import type { HistoryOption } from "@deepfs/core";
+import { afterAll, describe } from "vitest";
+import { PostgresBackend } from "../src/index.js";
+import { dropTable, ownedBackend, randomName, skipReason, testClient } from "./support.js";
+
+const sql = skipReason ? undefined : testClient({ max: 6 });
+const table = randomName("history");
+
+afterAll(async () => {
+  if (!sql) return;
+  await dropTable(sql, `${table}_history`);
+  await dropTable(sql, table);
+  await sql.end();
+});
+
+function contextFor(name: string, history: HistoryOption) {
+  return createContractContext({
+    name,
+    skip: skipReason,
+    capabilities: { conditionalWrites: true, nativeGrep: true, execute: false },
+    create: () => {
+      const namespace = randomName("ns");
+      const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace, history });
+      let peer: PostgresBackend | undefined;
+      return {
+        backend,
+        root: "/",
+        // Another process: its own pool on the same table and namespace.
+        peer: () => {
+          peer ??= ownedBackend({ table, namespace, history });
+          return peer;
+        },
+        cleanup: async () => {
+          await backend.delete("/");
+          await Promise.all([backend.close(), peer?.close()]);
+        },
+      };
+    },
+    tenant: (name, run) => {
+      const namespace = `${run}/${name}`;
+      const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace, history });
+      return { backend, cleanup: async () => void (await backend.delete("/")) };
+    },
+  });
+}
+
+describe("history of a PostgresBackend", () => {
+  registerHistoryRules(contextFor("PostgresBackend history", true));
+});
+
+describe("history of a PostgresBackend keeping 20 versions", () => {
+  registerHistoryRules(contextFor("PostgresBackend maxVersions 20", { maxVersions: 20 }), { maxVersions: 20 });
+});
