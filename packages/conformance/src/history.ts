@@ -13,6 +13,11 @@ export interface HistoryRuleOptions {
    * public methods (StateBackend) sees the router's edit as a conditional write: `write`.
    */
   editOp?: VersionOp;
+  /**
+   * `create()` returns subjects with a `peer` (another process on the same files, history on too):
+   * registers the rule for restores in one instance racing edits in the other.
+   */
+  peers?: boolean;
 }
 
 type Subject = BackendProtocol & HistoryProtocol;
@@ -43,6 +48,9 @@ async function changesUnder(b: Subject, env: RuleEnv, snapshot: string): Promise
 }
 
 const show = (c: SnapshotChange) => `${c.change} ${c.path}`;
+
+/** Tenant names a prefix or a LIKE pattern would confuse (see the tenant isolation rules). */
+const HISTORY_TENANTS = ["acme", "acm_", "acme%", "ac\\me"] as const;
 
 /**
  * Version history of the backend under test, created with `history` on: every acknowledged
@@ -213,6 +221,74 @@ export function registerHistoryRules(ctx: ContractContext, options: HistoryRuleO
       expectFailure(await b.changesSince("not-a-snapshot"), "invalid_argument");
       expectFailure(await b.restoreSnapshot("not-a-snapshot"), "invalid_argument");
     });
+
+    ctx.tenantRule(
+      "tenants never see, read or restore each other's versions or snapshots",
+      HISTORY_TENANTS,
+      async (tenants) => {
+        const subjects = tenants.map((t) => subject(t));
+        const own: string[][] = [];
+        for (const [i, t] of tenants.entries()) {
+          const b = subjects[i] as Subject;
+          expectSuccess(await b.write(t.at("/h/same.txt"), `tenant ${i} first\n`));
+          expectSuccess(await b.write(t.at("/h/same.txt"), `tenant ${i} second\n`));
+          own.push((await versionsOf(b, t.at("/h/same.txt"))).map((v) => v.version));
+        }
+        const snapshots: string[] = [];
+        for (const b of subjects) {
+          const taken = await b.snapshot();
+          expectSuccess(taken);
+          snapshots.push(taken.snapshot as string);
+        }
+        // Another tenant's change after the snapshot is no change here.
+        expectSuccess(await (subjects[1] as Subject).write((tenants[1] as RuleEnv).at("/h/late.txt"), "late\n"));
+        for (const [i, t] of tenants.entries()) {
+          const b = subjects[i] as Subject;
+          const path = t.at("/h/same.txt");
+          expect(await versionsOf(b, path), `the versions of tenant ${i}`).toHaveLength(2);
+          if (i !== 1) expect(await changesUnder(b, t, snapshots[i] as string)).toEqual([]);
+          for (const [j, ids] of own.entries()) {
+            if (j === i) continue;
+            // Another tenant's snapshot id is refused; its version ids name nothing of theirs here.
+            expectFailure(await b.changesSince(snapshots[j] as string), "invalid_argument");
+            for (const id of ids) {
+              const read = await b.readVersion(path, id);
+              if (read.error === undefined) expect(read.data?.content).toMatch(new RegExp(`^tenant ${i} `));
+              const restored = await b.restore(path, id);
+              if (restored.error === undefined) expect(await textOf(b, path)).toMatch(new RegExp(`^tenant ${i} `));
+            }
+          }
+          expect(await textOf(b, path)).toMatch(new RegExp(`^tenant ${i} `));
+        }
+      },
+    );
+
+    if (options.peers) {
+      ctx.rule("a restore in one process racing edits in another loses nothing", async (env) => {
+        const b = subject(env);
+        if (!env.peer) throw new Error("peers: true needs create() to return a subject with `peer`");
+        const other = (await env.peer()) as Subject;
+        const p = env.at("/race2/file.txt");
+        await b.write(p, "base\nEND\n");
+        const [v1] = await versionsOf(b, p);
+        const calls: Array<Promise<{ error?: string; etag?: string }>> = [];
+        for (let i = 0; i < 8; i++) {
+          const [editor, restorer] = i % 2 === 0 ? [b, other] : [other, b];
+          calls.push(Promise.resolve(editor.edit(p, "END", `line ${i}\nEND`)));
+          if (i % 3 === 0) calls.push(restorer.restore(p, v1?.version as string));
+        }
+        const answers = await Promise.all(calls);
+        const acknowledged = answers.filter((a) => a.error === undefined);
+        for (const viewer of [b, other]) {
+          const versions = await versionsOf(viewer, p);
+          expect(versions).toHaveLength(acknowledged.length + 1);
+          const etags = new Set(versions.map((v) => v.etag));
+          for (const a of acknowledged) expect(etags.has(a.etag as string)).toBe(true);
+          const now = await viewer.readRaw(p);
+          expect(now.etag).toBe(versions[0]?.etag);
+        }
+      });
+    }
 
     const max = options.maxVersions;
     if (max !== undefined) {

@@ -48,9 +48,12 @@ function contextFor(name: string, history: HistoryOption) {
 }
 
 describe("history of a PostgresBackend", () => {
-  registerHistoryRules(contextFor("PostgresBackend history", true));
+  registerHistoryRules(contextFor("PostgresBackend history", true), { peers: true });
 });
 
 describe("history of a PostgresBackend keeping 20 versions", () => {
-  registerHistoryRules(contextFor("PostgresBackend maxVersions 20", { maxVersions: 20 }), { maxVersions: 20 });
+  registerHistoryRules(contextFor("PostgresBackend maxVersions 20", { maxVersions: 20 }), {
+    maxVersions: 20,
+    peers: true,
+  });
 });
