@@ -1,6 +1,11 @@
 // Version history on the server (issue #22): the history rules with history on, with and without a
 // retention limit; each test has its own namespace of one shared table.
-import { createContractContext, registerHistoryRules } from "@deepfs/conformance";
+import {
+  type BackendContractOptions,
+  createContractContext,
+  defineBackendContract,
+  registerHistoryRules,
+} from "@deepfs/conformance";
 import type { HistoryOption } from "@deepfs/core";
 import { afterAll, describe } from "vitest";
 import { PostgresBackend } from "../src/index.js";
@@ -16,8 +21,8 @@ afterAll(async () => {
   await sql.end();
 });
 
-function contextFor(name: string, history: HistoryOption) {
-  return createContractContext({
+function optionsFor(name: string, history: HistoryOption): BackendContractOptions<PostgresBackend> {
+  return {
     name,
     skip: skipReason,
     capabilities: { conditionalWrites: true, nativeGrep: true, execute: false },
@@ -44,7 +49,11 @@ function contextFor(name: string, history: HistoryOption) {
       const backend = new PostgresBackend({ sql: sql as NonNullable<typeof sql>, table, namespace, history });
       return { backend, cleanup: async () => void (await backend.delete("/")) };
     },
-  });
+  };
+}
+
+function contextFor(name: string, history: HistoryOption) {
+  return createContractContext(optionsFor(name, history));
 }
 
 describe("history of a PostgresBackend", () => {
@@ -56,4 +65,12 @@ describe("history of a PostgresBackend keeping 20 versions", () => {
     maxVersions: 20,
     peers: true,
   });
+});
+
+// The whole contract with history on (every write path records versions), but for the scale group,
+// which the history-off run in postgres.test.ts covers.
+defineBackendContract({
+  ...optionsFor("PostgresBackend (history on, 5 versions)", { maxVersions: 5 }),
+  peers: true,
+  omit: ["scale"],
 });
