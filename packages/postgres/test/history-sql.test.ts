@@ -174,6 +174,21 @@ describe.skipIf(skipReason)("the history table", () => {
     expect((await b.changesSince(later)).changes).toEqual([{ path: "/new.txt", change: "modified" }]);
   });
 
+  it("retention by age drops old versions, never a file's newest", async () => {
+    const ns = randomName("ns");
+    const b = new PostgresBackend({ sql, table, namespace: ns, history: { maxAgeMs: 150 } });
+    await b.write("/old.txt", "only version");
+    await b.write("/f.txt", "v1");
+    await b.write("/f.txt", "v2");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Listed as retention has it before anything is pruned; the newest always stays.
+    expect((await b.history("/f.txt")).versions).toHaveLength(1);
+    expect((await b.history("/old.txt")).versions).toHaveLength(1);
+    await b.write("/f.txt", "v3");
+    expect((await rowsOf(ns, "/f.txt")).map((r) => Buffer.from(r.content).toString())).toEqual(["v3"]);
+    expect(await rowsOf(ns, "/old.txt")).toHaveLength(1);
+  });
+
   it("history off creates no history table and writes none", async () => {
     const bare = randomName("bare");
     const statements: string[] = [];
