@@ -17,6 +17,8 @@ import type { SchemaInfo, TableRef } from "./schema.js";
  *   (read, plan, write if the version still holds, retried) loses no change, also from other processes.
  * - Dropped connections and server restarts are retried; a write whose COMMIT was in flight when
  *   the connection dropped returns `backend_unavailable` instead of being applied twice.
+ * - With the `history` option, every change writes its version to `<table>_history` in the same
+ *   statement (see `history-sql.ts`); snapshots are watermarks of the version sequence.
  *
  * Call `initialize()` once (it is idempotent; methods call it on first use), and `close()` at the end.
  */
