@@ -71,6 +71,37 @@ describe.skipIf(skipReason)("the history table", () => {
     expect((await rowsOf(ns)).map((r) => `${r.op} ${r.path}`)).toEqual(["write /d/a.txt", "write /d/boom.txt"]);
   });
 
+  it("a snapshot waits for changes in flight, so none lands below its watermark later", async () => {
+    const ns = randomName("ns");
+    const b = backendOf(ns);
+    expect((await b.write("/slow.txt", "v1")).error).toBeUndefined();
+    // The version of this write is delayed after its id is drawn: a later write gets a higher id
+    // and commits first.
+    const fn = `${table}_slow`;
+    await sql.unsafe(`
+      CREATE FUNCTION "${fn}"() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$`);
+    await sql.unsafe(`
+      CREATE TRIGGER "${fn}" BEFORE INSERT ON "${history}" FOR EACH ROW
+      WHEN (NEW.namespace = '${ns}' AND NEW.path = '/slow.txt') EXECUTE FUNCTION "${fn}"()`);
+    try {
+      const order: string[] = [];
+      const slow = b.write("/slow.txt", "v2").then((r) => (order.push("slow write"), r));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect((await b.write("/fast.txt", "f")).error).toBeUndefined();
+      const snap = await b.snapshot().then((r) => (order.push("snapshot"), r.snapshot as string));
+      expect((await slow).error).toBeUndefined();
+      expect(order).toEqual(["slow write", "snapshot"]);
+      expect((await b.changesSince(snap)).changes).toEqual([]);
+      await b.write("/slow.txt", "v3");
+      expect((await b.restoreSnapshot(snap)).changes).toEqual([{ path: "/slow.txt", change: "modified" }]);
+      expect((await b.read("/slow.txt")).content).toBe("v2");
+    } finally {
+      await sql.unsafe(`DROP TRIGGER "${fn}" ON "${history}"`);
+      await sql.unsafe(`DROP FUNCTION "${fn}"()`);
+    }
+  });
+
   it("under concurrent writers a file's row and its version are visible together", async () => {
     const ns = randomName("ns");
     const [one, two] = [ownedBackend({ table, namespace: ns, history: true }), backendOf(ns)];
