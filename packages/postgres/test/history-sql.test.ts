@@ -86,10 +86,16 @@ describe.skipIf(skipReason)("the history table", () => {
       WHEN (NEW.namespace = '${ns}' AND NEW.path = '/slow.txt') EXECUTE FUNCTION "${fn}"()`);
     try {
       const order: string[] = [];
-      const slow = b.write("/slow.txt", "v2").then((r) => (order.push("slow write"), r));
+      const slow = b.write("/slow.txt", "v2").then((r) => {
+        order.push("slow write");
+        return r;
+      });
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect((await b.write("/fast.txt", "f")).error).toBeUndefined();
-      const snap = await b.snapshot().then((r) => (order.push("snapshot"), r.snapshot as string));
+      const snap = await b.snapshot().then((r) => {
+        order.push("snapshot");
+        return r.snapshot as string;
+      });
       expect((await slow).error).toBeUndefined();
       expect(order).toEqual(["slow write", "snapshot"]);
       expect((await b.changesSince(snap)).changes).toEqual([]);
