@@ -31,5 +31,22 @@ describe("embedded mode (PGlite)", () => {
     } finally {
       await second.close();
     }
+    // History turned on later: the stored files are first versions, and versions persist.
+    const third = await PostgresBackend.embedded({ dataDir, namespace: "demo", history: true });
+    try {
+      expect((await third.history("/notes/todo.md")).versions?.map((v) => v.op)).toEqual(["write"]);
+      expect((await third.edit("/notes/todo.md", "oat", "soy")).error).toBeUndefined();
+    } finally {
+      await third.close();
+    }
+    const fourth = await PostgresBackend.embedded({ dataDir, namespace: "demo", history: { maxVersions: 5 } });
+    try {
+      const versions = (await fourth.history("/notes/todo.md")).versions ?? [];
+      expect(versions.map((v) => v.op)).toEqual(["edit", "write"]);
+      expect((await fourth.restore("/notes/todo.md", versions[1]?.version as string)).error).toBeUndefined();
+      expect((await fourth.read("/notes/todo.md")).content).toContain("buy oat milk");
+    } finally {
+      await fourth.close();
+    }
   });
 });
