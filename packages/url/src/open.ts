@@ -74,8 +74,11 @@ export function describeSpec(spec: BackendSpec): string {
       return `pglite://${spec.dataDir ?? ""}${spec.namespace ? `?namespace=${spec.namespace}` : ""}`;
     case "docker":
       return spec.container ? `docker://${spec.container}` : `docker:?runtime=${spec.runtime ?? "python-minimal"}`;
-    case "memory":
-      return "memory:";
+    case "memory": {
+      if (spec.history === undefined || spec.history === false) return "memory:";
+      const max = typeof spec.history === "object" ? spec.history.maxVersions : undefined;
+      return max === undefined ? "memory:?history=1" : `memory:?history-max-versions=${max}`;
+    }
   }
 }
 
@@ -104,7 +107,7 @@ async function openUnmasked(spec: BackendSpec): Promise<OpenedBackend> {
   const label = describeSpec(spec);
   switch (spec.scheme) {
     case "memory": {
-      const backend = new StateBackend();
+      const backend = new StateBackend(spec.history === undefined ? {} : { history: spec.history });
       return opened(backend, label, async () => {});
     }
     case "file": {

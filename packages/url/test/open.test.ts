@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { HistoryProtocol } from "@deepfs/core";
 import { DeepfsError } from "@deepfs/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkConfig, loadConfigFile, openBackend } from "../src/index.js";
@@ -26,6 +27,21 @@ describe("openBackend", () => {
     await local.backend.write("/b.md", "y");
     expect(readFileSync(join(dir, "files", "b.md"), "utf8")).toBe("y");
     expect(local.label).toBe(`file://${join(dir, "files")}`);
+  });
+
+  it("opens memory:?history=1 with version history, and a config whose members all keep it", async () => {
+    await using memory = await openBackend("memory:?history-max-versions=2");
+    expect(memory.label).toBe("memory:?history-max-versions=2");
+    const files = memory.backend as unknown as HistoryProtocol;
+    for (const text of ["1", "2", "3"]) await memory.backend.write("/a.md", text, {});
+    expect((await files.history("/a.md")).versions?.length).toBe(2);
+    await using plain = await openBackend("memory:");
+    expect(await (plain.backend as unknown as HistoryProtocol).history("/a.md")).toMatchObject({ code: "unsupported" });
+    await using config = await openBackend({ default: "memory:?history=1", routes: { "/m/": "memory:?history=1" } });
+    const composite = config.backend as unknown as HistoryProtocol;
+    const snapshot = (await composite.snapshot()).snapshot ?? "";
+    await config.backend.write("/m/b.md", "b");
+    expect((await composite.changesSince(snapshot)).changes).toEqual([{ path: "/m/b.md", change: "added" }]);
   });
 
   it("opens a config as a composite with read-only routes, and closes every member", async () => {
