@@ -1,4 +1,4 @@
-import { serveHttp, serveStdio } from "@deepfs/mcp";
+import { keepsHistory, serveHttp, serveStdio } from "@deepfs/mcp";
 import { CliError } from "../errors.js";
 import { type Output, writeAll } from "../output.js";
 import type { Session } from "../session.js";
@@ -41,7 +41,12 @@ export async function mcp(
   options: McpCommandOptions,
 ): Promise<number> {
   const opened = await session.backend(url);
-  const serverOptions = { readOnly: options.readOnly === true, allowExecute: options.allowExecute === true };
+  const serverOptions = {
+    readOnly: options.readOnly === true,
+    allowExecute: options.allowExecute === true,
+    // The history tools only when the store keeps history now (a store without it would answer unsupported).
+    history: await keepsHistory(opened.backend),
+  };
   const mode = serverOptions.readOnly ? " (read-only)" : "";
   if (options.http === undefined) {
     if (options.host !== undefined || options.token !== undefined) {
