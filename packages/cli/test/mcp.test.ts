@@ -97,8 +97,8 @@ describe("deepfs mcp over stdio", () => {
       );
       expect((await call("restore_file", { file_path: "/plan.md", version: first })).isError).toBeFalsy();
       expect(text(await call("read_file", { file_path: "/plan.md" }))).toBe("     1\tstep one");
-      const escape = await call("file_history", { file_path: "/../etc/passwd" });
-      expect(escape.isError).toBe(true);
+      const traversal = await call("file_history", { file_path: "/../etc/passwd" });
+      expect(traversal.isError).toBe(true);
       expect((await call("ls", { path: "/" })).isError).toBeFalsy();
     } finally {
       await client.close();

@@ -59,7 +59,7 @@ describe("the history tools", () => {
     expect([edited?.op, written?.op]).toEqual(["edit", "write"]);
     const listing = await call("file_history", { file_path: "/plan.md", limit: 1 });
     expect(textOf(listing)).toMatch(/^v\d+ {2}edit {2}16 bytes {2}\d{4}-/);
-    expect((listing.structuredContent?.versions as unknown[]).length).toBe(1);
+    expect(listing.structuredContent?.versions as unknown[]).toHaveLength(1);
 
     const old = await call("read_file_version", { file_path: "/plan.md", version: written?.version });
     expect(textOf(old)).toBe("1. read\n2. write\n");
@@ -125,9 +125,9 @@ describe("the history tools", () => {
     open = await connect(new MemoryBackend({ history: true, files: { "/a.md": "a" } }));
     const unknown = await open.call("read_file_version", { file_path: "/a.md", version: "v999" });
     expect(unknown.structuredContent?.code).toBe("file_not_found");
-    const escape = await open.call("file_history", { file_path: "/../etc/passwd" });
-    expect(escape.isError).toBe(true);
-    expect(["invalid_path", "invalid_argument"]).toContain(escape.structuredContent?.code);
+    const traversal = await open.call("file_history", { file_path: "/../etc/passwd" });
+    expect(traversal.isError).toBe(true);
+    expect(["invalid_path", "invalid_argument"]).toContain(traversal.structuredContent?.code);
     expect((await open.call("ls", { path: "/" })).isError).toBeFalsy();
   });
 });
