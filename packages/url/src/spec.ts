@@ -45,10 +45,10 @@ export interface PgliteSpec {
   namespace?: string;
 }
 
-/** `docker:?runtime=python-minimal` (a fresh sandbox) or `docker://<container>` (attach; not supported yet). */
+/** `docker:?runtime=python-minimal` (a fresh sandbox) or `docker://<container>` (attach to a running one, never removed). */
 export interface DockerSpec {
   scheme: "docker";
-  /** A running container to attach to. */
+  /** A running container (name or id) to attach to: `DockerSandbox.attach`, which never removes it. */
   container?: string;
   /** Runtime preset of a fresh sandbox (the sandbox's default when absent). */
   runtime?: string;
