@@ -22,6 +22,7 @@ Locations (URL/path):
                                                   the path in database "db" (first segment)
   pglite:///data/pg#/notes/a.md                   embedded PostgreSQL at /data/pg, path after '#'
   docker:/workspace/?runtime=python-minimal        a fresh sandbox container, removed on exit
+  docker://my-container/workspace/a.py            a running container (name or id), attached, never removed
   memory:/a.md                                    an empty in-memory store (for configs and tests);
                                                   memory:/a.md?history=1 keeps versions of its files
   URL#/path                                       '#' splits any URL: s3://bucket/tenant#/src/ is
