@@ -59,10 +59,18 @@ describe("openBackend", () => {
     await opened.close();
   });
 
-  it("refuses docker://<container> with the reason, before touching Docker", async () => {
-    const error = await rejection(openBackend("docker://my-sandbox"));
-    expect(error.code).toBe("unsupported");
-    expect(error.message).toContain("docker:?runtime=");
+  it("attaches docker://<container> at once, so an unreachable engine is an error naming the container", async () => {
+    // The attach itself is tested against a real engine in packages/docker and packages/cli.
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${join(dir, "no-docker.sock")}`;
+    try {
+      const error = await rejection(openBackend("docker://my-sandbox"));
+      expect(error.code).toBe("backend_unavailable");
+      expect(error.message).toMatch(/^Sandbox my-sandbox could not start: /);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
   });
 
   it("masks the password when a PostgreSQL server cannot be reached", async () => {
