@@ -184,7 +184,10 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
     .command("mcp")
     .description("serve a backend to MCP clients (stdio, or Streamable HTTP with --http)")
     .argument("[url]", "backend URL (./workspace, s3://bucket/prefix, memory:, ...); omit with --config")
-    .option("--read-only", "expose only ls, read_file, glob and grep; refuse every other tool")
+    .option(
+      "--read-only",
+      "expose only the read tools (ls, read_file, glob, grep; with history file_history, read_file_version, diff_file)",
+    )
     .option("--allow-execute", "add the execute tool when the backend is a sandbox (docker:)")
     .option("--http <port>", "serve Streamable HTTP on this port (0: any free port) instead of stdio", port)
     .option("--host <host>", "with --http: the interface to bind (default 127.0.0.1, this machine only)")

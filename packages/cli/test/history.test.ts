@@ -134,7 +134,7 @@ describe("deepfs snapshot and changes", () => {
 
     const dry = await cli(["changes", "--restore", "--dry-run", "memory:", id]);
     expect(dry.status).toBe(0);
-    expect(dry.text).toContain("would restore 3 files to snapshot");
+    expect(dry.text).toBe(`~ /edit.md\n+ /gone.md\n- /new/added.bin\nwould restore 3 files to snapshot ${id}\n`);
     expect((await cli(["cat", "memory:/edit.md"])).text).toBe("after\n");
     const done = JSON.parse((await cli(["--json", "changes", "--restore", "memory:", id])).text);
     expect(done).toMatchObject({ dryRun: false, failed: [] });

@@ -146,10 +146,13 @@ export async function snapshot(session: Session, out: Output, operand: string): 
 }
 
 const MARK: Record<SnapshotChange["change"], string> = { added: "A", modified: "M", deleted: "D" };
+/** What a restore does to each change, in sync's notation: `-` deletes, `~` rewrites, `+` brings back. */
+const UNDO: Record<SnapshotChange["change"], string> = { added: "-", modified: "~", deleted: "+" };
 
 /**
  * `deepfs changes URL SNAPSHOT`: the files added, modified or deleted since the snapshot; with
- * `--restore` puts them back as they were (`--dry-run`: says what it would do).
+ * `--restore` puts them back as they were (`-` deleted, `~` rewritten, `+` brought back;
+ * `--dry-run`: says what it would do).
  */
 export async function changes(
   session: Session,
@@ -162,7 +165,7 @@ export async function changes(
     throw new CliError("invalid_argument", "--dry-run goes with --restore", { hint: "changes alone changes nothing" });
   }
   const { target, history } = await wholeStore(session, operand);
-  const lines = (list: SnapshotChange[]) => list.map((c) => `${MARK[c.change]} ${c.path}`);
+  const lines = (list: SnapshotChange[], marks = MARK) => list.map((c) => `${marks[c.change]} ${c.path}`);
   if (!options.restore) {
     const result = checked(await history.changesSince(id), target.path);
     const list = result.changes ?? [];
@@ -175,7 +178,7 @@ export async function changes(
   if (result.error && list.length === 0 && !result.failed?.length) checked(result, target.path);
   const failedFiles = result.failed ?? [];
   await out.print({ snapshot: id, dryRun, restored: list, failed: failedFiles }, () => [
-    ...lines(list),
+    ...lines(list, UNDO),
     ...failedFiles.map((f) => `! ${f.path}: ${f.code}`),
     `${dryRun ? "would restore" : "restored"} ${list.length} file${list.length === 1 ? "" : "s"} to snapshot ${id}` +
       (failedFiles.length > 0 ? `; ${failedFiles.length} failed` : ""),
