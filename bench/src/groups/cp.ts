@@ -105,9 +105,9 @@ async function s3Rows(ctx: BenchContext, root: string, rels: string[], measure: 
             maxRatio: null,
             note:
               "deepfs cp is the built binary, process start (about 0.7 s) and backend set-up included; it uploads " +
-              "in batches of 64 files, 4 batches in flight, and S3Backend checks the contract for each file (a " +
-              "HEAD of the key and a one-key listing below it unless its directory is listed once for the batch; " +
-              "ancestors once per batch) before the PUT, where the naive copy only PUTs. " +
+              "in batches of 64 files, 4 batches in flight; S3Backend checks the contract for a batch with one " +
+              "listing of the batch's common directory (and a HEAD per ancestor above it, and per overwritten " +
+              "file) before the PUTs, where the naive copy only PUTs. " +
               (label
                 ? `Through a loopback proxy holding each request ${LATENCY_MS} ms (a real store's latency).`
                 : "moto_server on loopback."),

@@ -1,4 +1,3 @@
-import { keepsHistory, serveHttp, serveStdio } from "@deepfs/mcp";
 import { CliError } from "../errors.js";
 import { type Output, writeAll } from "../output.js";
 import type { Session } from "../session.js";
@@ -40,6 +39,8 @@ export async function mcp(
   url: string | undefined,
   options: McpCommandOptions,
 ): Promise<number> {
+  // Loaded here, not at start: the MCP SDK is most of the CLI's start-up time, and only `mcp` needs it.
+  const { keepsHistory, serveHttp, serveStdio } = await import("@deepfs/mcp");
   const opened = await session.backend(url);
   const serverOptions = {
     readOnly: options.readOnly === true,
