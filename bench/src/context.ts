@@ -12,6 +12,8 @@ export interface Sizes {
   docker: number;
   /** Megabytes of the memory corpus. */
   memoryMb: number;
+  /** Files `deepfs cp` copies from disk into S3 and PostgreSQL. */
+  cp: number;
 }
 
 /** What every benchmark group receives. */

@@ -31,10 +31,11 @@ const GROUPS: GroupEntry[] = [
   },
   { name: "docker", services: ["docker"], load: async () => (await import("./groups/docker.js")).dockerGroup },
   { name: "memory", services: ["postgres"], load: async () => (await import("./groups/memory.js")).memoryGroup },
+  { name: "cp", services: ["postgres", "s3"], load: async () => (await import("./groups/cp.js")).cpGroup },
 ];
 
-const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200 };
-const QUICK_SIZES: Sizes = { standard: 1_000, large: 2_000, s3: 100, docker: 20, memoryMb: 20 };
+const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 1_000 };
+const QUICK_SIZES: Sizes = { standard: 1_000, large: 2_000, s3: 100, docker: 20, memoryMb: 20, cp: 100 };
 
 interface Flags {
   quick: boolean;

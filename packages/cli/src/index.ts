@@ -2,5 +2,5 @@ export { type CopyFailure, type CopyOptions, type CopyReport, copy } from "./com
 export { CliError } from "./errors.js";
 export type { Streams } from "./output.js";
 export { run } from "./program.js";
-export { type GlobalOptions, Session, type Target } from "./session.js";
+export { type GlobalOptions, Session, type SessionOptions, type Target, type Task } from "./session.js";
 export { VERSION } from "./version.js";

@@ -1,18 +1,17 @@
 import { secretsOf } from "@deepfs/url";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
+import { examples, port, positiveInteger } from "./args.js";
 import { cp, type TransferOptions } from "./commands/cp.js";
 import { diff } from "./commands/diff.js";
 import { cat, glob, ls, put, rm } from "./commands/files.js";
+import { addHistoryCommands } from "./commands/history-commands.js";
 import { mcp } from "./commands/mcp.js";
 import { edit, grep } from "./commands/search.js";
 import { type SyncOptions, sync } from "./commands/sync.js";
 import { CliError, errorJson, formatError, toCliError } from "./errors.js";
 import { Output, type Streams, writeAll } from "./output.js";
-import { type GlobalOptions, Session } from "./session.js";
+import { type GlobalOptions, Session, type SessionOptions, type Task } from "./session.js";
 import { VERSION } from "./version.js";
-
-/** A command's work once its arguments are parsed: the exit status. */
-type Task = (session: Session, out: Output) => Promise<number>;
 
 const LOCATIONS = `
 Locations (URL/path):
@@ -23,29 +22,14 @@ Locations (URL/path):
                                                   the path in database "db" (first segment)
   pglite:///data/pg#/notes/a.md                   embedded PostgreSQL at /data/pg, path after '#'
   docker:/workspace/?runtime=python-minimal        a fresh sandbox container, removed on exit
-  memory:/a.md                                    an empty in-memory store (for configs and tests)
+  docker://my-container/workspace/a.py            a running container (name or id), attached, never removed
+  memory:/a.md                                    an empty in-memory store (for configs and tests);
+                                                  memory:/a.md?history=1 keeps versions of its files
   URL#/path                                       '#' splits any URL: s3://bucket/tenant#/src/ is
                                                   /src/ in a backend rooted at prefix "tenant"
   With --config FILE, a path without a scheme (/project/a.ts) is a path of the config's composite.
 
 Exit status: 0 success, 1 grep found nothing, 2 error (one line: code, path, hint).`;
-
-function positiveInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a positive integer");
-  return number;
-}
-
-function port(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0 || number > 65535)
-    throw new InvalidArgumentError("must be a port number");
-  return number;
-}
-
-function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}\n`;
-}
 
 /** The commander program; `setTask` receives the parsed command's work. */
 function buildProgram(streams: Streams, setTask: (task: Task) => void): Command {
@@ -194,11 +178,16 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
       ) => setTask((s, o) => diff(s, o, source, destination, options)),
     );
 
+  addHistoryCommands(program, setTask);
+
   program
     .command("mcp")
     .description("serve a backend to MCP clients (stdio, or Streamable HTTP with --http)")
     .argument("[url]", "backend URL (./workspace, s3://bucket/prefix, memory:, ...); omit with --config")
-    .option("--read-only", "expose only ls, read_file, glob and grep; refuse every other tool")
+    .option(
+      "--read-only",
+      "expose only the read tools (ls, read_file, glob, grep; with history file_history, read_file_version, diff_file)",
+    )
     .option("--allow-execute", "add the execute tool when the backend is a sandbox (docker:)")
     .option("--http <port>", "serve Streamable HTTP on this port (0: any free port) instead of stdio", port)
     .option("--host <host>", "with --http: the interface to bind (default 127.0.0.1, this machine only)")
@@ -225,12 +214,12 @@ function buildProgram(streams: Streams, setTask: (task: Task) => void): Command 
  * Runs the `deepfs` command line on `argv` (without `node` and the script) and answers the exit
  * status: 0 success, 1 nothing found (grep), 2 error. Never throws; every backend opened is closed.
  */
-export async function run(argv: string[], streams: Streams): Promise<number> {
+export async function run(argv: string[], streams: Streams, options: SessionOptions = {}): Promise<number> {
   let task: Task | undefined;
   const program = buildProgram(streams, (parsed) => {
     task = parsed;
   });
-  let options: GlobalOptions = {};
+  let globals: GlobalOptions = {};
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
@@ -238,27 +227,27 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     if (error.exitCode === 0) return 0;
     // `deepfs` alone: commander has printed the help on stderr.
     if (error.code === "commander.help") return 2;
-    options = program.opts<GlobalOptions>();
+    globals = program.opts<GlobalOptions>();
     const message = error.message.replace(/^error: /, "");
     const secrets = argv.flatMap((arg) => secretsOf(arg));
     return report(
       new CliError("invalid_argument", message, { hint: "see 'deepfs --help'" }),
-      options,
+      globals,
       streams,
       secrets,
     );
   }
-  options = program.opts<GlobalOptions>();
+  globals = program.opts<GlobalOptions>();
   if (!task) {
     await writeAll(streams.stderr, program.helpInformation());
     return 2;
   }
-  const session = new Session(options, (line) => streams.stderr.write(`${line}\n`));
-  const out = new Output(streams, options.json === true);
+  const session = new Session(globals, (line) => streams.stderr.write(`${line}\n`), options);
+  const out = new Output(streams, globals.json === true);
   try {
     return await task(session, out);
   } catch (error) {
-    return report(toCliError(error), options, streams, session.secrets);
+    return report(toCliError(error), globals, streams, session.secrets);
   } finally {
     await session.close();
   }

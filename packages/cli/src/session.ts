@@ -1,5 +1,6 @@
 import type { BackendProtocol } from "@deepfs/core";
 import {
+  type BackendSpec,
   configSecrets,
   type DeepfsConfig,
   loadConfigFile,
@@ -13,12 +14,25 @@ import {
   secretsOf,
 } from "@deepfs/url";
 import { CliError, toCliError } from "./errors.js";
+import type { Output } from "./output.js";
 
 /** Options every command takes. */
 export interface GlobalOptions {
   json?: boolean;
   config?: string;
   verbose?: boolean;
+}
+
+/** A command's work once its arguments are parsed: the exit status. */
+export type Task = (session: Session, out: Output) => Promise<number>;
+
+/** How a program embedding the CLI changes where backends come from. */
+export interface SessionOptions {
+  /**
+   * Opens the backend of a parsed URL (default: @deepfs/url's `openSpec`). A program (or a test)
+   * can hand out backends it keeps between runs, e.g. one `memory:?history=1` for several commands.
+   */
+  openSpec?: (spec: BackendSpec) => Promise<OpenedBackend>;
 }
 
 /** A backend and a path inside it. */
@@ -41,10 +55,15 @@ export class Session {
   private readonly opened = new Map<string, Promise<OpenedBackend>>();
   private config: Promise<{ config: DeepfsConfig; baseDir: string }> | undefined;
 
+  private readonly openSpec: (spec: BackendSpec) => Promise<OpenedBackend>;
+
   constructor(
     readonly options: GlobalOptions,
     private readonly log: (line: string) => void,
-  ) {}
+    sessionOptions: SessionOptions = {},
+  ) {
+    this.openSpec = sessionOptions.openSpec ?? openSpec;
+  }
 
   /** The backend and path an operand names, opening the backend on first use. Errors name the operand (masked). */
   async target(operand: string): Promise<Target> {
@@ -70,7 +89,7 @@ export class Session {
       return { backend: opened.backend, path: operand, label: opened.label };
     }
     const location = parseLocation(operand);
-    const opened = await this.open(location.url, () => openSpec(location.spec));
+    const opened = await this.open(location.url, () => this.openSpec(location.spec));
     return { backend: opened.backend, path: location.path, label: opened.label };
   }
 
@@ -99,7 +118,7 @@ export class Session {
     }
     this.secrets.push(...secretsOf(url));
     try {
-      return await this.open(url, async () => openSpec(parseBackendUrl(url)));
+      return await this.open(url, async () => this.openSpec(parseBackendUrl(url)));
     } catch (error) {
       const failure = toCliError(error);
       throw new CliError(failure.code, failure.message, { path: maskUrl(url), cause: error });

@@ -1,3 +1,3 @@
 import { createGlobalSetup } from "@deepfs/harness";
 
-export default createGlobalSetup(["s3", "postgres"]);
+export default createGlobalSetup(["s3", "postgres", "docker"]);

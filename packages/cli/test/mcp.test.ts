@@ -49,7 +49,7 @@ describe("deepfs mcp over stdio", () => {
     try {
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual([
-        "delete_file",
+        "delete",
         "edit_file",
         "glob",
         "grep",
@@ -58,7 +58,7 @@ describe("deepfs mcp over stdio", () => {
         "write_file",
       ]);
       expect(tools.find((t) => t.name === "read_file")?.annotations?.readOnlyHint).toBe(true);
-      expect(tools.find((t) => t.name === "delete_file")?.annotations?.destructiveHint).toBe(true);
+      expect(tools.find((t) => t.name === "delete")?.annotations?.destructiveHint).toBe(true);
       expect((await call("write_file", { file_path: "/notes/a.md", content: "# A\nTODO one\n" })).isError).toBeFalsy();
       expect(text(await call("read_file", { file_path: "/notes/a.md" }))).toBe("     1\t# A\n     2\tTODO one");
       expect(
@@ -70,10 +70,45 @@ describe("deepfs mcp over stdio", () => {
       const traversal = await call("read_file", { file_path: "/notes/../../etc/passwd" });
       expect(traversal.isError).toBe(true);
       expect(traversal.structuredContent?.code).toBe("invalid_path");
-      expect((await call("delete_file", { file_path: "/notes/a.md" })).isError).toBeFalsy();
+      expect((await call("delete", { file_path: "/notes/a.md" })).isError).toBeFalsy();
       const gone = await call("read_file", { file_path: "/notes/a.md" });
       expect(gone.structuredContent).toMatchObject({ code: "file_not_found" });
       expect((await client.listTools()).tools).toHaveLength(7);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("serves memory:?history=1 with the history tools: versions, a version's text, a diff, a restore", async () => {
+    const { client, call } = await stdioClient(["memory:?history=1"]);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(["file_history", "read_file_version", "diff_file", "restore_file"]));
+      expect(names).toHaveLength(11);
+      await call("write_file", { file_path: "/plan.md", content: "step one\n" });
+      await call("edit_file", { file_path: "/plan.md", old_string: "one", new_string: "two" });
+      const history = await call("file_history", { file_path: "/plan.md" });
+      const versions = history.structuredContent?.versions as Array<{ version: string; op: string }>;
+      expect(versions.map((v) => v.op)).toEqual(["edit", "write"]);
+      const first = versions[1]?.version;
+      expect(text(await call("read_file_version", { file_path: "/plan.md", version: first }))).toBe("step one\n");
+      expect(text(await call("diff_file", { file_path: "/plan.md", from_version: first }))).toContain(
+        "-step one\n+step two\n",
+      );
+      expect((await call("restore_file", { file_path: "/plan.md", version: first })).isError).toBeFalsy();
+      expect(text(await call("read_file", { file_path: "/plan.md" }))).toBe("     1\tstep one");
+      const traversal = await call("file_history", { file_path: "/../etc/passwd" });
+      expect(traversal.isError).toBe(true);
+      expect((await call("ls", { path: "/" })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("leaves the history tools out when the store keeps no history", async () => {
+    const { client } = await stdioClient(["--read-only", "memory:"]);
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["glob", "grep", "ls", "read_file"]);
     } finally {
       await client.close();
     }

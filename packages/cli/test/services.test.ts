@@ -1,51 +1,61 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
+import { StateBackend } from "@deepfs/core";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
+import { type BackendSpec, type OpenedBackend, openSpec } from "@deepfs/url";
 import { afterAll, describe, expect, it } from "vitest";
-import { deepfs, readTree, tempDir, writeTree } from "./support.js";
+import { run } from "../src/program.js";
+import { type Cli, removeRoundTripDirs, roundTrip } from "./round-trip.js";
+import { deepfs, tempDir, writeTree } from "./support.js";
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  removeRoundTripDirs();
 });
 
-function tree(count: number): { source: string; files: Map<string, Buffer>; back: string } {
-  const source = tempDir("svc-src");
-  const back = tempDir("svc-back");
-  dirs.push(source, back);
-  return { source, files: writeTree(source, count), back };
+/** The CLI in this process, over one `memory:` store kept between commands (a one-shot run forgets it). */
+function inProcess(): Cli {
+  const store = new StateBackend();
+  const kept = async (spec: BackendSpec): Promise<OpenedBackend> => {
+    if (spec.scheme !== "memory") return openSpec(spec);
+    const close = async () => {};
+    return { backend: store, label: "memory:", close, [Symbol.asyncDispose]: close };
+  };
+  return async (args) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const sink = (chunks: Buffer[]) =>
+      new Writable({
+        write(chunk, _encoding, done) {
+          chunks.push(Buffer.from(chunk));
+          done();
+        },
+      });
+    const stdin = new PassThrough();
+    stdin.end();
+    const status = await run(args, { stdin, stdout: sink(stdout), stderr: sink(stderr) }, { openSpec: kept });
+    return { status, text: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
+  };
 }
 
-/** Copies a tree into `url`, back out to disk, and checks every byte; then grep and rm there. */
-async function roundTrip(url: (path: string) => string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const { source, files, back } = tree(200);
-  const into = await deepfs(["--json", "cp", source, url("/project/")], { env });
-  expect(into.status, into.stderr).toBe(0);
-  expect(JSON.parse(into.text)).toMatchObject({ files: 200, failed: [] });
-  const out = await deepfs(["--json", "cp", url("/project/"), back], { env });
-  expect(JSON.parse(out.text)).toMatchObject({ files: 200, failed: [] });
-  expect(readTree(back)).toEqual(files);
-  // The copy holds the same bytes: sync copies nothing (bytes compared), diff finds nothing.
-  const again = await deepfs(["--json", "sync", source, url("/project/")], { env });
-  expect(again.status, again.stderr).toBe(0);
-  expect(JSON.parse(again.text)).toMatchObject({ added: [], updated: [], deleted: [], unchanged: 200, bytes: 0 });
-  const same = await deepfs(["diff", source, url("/project/")], { env });
-  expect([same.status, same.text]).toEqual([0, ""]);
-  const grep = await deepfs(["grep", "TODO 199", url("/project/")], { env });
-  expect(grep.status).toBe(0);
-  expect(grep.text).toBe("/project/src/dir-3/file 199.md:2:TODO 199\n");
-  const rm = await deepfs(["rm", "-r", url("/project/")], { env });
-  expect(rm.status).toBe(0);
-  const gone = await deepfs(["--json", "ls", url("/project/")], { env });
-  expect(JSON.parse(gone.text).files).toEqual([]);
-}
+describe("deepfs on memory:", () => {
+  it("copies 1,000 files into memory and back, byte for byte, and syncs only changes", {
+    timeout: 600_000,
+  }, async () => {
+    await roundTrip((path) => `memory:#${path}`, {}, inProcess());
+  });
+});
 
 const s3Skip = requireOrSkipReason("s3");
 const s3 = serviceStatus("s3");
 
 describe.skipIf(s3Skip !== undefined)("deepfs on S3", () => {
-  it("copies a tree into a bucket and back, byte for byte", async () => {
+  it("copies 1,000 files into a bucket and back, byte for byte, and syncs only changes", {
+    timeout: 600_000,
+  }, async () => {
     if (!s3.available) return;
     const { DEEPFS_S3_ENDPOINT, DEEPFS_S3_BUCKET, DEEPFS_S3_REGION } = s3.env;
     const env = {
@@ -62,7 +72,9 @@ const pgSkip = requireOrSkipReason("postgres");
 const pg = serviceStatus("postgres");
 
 describe.skipIf(pgSkip !== undefined)("deepfs on PostgreSQL", () => {
-  it("copies a tree into a namespace and back, byte for byte", async () => {
+  it("copies 1,000 files into a namespace and back, byte for byte, and syncs only changes", {
+    timeout: 600_000,
+  }, async () => {
     if (!pg.available) return;
     const base = pg.env.DEEPFS_PG_URL as string;
     const namespace = `cli-${randomBytes(5).toString("hex")}`;
@@ -71,12 +83,24 @@ describe.skipIf(pgSkip !== undefined)("deepfs on PostgreSQL", () => {
   });
 });
 
+describe("deepfs on a local directory", () => {
+  it("copies 1,000 files into another directory and back, byte for byte, and syncs only changes", {
+    timeout: 600_000,
+  }, async () => {
+    const target = tempDir("svc-local");
+    dirs.push(target);
+    await roundTrip((path) => `${target}${path}`);
+  });
+});
+
 describe("deepfs on embedded PostgreSQL (PGlite)", () => {
   it("keeps files in its data directory across runs", async () => {
     const data = tempDir("pglite");
     dirs.push(data);
     const url = `pglite://${join(data, "pg")}?namespace=cli`;
-    const { source, files } = tree(30);
+    const source = tempDir("pglite-src");
+    dirs.push(source);
+    const files = writeTree(source, 30);
     const into = await deepfs(["--json", "cp", source, `${url}#/t/`]);
     expect(into.status, into.stderr).toBe(0);
     expect(JSON.parse(into.text)).toMatchObject({ files: 30, failed: [] });

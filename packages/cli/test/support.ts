@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,4 +81,35 @@ export function readTree(root: string): Map<string, Buffer> {
   };
   walk(root);
   return files;
+}
+
+/**
+ * Changes a tree written by {@link writeTree} the way a user does between two syncs: rewrites 3
+ * files (one binary), adds 2 (one in a new directory), deletes 1. Answers the relative paths.
+ */
+export function changeTree(
+  root: string,
+  files: Map<string, Buffer>,
+): { updated: string[]; added: string[]; deleted: string[] } {
+  const updated = ["src/dir-1/file 1.md", "src/dir-3/file 3.md", "bin/blob-5.png"];
+  for (const rel of updated) {
+    const content = rel.endsWith(".png")
+      ? Buffer.concat([binaryBytes(300), randomBytes(8)])
+      : Buffer.from(`changed ${rel}\n`);
+    writeFileSync(join(root, rel), content);
+    files.set(rel, content);
+  }
+  const added = ["new/deeper/added.ts", "src/dir-2/added.md"];
+  for (const rel of added) {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    const content = Buffer.from(`added ${rel}\n`);
+    writeFileSync(join(root, rel), content);
+    files.set(rel, content);
+  }
+  const deleted = ["src/dir-4/file 4.ts"];
+  for (const rel of deleted) {
+    rmSync(join(root, rel));
+    files.delete(rel);
+  }
+  return { updated, added, deleted };
 }

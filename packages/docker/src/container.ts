@@ -77,6 +77,11 @@ export class SandboxContainer {
     private readonly exec: DockerExec,
   ) {}
 
+  /** True when this sandbox attached to a container it did not create. */
+  get attached(): boolean {
+    return this.config.attach !== undefined;
+  }
+
   /** Calls running right now. */
   get activeCalls(): number {
     return this.inFlight;
@@ -114,7 +119,8 @@ export class SandboxContainer {
     this.lostReason = undefined;
     const running = await pending?.catch(() => undefined);
     running?.channels.close();
-    if (running) await removeQuietly(running.container);
+    // An attached container is not ours: stopping only detaches.
+    if (running && !this.config.attach) await removeQuietly(running.container);
     await this.removing;
   }
 
@@ -165,6 +171,7 @@ export class SandboxContainer {
   }
 
   private async launch(): Promise<Running> {
+    if (this.config.attach) return this.attachTo(this.config.attach.container);
     const { runtime, user, workdir } = this.config;
     await ensureRuntimeImage(this.docker, runtime, retryDocker);
     // A container of an earlier life of this sandbox (lost or crashed) may still hold the name.
@@ -203,20 +210,59 @@ export class SandboxContainer {
     try {
       await container.start();
       const owner = await this.prepare(container);
-      const channels = new ChannelPool(
-        () =>
-          ShellChannel.open(
-            container,
-            { user, workdir, env: this.exec.envList() },
-            { stallMs: CHANNEL_STALL_MS, kill: (token) => this.exec.kill(container, token) },
-          ),
-        CHANNELS_PER_CONTAINER,
-      );
-      return { container, owner, channels, births: new Map() };
+      return { container, owner, channels: this.channelsOf(container), births: new Map() };
     } catch (error) {
       await removeQuietly(container);
       throw error;
     }
+  }
+
+  /** The shell channels of a started container, opened on first use. */
+  private channelsOf(container: Docker.Container): ChannelPool {
+    const { user, workdir } = this.config;
+    return new ChannelPool(
+      () =>
+        ShellChannel.open(
+          container,
+          { user, workdir, env: this.exec.envList() },
+          { stallMs: CHANNEL_STALL_MS, kill: (token) => this.exec.kill(container, token) },
+        ),
+      CHANNELS_PER_CONTAINER,
+    );
+  }
+
+  /**
+   * Attaches to an existing container, which must be running: learns its id, user and working
+   * directory (unless given) and changes nothing in it.
+   */
+  private async attachTo(name: string): Promise<Running> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await retryDocker(() => this.docker.getContainer(name).inspect());
+    } catch (error) {
+      if (httpStatus(error) !== 404) throw error;
+      throw new DeepfsError("backend_unavailable", `no container '${name}' to attach to (see 'docker ps')`);
+    }
+    if (!info.State.Running) {
+      throw new DeepfsError(
+        "backend_unavailable",
+        `container '${name}' is ${info.State.Status || "not running"}; attach needs a running container ('docker start ${name}')`,
+      );
+    }
+    if (this.config.attach?.workdirFromContainer) this.config.workdir = info.Config.WorkingDir || "/";
+    // By id from now on: a container renamed meanwhile is still the one attached.
+    const container = this.docker.getContainer(info.Id);
+    const identity = await this.exec.capture(container, ["/bin/sh", "-c", IDENTITY_SCRIPT, "sh", this.config.workdir]);
+    const [uid, gid] = identity.stdout.toString("utf8").trim().split(" ");
+    const owner = { uid: Number(uid), gid: Number(gid) };
+    if (identity.exitCode !== 0 || !Number.isInteger(owner.uid) || !Number.isInteger(owner.gid)) {
+      const who = this.config.user === "" ? "its user" : `user '${this.config.user}'`;
+      throw new DeepfsError(
+        "backend_unavailable",
+        `cannot run commands in container '${name}' as ${who} (it needs /bin/sh and the working directory ${this.config.workdir})`,
+      );
+    }
+    return { container, owner, channels: this.channelsOf(container), births: new Map() };
   }
 
   /** Learns the user's uid/gid, makes the workdir theirs, runs the runtime's setup commands. */
@@ -276,7 +322,7 @@ export class SandboxContainer {
     this.removing = pending
       ?.then((running) => {
         running.channels.close();
-        return removeQuietly(running.container);
+        return this.config.attach ? undefined : removeQuietly(running.container);
       })
       .catch(() => {});
   }

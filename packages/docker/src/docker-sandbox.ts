@@ -48,9 +48,17 @@ export class DockerSandbox extends BaseSandbox {
   private readonly transfer: DockerTransfer;
   private readonly runtimeImage: string;
 
+  /**
+   * A sandbox over an existing, running container (a name or an id), which it never creates,
+   * changes or removes: `close()` only detaches. See {@link DockerSandboxOptions.attach}.
+   */
+  static attach(container: string, options: Omit<DockerSandboxOptions, "attach"> = {}): DockerSandbox {
+    return new DockerSandbox({ ...options, attach: container });
+  }
+
   constructor(options: DockerSandboxOptions = {}) {
     super();
-    const id = options.id ?? `deepfs-${randomBytes(6).toString("hex")}`;
+    const id = options.id ?? options.attach ?? `deepfs-${randomBytes(6).toString("hex")}`;
     const config = resolveOptions(options, id);
     this.id = id;
     this.exec = new DockerExec(config);
@@ -83,7 +91,15 @@ export class DockerSandbox extends BaseSandbox {
     return this.box.start();
   }
 
-  /** Removes the container and its files. Idempotent; a later call starts a fresh container. */
+  /** True when the sandbox attached to a container it did not create (see {@link attach}). */
+  get attached(): boolean {
+    return this.box.attached;
+  }
+
+  /**
+   * Removes the container and its files (an attached container: only detaches). Idempotent; a
+   * later call starts a fresh container (or attaches again).
+   */
   stop(): Promise<void> {
     return this.box.stop();
   }

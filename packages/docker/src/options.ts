@@ -38,9 +38,21 @@ export interface DockerSandboxOptions {
   labels?: Record<string, string>;
   /** Stop (remove) the container after this long without a call. Default: never. */
   idleTimeoutMs?: number;
-  /** Sandbox id, also the container name. Default: `deepfs-` and random characters. */
+  /** Sandbox id, also the container name. Default: `deepfs-` and random characters (with `attach`: its value). */
   id?: string;
+  /**
+   * Attach to this existing, running container (a name or an id) instead of creating one: nothing is
+   * created, changed (no workdir made, no setup commands) or removed, and `close()`/`stop()` only
+   * detach. Commands and file operations run as `user` (default: the container's own user) in
+   * `workdir` (default: the container's working directory, else `/`). The options that shape a
+   * created container (`runtime`, `image`, `memoryMb`, `cpus`, `pidsLimit`, `network`, `labels`)
+   * are refused with it: the container keeps its own.
+   */
+  attach?: string;
 }
+
+/** Options that only shape a container the sandbox creates. */
+const CREATE_ONLY = ["runtime", "image", "memoryMb", "cpus", "pidsLimit", "network", "labels"] as const;
 
 /** Options after defaults. */
 export interface ResolvedSandboxOptions {
@@ -56,6 +68,8 @@ export interface ResolvedSandboxOptions {
   maxOutputBytes: number;
   labels: Record<string, string>;
   idleTimeoutMs: number | undefined;
+  /** The container to attach to, and whether its own working directory is the workdir (none given). */
+  attach?: { container: string; workdirFromContainer: boolean };
 }
 
 export const DEFAULTS = {
@@ -80,8 +94,21 @@ export const OWNER_HOST_LABEL = "deepfs.owner-host";
 
 /** Checks `options` and fills in the defaults; throws `invalid_argument` for a bad value. */
 export function resolveOptions(options: DockerSandboxOptions, id: string): ResolvedSandboxOptions {
+  const attach = options.attach;
+  if (attach !== undefined) {
+    if (typeof attach !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(attach)) {
+      throw new DeepfsError("invalid_argument", `attach ${JSON.stringify(attach)} is not a container name or id`);
+    }
+    const given = CREATE_ONLY.filter((name) => options[name] !== undefined);
+    if (given.length > 0) {
+      throw new DeepfsError(
+        "invalid_argument",
+        `${given.join(", ")} shape a container the sandbox creates; an attached container keeps its own`,
+      );
+    }
+  }
   const runtime = resolveRuntime(options.runtime, options.image);
-  const workdir = options.workdir ?? runtime.workdir ?? DEFAULTS.workdir;
+  const workdir = options.workdir ?? (attach === undefined ? (runtime.workdir ?? DEFAULTS.workdir) : "/");
   const checkedWorkdir = checkPath(workdir);
   if (!checkedWorkdir.ok || !workdir.startsWith("/")) {
     throw new DeepfsError("invalid_argument", `workdir must be an absolute path, got ${JSON.stringify(workdir)}`);
@@ -97,12 +124,14 @@ export function resolveOptions(options: DockerSandboxOptions, id: string): Resol
     cpus: positive("cpus", options.cpus ?? DEFAULTS.cpus),
     pidsLimit: positive("pidsLimit", options.pidsLimit ?? DEFAULTS.pidsLimit),
     network: options.network ?? DEFAULTS.network,
-    user: options.user ?? DEFAULTS.user,
+    // Attached: "" lets the engine run commands as the container's own user.
+    user: options.user ?? (attach === undefined ? DEFAULTS.user : ""),
     timeoutMs: positive("timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
     maxOutputBytes: positive("maxOutputBytes", options.maxOutputBytes ?? DEFAULTS.maxOutputBytes),
     labels: { ...options.labels },
     idleTimeoutMs: options.idleTimeoutMs === undefined ? undefined : positive("idleTimeoutMs", options.idleTimeoutMs),
   };
+  if (attach !== undefined) config.attach = { container: attach, workdirFromContainer: options.workdir === undefined };
   for (const key of Object.keys(config.env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
       throw new DeepfsError("invalid_argument", `env name ${JSON.stringify(key)} is not valid`);

@@ -8,3 +8,4 @@ export {
   serveStdio,
 } from "./serve.js";
 export { createMcpServer, type McpServerOptions, READ_TOOLS, WRITE_TOOLS } from "./server.js";
+export { HISTORY_READ_TOOLS, HISTORY_WRITE_TOOLS, hasHistoryMethods, keepsHistory } from "./tools-history.js";

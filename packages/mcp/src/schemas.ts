@@ -73,3 +73,35 @@ export const executeOutput = {
   truncated: z.boolean().optional(),
   ...errorFields,
 };
+
+const fileVersion = z.object({
+  version: z.string().describe("Opaque id: pass it to read_file_version, diff_file or restore_file"),
+  etag: z.string().describe("The file's etag as of this version ('' for a delete)"),
+  size: z.number().describe("Bytes (0 for a delete)"),
+  modified_at: z.string().describe("ISO 8601 time of the change"),
+  op: z.string().describe("write, edit, upload, delete or restore"),
+});
+
+export const historyOutput = {
+  path: z.string().optional(),
+  versions: z.array(fileVersion).optional().describe("Newest first"),
+  ...errorFields,
+};
+
+export const readVersionOutput = {
+  path: z.string().optional(),
+  version: z.string().optional(),
+  content: z.string().optional().describe("The whole content (text versions only)"),
+  binary: z.boolean().optional().describe("True for a binary version: its bytes are not in `content`"),
+  size: z.number().optional(),
+  etag: z.string().optional(),
+  ...errorFields,
+};
+
+export const diffOutput = {
+  path: z.string().optional(),
+  from_version: z.string().optional(),
+  to_version: z.string().optional().describe("A version id, or 'current'"),
+  diff: z.string().optional().describe("Unified diff ('' when equal; one summary line for a binary change)"),
+  ...errorFields,
+};

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { type BackendProtocol, isSandboxBackend } from "@deepfs/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { HISTORY_READ_TOOLS, HISTORY_WRITE_TOOLS, hasHistoryMethods, registerHistoryTools } from "./tools-history.js";
 import { registerReadTools } from "./tools-read.js";
 import { registerExecuteTool, registerWriteTools } from "./tools-write.js";
 
@@ -10,7 +11,7 @@ const VERSION: string = (createRequire(import.meta.url)("../package.json") as { 
 /** The tools that only read. */
 export const READ_TOOLS = ["ls", "read_file", "glob", "grep"] as const;
 /** The tools that change files; none is registered in read-only mode. */
-export const WRITE_TOOLS = ["write_file", "edit_file", "delete_file"] as const;
+export const WRITE_TOOLS = ["write_file", "edit_file", "delete"] as const;
 
 /** Options of {@link createMcpServer}. */
 export interface McpServerOptions {
@@ -21,6 +22,12 @@ export interface McpServerOptions {
    * default: a shell reaches past the file tools' path validation. Never in read-only mode.
    */
   allowExecute?: boolean;
+  /**
+   * Register the history tools (file_history, read_file_version, diff_file, and restore_file unless
+   * read-only). Default: when the backend has the history methods; pass the answer of
+   * `keepsHistory(backend)` to register them only when it keeps history now (as `deepfs mcp` does).
+   */
+  history?: boolean;
   /** Server name announced to clients (default "deepfs"). */
   name?: string;
   /** A sentence about the store, added to the instructions the client shows the model. */
@@ -33,8 +40,9 @@ export interface McpServerOptions {
 
 /**
  * An MCP server (the official SDK's `McpServer`) exposing a deepfs backend through the file tools
- * of deepagents: `ls`, `read_file`, `write_file`, `edit_file`, `glob`, `grep`, plus `delete_file`
- * and, for a sandbox when allowed, `execute`. Connect it to any transport:
+ * of deepagents: `ls`, `read_file`, `write_file`, `edit_file`, `glob`, `grep`, `delete` and, for a
+ * sandbox when allowed, `execute`; plus the history tools (`file_history`, `read_file_version`,
+ * `diff_file`, `restore_file`) for a backend with history. Connect it to any transport:
  *
  * ```ts
  * const server = createMcpServer(new LocalBackend({ rootDir: "./workspace" }), { readOnly: true });
@@ -46,12 +54,19 @@ export interface McpServerOptions {
  * - A failed call answers a tool result with `isError: true`, the text `Error [code]: sentence`
  *   and `structuredContent: { error, code }`; a successful one carries the contract's result shape
  *   as `structuredContent`, described by each tool's output schema.
- * - Annotations: the read tools are `readOnlyHint`; write/edit/delete are `destructiveHint`.
+ * - Annotations: the read tools are `readOnlyHint`; write/edit/delete/restore are `destructiveHint`.
  */
 export function createMcpServer(backend: BackendProtocol, options: McpServerOptions = {}): McpServer {
   const readOnly = options.readOnly === true;
   const execute = !readOnly && options.allowExecute === true && isSandboxBackend(backend);
-  const tools = [...READ_TOOLS, ...(readOnly ? [] : WRITE_TOOLS), ...(execute ? ["execute"] : [])];
+  const history = options.history !== false && hasHistoryMethods(backend);
+  const tools = [
+    ...READ_TOOLS,
+    ...(history ? HISTORY_READ_TOOLS : []),
+    ...(readOnly ? [] : WRITE_TOOLS),
+    ...(history && !readOnly ? HISTORY_WRITE_TOOLS : []),
+    ...(execute ? ["execute"] : []),
+  ];
   const instructions = [
     "Files of a deepfs store. Paths are absolute POSIX paths ('/src/app.py'); directories end with '/' in listings.",
     options.description ?? "",
@@ -69,6 +84,7 @@ export function createMcpServer(backend: BackendProtocol, options: McpServerOpti
     maxImageBytes: options.maxImageBytes ?? 10 * 1024 * 1024,
   });
   if (!readOnly) registerWriteTools(server, backend);
+  if (history && hasHistoryMethods(backend)) registerHistoryTools(server, backend, { readOnly });
   if (execute && isSandboxBackend(backend)) registerExecuteTool(server, backend);
   return server;
 }

@@ -4,7 +4,7 @@ import * as z from "zod";
 import { failureOf, guarded, success } from "./results.js";
 import { deleteOutput, editOutput, executeOutput, writeOutput } from "./schemas.js";
 
-/** Registers write_file, edit_file and delete_file: the tools that change files. */
+/** Registers write_file, edit_file and delete (deepagents' names): the tools that change files. */
 export function registerWriteTools(server: McpServer, backend: BackendProtocol): void {
   server.registerTool(
     "write_file",
@@ -63,7 +63,7 @@ export function registerWriteTools(server: McpServer, backend: BackendProtocol):
   );
 
   server.registerTool(
-    "delete_file",
+    "delete",
     {
       title: "Delete a file or directory",
       description:

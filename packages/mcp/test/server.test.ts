@@ -18,22 +18,14 @@ const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 
 
 describe("createMcpServer", () => {
   it("lists the deepagents file tools with schemas and annotations", async () => {
-    const { client } = await start(new MemoryBackend());
+    const { client } = await start(new MemoryBackend(), { history: false });
     const { tools } = await client.listTools();
     const byName = new Map(tools.map((tool) => [tool.name, tool]));
-    expect([...byName.keys()].sort()).toEqual([
-      "delete_file",
-      "edit_file",
-      "glob",
-      "grep",
-      "ls",
-      "read_file",
-      "write_file",
-    ]);
+    expect([...byName.keys()].sort()).toEqual(["delete", "edit_file", "glob", "grep", "ls", "read_file", "write_file"]);
     for (const name of ["ls", "read_file", "glob", "grep"]) {
       expect(byName.get(name)?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
-    for (const name of ["write_file", "edit_file", "delete_file"]) {
+    for (const name of ["write_file", "edit_file", "delete"]) {
       expect(byName.get(name)?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     }
     expect(byName.get("write_file")?.annotations?.idempotentHint).toBe(true);
@@ -97,7 +89,7 @@ describe("createMcpServer", () => {
     expect(capped.structuredContent).toMatchObject({ truncated: true });
     expect(textOf(capped)).toContain("More matches exist");
 
-    const deleted = await call("delete_file", { file_path: "/src/deep" });
+    const deleted = await call("delete", { file_path: "/src/deep" });
     expect(deleted.structuredContent).toMatchObject({ path: "/src/deep" });
     expect(textOf(await call("glob", { pattern: "**/*.py" }))).toBe("No files found matching pattern '**/*.py'");
   });
@@ -110,7 +102,7 @@ describe("createMcpServer", () => {
       ["write_file", { file_path: "/a/../../escape.md", content: "x" }, "invalid_path"],
       ["edit_file", { file_path: "/a.md", old_string: "x", new_string: "y" }, "multiple_occurrences"],
       ["edit_file", { file_path: "/a.md", old_string: "zzz", new_string: "y" }, "string_not_found"],
-      ["delete_file", { file_path: "/nothing" }, "file_not_found"],
+      ["delete", { file_path: "/nothing" }, "file_not_found"],
       ["grep", { pattern: "x", glob: "../*" }, "invalid_path"],
       ["glob", { pattern: "../**" }, "invalid_path"],
     ];
@@ -165,13 +157,13 @@ describe("createMcpServer", () => {
 
   it("in read-only mode registers only the read tools and refuses writes", async () => {
     const backend = new MemoryBackend({ files: { "/keep.md": "keep\n" } });
-    const { client, call } = await start(backend, { readOnly: true, allowExecute: true });
+    const { client, call } = await start(backend, { readOnly: true, allowExecute: true, history: false });
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual(["glob", "grep", "ls", "read_file"]);
     for (const [tool, args] of [
       ["write_file", { file_path: "/keep.md", content: "evil" }],
       ["edit_file", { file_path: "/keep.md", old_string: "keep", new_string: "evil" }],
-      ["delete_file", { file_path: "/keep.md" }],
+      ["delete", { file_path: "/keep.md" }],
     ] as const) {
       const refused = await call(tool, args);
       expect(refused.isError).toBe(true);

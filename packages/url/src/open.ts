@@ -74,8 +74,11 @@ export function describeSpec(spec: BackendSpec): string {
       return `pglite://${spec.dataDir ?? ""}${spec.namespace ? `?namespace=${spec.namespace}` : ""}`;
     case "docker":
       return spec.container ? `docker://${spec.container}` : `docker:?runtime=${spec.runtime ?? "python-minimal"}`;
-    case "memory":
-      return "memory:";
+    case "memory": {
+      if (spec.history === undefined || spec.history === false) return "memory:";
+      const max = typeof spec.history === "object" ? spec.history.maxVersions : undefined;
+      return max === undefined ? "memory:?history=1" : `memory:?history-max-versions=${max}`;
+    }
   }
 }
 
@@ -104,7 +107,7 @@ async function openUnmasked(spec: BackendSpec): Promise<OpenedBackend> {
   const label = describeSpec(spec);
   switch (spec.scheme) {
     case "memory": {
-      const backend = new StateBackend();
+      const backend = new StateBackend(spec.history === undefined ? {} : { history: spec.history });
       return opened(backend, label, async () => {});
     }
     case "file": {
@@ -137,14 +140,18 @@ async function openUnmasked(spec: BackendSpec): Promise<OpenedBackend> {
       return opened(backend, label, () => backend.close());
     }
     case "docker": {
-      if (spec.container !== undefined) {
-        throw new DeepfsError(
-          "unsupported",
-          `${label}: attaching to a running container is not supported yet (DockerSandbox creates and owns ` +
-            "its container); use docker:?runtime=<preset> for a fresh sandbox, removed on exit",
-        );
-      }
       const { DockerSandbox } = await load(spec, () => import("@deepfs/docker"));
+      if (spec.container !== undefined) {
+        // Attach: the container must be running (checked now, so a typo fails here); close() only detaches.
+        const attached = DockerSandbox.attach(spec.container);
+        try {
+          await attached.start();
+        } catch (error) {
+          await attached.close();
+          throw error;
+        }
+        return opened(attached, label, () => attached.close());
+      }
       const sandbox = new DockerSandbox(defined({ runtime: spec.runtime as "python-minimal" | undefined }));
       return opened(sandbox, label, () => sandbox.close());
     }

@@ -1,8 +1,9 @@
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { HistoryOption } from "@deepfs/core";
 import { DeepfsError } from "@deepfs/core";
 import { maskUrl } from "./mask.js";
-import type { BackendSpec, DockerSpec, PgliteSpec, PostgresSpec, S3Spec } from "./spec.js";
+import type { BackendSpec, DockerSpec, MemorySpec, PgliteSpec, PostgresSpec, S3Spec } from "./spec.js";
 
 /** The schemes {@link parseBackendUrl} understands (`postgresql:` is an alias of `postgres:`). */
 export const SCHEMES = ["file", "s3", "postgres", "postgresql", "pglite", "docker", "memory"] as const;
@@ -51,6 +52,41 @@ function flag(input: string, name: string, value: string | undefined): boolean |
   if (["1", "true", "yes", ""].includes(value)) return true;
   if (["0", "false", "no"].includes(value)) return false;
   return invalid(input, `parameter '${name}' must be 1 or 0`);
+}
+
+/** The query parameters that turn version history on (see {@link historyOf}). */
+export const HISTORY_PARAMS = ["history", "history-max-versions"] as const;
+
+/**
+ * The `history` option a query asks for: `history=1` turns it on, `history-max-versions=N` (which
+ * implies it) keeps at most N versions per file; undefined when the query says nothing of history.
+ */
+function historyOf(input: string, query: Map<string, string>): HistoryOption | undefined {
+  const on = flag(input, "history", query.get("history"));
+  const max = query.get("history-max-versions");
+  if (max === undefined) return on;
+  const maxVersions = Number(max);
+  if (!/^[0-9]+$/.test(max) || !Number.isSafeInteger(maxVersions) || maxVersions < 1) {
+    invalid(input, "parameter 'history-max-versions' must be a positive integer");
+  }
+  if (on === false) invalid(input, "history=0 with history-max-versions", "drop one of them");
+  return { maxVersions };
+}
+
+/**
+ * Refuses the history parameters on a scheme whose backend keeps no history (its options have no
+ * `history`), saying so instead of the generic "unknown parameter".
+ */
+function refuseHistory(input: string, url: URL, scheme: string): void {
+  for (const name of HISTORY_PARAMS) {
+    if (url.searchParams.has(name)) {
+      invalid(
+        input,
+        `parameter '${name}': ${scheme}: backends keep no version history yet`,
+        "history is available on memory: (e.g. memory:?history=1) and in configs whose routes all keep it",
+      );
+    }
+  }
 }
 
 function decoded(input: string, part: string): string {
@@ -151,7 +187,7 @@ function parseDocker(input: string, url: URL): DockerSpec {
  *   (other parameters, such as `sslmode`, go to the driver);
  * - `pglite:///abs/datadir?namespace=...` (`pglite:` alone: in memory): the embedded PostgreSQL;
  * - `docker:?runtime=python-minimal`: a fresh `DockerSandbox`; `docker://<container>`: attach;
- * - `memory:`: a `StateBackend`.
+ * - `memory:`: a `StateBackend` (`memory:?history=1`, `&history-max-versions=N`: with version history).
  *
  * Throws a `DeepfsError` (`invalid_argument`) whose message shows the URL with its password masked.
  */
@@ -165,6 +201,7 @@ export function parseBackendUrl(input: string, options: ParseOptions = {}): Back
   switch (scheme) {
     case "file": {
       const url = parseUrl(input);
+      refuseHistory(input, url, "file");
       if (url.search || url.hash) invalid(input, "a query or fragment", "file URLs take no parameters");
       try {
         return { scheme: "file", rootDir: fileURLToPath(url) };
@@ -175,18 +212,24 @@ export function parseBackendUrl(input: string, options: ParseOptions = {}): Back
       }
     }
     case "s3":
-      return parseS3(input, parseUrl(input));
     case "postgres":
     case "postgresql":
-      return parsePostgres(input, parseUrl(input));
     case "pglite":
-      return parsePglite(input, parseUrl(input), cwd);
-    case "docker":
-      return parseDocker(input, parseUrl(input));
+    case "docker": {
+      const url = parseUrl(input);
+      refuseHistory(input, url, scheme === "postgresql" ? "postgres" : scheme);
+      if (scheme === "s3") return parseS3(input, url);
+      if (scheme === "pglite") return parsePglite(input, url, cwd);
+      if (scheme === "docker") return parseDocker(input, url);
+      return parsePostgres(input, url);
+    }
     case "memory": {
       const url = parseUrl(input);
-      if (url.pathname !== "" || url.search || url.host) invalid(input, "anything after 'memory:'");
-      return { scheme: "memory" };
+      if (url.pathname !== "" || url.host) invalid(input, "anything after 'memory:' but a query");
+      const spec: MemorySpec = { scheme: "memory" };
+      const history = historyOf(input, queryOf(input, url, HISTORY_PARAMS));
+      if (history !== undefined) spec.history = history;
+      return spec;
     }
     default:
       return invalid(

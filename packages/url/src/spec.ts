@@ -1,3 +1,5 @@
+import type { HistoryOption } from "@deepfs/core";
+
 /**
  * What a backend URL describes, scheme by scheme: the options of the backend it opens, with nothing
  * secret in them except the PostgreSQL connection URL (which keeps its password for the driver and
@@ -43,18 +45,20 @@ export interface PgliteSpec {
   namespace?: string;
 }
 
-/** `docker:?runtime=python-minimal` (a fresh sandbox) or `docker://<container>` (attach; not supported yet). */
+/** `docker:?runtime=python-minimal` (a fresh sandbox) or `docker://<container>` (attach to a running one, never removed). */
 export interface DockerSpec {
   scheme: "docker";
-  /** A running container to attach to. */
+  /** A running container (name or id) to attach to: `DockerSandbox.attach`, which never removes it. */
   container?: string;
   /** Runtime preset of a fresh sandbox (the sandbox's default when absent). */
   runtime?: string;
 }
 
-/** `memory:`: a `StateBackend`, empty when opened and gone when closed. */
+/** `memory:` (`?history=1`, `&history-max-versions=N`): a `StateBackend`, empty when opened and gone when closed. */
 export interface MemorySpec {
   scheme: "memory";
+  /** Version history of its files (`history=1`: every version; `history-max-versions=N`: at most N per file). */
+  history?: HistoryOption;
 }
 
 /** A route of a {@link DeepfsConfig}: a URL, or a URL with options. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { HistoryProtocol } from "@deepfs/core";
 import { DeepfsError } from "@deepfs/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkConfig, loadConfigFile, openBackend } from "../src/index.js";
@@ -28,6 +29,21 @@ describe("openBackend", () => {
     expect(local.label).toBe(`file://${join(dir, "files")}`);
   });
 
+  it("opens memory:?history=1 with version history, and a config whose members all keep it", async () => {
+    await using memory = await openBackend("memory:?history-max-versions=2");
+    expect(memory.label).toBe("memory:?history-max-versions=2");
+    const files = memory.backend as unknown as HistoryProtocol;
+    for (const text of ["1", "2", "3"]) await memory.backend.write("/a.md", text, {});
+    expect((await files.history("/a.md")).versions?.length).toBe(2);
+    await using plain = await openBackend("memory:");
+    expect(await (plain.backend as unknown as HistoryProtocol).history("/a.md")).toMatchObject({ code: "unsupported" });
+    await using config = await openBackend({ default: "memory:?history=1", routes: { "/m/": "memory:?history=1" } });
+    const composite = config.backend as unknown as HistoryProtocol;
+    const snapshot = (await composite.snapshot()).snapshot ?? "";
+    await config.backend.write("/m/b.md", "b");
+    expect((await composite.changesSince(snapshot)).changes).toEqual([{ path: "/m/b.md", change: "added" }]);
+  });
+
   it("opens a config as a composite with read-only routes, and closes every member", async () => {
     writeFileSync(join(dir, "ro.txt"), "keep");
     const opened = await openBackend(
@@ -43,10 +59,18 @@ describe("openBackend", () => {
     await opened.close();
   });
 
-  it("refuses docker://<container> with the reason, before touching Docker", async () => {
-    const error = await rejection(openBackend("docker://my-sandbox"));
-    expect(error.code).toBe("unsupported");
-    expect(error.message).toContain("docker:?runtime=");
+  it("attaches docker://<container> at once, so an unreachable engine is an error naming the container", async () => {
+    // The attach itself is tested against a real engine in packages/docker and packages/cli.
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${join(dir, "no-docker.sock")}`;
+    try {
+      const error = await rejection(openBackend("docker://my-sandbox"));
+      expect(error.code).toBe("backend_unavailable");
+      expect(error.message).toMatch(/^Sandbox my-sandbox could not start: /);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
   });
 
   it("masks the password when a PostgreSQL server cannot be reached", async () => {

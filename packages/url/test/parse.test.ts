@@ -89,6 +89,45 @@ describe("parseBackendUrl", () => {
     expect(errorOf(() => parseBackendUrl("memory:x")).code).toBe("invalid_argument");
   });
 
+  it("turns version history on for memory: with history=1 or history-max-versions=N", () => {
+    expect(parseBackendUrl("memory:?history=1")).toEqual({ scheme: "memory", history: true });
+    expect(parseBackendUrl("memory:?history=0")).toEqual({ scheme: "memory", history: false });
+    expect(parseBackendUrl("memory:?history-max-versions=5")).toEqual({
+      scheme: "memory",
+      history: { maxVersions: 5 },
+    });
+    expect(parseBackendUrl("memory:?history=1&history-max-versions=2")).toEqual({
+      scheme: "memory",
+      history: { maxVersions: 2 },
+    });
+    expect(parseLocation("memory:/notes/a.md?history=1")).toMatchObject({
+      url: "memory:?history=1",
+      spec: { scheme: "memory", history: true },
+      path: "/notes/a.md",
+    });
+    for (const bad of ["memory:?history=maybe", "memory:?history-max-versions=0", "memory:?history-max-versions=1.5"]) {
+      expect(errorOf(() => parseBackendUrl(bad)).code).toBe("invalid_argument");
+    }
+    expect(errorOf(() => parseBackendUrl("memory:?history=0&history-max-versions=3")).message).toContain("drop one");
+    expect(errorOf(() => parseBackendUrl("memory:?colour=red")).message).toContain("unknown parameter 'colour'");
+  });
+
+  it("refuses history parameters on backends that keep no history, saying so", () => {
+    for (const url of [
+      "s3://bucket/p?history=1",
+      "postgres://app:s3cret@db/app?history=1",
+      "pglite:///data/pg?history-max-versions=3",
+      "docker:?history=1",
+      "file:///srv/files?history=1",
+    ]) {
+      const error = errorOf(() => parseBackendUrl(url));
+      expect(error.code).toBe("invalid_argument");
+      expect(error.message).toContain("keep no version history");
+      expect(error.message).toContain("memory:?history=1");
+      expect(error.message).not.toContain("s3cret");
+    }
+  });
+
   it("refuses unknown schemes and parameters with a hint", () => {
     const scheme = errorOf(() => parseBackendUrl("ftp://host/dir"));
     expect(scheme.code).toBe("invalid_argument");

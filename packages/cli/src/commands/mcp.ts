@@ -1,4 +1,3 @@
-import { serveHttp, serveStdio } from "@deepfs/mcp";
 import { CliError } from "../errors.js";
 import { type Output, writeAll } from "../output.js";
 import type { Session } from "../session.js";
@@ -40,8 +39,15 @@ export async function mcp(
   url: string | undefined,
   options: McpCommandOptions,
 ): Promise<number> {
+  // Loaded here, not at start: the MCP SDK is most of the CLI's start-up time, and only `mcp` needs it.
+  const { keepsHistory, serveHttp, serveStdio } = await import("@deepfs/mcp");
   const opened = await session.backend(url);
-  const serverOptions = { readOnly: options.readOnly === true, allowExecute: options.allowExecute === true };
+  const serverOptions = {
+    readOnly: options.readOnly === true,
+    allowExecute: options.allowExecute === true,
+    // The history tools only when the store keeps history now (a store without it would answer unsupported).
+    history: await keepsHistory(opened.backend),
+  };
   const mode = serverOptions.readOnly ? " (read-only)" : "";
   if (options.http === undefined) {
     if (options.host !== undefined || options.token !== undefined) {
