@@ -3,8 +3,8 @@
  * package), and a one-line summary for binary files, whose bytes mean nothing in a patch.
  */
 import { createTwoFilesPatch } from "diff";
-import { countLines, lineEditBudget, splitLines } from "./line-diff.js";
-import { isSearchableText, utf8ByteLength } from "./text.js";
+import { diffableText, lineEditBudget, linesWithEnds } from "./line-diff.js";
+import { countLines, utf8ByteLength } from "./text.js";
 
 /** One side of a change: text, bytes, or `null` for a file that does not exist on that side. */
 export type DiffSide = string | Uint8Array | null;
@@ -43,8 +43,8 @@ export function unifiedDiff(
 
 /** A unified diff that removes every line of `before` and adds every line of `after`, in one hunk. */
 function wholeReplacement(oldName: string, newName: string, before: string, after: string): string {
-  const oldLines = splitLines(before);
-  const newLines = splitLines(after);
+  const oldLines = linesWithEnds(before);
+  const newLines = linesWithEnds(after);
   const range = (count: number) => (count === 0 ? "0,0" : `1,${count}`);
   const out = [`--- ${oldName}\n+++ ${newName}\n@@ -${range(oldLines.length)} +${range(newLines.length)} @@\n`];
   const emit = (sign: string, line: string) =>
@@ -60,16 +60,15 @@ export function binaryDiff(before: DiffSide, after: DiffSide): string {
 }
 
 /**
- * {@link unifiedDiff} when both sides are text (or absent), else {@link binaryDiff}. Bytes, and text
+ * {@link unifiedDiff} when both sides are text (or absent), else {@link binaryDiff}. Bytes that are
+ * valid UTF-8 are text (stores such as S3 answer bytes for every file); invalid UTF-8, and text
  * holding NUL, are binary (grep's rule, after ripgrep).
  */
 export function diffContents(path: string, before: DiffSide, after: DiffSide, options?: UnifiedDiffOptions): string {
-  if (isBinary(before) || isBinary(after)) return binaryDiff(before, after);
-  return unifiedDiff(path, before as string | null, after as string | null, options);
-}
-
-function isBinary(side: DiffSide): boolean {
-  return side instanceof Uint8Array || (typeof side === "string" && !isSearchableText(side));
+  const oldText = before === null ? null : diffableText(before);
+  const newText = after === null ? null : diffableText(after);
+  if ((before !== null && oldText === null) || (after !== null && newText === null)) return binaryDiff(before, after);
+  return unifiedDiff(path, oldText, newText, options);
 }
 
 function byteLength(side: DiffSide): number {

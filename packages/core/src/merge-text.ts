@@ -6,7 +6,7 @@
  * merge then answers `too_complex` instead of spending seconds on it.
  */
 import { diffArrays } from "diff";
-import { lineEditBudget, splitLines } from "./line-diff.js";
+import { lineEditBudget, linesWithEnds } from "./line-diff.js";
 
 /** One place where both sides changed the same lines differently. */
 export interface MergeConflictRegion {
@@ -41,9 +41,9 @@ interface Hunk {
 export function mergeTexts(base: string, ours: string, theirs: string): MergeTextResult {
   if (ours === theirs || theirs === base) return { ok: true, merged: ours };
   if (ours === base) return { ok: true, merged: theirs };
-  const o = splitLines(base);
-  const a = splitLines(ours);
-  const b = splitLines(theirs);
+  const o = linesWithEnds(base);
+  const a = linesWithEnds(ours);
+  const b = linesWithEnds(theirs);
   const hunksA = hunksOf(o, a);
   const hunksB = hunksOf(o, b);
   if (hunksA === undefined || hunksB === undefined) return { ok: false, reason: "too_complex" };

@@ -8,10 +8,10 @@ import { writeTo } from "../composite-router.js";
 import { diffContents } from "../diff.js";
 import { type DriverFile, type Fault, isFault, isPromiseLike, type WriteCall } from "../kit/driver.js";
 import { describeFault } from "../kit/messages.js";
+import { diffableText } from "../line-diff.js";
 import { type MergeConflictRegion, mergeTexts } from "../merge-text.js";
 import { comparePaths, isWithin } from "../paths.js";
 import type { ErrorCode } from "../protocol.js";
-import { isSearchableText } from "../text.js";
 import { type BranchDriver, filesBelow, isAbsent } from "./branch-driver.js";
 
 /** How a file differs between the branch and its base. */
@@ -232,10 +232,10 @@ async function mergeIntoBase(
   pending: Pending,
 ): Promise<"merged" | { reason: string; regions?: MergeConflictRegion[] }> {
   const { path } = pending;
-  const ours = pending.after?.content;
+  const ours = pending.after === null ? null : diffableText(pending.after.content);
   const ancestor = d.ancestors.get(path);
   const changed = changedInBase(path);
-  if (typeof ours !== "string" || !isSearchableText(ours) || ancestor === undefined || !isSearchableText(ancestor)) {
+  if (ours === null || ancestor === undefined) {
     return { reason: `${changed}, and cannot be merged (binary, or too large to keep its ancestor)` };
   }
   for (let attempt = 0; attempt < MERGE_ATTEMPTS; attempt++) {
@@ -244,10 +244,9 @@ async function mergeIntoBase(
       if (isAbsent(now)) return { reason: `'${path}' was deleted in the base after the branch read it` };
       return { reason: describeFault("read", path, now) };
     }
-    if ("window" in now || typeof now.content !== "string" || !isSearchableText(now.content)) {
-      return { reason: `${changed}, and cannot be merged (the base's version is binary)` };
-    }
-    const merged = mergeTexts(ancestor, ours, now.content);
+    const theirs = "window" in now ? null : diffableText(now.content);
+    if (theirs === null) return { reason: `${changed}, and cannot be merged (the base's version is binary)` };
+    const merged = mergeTexts(ancestor, ours, theirs);
     if (!merged.ok && merged.reason === "too_complex") {
       return { reason: `${changed}, and the changes are too large to merge line by line` };
     }

@@ -24,6 +24,7 @@ import {
 } from "../kit/driver.js";
 import { mapLimit } from "../kit/limit.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, grepDriver } from "../kit/search.js";
+import { diffableText } from "../line-diff.js";
 import { dirPrefix, isWithin, parentDir } from "../paths.js";
 import type { GrepMatch } from "../protocol.js";
 
@@ -308,7 +309,8 @@ export class BranchDriver implements Driver {
   private async keepAncestor(path: string, based: string, call: CallContext): Promise<void> {
     const got = await this.base.read(path, { whole: true, ...(call.signal ? { signal: call.signal } : {}) });
     if (isFault(got) || "window" in got || (got.etag ?? "") !== based) return;
-    if (typeof got.content === "string") this.ancestors.set(path, got.content);
+    const text = diffableText(got.content);
+    if (text !== null) this.ancestors.set(path, text);
   }
 
   /** The base etag of `path` now, or null when the branch shows no base file there. */
