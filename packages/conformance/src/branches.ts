@@ -222,6 +222,65 @@ export function registerBranchRules(ctx: ContractContext): void {
       },
     );
 
+    ctx.rule("a three-way commit merges edits of different lines of one file; the default refuses it", async (env) => {
+      const lines = (...changed: Array<[number, string]>) => {
+        const out = ["one", "two", "three", "four", "five", "six", "seven"];
+        for (const [at, text] of changed) out[at] = text;
+        return `${out.join("\n")}\n`;
+      };
+      await seed(env, { "/m/doc.md": lines() });
+      const first = branch(env.backend);
+      const second = branch(env.backend);
+      expectSuccess(await first.edit(env.at("/m/doc.md"), "two", "TWO by first"));
+      expectSuccess(await second.edit(env.at("/m/doc.md"), "six", "SIX by second"));
+      expect((await first.commit()).committed).toEqual([env.at("/m/doc.md")]);
+
+      const refused = await second.commit();
+      expect(refused.conflicts.map((c) => c.path)).toEqual([env.at("/m/doc.md")]);
+      expect(refused.conflicts[0]?.regions).toBeUndefined();
+      expect(await textOf(env.backend, env.at("/m/doc.md"))).toBe(lines([1, "TWO by first"]));
+
+      const merged = await second.commit({ merge: "three-way" });
+      expect(merged.conflicts).toEqual([]);
+      expect(merged.committed).toEqual([env.at("/m/doc.md")]);
+      expect(merged.merged).toEqual([env.at("/m/doc.md")]);
+      const both = lines([1, "TWO by first"], [5, "SIX by second"]);
+      expect(await textOf(env.backend, env.at("/m/doc.md"))).toBe(both);
+      // The file left the branch: it shows the base's merged text.
+      expect(await textOf(second, env.at("/m/doc.md"))).toBe(both);
+      expect(await changeList(second)).toEqual([]);
+    });
+
+    ctx.rule(
+      "a three-way commit of overlapping edits is a conflict with both sides, and changes nothing",
+      async (env) => {
+        await seed(env, {
+          "/o/doc.md": "title\nshared line\nend\n",
+          "/o/data.bin": new Uint8Array([0, 1, 2, 3]),
+        });
+        const first = branch(env.backend);
+        const second = branch(env.backend);
+        expectSuccess(await first.edit(env.at("/o/doc.md"), "shared line", "first's line"));
+        expectSuccess(await second.edit(env.at("/o/doc.md"), "shared line", "second's line"));
+        await first.uploadFiles([[env.at("/o/data.bin"), new Uint8Array([0, 1])]]);
+        await second.uploadFiles([[env.at("/o/data.bin"), new Uint8Array([0, 2])]]);
+        expect((await first.commit()).committed).toEqual([env.at("/o/data.bin"), env.at("/o/doc.md")]);
+
+        const got = await second.commit({ merge: "three-way" });
+        expect(got.committed).toEqual([]);
+        expect(got.merged).toBeUndefined();
+        expect(got.conflicts.map((c) => c.path)).toEqual([env.at("/o/data.bin"), env.at("/o/doc.md")]);
+        const [binary, text] = got.conflicts;
+        expect(binary?.regions).toBeUndefined();
+        expect(text?.regions).toEqual([
+          { line: 2, base: "shared line\n", ours: "second's line\n", theirs: "first's line\n" },
+        ]);
+        // Nothing was merged: the base keeps the first branch's text, the second keeps its own.
+        expect(await textOf(env.backend, env.at("/o/doc.md"))).toBe("title\nfirst's line\nend\n");
+        expect(await textOf(second, env.at("/o/doc.md"))).toBe("title\nsecond's line\nend\n");
+      },
+    );
+
     ctx.rule("grep and glob see the base and the branch's changes alike", async (env) => {
       await seed(env, { "/g/clean/a.txt": "needle in the base\n", "/g/dirty/b.txt": "needle too\n" });
       const b = branch(env.backend);

@@ -25,6 +25,7 @@ export { VersionLog } from "./history/version-log.js";
 export * from "./internal-names.js";
 export * from "./key-lock.js";
 export * from "./memory-backend.js";
+export { type MergeConflictRegion, type MergeTextResult, mergeTexts } from "./merge-text.js";
 export * from "./mime.js";
 export * from "./paths.js";
 export * from "./protocol.js";

@@ -16,10 +16,19 @@ describe("unifiedDiff", () => {
 });
 
 describe("diffContents", () => {
-  it("summarises binary changes (bytes, or text holding NUL) by size", () => {
+  it("summarises binary changes (invalid UTF-8, or text holding NUL) by size", () => {
     expect(binaryDiff(new Uint8Array(3), null)).toBe("binary, 3 → 0 bytes");
-    expect(diffContents("/img.png", new Uint8Array([1, 2]), new Uint8Array([1, 2, 3]))).toBe("binary, 2 → 3 bytes");
+    expect(diffContents("/img.png", new Uint8Array([0xff, 2]), new Uint8Array([1, 2, 3]))).toBe("binary, 2 → 3 bytes");
+    expect(diffContents("/img.png", new Uint8Array([0, 2]), null)).toBe("binary, 2 → 0 bytes");
     expect(diffContents("/x.bin", "\u0000ab", "é")).toBe("binary, 3 → 2 bytes");
     expect(diffContents("/t.txt", "a\n", "b\n")).toContain("-a\n+b\n");
+  });
+
+  it("diffs bytes that are valid UTF-8 as text (stores that answer bytes for every file)", () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(diffContents("/s3.txt", bytes("été\n"), bytes("hiver\n"))).toBe(
+      "--- a/s3.txt\n+++ b/s3.txt\n@@ -1,1 +1,1 @@\n-été\n+hiver\n",
+    );
+    expect(diffContents("/new.txt", null, bytes("x\n"))).toContain("+x\n");
   });
 });

@@ -86,13 +86,16 @@ export class BranchBackend extends DriverBackend<BranchDriver> {
    * the base still has the version the branch read (`ifMatch`), or still has no file for one the
    * branch added (`ifNoneMatch: "*"`). Applied files leave the branch (it reads them from the base
    * again); the others stay, reported in `conflicts` with the reason. Deletes are applied first.
+   * With `merge: "three-way"`, a text file the base changed meanwhile is merged when the two
+   * changes touch different lines (listed in `merged`), and stays a conflict with both sides of each
+   * overlapping region otherwise.
    */
   commit(options: CommitOptions = {}): Promise<CommitResult> {
     const paths = canonicalPaths(options.paths);
     if (typeof paths === "string") {
       return Promise.resolve({ committed: [], conflicts: [], error: paths, code: "invalid_path" });
     }
-    return commitBranch(this.driver, { paths });
+    return commitBranch(this.driver, { paths, merge: options.merge });
   }
 
   /** Drops every change of the branch (the upper store is emptied); it shows the base again. */

@@ -8,6 +8,8 @@ import { writeTo } from "../composite-router.js";
 import { diffContents } from "../diff.js";
 import { type DriverFile, type Fault, isFault, isPromiseLike, type WriteCall } from "../kit/driver.js";
 import { describeFault } from "../kit/messages.js";
+import { diffableText } from "../line-diff.js";
+import { type MergeConflictRegion, mergeTexts } from "../merge-text.js";
 import { comparePaths, isWithin } from "../paths.js";
 import type { ErrorCode } from "../protocol.js";
 import { type BranchDriver, filesBelow, isAbsent } from "./branch-driver.js";
@@ -38,12 +40,19 @@ export interface CommitConflict {
   path: string;
   /** Why, as a sentence (names the path, never its contents). */
   reason: string;
+  /**
+   * With `merge: "three-way"`, where the branch's and the base's changes overlap: both sides of
+   * each overlapping region (the file itself is left as it was, in the base and in the branch).
+   */
+  regions?: MergeConflictRegion[];
 }
 
 /** The answer of `commit()`. */
 export interface CommitResult {
-  /** Paths now in the base as the branch had them; they left the branch. */
+  /** Paths now in the base as the branch had them (or merged with the base's changes); they left the branch. */
   committed: string[];
+  /** With `merge: "three-way"`: the committed paths whose text was merged with changes made in the base meanwhile. */
+  merged?: string[];
   /** Paths left in the branch, with the reason. */
   conflicts: CommitConflict[];
   error?: string;
@@ -54,6 +63,13 @@ export interface CommitResult {
 export interface CommitOptions {
   /** Only changes at or below these paths (default: all). */
   paths?: string[];
+  /**
+   * `"none"` (default): a file the base changed since the branch read it is a conflict, all or
+   * nothing. `"three-way"`: such a text file is merged from the base's version the branch started
+   * from (its ancestor), as `git merge-file` does, when the two changes touch different lines; where
+   * they overlap it stays a conflict, with both sides in `regions`.
+   */
+  merge?: "none" | "three-way";
 }
 
 /** A change as found: its kind, the base etag it rests on, and the branch's content (null for a delete). */
@@ -125,17 +141,19 @@ export async function branchChanges(
  */
 export async function commitBranch(d: BranchDriver, options: CommitOptions = {}): Promise<CommitResult> {
   const selects = selector(options.paths);
+  const merge = options.merge === "three-way";
   const result: CommitResult = { committed: [], conflicts: [] };
   const paths = await candidates(d, selects);
   const reported = new Set<string>();
   for (const pass of ["deletes", "writes"] as const) {
     for (const path of paths) {
       if (reported.has(path)) continue;
-      const outcome = await d.lock.runScoped({ keys: [path] }, () => commitOne(d, path, pass));
+      const outcome = await d.lock.runScoped({ keys: [path] }, () => commitOne(d, path, pass, merge));
       if (outcome === "skipped") continue;
       reported.add(path);
-      if (outcome === "committed") result.committed.push(path);
-      else result.conflicts.push({ path, reason: outcome.reason });
+      if (outcome === "committed" || outcome === "merged") result.committed.push(path);
+      else result.conflicts.push({ path, ...outcome });
+      if (outcome === "merged") result.merged = [...(result.merged ?? []), path];
     }
   }
   pruneTombstones(d, selects);
@@ -151,14 +169,15 @@ export async function discardBranch(d: BranchDriver): Promise<void> {
     d.hidden.clear();
     d.based.clear();
     d.changed.clear();
+    d.ancestors.clear();
   });
 }
 
-/** What committing one path came to: applied, not this pass's (or no change), or why not. */
-type Outcome = "committed" | "skipped" | { reason: string };
+/** What committing one path came to: applied (or merged), not this pass's (or no change), or why not. */
+type Outcome = "committed" | "merged" | "skipped" | { reason: string; regions?: MergeConflictRegion[] };
 
 /** Applies the change of one path if it belongs to `pass`: what happened, or why it could not be applied. */
-async function commitOne(d: BranchDriver, path: string, pass: "deletes" | "writes"): Promise<Outcome> {
+async function commitOne(d: BranchDriver, path: string, pass: "deletes" | "writes", merge: boolean): Promise<Outcome> {
   const pending = await pendingAt(d, path);
   if (isFault(pending)) return { reason: describeFault("read", path, pending) };
   if (pending === null) {
@@ -168,13 +187,19 @@ async function commitOne(d: BranchDriver, path: string, pass: "deletes" | "write
   }
   if ((pending.after === null) !== (pass === "deletes")) return "skipped";
   const refused = pending.after === null ? await deleteInBase(d, path, pending.based) : await writeInBase(d, pending);
-  if (refused !== null) return { reason: refused };
+  let merged = false;
+  if (refused !== null) {
+    if (!merge || pending.after === null || refused !== changedInBase(path)) return { reason: refused };
+    const outcome = await mergeIntoBase(d, pending);
+    if (outcome !== "merged") return outcome;
+    merged = true;
+  }
   if (pending.after !== null) {
     const removed = await d.upper.remove(path, {});
     if (isFault(removed) && !isAbsent(removed)) return { reason: describeFault("delete", path, removed) };
   }
   forget(d, path);
-  return "committed";
+  return merged ? "merged" : "committed";
 }
 
 /** Writes the branch's content to the base if the base still has the version the branch rests on. */
@@ -186,7 +211,57 @@ async function writeInBase(d: BranchDriver, pending: Pending): Promise<string | 
   if (written.fault !== "conflict") return describeFault("write", path, written);
   if (written.reason === "exists") return `'${path}' was created in the base after the branch created it`;
   if (written.reason === "missing") return `'${path}' was deleted in the base after the branch read it`;
+  return changedInBase(path);
+}
+
+/** The conflict of a file the base changed since the branch read it (the one a three-way merge may resolve). */
+function changedInBase(path: string): string {
   return `'${path}' was changed in the base after the branch read it`;
+}
+
+/** Attempts at a merge when the base keeps changing under it. */
+const MERGE_ATTEMPTS = 5;
+
+/**
+ * Merges the branch's text of a file with the base's text now, from the ancestor the branch kept,
+ * and writes the result to the base on condition that the base has not changed again (else tries
+ * again, a few times). Binary files, files without a kept ancestor and overlapping changes stay conflicts.
+ */
+async function mergeIntoBase(
+  d: BranchDriver,
+  pending: Pending,
+): Promise<"merged" | { reason: string; regions?: MergeConflictRegion[] }> {
+  const { path } = pending;
+  const ours = pending.after === null ? null : diffableText(pending.after.content);
+  const ancestor = d.ancestors.get(path);
+  const changed = changedInBase(path);
+  if (ours === null || ancestor === undefined) {
+    return { reason: `${changed}, and cannot be merged (binary, or too large to keep its ancestor)` };
+  }
+  for (let attempt = 0; attempt < MERGE_ATTEMPTS; attempt++) {
+    const now = await d.base.read(path, { whole: true });
+    if (isFault(now)) {
+      if (isAbsent(now)) return { reason: `'${path}' was deleted in the base after the branch read it` };
+      return { reason: describeFault("read", path, now) };
+    }
+    const theirs = "window" in now ? null : diffableText(now.content);
+    if (theirs === null) return { reason: `${changed}, and cannot be merged (the base's version is binary)` };
+    const merged = mergeTexts(ancestor, ours, theirs);
+    if (!merged.ok && merged.reason === "too_complex") {
+      return { reason: `${changed}, and the changes are too large to merge line by line` };
+    }
+    if (!merged.ok) {
+      const count = merged.conflicts.length;
+      return {
+        reason: `${changed}, and ${count} region${count === 1 ? "" : "s"} of it changed on both sides`,
+        regions: merged.conflicts,
+      };
+    }
+    const written = await writeTo(d.base, path, merged.merged, { ifMatch: now.etag ?? "" });
+    if (!isFault(written)) return "merged";
+    if (written.fault !== "conflict") return { reason: describeFault("write", path, written) };
+  }
+  return { reason: `${changed}, and kept changing while it was merged` };
 }
 
 /**
@@ -202,9 +277,7 @@ async function deleteInBase(d: BranchDriver, path: string, based: string | null)
   if (isFault(stat)) return isAbsent(stat) ? null : describeFault("delete", path, stat);
   // Already gone: what the branch wanted, and nobody's change is lost.
   if (stat.kind === "none") return null;
-  if (stat.kind !== "file" || (stat.etag ?? "") !== based) {
-    return `'${path}' was changed in the base after the branch read it`;
-  }
+  if (stat.kind !== "file" || (stat.etag ?? "") !== based) return changedInBase(path);
   const removed = await d.base.remove(path, {});
   if (isFault(removed) && !isAbsent(removed)) return describeFault("delete", path, removed);
   return null;
@@ -213,6 +286,7 @@ async function deleteInBase(d: BranchDriver, path: string, based: string | null)
 /** The branch no longer holds anything of `path`: it reads it from the base again. */
 function forget(d: BranchDriver, path: string): void {
   d.changed.delete(path);
+  d.ancestors.delete(path);
   d.based.delete(path);
   d.hidden.delete(path);
 }

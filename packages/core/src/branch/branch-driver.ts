@@ -24,6 +24,7 @@ import {
 } from "../kit/driver.js";
 import { mapLimit } from "../kit/limit.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, grepDriver } from "../kit/search.js";
+import { diffableText } from "../line-diff.js";
 import { dirPrefix, isWithin, parentDir } from "../paths.js";
 import type { GrepMatch } from "../protocol.js";
 
@@ -32,6 +33,9 @@ const FROM_BASE = "b";
 const FROM_UPPER = "u";
 
 const NONE: DriverStat = Object.freeze({ kind: "none" });
+
+/** The largest base file a branch keeps as the ancestor of a three-way merge. */
+export const MAX_ANCESTOR_BYTES = 1 << 20;
 
 /** Reads and searches of the base in flight at once. */
 const CONCURRENCY = 8;
@@ -75,6 +79,11 @@ export class BranchDriver implements Driver {
   readonly based = new Map<string, string | null>();
   /** Files the branch wrote or deleted: their `based` etag is frozen until they are committed. */
   readonly changed = new Set<string>();
+  /**
+   * The base's text of each changed file as of its `based` etag (text files up to
+   * {@link MAX_ANCESTOR_BYTES}): the common ancestor of a three-way merge at commit.
+   */
+  readonly ancestors = new Map<string, string>();
   /**
    * Orders the branch's own writes and deletes against commit and discard (the facade already
    * orders them against each other, per path).
@@ -283,6 +292,9 @@ export class BranchDriver implements Driver {
       const based = etag.startsWith(FROM_BASE) ? etag.slice(FROM_BASE.length) : await this.baseEtagNow(path, call);
       if (isFault(based)) return based;
       this.based.set(path, based);
+      if (based !== null && current.kind === "file" && current.size <= MAX_ANCESTOR_BYTES) {
+        await this.keepAncestor(path, based, call);
+      }
     }
     const written = await this.upper.write(path, content, call.signal ? { signal: call.signal } : {});
     if (isFault(written)) return written;
@@ -291,6 +303,14 @@ export class BranchDriver implements Driver {
     // A store that answers no etag for an upload (a protocol member): ask for it.
     const stat = await this.upperStat(path, call);
     return { etag: `${FROM_UPPER}${!isFault(stat) && stat.kind === "file" ? (stat.etag ?? "") : ""}` };
+  }
+
+  /** Keeps the base's text of `path` if the base still has version `based` (else no merge is possible). */
+  private async keepAncestor(path: string, based: string, call: CallContext): Promise<void> {
+    const got = await this.base.read(path, { whole: true, ...(call.signal ? { signal: call.signal } : {}) });
+    if (isFault(got) || "window" in got || (got.etag ?? "") !== based) return;
+    const text = diffableText(got.content);
+    if (text !== null) this.ancestors.set(path, text);
   }
 
   /** The base etag of `path` now, or null when the branch shows no base file there. */
