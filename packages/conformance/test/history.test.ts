@@ -44,6 +44,7 @@ describe("history through a router, in a StateBackend default", () => {
 
 defineBackendContract({
   name: "MemoryBackend (history on, 5 versions)",
+  capabilities: { execute: false },
   omit: ["scale"],
   create: () => new MemoryBackend({ history: { maxVersions: 5 } }),
 });

@@ -110,6 +110,12 @@ class ThrowawayServer {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `done` every 20 ms until it holds or `ms` pass (the test's assertions then say what is missing). */
+async function waitFor(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(20);
+}
+
 /** A text of many lines, so that a half-written value could not pass for a whole one. */
 function document(tag: string): string {
   return Array.from({ length: 120 }, (_, line) => `${tag} line ${line} ${"x".repeat(200)}`).join("\n");
@@ -137,7 +143,9 @@ describe.skipIf(skipReason)("server restart in the middle of calls", () => {
     await server?.remove();
   });
 
-  it("reads are correct or backend_unavailable, writes whole or backend_unavailable, and the pool recovers", async () => {
+  it("reads are correct or backend_unavailable, writes whole or backend_unavailable, and the pool recovers", {
+    timeout: 90_000,
+  }, async () => {
     if (!server || !backend) throw new Error("setup failed");
     const fs = backend;
     const readers = 4;
@@ -205,11 +213,13 @@ describe.skipIf(skipReason)("server restart in the middle of calls", () => {
       ...Array.from({ length: readers }, (_, i) => reader(i)),
       ...Array.from({ length: writers }, (_, i) => writer(i)),
     ];
-    await sleep(300);
+    // Fixed sleeps are not enough on a loaded machine: wait for acknowledged changes on each side of
+    // the restart (bounded), so the calls really run across it.
+    await waitFor(() => acknowledged >= 5, 30_000);
     const before = { pid: server.pid, acknowledged };
     await server.restart();
     const restartedPid = server.pid;
-    await sleep(500);
+    await waitFor(() => acknowledged >= before.acknowledged + 5, 30_000);
     stop = true;
     await Promise.all(work);
 

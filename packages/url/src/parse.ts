@@ -83,7 +83,7 @@ function refuseHistory(input: string, url: URL, scheme: string): void {
       invalid(
         input,
         `parameter '${name}': ${scheme}: backends keep no version history yet`,
-        "history is available on memory: (e.g. memory:?history=1) and in configs whose routes all keep it",
+        "history is available on memory:, postgres: and pglite: (e.g. memory:?history=1) and in configs whose routes all keep it",
       );
     }
   }
@@ -144,18 +144,29 @@ function parsePostgres(input: string, url: URL): PostgresSpec {
     if (values[0] === "") invalid(input, `parameter '${name}' is empty`);
     connection.searchParams.delete(name);
   }
+  const history = new Map<string, string>();
+  for (const name of HISTORY_PARAMS) {
+    const values = url.searchParams.getAll(name);
+    if (values.length > 1) invalid(input, `parameter '${name}' given twice`);
+    if (values[0] !== undefined) history.set(name, values[0]);
+    connection.searchParams.delete(name);
+  }
   storageOptions(url.searchParams, spec);
+  const kept = historyOf(input, history);
+  if (kept !== undefined) spec.history = kept;
   spec.url = connection.href;
   return spec;
 }
 
 function parsePglite(input: string, url: URL, cwd: string): PgliteSpec {
   if (url.host) invalid(input, `a host ('${url.host}')`, "write pglite:///absolute/datadir or pglite:./relative");
-  const query = queryOf(input, url, STORAGE_PARAMS);
+  const query = queryOf(input, url, [...STORAGE_PARAMS, ...HISTORY_PARAMS]);
   const spec: PgliteSpec = { scheme: "pglite" };
   const path = decoded(input, url.pathname);
   if (path !== "") spec.dataDir = isAbsolute(path) ? path : resolve(cwd, path);
   storageOptions(query, spec);
+  const history = historyOf(input, query);
+  if (history !== undefined) spec.history = history;
   return spec;
 }
 
@@ -217,7 +228,7 @@ export function parseBackendUrl(input: string, options: ParseOptions = {}): Back
     case "pglite":
     case "docker": {
       const url = parseUrl(input);
-      refuseHistory(input, url, scheme === "postgresql" ? "postgres" : scheme);
+      if (scheme === "s3" || scheme === "docker") refuseHistory(input, url, scheme);
       if (scheme === "s3") return parseS3(input, url);
       if (scheme === "pglite") return parsePglite(input, url, cwd);
       if (scheme === "docker") return parseDocker(input, url);

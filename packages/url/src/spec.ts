@@ -33,6 +33,8 @@ export interface PostgresSpec {
   table?: string;
   schema?: string;
   namespace?: string;
+  /** Version history (`history=1`, `history-max-versions=N`), kept by the database in the same transaction as each change. */
+  history?: HistoryOption;
 }
 
 /** `pglite:///abs/datadir?namespace=` (or `pglite:` in memory): `PostgresBackend.embedded()`. */
@@ -43,6 +45,8 @@ export interface PgliteSpec {
   table?: string;
   schema?: string;
   namespace?: string;
+  /** Version history (`history=1`, `history-max-versions=N`), kept by the database in the same transaction as each change. */
+  history?: HistoryOption;
 }
 
 /** `docker:?runtime=python-minimal` (a fresh sandbox) or `docker://<container>` (attach to a running one, never removed). */

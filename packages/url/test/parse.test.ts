@@ -112,14 +112,23 @@ describe("parseBackendUrl", () => {
     expect(errorOf(() => parseBackendUrl("memory:?colour=red")).message).toContain("unknown parameter 'colour'");
   });
 
+  it("turns history on for postgres: and pglite:, kept out of the connection URL", () => {
+    expect(parseBackendUrl("postgres://app:s3cret@db/app?history=1&namespace=t&sslmode=disable")).toEqual({
+      scheme: "postgres",
+      url: "postgres://app:s3cret@db/app?sslmode=disable",
+      namespace: "t",
+      history: true,
+    });
+    expect(parseBackendUrl("pglite:///data/pg?history-max-versions=3")).toEqual({
+      scheme: "pglite",
+      dataDir: "/data/pg",
+      history: { maxVersions: 3 },
+    });
+    expect(errorOf(() => parseBackendUrl("postgres://db/app?history=1&history=0")).message).toContain("given twice");
+  });
+
   it("refuses history parameters on backends that keep no history, saying so", () => {
-    for (const url of [
-      "s3://bucket/p?history=1",
-      "postgres://app:s3cret@db/app?history=1",
-      "pglite:///data/pg?history-max-versions=3",
-      "docker:?history=1",
-      "file:///srv/files?history=1",
-    ]) {
+    for (const url of ["s3://bucket/p?history=1", "docker:?history=1", "file:///srv/files?history=1"]) {
       const error = errorOf(() => parseBackendUrl(url));
       expect(error.code).toBe("invalid_argument");
       expect(error.message).toContain("keep no version history");
