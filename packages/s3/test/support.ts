@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
 import { S3Backend, type S3Config } from "../src/index.js";
 
@@ -71,4 +79,41 @@ export async function removePrefix(client: S3Client, prefix: string): Promise<vo
       await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** Creates a fresh bucket (`versioned`: with bucket versioning Enabled) and returns its name. */
+export async function freshBucket(client: S3Client, versioned: boolean, label = "h"): Promise<string> {
+  const name = `deepfs-${label}-${randomBytes(6).toString("hex")}`;
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  if (versioned) await enableVersioning(client, name);
+  return name;
+}
+
+/** Turns bucket versioning on (PutBucketVersioning, Status Enabled). */
+export async function enableVersioning(client: S3Client, name: string): Promise<void> {
+  await client.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: "Enabled" } }));
+}
+
+/** Deletes every version and delete marker below `prefix` (all of the bucket by default), then with `drop` the bucket. */
+export async function emptyBucket(client: S3Client, name: string, prefix = "", drop = true): Promise<void> {
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectVersionsCommand({
+        Bucket: name,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionIdMarker,
+      }),
+    );
+    const objects = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].flatMap((v) =>
+      v.Key ? [{ Key: v.Key, VersionId: v.VersionId }] : [],
+    );
+    if (objects.length > 0)
+      await client.send(new DeleteObjectsCommand({ Bucket: name, Delete: { Objects: objects, Quiet: true } }));
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+  } while (keyMarker !== undefined);
+  if (drop) await client.send(new DeleteBucketCommand({ Bucket: name }));
 }
