@@ -11,6 +11,7 @@ import {
   type ObjectVersion,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { RepeatedContinuationTokenError } from "./errors.js";
 import { NEW_METADATA, OP_METADATA } from "./probe.js";
 
 /** One version of an object, or one delete marker. */
@@ -103,7 +104,7 @@ export async function* keyVersions(client: S3Client, request: VersionListRequest
     keyMarker = page.NextKeyMarker;
     versionIdMarker = page.NextVersionIdMarker;
     const token = `${keyMarker ?? ""}\u0000${versionIdMarker ?? ""}`;
-    if (keyMarker === undefined || seen.has(token)) throw new Error("S3 repeated a version listing marker");
+    if (keyMarker === undefined || seen.has(token)) throw new RepeatedContinuationTokenError(request.prefix);
     seen.add(token);
   }
   if (open) yield open;

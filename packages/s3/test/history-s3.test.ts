@@ -126,6 +126,29 @@ describe.skipIf(skipReason)("history on S3", () => {
     expect((await b.changesSince(snap)).changes).toEqual([{ path: "/a.txt.bak", change: "modified" }]);
   });
 
+  it("pages of a few versions: a file's versions and keys across page boundaries stay whole and in order", async () => {
+    const bucket = await bucketOf(true);
+    const b = new S3Backend({ client, bucket, prefix: "paged", history: true, listPageSize: 2 });
+    await b.write("/a.txt.bak", "bak\n");
+    const snap = (await b.snapshot()).snapshot as string;
+    for (let i = 0; i < 4; i++) await b.write("/a.txt", `a${i}\n`);
+    await b.delete("/a.txt");
+    await b.write("/a.txt", "back\n");
+    await b.write("/b.txt", "b\n");
+    await b.write("/a.txt.bak", "bak2\n");
+    const versions = (await b.history("/a.txt")).versions ?? [];
+    expect(versions.map((v) => v.op)).toEqual(["write", "delete", "write", "write", "write", "write"]);
+    expect((await b.history("/a.txt", { limit: 3 })).versions?.map((v) => v.op)).toEqual(["write", "delete", "write"]);
+    for (const [i, v] of versions.slice(2).entries()) {
+      expect((await b.readVersion("/a.txt", v.version)).data?.content).toBe(`a${3 - i}\n`);
+    }
+    expect((await b.changesSince(snap)).changes).toEqual([
+      { path: "/a.txt", change: "added" },
+      { path: "/a.txt.bak", change: "modified" },
+      { path: "/b.txt", change: "added" },
+    ]);
+  });
+
   it("objects written before versioning was enabled appear as a first version (id 'null')", async () => {
     const bucket = await bucketOf(false);
     const b = new S3Backend({ client, bucket, prefix: "before", history: true });
