@@ -117,3 +117,32 @@ export async function emptyBucket(client: S3Client, name: string, prefix = "", d
   } while (keyMarker !== undefined);
   if (drop) await client.send(new DeleteBucketCommand({ Bucket: name }));
 }
+
+/**
+ * Makes `client` answer a delimited ListObjectsV2 as AWS S3 and Ceph do on a versioned bucket: moto
+ * also lists, as common prefixes, "directories" whose every key is delete-marked (a moto quirk; AWS
+ * derives common prefixes from current, not-deleted objects only). Each listed prefix is checked
+ * with an undelimited listing of one key, which moto answers correctly. For test clients only.
+ */
+export function withoutDeletedPrefixes(client: S3Client): S3Client {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const input = args.input as { Bucket?: string; Delimiter?: string };
+      if (context.commandName !== "ListObjectsV2Command" || !input.Delimiter) return result;
+      const output = result.output as { CommonPrefixes?: Array<{ Prefix?: string }>; KeyCount?: number };
+      const kept: Array<{ Prefix?: string }> = [];
+      for (const common of output.CommonPrefixes ?? []) {
+        const below = await client.send(
+          new ListObjectsV2Command({ Bucket: input.Bucket, Prefix: common.Prefix, MaxKeys: 1 }),
+        );
+        if ((below.KeyCount ?? 0) > 0) kept.push(common);
+      }
+      if (output.KeyCount !== undefined) output.KeyCount -= (output.CommonPrefixes?.length ?? 0) - kept.length;
+      output.CommonPrefixes = kept;
+      return result;
+    },
+    { step: "initialize", name: "withoutDeletedPrefixes" },
+  );
+  return client;
+}
