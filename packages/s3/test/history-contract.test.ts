@@ -8,7 +8,17 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { defineBackendContract } from "@deepfs/conformance";
 import { afterAll } from "vitest";
 import { S3Backend } from "../src/index.js";
-import { emptyBucket, freshBucket, randomPrefix, skipReason, testClient, withoutDeletedPrefixes } from "./support.js";
+import {
+  emptyBucket,
+  freshBucket,
+  randomPrefix,
+  testClient,
+  versioningSkipReason,
+  withoutDeletedPrefixes,
+} from "./support.js";
+
+/** The history suites need buckets with versioning (moto has them; single-drive MinIO has not). */
+const skipReason = await versioningSkipReason();
 
 const client = skipReason ? undefined : withoutDeletedPrefixes(testClient());
 /** The peer's client: another connection pool, as another process would have. */

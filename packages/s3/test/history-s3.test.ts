@@ -5,7 +5,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Backend } from "../src/index.js";
-import { emptyBucket, enableVersioning, freshBucket, skipReason, testClient } from "./support.js";
+import { emptyBucket, enableVersioning, freshBucket, testClient, versioningSkipReason } from "./support.js";
+
+const skipReason = await versioningSkipReason();
 
 /** A client recording the name of every command it sends (and the input of each). */
 function countingClient(): { client: S3Client; sent: Array<{ name: string; input: Record<string, unknown> }> } {

@@ -5,8 +5,17 @@ import { type BackendContractOptions, createContractContext, registerHistoryRule
 import type { HistoryOption } from "@deepfs/core";
 import { afterAll, beforeAll, describe } from "vitest";
 import { S3Backend } from "../src/index.js";
-import { configuredBackend, emptyBucket, freshBucket, randomPrefix, skipReason, testClient } from "./support.js";
+import {
+  configuredBackend,
+  emptyBucket,
+  freshBucket,
+  randomPrefix,
+  testClient,
+  versioningSkipReason,
+} from "./support.js";
 
+/** The history suites need buckets with versioning (moto has them; single-drive MinIO has not). */
+const skipReason = await versioningSkipReason();
 const client = skipReason ? undefined : testClient();
 /** The bucket the tenants of every tenant rule share, each under its own prefix. */
 let tenantsBucket = "";

@@ -146,3 +146,25 @@ export function withoutDeletedPrefixes(client: S3Client): S3Client {
   );
   return client;
 }
+
+/**
+ * Why the history suites cannot run on the test service (it cannot create a bucket with versioning:
+ * single-drive MinIO, say), printed once; undefined when they can, or when S3 itself is skipped.
+ * With DEEPFS_REQUIRE_SERVICES=1 (CI) a service that cannot is an error, not a skip.
+ */
+export async function versioningSkipReason(): Promise<string | undefined> {
+  if (skipReason) return skipReason;
+  const client = testClient();
+  try {
+    const name = await freshBucket(client, true, "probe");
+    await emptyBucket(client, name);
+    return undefined;
+  } catch (error) {
+    const reason = `the S3 test service cannot create a versioned bucket (${(error as { name?: string }).name ?? "error"}): history suites skipped`;
+    if (process.env.DEEPFS_REQUIRE_SERVICES === "1") throw new Error(reason);
+    console.warn(`[deepfs] ${reason}`);
+    return reason;
+  } finally {
+    client.destroy();
+  }
+}
