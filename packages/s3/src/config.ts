@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { DeepfsError } from "@deepfs/core";
+import { DeepfsError, type HistoryOption, type HistoryRetention } from "@deepfs/core";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
 /** Tuning shared by both ways of constructing an {@link S3Backend}. */
@@ -16,6 +16,14 @@ export interface S3Tuning {
   multipartThresholdMb?: number;
   /** MaxKeys of each ListObjectsV2 page. Default: the server's (1000). */
   listPageSize?: number;
+  /**
+   * Version history from S3 bucket versioning (`true`, or `{ maxVersions?, maxAgeMs? }` to prune
+   * noncurrent versions after each write). Off by default. The bucket must have versioning
+   * Enabled: S3 keeps each version in the same step as the PutObject or DeleteObject that makes
+   * it, so a write costs no extra request (pruning does). Without versioning the history methods
+   * answer `unsupported` with how to enable it.
+   */
+  history?: HistoryOption;
 }
 
 /** How to reach a bucket when the backend builds its own client (same options as the reference S3Config). */
@@ -76,6 +84,8 @@ export interface ResolvedTuning {
   transferConcurrency: number;
   multipartThresholdBytes: number;
   listPageSize: number | undefined;
+  /** Retention of the version history, or null when history is off. */
+  history: HistoryRetention | null;
 }
 
 const MIB = 1024 * 1024;
@@ -89,7 +99,22 @@ export function resolveTuning(tuning: S3Tuning): ResolvedTuning {
     multipartThresholdBytes: Math.max(5, positive("multipartThresholdMb", tuning.multipartThresholdMb, 8)) * MIB,
     listPageSize:
       tuning.listPageSize === undefined ? undefined : Math.floor(positive("listPageSize", tuning.listPageSize, 1000)),
+    history: resolveHistory(tuning.history),
   };
+}
+
+/** The `history` option as retention limits (null: off). */
+function resolveHistory(option: HistoryOption | undefined): HistoryRetention | null {
+  if (option === undefined || option === false) return null;
+  if (option === true) return {};
+  if (typeof option !== "object" || option === null) {
+    throw new DeepfsError("invalid_argument", "S3 option history must be a boolean or { maxVersions?, maxAgeMs? }");
+  }
+  const out: HistoryRetention = {};
+  if (option.maxVersions !== undefined)
+    out.maxVersions = Math.max(1, Math.floor(positive("history.maxVersions", option.maxVersions, 1)));
+  if (option.maxAgeMs !== undefined) out.maxAgeMs = positive("history.maxAgeMs", option.maxAgeMs, 0, true);
+  return out;
 }
 
 /** Builds the S3 client described by a config. */

@@ -9,6 +9,14 @@ export const CREATED_AT_METADATA = "created-at";
  * object, so that a write whose acknowledgement was lost can recognise itself.
  */
 export const WRITE_ID_METADATA = "deepfs-write-id";
+/** Metadata key (`x-amz-meta-deepfs-op`), with history on: the operation that made this version. */
+export const OP_METADATA = "deepfs-op";
+/**
+ * Metadata key (`x-amz-meta-deepfs-new`), with history on: "1" when the file did not exist just
+ * before this version (its first version, or the first after a delete), which orders a delete
+ * marker against versions of the same second (see `version-listing.ts`).
+ */
+export const NEW_METADATA = "deepfs-new";
 
 /** What a HEAD tells about an existing object. */
 export interface ObjectHead {

@@ -5,8 +5,8 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { getMimeType } from "@deepfs/core";
-import { CREATED_AT_METADATA, type ObjectHead, WRITE_ID_METADATA } from "./probe.js";
+import { getMimeType, type VersionOp } from "@deepfs/core";
+import { CREATED_AT_METADATA, NEW_METADATA, type ObjectHead, OP_METADATA, WRITE_ID_METADATA } from "./probe.js";
 
 /** One PUT of a file's bytes. */
 export interface PutRequest {
@@ -21,6 +21,8 @@ export interface PutRequest {
   writeId: string;
   ifMatch?: string | undefined;
   ifNoneMatch?: "*" | undefined;
+  /** With history on: the version's op and whether the file was new, kept in the object's metadata. */
+  version?: { op: VersionOp; fresh: boolean } | undefined;
 }
 
 /**
@@ -35,13 +37,21 @@ export async function putObject(
   multipartThresholdBytes: number,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  const { bytes, ifMatch, ifNoneMatch } = request;
+  const { bytes, ifMatch, ifNoneMatch, version } = request;
+  const metadata: Record<string, string> = {
+    [CREATED_AT_METADATA]: request.createdAt,
+    [WRITE_ID_METADATA]: request.writeId,
+  };
+  if (version) {
+    metadata[OP_METADATA] = version.op;
+    if (version.fresh) metadata[NEW_METADATA] = "1";
+  }
   const input: PutObjectCommandInput = {
     Bucket: request.bucket,
     Key: request.key,
     Body: bytes,
     ContentType: getMimeType(request.path),
-    Metadata: { [CREATED_AT_METADATA]: request.createdAt, [WRITE_ID_METADATA]: request.writeId },
+    Metadata: metadata,
     ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
     ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}),
   };

@@ -1,6 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DriverBackend } from "@deepfs/core/kit";
 import { checkBucket, createS3Client, resolveTuning, type S3ClientOptions, type S3Config } from "./config.js";
+import type { S3History } from "./history.js";
 import { KeyMapper } from "./keys.js";
 import { S3Driver } from "./s3-driver.js";
 
@@ -11,6 +12,8 @@ import { S3Driver } from "./s3-driver.js";
  * Writes honour `ifMatch` / `ifNoneMatch` through S3 conditional writes, edits are a
  * compare-and-swap loop on the ETag, and grep streams objects in parallel. The creation time is
  * kept in the object metadata (`x-amz-meta-created-at`); objects without it use their LastModified.
+ * With `history` on, the history methods work on the bucket's versioning (see {@link S3History});
+ * a bucket without versioning Enabled answers them `unsupported`, saying how to enable it.
  * How each operation is done is in {@link S3Driver}; the contract around it is core's facade.
  */
 export class S3Backend extends DriverBackend<S3Driver> implements AsyncDisposable {

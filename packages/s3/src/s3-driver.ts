@@ -32,6 +32,7 @@ import pLimit from "p-limit";
 import type { ResolvedTuning } from "./config.js";
 import { isNotFound, isPreconditionFailed, keyTooLongFault, s3Fault } from "./errors.js";
 import { grepObjects } from "./grep.js";
+import { S3History } from "./history.js";
 import { type KeyMapper, keyTooLong } from "./keys.js";
 import { listObjects, listPages } from "./listing.js";
 import { hasObjectsBelow, headObject } from "./probe.js";
@@ -50,13 +51,18 @@ export class S3Driver implements Driver {
 
   /** Creation times of the versions last read or written, so a compare-and-swap PUT needs no HEAD. */
   private readonly createdAt = new CreatedAtCache();
+  /** The version history (`history` option), from bucket versioning. */
+  readonly history?: S3History;
 
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
     readonly keys: KeyMapper,
     private readonly tuning: ResolvedTuning,
-  ) {}
+  ) {
+    const retention = tuning.history;
+    if (retention) this.history = new S3History({ client, bucket, keys, pageSize: tuning.listPageSize, retention });
+  }
 
   /** HEAD of the key; when there is no object, one listing request tells a directory from nothing. */
   async stat(path: string, call: CallContext): Promise<DriverStat | Fault> {
@@ -114,7 +120,8 @@ export class S3Driver implements Driver {
   writeBatch(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
     const limit = pLimit(this.tuning.transferConcurrency);
     const probe = this.newProbe(files.map((f) => f.path));
-    return Promise.all(files.map((file) => limit(() => this.store(file.path, file.bytes, call, probe))));
+    const upload: WriteCall = { ...call, op: "upload" };
+    return Promise.all(files.map((file) => limit(() => this.store(file.path, file.bytes, upload, probe))));
   }
 
   /** One delimited listing: objects are files, common prefixes directories. */
@@ -180,6 +187,8 @@ export class S3Driver implements Driver {
           await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
             abortSignal: call.signal,
           });
+          // With bucket versioning the delete left a delete marker: the tombstone, in the same step.
+          await this.history?.prune(key, call.signal);
           return { path };
         }
       }
@@ -250,6 +259,7 @@ export class S3Driver implements Driver {
     const writeId = randomUUID();
     try {
       let createdAt: string | undefined;
+      let fresh = false;
       if (ifMatch !== undefined) {
         createdAt = this.createdAt.recall(path, ifMatch);
         if (createdAt === undefined) {
@@ -265,10 +275,14 @@ export class S3Driver implements Driver {
           return fault("not_a_directory", { path: site.fileAncestor, reason: "file_in_way" });
         if (site.existing && ifNoneMatch === "*") return fault("conflict", { reason: "exists" });
         createdAt = createdAtOf(site.existing);
+        fresh = site.existing === undefined;
       }
-      const request = { bucket: this.bucket, key, path, bytes, createdAt, writeId, ifMatch, ifNoneMatch };
+      // With history, the version's op travels in its metadata (S3 keeps the version with the PUT).
+      const version = this.history ? { op: call.op ?? "write", fresh } : undefined;
+      const request = { bucket: this.bucket, key, path, bytes, createdAt, writeId, ifMatch, ifNoneMatch, version };
       const etag = await putObject(this.client, request, this.tuning.multipartThresholdBytes, signal);
       this.createdAt.remember(path, etag, createdAt);
+      await this.history?.prune(key, signal);
       return { etag };
     } catch (error) {
       if (isPreconditionFailed(error) && retriedBySdk(error)) {
