@@ -83,7 +83,7 @@ function refuseHistory(input: string, url: URL, scheme: string): void {
       invalid(
         input,
         `parameter '${name}': ${scheme}: backends keep no version history yet`,
-        "history is available on memory:, postgres: and pglite: (e.g. memory:?history=1) and in configs whose routes all keep it",
+        "history is available on memory:, s3: (a versioned bucket), postgres: and pglite: (e.g. memory:?history=1) and in configs whose routes all keep it",
       );
     }
   }
@@ -108,7 +108,7 @@ function parseS3(input: string, url: URL): S3Spec {
   if (url.port) invalid(input, "a port after the bucket", "give the server as ?endpoint=http://host:port");
   const bucket = decoded(input, url.hostname);
   if (bucket === "") invalid(input, "no bucket", "write s3://bucket/prefix");
-  const query = queryOf(input, url, ["endpoint", "region", "path-style"]);
+  const query = queryOf(input, url, ["endpoint", "region", "path-style", ...HISTORY_PARAMS]);
   const prefix = decoded(input, url.pathname).replace(/^\/+|\/+$/g, "");
   const spec: S3Spec = { scheme: "s3", bucket };
   if (prefix !== "") spec.prefix = prefix;
@@ -123,6 +123,8 @@ function parseS3(input: string, url: URL): S3Spec {
   if (region !== undefined) spec.region = region;
   const pathStyle = flag(input, "path-style", query.get("path-style"));
   if (pathStyle !== undefined) spec.forcePathStyle = pathStyle;
+  const history = historyOf(input, query);
+  if (history !== undefined) spec.history = history;
   return spec;
 }
 
@@ -228,7 +230,7 @@ export function parseBackendUrl(input: string, options: ParseOptions = {}): Back
     case "pglite":
     case "docker": {
       const url = parseUrl(input);
-      if (scheme === "s3" || scheme === "docker") refuseHistory(input, url, scheme);
+      if (scheme === "docker") refuseHistory(input, url, scheme);
       if (scheme === "s3") return parseS3(input, url);
       if (scheme === "pglite") return parsePglite(input, url, cwd);
       if (scheme === "docker") return parseDocker(input, url);

@@ -23,6 +23,8 @@ export interface S3Spec {
   endpointUrl?: string;
   region?: string;
   forcePathStyle?: boolean;
+  /** Version history through the bucket's versioning (`history=1`, `history-max-versions=N`). */
+  history?: HistoryOption;
 }
 
 /** `postgres://user:pass@host:port/db?table=&schema=&namespace=`: a `PostgresBackend`. */
