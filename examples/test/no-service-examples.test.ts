@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { main as local } from "../local.js";
 import { main as lowLevel } from "../low-level.js";
 import { main as readOnlySource } from "../read-only-source.js";
+import { main as reviewBeforeApply } from "../review-before-apply.js";
+import { main as undo } from "../undo.js";
 
 describe("local.ts", () => {
   it("stores virtual paths as real files under rootDir and refuses escapes", async () => {
@@ -55,4 +57,40 @@ describe("read-only-source.ts", () => {
     expect(summary.sourceUnchanged).toBe(true);
     expect(summary.root).toEqual(["/sources/", "/workspace/"]);
   });
+});
+
+describe("review-before-apply.ts", () => {
+  it("shows the branch's diff, and applies it to disk only when approved", async () => {
+    const lines: string[] = [];
+    const approved = await reviewBeforeApply({ approve: () => true, log: (line) => lines.push(line) });
+    expect(approved.tools).toEqual(["read_file", "edit_file", "write_file", "write_file"]);
+    expect(approved.changes).toEqual(["modified /app.py", "added /test_app.py"]);
+    expect(approved.diskBeforeApproval).toBe('def greet(name):\n    return "hello " + name\n');
+    expect(lines.join("\n")).toContain('-    return "hello " + name\n+    return f"hello, {name}!"\n');
+    expect(approved.committed).toEqual(["/app.py", "/test_app.py"]);
+    expect(approved.conflicts).toEqual([]);
+    expect(approved.diskAfter).toBe('def greet(name):\n    return f"hello, {name}!"\n');
+    expect(approved.testFileOnDisk).toBe(true);
+    // The agent's scratch stayed in memory.
+    expect(approved.scratchOnDisk).toBe(false);
+    expect(approved.scratch).toContain("f-string");
+
+    const refused = await reviewBeforeApply({ approve: () => false, log: () => {} });
+    expect(refused.committed).toEqual([]);
+    expect(refused.diskAfter).toBe('def greet(name):\n    return "hello " + name\n');
+    expect(refused.testFileOnDisk).toBe(false);
+  });
+});
+
+describe("undo.ts", () => {
+  it("shows the history and the diff of an agent's edit in embedded PostgreSQL, then undoes it", async () => {
+    const lines: string[] = [];
+    const summary = await undo({ log: (line) => lines.push(line) });
+    expect(summary.tools).toEqual(["read_file", "edit_file"]);
+    expect(summary.versionsBefore).toEqual(["edit", "write"]);
+    expect(summary.diff).toContain("-port = 8080\n+port = 80\n");
+    expect(summary.content).toBe('[server]\nport = 8080\nhost = "127.0.0.1"\n');
+    expect(summary.versionsAfter).toEqual(["restore", "edit", "write"]);
+    expect(lines.at(-1)).toMatch(/^undone: restore of version /);
+  }, 60_000);
 });

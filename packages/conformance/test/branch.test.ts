@@ -9,7 +9,7 @@ import { createContractContext, defineBackendContract, registerBranchRules } fro
 defineBackendContract({
   name: "BranchBackend (MemoryBackend base, StateBackend upper)",
   capabilities: { execute: false },
-  create: () => branch(new MemoryBackend()),
+  create: () => branch(new MemoryBackend(), { upper: new StateBackend() }),
 });
 
 // The other way round: a base reached through the protocol adapter, an upper that is a plain driver.

@@ -20,6 +20,7 @@ export * from "./glob.js";
 export { MAX_GLOB_ALTERNATIVES, MAX_GLOB_EXPANDED_CHARS } from "./glob-braces.js";
 export { checkGlobPattern, type GlobCheck, MAX_EXTGLOB_TOKENS, MAX_GLOB_LENGTH } from "./glob-pattern.js";
 export * from "./grep.js";
+export * from "./history/diff-versions.js";
 export * from "./history/history-types.js";
 export { VersionLog } from "./history/version-log.js";
 export * from "./internal-names.js";

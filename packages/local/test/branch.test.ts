@@ -21,7 +21,7 @@ function localBase(): { backend: LocalBackend; cleanup: () => Promise<void> } {
 }
 
 defineBackendContract({
-  name: "BranchBackend (LocalBackend base, StateBackend upper)",
+  name: "BranchBackend (LocalBackend base, MemoryBackend upper)",
   capabilities: { execute: false },
   create: () => {
     const base = localBase();

@@ -1,10 +1,10 @@
 import {
   type BackendProtocol,
-  diffContents,
-  type ErrorFields,
+  diffVersions,
   type FileVersion,
   fileDataToBytes,
   type HistoryProtocol,
+  hasHistoryMethods,
   type ReadRawResult,
 } from "@deepfs/core";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -12,17 +12,11 @@ import * as z from "zod";
 import { failureOf, guarded, success } from "./results.js";
 import { diffOutput, historyOutput, readVersionOutput, writeOutput } from "./schemas.js";
 
+export { hasHistoryMethods };
+
 /** The tools over a backend's version history: read ones, and `restore_file`. */
 export const HISTORY_READ_TOOLS = ["file_history", "read_file_version", "diff_file"] as const;
 export const HISTORY_WRITE_TOOLS = ["restore_file"] as const;
-
-const METHODS = ["history", "readVersion", "restore", "snapshot", "changesSince", "restoreSnapshot"] as const;
-
-/** True when `backend` has the history methods (whether it keeps history is another matter: see {@link keepsHistory}). */
-export function hasHistoryMethods(backend: BackendProtocol): backend is BackendProtocol & HistoryProtocol {
-  const methods = backend as Partial<HistoryProtocol>;
-  return METHODS.every((name) => typeof methods[name] === "function");
-}
 
 /**
  * True when `backend` keeps version history now: it has the history methods and a snapshot of it
@@ -54,27 +48,6 @@ function sideOf(result: ReadRawResult): string | Uint8Array {
 
 function versionLine(v: FileVersion): string {
   return `${v.version}  ${v.op}  ${v.op === "delete" ? "(deleted)" : `${v.size} bytes`}  ${v.modified_at}`;
-}
-
-/** One side of diff_file: a version, or the file now (null when it does not exist now). */
-async function side(
-  backend: HistoryProtocol & BackendProtocol,
-  path: string,
-  version: string | undefined,
-): Promise<{ content: string | Uint8Array | null } | ErrorFields> {
-  if (version !== undefined) {
-    const result = await backend.readVersion(path, version);
-    if (result.error) {
-      if (result.code !== "file_not_found") return result;
-      // A delete's version (a tombstone) has no content: the file did not exist as of it.
-      const { versions = [] } = await backend.history(path);
-      return versions.some((v) => v.version === version && v.op === "delete") ? { content: null } : result;
-    }
-    return { content: sideOf(result) };
-  }
-  const now = await backend.readRaw(path);
-  if (now.error) return now.code === "file_not_found" ? { content: null } : now;
-  return { content: sideOf(now) };
 }
 
 /** Registers file_history, read_file_version and diff_file (and restore_file unless read-only). */
@@ -159,11 +132,10 @@ export function registerHistoryTools(
     },
     ({ file_path, from_version, to_version }) =>
       guarded(async () => {
-        const before = await side(backend, file_path, from_version);
-        if (!("content" in before)) return failureOf(before) ?? success("", {});
-        const after = await side(backend, file_path, to_version);
-        if (!("content" in after)) return failureOf(after) ?? success("", {});
-        const diff = diffContents(file_path, before.content, after.content);
+        const result = await diffVersions(backend, file_path, from_version, to_version);
+        const failed = failureOf(result);
+        if (failed) return failed;
+        const diff = result.diff ?? "";
         const to = to_version ?? "current";
         const text = diff === "" ? `No differences in '${file_path}' between ${from_version} and ${to}` : diff;
         return success(text, { path: file_path, from_version, to_version: to, diff });

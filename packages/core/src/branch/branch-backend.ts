@@ -2,9 +2,9 @@ import { isBackend } from "../composite-mounts.js";
 import { memberDriver } from "../composite-protocol-driver.js";
 import { DeepfsError } from "../errors.js";
 import { DriverBackend } from "../kit/facade.js";
+import { MemoryBackend } from "../memory-backend.js";
 import { checkPath } from "../paths.js";
 import type { BackendProtocol } from "../protocol.js";
-import { StateBackend } from "../state-backend.js";
 import {
   type BranchChangesResult,
   branchChanges,
@@ -18,9 +18,11 @@ import { BranchDriver } from "./branch-driver.js";
 /** Options of {@link BranchBackend}. */
 export interface BranchOptions {
   /**
-   * Where the branch's writes land (default: a new {@link StateBackend}, so inside a LangGraph run
-   * they live in the thread's state). Any backend; it should start empty, and the branch should be
-   * its only writer: what it holds is what the branch changed.
+   * Where the branch's writes land (default: a new {@link MemoryBackend}, in this process, so that
+   * `changes()` and `commit()` after an agent's run see what the run wrote). Any backend; it should
+   * start empty, and the branch should be its only writer: what it holds is what the branch changed.
+   * A `StateBackend` here keeps the writes in a LangGraph thread's state instead: only code running
+   * inside that thread's run (a tool, a node) then sees them, and commits them.
    */
   upper?: BackendProtocol;
 }
@@ -58,7 +60,7 @@ export class BranchBackend extends DriverBackend<BranchDriver> {
     if (!isBackend(base)) {
       throw new DeepfsError("invalid_argument", "A branch needs a base backend (an object with backend methods)");
     }
-    const upper = options.upper ?? new StateBackend();
+    const upper = options.upper ?? new MemoryBackend();
     if (!isBackend(upper)) {
       throw new DeepfsError(
         "invalid_argument",
