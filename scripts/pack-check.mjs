@@ -320,7 +320,11 @@ function checkInstalledSourceMaps(project, packages) {
  */
 function checkImportsDeclared(project, packages) {
   const undeclared = [];
-  const importPattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"'./][^"']*)["']/g;
+  // Static imports and re-exports are statements starting a line (`import … from "x"`, `export … from "x"`,
+  // `import "x"`); dynamic ones are `import("x")`. A sentence in a string ("a version from 'deepfs log'")
+  // is neither.
+  const importPattern =
+    /(?:^[ \t]*(?:import|export)\b[^;"'`]*?\bfrom\s*|^[ \t]*import\s+|\bimport\s*\(\s*)["']([^"'./][^"']*)["']/gm;
   for (const pkg of packages) {
     const { manifest } = pkg;
     const declared = new Set([
