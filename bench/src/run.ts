@@ -34,7 +34,7 @@ const GROUPS: GroupEntry[] = [
   { name: "cp", services: ["postgres", "s3"], load: async () => (await import("./groups/cp.js")).cpGroup },
 ];
 
-const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 1_000 };
+const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 5_000 };
 const QUICK_SIZES: Sizes = { standard: 1_000, large: 2_000, s3: 100, docker: 20, memoryMb: 20, cp: 100 };
 
 interface Flags {
