@@ -32,6 +32,11 @@ const GROUPS: GroupEntry[] = [
   { name: "docker", services: ["docker"], load: async () => (await import("./groups/docker.js")).dockerGroup },
   { name: "memory", services: ["postgres"], load: async () => (await import("./groups/memory.js")).memoryGroup },
   { name: "cp", services: ["postgres", "s3"], load: async () => (await import("./groups/cp.js")).cpGroup },
+  {
+    name: "history",
+    services: ["postgres", "s3"],
+    load: async () => (await import("./groups/history.js")).historyGroup,
+  },
 ];
 
 const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 5_000 };
