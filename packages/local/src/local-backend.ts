@@ -12,10 +12,12 @@ import { DriverBackend } from "@deepfs/core/kit";
 import { errnoCode } from "./errors.js";
 import { runShell, type ShellSettings, timeoutProblem } from "./execute.js";
 import { GrepEngines } from "./grep-search.js";
+import { resolveHistoryOption } from "./history-option.js";
 import { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 import { DEEPAGENTS_REALPATH, resolveHostPath } from "./links.js";
 import { LocalDriver, type LocalDriverSettings } from "./local-driver.js";
+import { LocalHistory } from "./local-history.js";
 import type { LocalBackendOptions } from "./options.js";
 import { STAT_CONCURRENCY } from "./walk.js";
 
@@ -51,6 +53,8 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
   /** The real path of the root directory. */
   readonly rootDir: string;
   readonly virtualMode: boolean;
+  /** The directory the version history is kept in (`history` option), when on. */
+  readonly historyDir?: string;
   /** Set only when `execute` is enabled (then the backend is a sandbox backend). */
   readonly id?: string;
 
@@ -62,6 +66,7 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
     super(new LocalDriver(settings), { concurrency: STAT_CONCURRENCY });
     this.virtualMode = settings.virtualMode;
     this.rootDir = settings.rootDir;
+    if (settings.history) this.historyDir = settings.history.dir;
     if (options.execute) {
       const config = options.execute === true ? {} : options.execute;
       const problem = config.timeoutMs === undefined ? null : timeoutProblem(config.timeoutMs);
@@ -100,8 +105,9 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
     return runShell(command, this.shell, this.running, options);
   }
 
-  /** Kills commands still running; the files stay. */
+  /** Kills commands still running and releases the history directory; the files stay. */
   async close(): Promise<void> {
+    await this.driver.history?.close();
     for (const child of this.running) {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
@@ -167,9 +173,11 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     throw new DeepfsError("invalid_argument", "syncIoMaxBytes must be a non-negative integer");
   }
   const maxBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
+  const root = new HostRoot(virtualMode ? rootDir : "/");
+  const history = resolveHistoryOption(options.history, rootDir, virtualMode);
   return {
     rootDir,
-    root: new HostRoot(virtualMode ? rootDir : "/"),
+    root,
     virtualMode,
     readOnly,
     maxBytes,
@@ -177,6 +185,8 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     fsync: options.fsync ?? false,
     io: new IoMode(syncIoMaxBytes),
     grep: new GrepEngines(options.grepEngine ?? "auto", options.ripgrepPath ?? "rg"),
+    // Last: it takes the history directory's lock, which nothing after it may leave held by a throw.
+    ...(history ? { history: new LocalHistory(history, root) } : {}),
   };
 }
 

@@ -33,6 +33,7 @@ import { type GrepEngines, grepCandidates } from "./grep-search.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
+import type { LocalHistory } from "./local-history.js";
 import { fileEntries, isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkFiles } from "./walk.js";
 
 /** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
@@ -48,6 +49,8 @@ export interface LocalDriverSettings {
   fsync: boolean;
   io: IoMode;
   grep: GrepEngines;
+  /** The version history (`history` option), when on. */
+  history?: LocalHistory;
 }
 
 /** A file's bytes as read, with what the answers need. */
@@ -73,6 +76,8 @@ interface ReadForRewrite {
 export class LocalDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly root: HostRoot;
+  /** Versions of every change (see `local-history.ts` for the order of the steps and what a crash leaves). */
+  readonly history?: LocalHistory;
 
   /**
    * Creation times of files this process replaced, by host path and inode: an atomic replace makes
@@ -88,6 +93,7 @@ export class LocalDriver implements Driver {
 
   constructor(private readonly settings: LocalDriverSettings) {
     this.root = settings.root;
+    if (settings.history) this.history = settings.history;
     this.capabilities = {
       conditionalWrites: true,
       realDirectories: true,
@@ -150,7 +156,7 @@ export class LocalDriver implements Driver {
     if (justRead) {
       // An edit's write: the read has just located and hashed this file (the pinned directory keeps the rename inside).
       if (justRead.etag !== call.ifMatch) return fault("conflict", { reason: "changed" });
-      return this.store(justRead.host, bytes, justRead.stats, io, call);
+      return this.store(path, justRead.host, bytes, justRead.stats, io, call);
     }
     // The last component as it is: a write never goes through a symlink there.
     const located = await this.root.locate(path, io.metadata, false);
@@ -161,7 +167,7 @@ export class LocalDriver implements Driver {
     const previous = current?.isFile() ? current : null;
     const blocked = await this.preconditionFault(located.host, previous, call, io);
     if (blocked) return blocked;
-    return this.store(located.host, bytes, previous, io, call);
+    return this.store(path, located.host, bytes, previous, io, call);
   }
 
   /** The entries of a directory; a file, or nothing, lists as empty. */
@@ -199,6 +205,15 @@ export class LocalDriver implements Driver {
 
   /** Unlinks a file or link, or removes a directory tree (never following a link), through the pinned parent. */
   async remove(path: string): Promise<{ path: string } | Fault> {
+    if (!this.history) return this.unlink(path);
+    const usable = await this.history.usable();
+    if (usable) return usable;
+    const removed = await this.unlink(path);
+    // Then the tombstones, once the files are gone (a crash in between: caught up at the next open).
+    return isFault(removed) ? removed : ((await this.history.removed(path)) ?? removed);
+  }
+
+  private async unlink(path: string): Promise<{ path: string } | Fault> {
     const located = await this.root.locate(path, threadpoolFs, false);
     if (isFault(located)) return located;
     if (!located.stats) return fault("file_not_found");
@@ -290,14 +305,30 @@ export class LocalDriver implements Driver {
     });
   }
 
-  private async store(host: string, bytes: Uint8Array, previous: Stats | null, io: IoMode, call: WriteCall) {
+  /** Replaces the file; with history: its object first, its version after (see `local-history.ts`). */
+  private async store(
+    path: string,
+    host: string,
+    bytes: Uint8Array,
+    previous: Stats | null,
+    io: IoMode,
+    call: WriteCall,
+  ) {
     if (call.signal?.aborted) return fault("aborted");
+    const history = this.history;
+    const object = history ? await history.keep(bytes) : null;
+    if (isFault(object)) return object;
     try {
       await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
     } catch (error) {
       return fromNodeError(error);
     }
-    return { etag: etagOf(bytes) };
+    const etag = etagOf(bytes);
+    if (history && object !== null) {
+      const recorded = await history.written(path, call.op ?? "write", etag, bytes.byteLength, object);
+      if (recorded) return recorded;
+    }
+    return { etag };
   }
 
   /** The conflict of a conditional write, or null; only `ifMatch` on an existing file reads it. */

@@ -1,0 +1,409 @@
+/**
+ * {@link LocalHistory}: the version history of a LocalBackend, kept on disk in a directory outside
+ * its root (`history-files.ts`): content-addressed objects and an append-only, fsync'd log, with an
+ * index of the log in memory (built once at open: a few numbers and strings per version, no
+ * content). Snapshots are positions in the log's sequence.
+ *
+ * A change of a file with history on is three steps, each durable before the next begins:
+ * 1. the new content is stored as an object (temp file, fsync, rename, directory fsync);
+ * 2. the file itself is changed (the backend's atomic write, or the delete);
+ * 3. the version is appended to the log and fsync'd; only then is the change acknowledged.
+ *
+ * Crash guarantees (a process crash or, for the history directory, a power loss):
+ * - No version points at a missing object: a record is appended only after its object is durable,
+ *   and objects are removed only at open, when no record kept names them.
+ * - A crash after (1) leaves an object no record names: removed at the next open.
+ * - A crash after (2), before (3), leaves a change that was never acknowledged and has no version:
+ *   the next open compares every file under the root with the newest version of its path and
+ *   records what differs as one catch-up version (op `write`, or a tombstone `delete` for a file
+ *   gone). The same pass makes the files already there when history is first turned on (and
+ *   changes made by other programs while no backend had history open) first versions.
+ * - A crash during (3) can leave the log's last line partial: it is cut off at open (the change
+ *   then gets its catch-up version as above).
+ * So every acknowledged change is exactly one version, and after the next open every file's
+ * current content is its newest version.
+ *
+ * Concurrency: the facade serialises the changes of each file, so the versions of a file are in
+ * order; records of different files are appended by one in-process queue (one write and one fsync
+ * per batch). One backend at a time keeps history on a directory: a lock file with its pid refuses
+ * a second one, in this or another process, while the first is open (see `HistoryFiles.lock`).
+ */
+import { readFile } from "node:fs/promises";
+import type { VersionedFile, VersionOp } from "@deepfs/core";
+import { contentFromBytes, type FileVersion, type HistoryRetention, type SnapshotChange } from "@deepfs/core";
+import { type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
+import { etagOf } from "./etag.js";
+import { threadpoolFs } from "./fs-calls.js";
+import { HistoryFiles, type LogRecord, objectHash } from "./history-files.js";
+import { rootFiles } from "./history-walk.js";
+import type { HostRoot } from "./host-root.js";
+
+/** Where a {@link LocalHistory} keeps its files, and how much. */
+export interface LocalHistorySettings {
+  /** The history directory (outside the root). */
+  dir: string;
+  retention: HistoryRetention;
+}
+
+interface PathLog {
+  /** Oldest first. */
+  versions: LogRecord[];
+  /** The sequence number of the file's first version ever (it did not exist before). */
+  firstSeq: number;
+}
+
+interface Pending {
+  records: LogRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** A log longer than this many records past twice what retention keeps is rewritten. */
+const COMPACT_SLACK = 1024;
+
+/** The fault of a history that cannot be read or written (never file contents). */
+function unavailable(error: unknown): Fault {
+  const detail = error instanceof Error ? `history: ${error.message}`.slice(0, 300) : "history unavailable";
+  return fault("backend_unavailable", { detail, cause: error });
+}
+
+/** The versions of one LocalBackend root, on disk. */
+export class LocalHistory implements DriverHistory {
+  private readonly files: HistoryFiles;
+  private readonly root: HostRoot;
+  private readonly maxVersions: number;
+  private readonly maxAgeMs: number;
+  private readonly storeId: string;
+  private readonly paths = new Map<string, PathLog>();
+  /** The last sequence number given out. */
+  private seq = 0;
+  /** Every version up to this one is durable and in the index. */
+  private committed = 0;
+  /** Records in the log file (kept or not), to decide when to compact it. */
+  private logRecords = 0;
+  private opening: Promise<void> | undefined;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  /** Set when an append failed: nothing more is changed (a partial record may end the log). */
+  private broken: unknown;
+
+  /** Takes the directory's lock at once (throwing when another backend holds it); reads it later. */
+  constructor(settings: LocalHistorySettings, root: HostRoot) {
+    this.files = new HistoryFiles(settings.dir);
+    this.root = root;
+    const { maxVersions, maxAgeMs } = settings.retention;
+    this.maxVersions = maxVersions !== undefined && maxVersions >= 1 ? Math.floor(maxVersions) : Infinity;
+    this.maxAgeMs = maxAgeMs !== undefined && maxAgeMs >= 0 ? maxAgeMs : Infinity;
+    this.files.lock();
+    try {
+      this.storeId = this.files.storeId();
+    } catch (error) {
+      this.files.unlock();
+      throw error;
+    }
+  }
+
+  /** The history directory. */
+  get dir(): string {
+    return this.files.dir;
+  }
+
+  /** Reads the log and catches up with the root (once); every other method waits for it. */
+  ready(): Promise<void> {
+    this.opening ??= this.open();
+    return this.opening;
+  }
+
+  /** Waits for appends in flight and releases the directory. */
+  async close(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    while (this.flushing) await this.flushing;
+    this.files.unlock();
+  }
+
+  /** Step 1 of a change: stores the new content as an object; answers its hash. */
+  async keep(bytes: Uint8Array): Promise<string | Fault> {
+    try {
+      await this.ready();
+      if (this.broken !== undefined) return unavailable(this.broken);
+      const hash = objectHash(bytes);
+      await this.files.putObject(hash, bytes);
+      return hash;
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+
+  /** Step 3 of a write: the version of the content `hash` (from {@link keep}), durable when this resolves. */
+  async written(path: string, op: VersionOp, etag: string, size: number, hash: string): Promise<Fault | null> {
+    return this.commitOrFault([{ s: 0, p: path, o: op, e: etag, n: size, a: Date.now(), h: hash }]);
+  }
+
+  /** Checked before a delete: the history can record it. */
+  async usable(): Promise<Fault | null> {
+    try {
+      await this.ready();
+      return this.broken === undefined ? null : unavailable(this.broken);
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+
+  /** Step 3 of a delete of `path`: a tombstone for it and every file below it that has a live version. */
+  async removed(path: string): Promise<Fault | null> {
+    const now = Date.now();
+    const below = path === "/" ? "/" : `${path}/`;
+    const tombs: LogRecord[] = [];
+    for (const [p, log] of this.paths) {
+      if (p !== path && !p.startsWith(below)) continue;
+      if (log.versions[log.versions.length - 1]?.h === null) continue;
+      tombs.push({ s: 0, p, o: "delete", e: "", n: 0, a: now, h: null });
+    }
+    return tombs.length === 0 ? null : this.commitOrFault(tombs);
+  }
+
+  async versions(path: string, limit: number | undefined): Promise<FileVersion[] | Fault> {
+    const opened = await this.usableForReading();
+    if (opened) return opened;
+    const log = this.paths.get(path);
+    if (!log) return [];
+    this.prune(log, Date.now());
+    const newestFirst = log.versions.map(infoOf).reverse();
+    return limit === undefined ? newestFirst : newestFirst.slice(0, limit);
+  }
+
+  async readVersion(path: string, version: string): Promise<DriverFile | Fault> {
+    const opened = await this.usableForReading();
+    if (opened) return opened;
+    const found = this.paths.get(path)?.versions.find((v) => String(v.s) === version);
+    if (!found) return fault("file_not_found", { reason: "no_version", detail: version.slice(0, 40) });
+    if (found.h === null) return fault("file_not_found", { reason: "deleted_version", detail: version });
+    return this.fileOf(path, found);
+  }
+
+  async snapshot(): Promise<string | Fault> {
+    const opened = await this.usableForReading();
+    return opened ?? `${this.storeId}.${this.committed}`;
+  }
+
+  async changesSince(snapshot: string): Promise<SnapshotChange[] | Fault> {
+    const at = await this.positionOf(snapshot);
+    if (typeof at !== "number") return at;
+    const out: SnapshotChange[] = [];
+    for (const [path, log] of this.paths) {
+      const newest = log.versions[log.versions.length - 1];
+      if (!newest || newest.s <= at) continue;
+      const then = this.stateAt(path, log, at);
+      if (isFault(then)) return then;
+      const nowExists = newest.h !== null;
+      if (then === null) {
+        if (nowExists) out.push({ path, change: "added" });
+      } else if (!nowExists) out.push({ path, change: "deleted" });
+      else if (then.h !== newest.h) out.push({ path, change: "modified" });
+    }
+    return out;
+  }
+
+  async readAt(snapshot: string, path: string): Promise<VersionedFile | null | Fault> {
+    const at = await this.positionOf(snapshot);
+    if (typeof at !== "number") return at;
+    const log = this.paths.get(path);
+    if (!log) return null;
+    const then = this.stateAt(path, log, at);
+    if (then === null || isFault(then)) return then;
+    const file = await this.fileOf(path, then);
+    return isFault(file) ? file : { ...file, version: String(then.s) };
+  }
+
+  private async usableForReading(): Promise<Fault | null> {
+    try {
+      await this.ready();
+      return null;
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+
+  private async fileOf(path: string, v: LogRecord): Promise<DriverFile | Fault> {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.files.getObject(v.h as string);
+    } catch (error) {
+      return unavailable(error);
+    }
+    if (bytes === null)
+      return fault("backend_unavailable", { detail: "a version's content is missing from the history" });
+    const time = new Date(v.a).toISOString();
+    return { content: contentFromBytes(path, bytes), etag: v.e, createdAt: time, modifiedAt: time };
+  }
+
+  /** The version of `path` current at position `at` (null: no file then), or a fault when it was pruned. */
+  private stateAt(path: string, log: PathLog, at: number): LogRecord | null | Fault {
+    let then: LogRecord | null = null;
+    for (const v of log.versions) {
+      if (v.s > at) break;
+      then = v;
+    }
+    if (then === null && log.firstSeq <= at) return fault("unsupported", { path, reason: "history_pruned" });
+    return then?.h === null ? null : then;
+  }
+
+  /** The sequence position a snapshot id of this history stands for. */
+  private async positionOf(snapshot: string): Promise<number | Fault> {
+    const opened = await this.usableForReading();
+    if (opened) return opened;
+    const [store, position, rest] = snapshot.split(".");
+    const n = Number(position);
+    if (store !== this.storeId || rest !== undefined || !/^(0|[1-9][0-9]{0,15})$/.test(position ?? "")) {
+      return fault("invalid_argument", { reason: "unknown_snapshot" });
+    }
+    return n <= this.committed ? n : fault("invalid_argument", { reason: "unknown_snapshot" });
+  }
+
+  /** Appends records (numbering them), answering a fault when the history cannot take them. */
+  private async commitOrFault(records: LogRecord[]): Promise<Fault | null> {
+    try {
+      await this.ready();
+      if (this.broken !== undefined) return unavailable(this.broken);
+      await this.commit(records);
+      return null;
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+
+  /** Numbers `records` and queues them for the log; resolves once they are durable and indexed. */
+  private commit(records: LogRecord[]): Promise<void> {
+    for (const r of records) r.s = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ records, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** The single appender: one write and one fsync for everything queued meanwhile. */
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      const records = batch.flatMap((b) => b.records);
+      try {
+        if (this.broken !== undefined) throw this.broken;
+        await this.files.append(records);
+      } catch (error) {
+        this.broken ??= error;
+        for (const b of batch) b.reject(error);
+        continue;
+      }
+      for (const r of records) this.index(r);
+      this.committed = (records[records.length - 1] as LogRecord).s;
+      this.logRecords += records.length;
+      for (const b of batch) b.resolve();
+      if (this.logRecords > 2 * this.keptCount() + COMPACT_SLACK) await this.compact().catch(() => undefined);
+    }
+    this.flushing = null;
+  }
+
+  /** Reads the log, drops what retention no longer keeps, removes unreferenced objects, catches up with the root. */
+  private async open(): Promise<void> {
+    const records = await this.files.readLog();
+    for (const r of records) {
+      this.index(r);
+      this.seq = Math.max(this.seq, r.s);
+    }
+    this.committed = this.seq;
+    this.logRecords = records.length;
+    const kept = this.keptRecords();
+    if (kept.length < records.length) await this.compact(kept);
+    await this.files.collect(new Set(kept.flatMap((r) => (r.h === null ? [] : [r.h]))));
+    await this.catchUp();
+  }
+
+  /** Records what differs between the files under the root and their newest versions. */
+  private async catchUp(): Promise<void> {
+    const seen = new Set<string>();
+    for await (const file of rootFiles(this.root.base)) {
+      seen.add(file.path);
+      await this.catchUpFile(file.path, file.host);
+    }
+    for (const [path, log] of this.paths) {
+      if (seen.has(path) || log.versions[log.versions.length - 1]?.h === null) continue;
+      // Not found by the walk (which enters no linked directory): look through the path itself.
+      const located = await this.root.locate(path, threadpoolFs).catch(() => null);
+      if (located && !isFault(located) && located.stats?.isFile()) await this.catchUpFile(path, located.host);
+      else await this.commit([{ s: 0, p: path, o: "delete", e: "", n: 0, a: Date.now(), h: null }]);
+    }
+  }
+
+  private async catchUpFile(path: string, host: string): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(host);
+    } catch {
+      return;
+    }
+    const etag = etagOf(bytes);
+    const log = this.paths.get(path);
+    const newest = log?.versions[log.versions.length - 1];
+    if (newest && newest.h !== null && newest.e === etag) return;
+    const hash = objectHash(bytes);
+    await this.files.putObject(hash, bytes);
+    await this.commit([{ s: 0, p: path, o: "write", e: etag, n: bytes.byteLength, a: Date.now(), h: hash }]);
+  }
+
+  /** Rewrites the log with the versions retention keeps (objects are collected at the next open). */
+  private async compact(kept = this.keptRecords()): Promise<void> {
+    await this.files.rewriteLog(kept);
+    this.logRecords = kept.length;
+  }
+
+  private keptCount(): number {
+    let n = 0;
+    for (const log of this.paths.values()) n += log.versions.length;
+    return n;
+  }
+
+  /** Every kept version in sequence order, the oldest of each path marked with its first seq when older ones were dropped. */
+  private keptRecords(): LogRecord[] {
+    const now = Date.now();
+    const out: LogRecord[] = [];
+    for (const log of this.paths.values()) {
+      this.prune(log, now);
+      log.versions.forEach((v, i) => {
+        const first = i === 0 && log.firstSeq < v.s ? { f: log.firstSeq } : {};
+        const { f: _old, ...rest } = v;
+        out.push({ ...rest, ...first });
+      });
+    }
+    return out.sort((a, b) => a.s - b.s);
+  }
+
+  /** Adds a durable record to the index. */
+  private index(r: LogRecord): void {
+    const first = r.f ?? r.s;
+    let log = this.paths.get(r.p);
+    if (!log) {
+      log = { versions: [], firstSeq: first };
+      this.paths.set(r.p, log);
+    } else if (first < log.firstSeq) log.firstSeq = first;
+    log.versions.push(r);
+    this.prune(log, Date.now());
+  }
+
+  /** Drops versions beyond the retention limits, always keeping the newest. */
+  private prune(log: PathLog, now: number): void {
+    const versions = log.versions;
+    let drop = Math.max(0, versions.length - this.maxVersions);
+    while (drop < versions.length - 1 && now - (versions[drop] as LogRecord).a > this.maxAgeMs) drop++;
+    if (drop > 0) versions.splice(0, drop);
+  }
+}
+
+function infoOf(v: LogRecord): FileVersion {
+  return {
+    version: String(v.s),
+    etag: v.e,
+    size: v.n,
+    modified_at: new Date(v.a).toISOString(),
+    op: v.o as VersionOp,
+  };
+}
