@@ -101,6 +101,8 @@ export class LocalHistory implements DriverHistory {
       this.files.unlock();
       throw error;
     }
+    // Opening starts at once (catching up with the root); its failure is answered by every call.
+    this.ready().catch(() => undefined);
   }
 
   /** The history directory. */
