@@ -86,6 +86,8 @@ export class LocalHistory implements DriverHistory {
   private flushing: Promise<void> | null = null;
   /** Set when an append failed: nothing more is changed (a partial record may end the log). */
   private broken: unknown;
+  /** Set by {@link close}: the directory is released, nothing more is recorded. */
+  private closed = false;
 
   /** Takes the directory's lock at once (throwing when another backend holds it); reads it later. */
   constructor(settings: LocalHistorySettings, root: HostRoot) {
@@ -118,6 +120,8 @@ export class LocalHistory implements DriverHistory {
 
   /** Waits for appends in flight and releases the directory. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.opening?.catch(() => undefined);
     while (this.flushing) await this.flushing;
     this.files.unlock();
@@ -126,8 +130,8 @@ export class LocalHistory implements DriverHistory {
   /** Step 1 of a change: stores the new content as an object; answers its hash. */
   async keep(bytes: Uint8Array): Promise<string | Fault> {
     try {
-      await this.ready();
-      if (this.broken !== undefined) return unavailable(this.broken);
+      const refused = await this.refusal();
+      if (refused) return refused;
       const hash = objectHash(bytes);
       await this.files.putObject(hash, bytes);
       return hash;
@@ -144,8 +148,7 @@ export class LocalHistory implements DriverHistory {
   /** Checked before a delete: the history can record it. */
   async usable(): Promise<Fault | null> {
     try {
-      await this.ready();
-      return this.broken === undefined ? null : unavailable(this.broken);
+      return await this.refusal();
     } catch (error) {
       return unavailable(error);
     }
@@ -217,6 +220,15 @@ export class LocalHistory implements DriverHistory {
     return isFault(file) ? file : { ...file, version: String(then.s) };
   }
 
+  /** Why no change may be made now (closed, or an append failed), once the history is open; throws when it cannot open. */
+  private async refusal(): Promise<Fault | null> {
+    if (this.closed)
+      return fault("backend_unavailable", { detail: "the backend was closed; its history no longer records changes" });
+    await this.ready();
+    if (this.broken !== undefined) return unavailable(this.broken);
+    return null;
+  }
+
   private async usableForReading(): Promise<Fault | null> {
     try {
       await this.ready();
@@ -265,8 +277,8 @@ export class LocalHistory implements DriverHistory {
   /** Appends records (numbering them), answering a fault when the history cannot take them. */
   private async commitOrFault(records: LogRecord[]): Promise<Fault | null> {
     try {
-      await this.ready();
-      if (this.broken !== undefined) return unavailable(this.broken);
+      const refused = await this.refusal();
+      if (refused) return refused;
       await this.commit(records);
       return null;
     } catch (error) {

@@ -117,6 +117,16 @@ describe("the history directory", () => {
     expect(await ops(second, "/a.txt")).toEqual(["write"]);
   });
 
+  it("a closed backend changes no file: its history no longer records", async () => {
+    const b = backend();
+    await b.write("/a.txt", "one\n");
+    await b.close();
+    expect((await b.write("/a.txt", "two\n")).code).toBe("backend_unavailable");
+    expect((await b.delete("/a.txt")).code).toBe("backend_unavailable");
+    expect(readFileSync(join(rootDir, "a.txt"), "utf8")).toBe("one\n");
+    expect(existsSync(join(historyDir, "lock"))).toBe(false);
+  });
+
   it("with history off, nothing is written outside the root", async () => {
     const b = new LocalBackend({ rootDir });
     await b.write("/a/b.txt", "one\n");
@@ -172,6 +182,17 @@ describe("versions on disk", () => {
     await b.write("/a.txt", "same\n");
     expect(objectFiles().sort()).toEqual([sha256("other\n"), sha256("same\n")].sort());
     expect(logLines()).toHaveLength(5);
+  });
+
+  it("a log grown far past what retention keeps is rewritten while the backend runs", async () => {
+    const b = backend({ history: { maxVersions: 1 } });
+    for (let i = 0; i < 1100; i++) await b.write("/f.txt", `v${i}\n`);
+    expect(logLines().length).toBeLessThan(100);
+    expect(await ops(b, "/f.txt")).toEqual(["write"]);
+    const again = await reopen(b, { history: { maxVersions: 1 } });
+    const [only] = (await again.history("/f.txt")).versions ?? [];
+    expect((await again.readVersion("/f.txt", only?.version as string)).data?.content).toBe("v1099\n");
+    expect(objectFiles()).toEqual([sha256("v1099\n")]);
   });
 
   it("retention drops versions from the log and their objects at the next open", async () => {

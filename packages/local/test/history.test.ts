@@ -3,7 +3,12 @@
 // (`<parent>/root.deepfs-history`) goes when the parent does.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type BackendContractOptions, createContractContext, registerHistoryRules } from "@deepfs/conformance";
+import {
+  type BackendContractOptions,
+  createContractContext,
+  defineBackendContract,
+  registerHistoryRules,
+} from "@deepfs/conformance";
 import { afterAll, describe } from "vitest";
 import { LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
@@ -63,3 +68,7 @@ describe("history of a LocalBackend with every call on the threadpool", () => {
     createContractContext({ ...optionsFor("LocalBackend history (threadpool)", true), create: threadpoolSubject }),
   );
 });
+
+// The whole contract with history on (every write path records versions), but for the scale group,
+// which the history-off runs in local.test.ts cover.
+defineBackendContract({ ...optionsFor("LocalBackend (history on, 5 versions)", { maxVersions: 5 }), omit: ["scale"] });
