@@ -264,6 +264,30 @@ describe("a crash between the steps of a change", () => {
     expectNoDanglingVersion();
   });
 
+  it("an append that dies half-way (the process's view): unacknowledged, nothing more changed, recovered at open", async () => {
+    const b = backend();
+    await b.write("/a.txt", "one\n");
+    // A test hook in place of a crash: the append writes half a record, then fails.
+    const files = (b as unknown as { driver: { history: { files: { append: (r: unknown[]) => Promise<void> } } } })
+      .driver.history.files;
+    files.append = async () => {
+      appendFileSync(join(historyDir, "log"), '{"s":2,"p":"/a.txt","o":"wr');
+      throw new Error("disk gone");
+    };
+    const failed = await b.write("/a.txt", "two\n");
+    expect(failed.code).toBe("backend_unavailable");
+    expect(failed.error).not.toContain("two");
+    // The change itself landed (step 2), unacknowledged; the history now refuses every change.
+    expect(readFileSync(join(rootDir, "a.txt"), "utf8")).toBe("two\n");
+    expect((await b.write("/b.txt", "b\n")).code).toBe("backend_unavailable");
+    expect(existsSync(join(rootDir, "b.txt"))).toBe(false);
+    const again = await reopen(b);
+    const versions = (await again.history("/a.txt")).versions ?? [];
+    expect(versions.map((v) => v.op)).toEqual(["write", "write"]);
+    expect((await again.readVersion("/a.txt", versions[0]?.version as string)).data?.content).toBe("two\n");
+    expectNoDanglingVersion();
+  });
+
   it("a damaged record before the last is refused, not guessed at", async () => {
     const b = backend();
     await b.write("/a.txt", "one\n");
