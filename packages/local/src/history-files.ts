@@ -117,6 +117,13 @@ export class HistoryFiles {
     if (readText(this.lockPath) === String(process.pid)) fs.rmSync(this.lockPath, { force: true });
   }
 
+  /** Removes the temp files of log rewrites and id files a crash interrupted (at open). */
+  async sweep(): Promise<void> {
+    for (const name of await fs.promises.readdir(this.dir)) {
+      if (/^(log|id)\..+\.tmp$/.test(name)) await fs.promises.rm(join(this.dir, name), { force: true });
+    }
+  }
+
   /** The id of this history, made on first use. */
   storeId(): string {
     const path = join(this.dir, "id");

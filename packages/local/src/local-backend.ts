@@ -69,8 +69,6 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
     if (settings.history) this.historyDir = settings.history.dir;
     if (options.execute) {
       const config = options.execute === true ? {} : options.execute;
-      const problem = config.timeoutMs === undefined ? null : timeoutProblem(config.timeoutMs);
-      if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
       this.shell = {
         cwd: this.rootDir,
         timeoutMs: config.timeoutMs ?? 120_000,
@@ -173,6 +171,9 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     throw new DeepfsError("invalid_argument", "syncIoMaxBytes must be a non-negative integer");
   }
   const maxBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
+  const execute = options.execute === true ? {} : options.execute;
+  const problem = execute && execute.timeoutMs !== undefined ? timeoutProblem(execute.timeoutMs) : null;
+  if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
   const root = new HostRoot(virtualMode ? rootDir : "/");
   const history = resolveHistoryOption(options.history, rootDir, virtualMode);
   return {

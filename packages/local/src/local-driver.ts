@@ -209,8 +209,10 @@ export class LocalDriver implements Driver {
     const usable = await this.history.usable();
     if (usable) return usable;
     const removed = await this.unlink(path);
-    // Then the tombstones, once the files are gone (a crash in between: caught up at the next open).
-    return isFault(removed) ? removed : ((await this.history.removed(path)) ?? removed);
+    // Then the tombstones, once the files are gone (a crash in between: caught up at the next open);
+    // a removal that failed part-way has tombstones for the files it did remove.
+    const recorded = await this.history.removed(path, isFault(removed));
+    return isFault(removed) ? removed : (recorded ?? removed);
   }
 
   private async unlink(path: string): Promise<{ path: string } | Fault> {

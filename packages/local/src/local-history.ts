@@ -35,6 +35,7 @@ import { type DriverFile, type DriverHistory, type Fault, fault, isFault } from 
 import { etagOf } from "./etag.js";
 import { threadpoolFs } from "./fs-calls.js";
 import { HistoryFiles, type LogRecord, objectHash } from "./history-files.js";
+import { HistoryIndex } from "./history-index.js";
 import { rootFiles } from "./history-walk.js";
 import type { HostRoot } from "./host-root.js";
 
@@ -43,13 +44,6 @@ export interface LocalHistorySettings {
   /** The history directory (outside the root). */
   dir: string;
   retention: HistoryRetention;
-}
-
-interface PathLog {
-  /** Oldest first. */
-  versions: LogRecord[];
-  /** The sequence number of the file's first version ever (it did not exist before). */
-  firstSeq: number;
 }
 
 interface Pending {
@@ -71,10 +65,8 @@ function unavailable(error: unknown): Fault {
 export class LocalHistory implements DriverHistory {
   private readonly files: HistoryFiles;
   private readonly root: HostRoot;
-  private readonly maxVersions: number;
-  private readonly maxAgeMs: number;
   private readonly storeId: string;
-  private readonly paths = new Map<string, PathLog>();
+  private readonly index: HistoryIndex;
   /** The last sequence number given out. */
   private seq = 0;
   /** Every version up to this one is durable and in the index. */
@@ -93,9 +85,7 @@ export class LocalHistory implements DriverHistory {
   constructor(settings: LocalHistorySettings, root: HostRoot) {
     this.files = new HistoryFiles(settings.dir);
     this.root = root;
-    const { maxVersions, maxAgeMs } = settings.retention;
-    this.maxVersions = maxVersions !== undefined && maxVersions >= 1 ? Math.floor(maxVersions) : Infinity;
-    this.maxAgeMs = maxAgeMs !== undefined && maxAgeMs >= 0 ? maxAgeMs : Infinity;
+    this.index = new HistoryIndex(settings.retention);
     this.files.lock();
     try {
       this.storeId = this.files.storeId();
@@ -154,14 +144,17 @@ export class LocalHistory implements DriverHistory {
     }
   }
 
-  /** Step 3 of a delete of `path`: a tombstone for it and every file below it that has a live version. */
-  async removed(path: string): Promise<Fault | null> {
+  /**
+   * Step 3 of a delete of `path`: a tombstone for it and every file below it that has a live
+   * version (`partly`: the removal failed part-way, only for those no longer there).
+   */
+  async removed(path: string, partly = false): Promise<Fault | null> {
     const now = Date.now();
     const below = path === "/" ? "/" : `${path}/`;
     const tombs: LogRecord[] = [];
-    for (const [p, log] of this.paths) {
-      if (p !== path && !p.startsWith(below)) continue;
-      if (log.versions[log.versions.length - 1]?.h === null) continue;
+    for (const { p, h } of [...this.index.newest()]) {
+      if ((p !== path && !p.startsWith(below)) || h === null) continue;
+      if (partly && (await this.exists(p))) continue;
       tombs.push({ s: 0, p, o: "delete", e: "", n: 0, a: now, h: null });
     }
     return tombs.length === 0 ? null : this.commitOrFault(tombs);
@@ -170,17 +163,14 @@ export class LocalHistory implements DriverHistory {
   async versions(path: string, limit: number | undefined): Promise<FileVersion[] | Fault> {
     const opened = await this.usableForReading();
     if (opened) return opened;
-    const log = this.paths.get(path);
-    if (!log) return [];
-    this.prune(log, Date.now());
-    const newestFirst = log.versions.map(infoOf).reverse();
+    const newestFirst = this.index.of(path).map(infoOf).reverse();
     return limit === undefined ? newestFirst : newestFirst.slice(0, limit);
   }
 
   async readVersion(path: string, version: string): Promise<DriverFile | Fault> {
     const opened = await this.usableForReading();
     if (opened) return opened;
-    const found = this.paths.get(path)?.versions.find((v) => String(v.s) === version);
+    const found = this.index.of(path).find((v) => String(v.s) === version);
     if (!found) return fault("file_not_found", { reason: "no_version", detail: version.slice(0, 40) });
     if (found.h === null) return fault("file_not_found", { reason: "deleted_version", detail: version });
     return this.fileOf(path, found);
@@ -193,28 +183,13 @@ export class LocalHistory implements DriverHistory {
 
   async changesSince(snapshot: string): Promise<SnapshotChange[] | Fault> {
     const at = await this.positionOf(snapshot);
-    if (typeof at !== "number") return at;
-    const out: SnapshotChange[] = [];
-    for (const [path, log] of this.paths) {
-      const newest = log.versions[log.versions.length - 1];
-      if (!newest || newest.s <= at) continue;
-      const then = this.stateAt(path, log, at);
-      if (isFault(then)) return then;
-      const nowExists = newest.h !== null;
-      if (then === null) {
-        if (nowExists) out.push({ path, change: "added" });
-      } else if (!nowExists) out.push({ path, change: "deleted" });
-      else if (then.h !== newest.h) out.push({ path, change: "modified" });
-    }
-    return out;
+    return typeof at === "number" ? this.index.changesSince(at) : at;
   }
 
   async readAt(snapshot: string, path: string): Promise<VersionedFile | null | Fault> {
     const at = await this.positionOf(snapshot);
     if (typeof at !== "number") return at;
-    const log = this.paths.get(path);
-    if (!log) return null;
-    const then = this.stateAt(path, log, at);
+    const then = this.index.stateAt(path, at);
     if (then === null || isFault(then)) return then;
     const file = await this.fileOf(path, then);
     return isFault(file) ? file : { ...file, version: String(then.s) };
@@ -249,17 +224,6 @@ export class LocalHistory implements DriverHistory {
       return fault("backend_unavailable", { detail: "a version's content is missing from the history" });
     const time = new Date(v.a).toISOString();
     return { content: contentFromBytes(path, bytes), etag: v.e, createdAt: time, modifiedAt: time };
-  }
-
-  /** The version of `path` current at position `at` (null: no file then), or a fault when it was pruned. */
-  private stateAt(path: string, log: PathLog, at: number): LogRecord | null | Fault {
-    let then: LogRecord | null = null;
-    for (const v of log.versions) {
-      if (v.s > at) break;
-      then = v;
-    }
-    if (then === null && log.firstSeq <= at) return fault("unsupported", { path, reason: "history_pruned" });
-    return then?.h === null ? null : then;
   }
 
   /** The sequence position a snapshot id of this history stands for. */
@@ -308,11 +272,11 @@ export class LocalHistory implements DriverHistory {
         for (const b of batch) b.reject(error);
         continue;
       }
-      for (const r of records) this.index(r);
+      for (const r of records) this.index.add(r);
       this.committed = (records[records.length - 1] as LogRecord).s;
       this.logRecords += records.length;
       for (const b of batch) b.resolve();
-      if (this.logRecords > 2 * this.keptCount() + COMPACT_SLACK) await this.compact().catch(() => undefined);
+      if (this.logRecords > 2 * this.index.keptCount() + COMPACT_SLACK) await this.compact().catch(() => undefined);
     }
     this.flushing = null;
   }
@@ -321,14 +285,15 @@ export class LocalHistory implements DriverHistory {
   private async open(): Promise<void> {
     const records = await this.files.readLog();
     for (const r of records) {
-      this.index(r);
+      this.index.add(r);
       this.seq = Math.max(this.seq, r.s);
     }
     this.committed = this.seq;
     this.logRecords = records.length;
-    const kept = this.keptRecords();
+    const kept = this.index.keptRecords();
     if (kept.length < records.length) await this.compact(kept);
     await this.files.collect(new Set(kept.flatMap((r) => (r.h === null ? [] : [r.h]))));
+    await this.files.sweep();
     await this.catchUp();
   }
 
@@ -339,13 +304,19 @@ export class LocalHistory implements DriverHistory {
       seen.add(file.path);
       await this.catchUpFile(file.path, file.host);
     }
-    for (const [path, log] of this.paths) {
-      if (seen.has(path) || log.versions[log.versions.length - 1]?.h === null) continue;
+    for (const { p: path, h } of [...this.index.newest()]) {
+      if (seen.has(path) || h === null) continue;
       // Not found by the walk (which enters no linked directory): look through the path itself.
       const located = await this.root.locate(path, threadpoolFs).catch(() => null);
       if (located && !isFault(located) && located.stats?.isFile()) await this.catchUpFile(path, located.host);
       else await this.commit([{ s: 0, p: path, o: "delete", e: "", n: 0, a: Date.now(), h: null }]);
     }
+  }
+
+  /** True when something is at `path` (or it cannot be told). */
+  private async exists(path: string): Promise<boolean> {
+    const located = await this.root.locate(path, threadpoolFs, false).catch(() => null);
+    return located === null || isFault(located) || located.stats !== null;
   }
 
   private async catchUpFile(path: string, host: string): Promise<void> {
@@ -356,8 +327,7 @@ export class LocalHistory implements DriverHistory {
       return;
     }
     const etag = etagOf(bytes);
-    const log = this.paths.get(path);
-    const newest = log?.versions[log.versions.length - 1];
+    const newest = this.index.of(path).at(-1);
     if (newest && newest.h !== null && newest.e === etag) return;
     const hash = objectHash(bytes);
     await this.files.putObject(hash, bytes);
@@ -365,50 +335,9 @@ export class LocalHistory implements DriverHistory {
   }
 
   /** Rewrites the log with the versions retention keeps (objects are collected at the next open). */
-  private async compact(kept = this.keptRecords()): Promise<void> {
+  private async compact(kept = this.index.keptRecords()): Promise<void> {
     await this.files.rewriteLog(kept);
     this.logRecords = kept.length;
-  }
-
-  private keptCount(): number {
-    let n = 0;
-    for (const log of this.paths.values()) n += log.versions.length;
-    return n;
-  }
-
-  /** Every kept version in sequence order, the oldest of each path marked with its first seq when older ones were dropped. */
-  private keptRecords(): LogRecord[] {
-    const now = Date.now();
-    const out: LogRecord[] = [];
-    for (const log of this.paths.values()) {
-      this.prune(log, now);
-      log.versions.forEach((v, i) => {
-        const first = i === 0 && log.firstSeq < v.s ? { f: log.firstSeq } : {};
-        const { f: _old, ...rest } = v;
-        out.push({ ...rest, ...first });
-      });
-    }
-    return out.sort((a, b) => a.s - b.s);
-  }
-
-  /** Adds a durable record to the index. */
-  private index(r: LogRecord): void {
-    const first = r.f ?? r.s;
-    let log = this.paths.get(r.p);
-    if (!log) {
-      log = { versions: [], firstSeq: first };
-      this.paths.set(r.p, log);
-    } else if (first < log.firstSeq) log.firstSeq = first;
-    log.versions.push(r);
-    this.prune(log, Date.now());
-  }
-
-  /** Drops versions beyond the retention limits, always keeping the newest. */
-  private prune(log: PathLog, now: number): void {
-    const versions = log.versions;
-    let drop = Math.max(0, versions.length - this.maxVersions);
-    while (drop < versions.length - 1 && now - (versions[drop] as LogRecord).a > this.maxAgeMs) drop++;
-    if (drop > 0) versions.splice(0, drop);
   }
 }
 
