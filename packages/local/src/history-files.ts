@@ -33,6 +33,9 @@ export interface LogRecord {
   h: string | null;
   /** Set by compaction on the oldest kept version of a path: the seq of its first version ever. */
   f?: number;
+  /** The file's mtime (ms) and inode as written: the same size, mtime and inode at open mean unchanged. */
+  m?: number;
+  i?: number;
 }
 
 const PRIVATE_DIR = 0o700;
@@ -215,6 +218,43 @@ export class HistoryFiles {
     await syncDir(dir);
   }
 
+  /**
+   * Stores the content of the open file `fd` as an object, streaming it (a file of any size);
+   * answers its hash, etag and size as copied.
+   */
+  async putObjectFrom(fd: number): Promise<{ hash: string; etag: string; size: number }> {
+    const sha256 = createHash("sha256");
+    const sha1 = createHash("sha1");
+    let size = 0;
+    const temp = join(this.objects, `.tmp-${randomUUID()}`);
+    const out = await fs.promises.open(temp, "wx", PRIVATE_FILE);
+    try {
+      for await (const chunk of fs.createReadStream("", { fd, start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
+        sha256.update(chunk);
+        sha1.update(chunk);
+        size += chunk.byteLength;
+        await out.write(chunk);
+      }
+      await out.sync();
+    } catch (error) {
+      await out.close();
+      await fs.promises.rm(temp, { force: true });
+      throw error;
+    }
+    await out.close();
+    const hash = sha256.digest("hex");
+    const dir = join(this.objects, hash.slice(0, 2));
+    const target = join(dir, hash.slice(2));
+    await fs.promises.mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
+    if (fs.existsSync(target)) await fs.promises.rm(temp, { force: true });
+    else {
+      await fs.promises.rename(temp, target);
+      await syncDir(dir);
+      await syncDir(this.objects);
+    }
+    return { hash, etag: sha1.digest("base64url"), size };
+  }
+
   /** The bytes of an object, or null when it is missing. */
   async getObject(hash: string): Promise<Uint8Array | null> {
     if (!/^[0-9a-f]{64}$/.test(hash)) return null;
@@ -234,6 +274,10 @@ export class HistoryFiles {
     let removed = 0;
     for (const prefix of await fs.promises.readdir(this.objects)) {
       const dir = join(this.objects, prefix);
+      if (prefix.startsWith(".tmp-")) {
+        await fs.promises.rm(dir, { force: true });
+        continue;
+      }
       let names: string[];
       try {
         names = await fs.promises.readdir(dir);

@@ -320,14 +320,15 @@ export class LocalDriver implements Driver {
     const history = this.history;
     const object = history ? await history.keep(bytes) : null;
     if (isFault(object)) return object;
+    let written: Stats | null;
     try {
-      await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
+      written = await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
     } catch (error) {
       return fromNodeError(error);
     }
     const etag = etagOf(bytes);
     if (history && object !== null) {
-      const recorded = await history.written(path, call.op ?? "write", etag, bytes.byteLength, object);
+      const recorded = await history.written(path, call.op ?? "write", { etag, bytes, object, stats: written });
       if (recorded) return recorded;
     }
     return { etag };
@@ -347,11 +348,13 @@ export class LocalDriver implements Driver {
    * Atomically replaces (or creates, with missing parents) a file, keeping the mode and creation
    * time of the one it replaces.
    */
-  private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls): Promise<void> {
+  private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls) {
     const created = previous ? this.creationTime(host, previous) : undefined;
-    const written = await writeFileAtomic(host, bytes, previous, this.settings.fsync, fs, this.root);
+    const { fsync } = this.settings;
+    const written = await writeFileAtomic(host, bytes, previous, fsync, fs, this.root, this.history !== undefined);
     if (created !== undefined && written) this.createdAt.set(host, { ino: written.ino, created });
     else this.createdAt.delete(host);
+    return written;
   }
 
   private creationTime(host: string, stats: Stats): string {

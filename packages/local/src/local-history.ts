@@ -28,11 +28,12 @@
  * per batch). One backend at a time keeps history on a directory: a lock file with its pid refuses
  * a second one, in this or another process, while the first is open (see `HistoryFiles.lock`).
  */
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { constants, createReadStream, type Stats } from "node:fs";
 import type { VersionedFile, VersionOp } from "@deepfs/core";
 import { contentFromBytes, type FileVersion, type HistoryRetention, type SnapshotChange } from "@deepfs/core";
 import { type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
-import { etagOf } from "./etag.js";
+import { isOpenInside } from "./descriptors.js";
 import { threadpoolFs } from "./fs-calls.js";
 import { HistoryFiles, type LogRecord, objectHash } from "./history-files.js";
 import { HistoryIndex } from "./history-index.js";
@@ -130,9 +131,19 @@ export class LocalHistory implements DriverHistory {
     }
   }
 
-  /** Step 3 of a write: the version of the content `hash` (from {@link keep}), durable when this resolves. */
-  async written(path: string, op: VersionOp, etag: string, size: number, hash: string): Promise<Fault | null> {
-    return this.commitOrFault([{ s: 0, p: path, o: op, e: etag, n: size, a: Date.now(), h: hash }]);
+  /**
+   * Step 3 of a write: the version of `bytes`, stored as `object` by {@link keep}, with the written
+   * file's stats when known; durable when this resolves.
+   */
+  async written(
+    path: string,
+    op: VersionOp,
+    change: { etag: string; bytes: Uint8Array; object: string; stats: Stats | null },
+  ): Promise<Fault | null> {
+    const { etag, bytes, object, stats } = change;
+    const record: LogRecord = { s: 0, p: path, o: op, e: etag, n: bytes.byteLength, a: Date.now(), h: object };
+    if (stats) Object.assign(record, fingerprint(stats));
+    return this.commitOrFault([record]);
   }
 
   /** Checked before a delete: the history can record it. */
@@ -319,19 +330,38 @@ export class LocalHistory implements DriverHistory {
     return located === null || isFault(located) || located.stats !== null;
   }
 
+  /**
+   * Records the file at `host` as a version of `path` unless its newest version has its content:
+   * known at once when its size, mtime and inode are those recorded, else by hashing it. Read
+   * through a descriptor checked to lie inside the root (no symlink is followed out of it),
+   * streamed, so a file of any size takes little memory.
+   */
   private async catchUpFile(path: string, host: string): Promise<void> {
-    let bytes: Uint8Array;
+    const fs = threadpoolFs;
+    let fd: number;
     try {
-      bytes = await readFile(host);
+      fd = await fs.open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return;
     }
-    const etag = etagOf(bytes);
-    const newest = this.index.of(path).at(-1);
-    if (newest && newest.h !== null && newest.e === etag) return;
-    const hash = objectHash(bytes);
-    await this.files.putObject(hash, bytes);
-    await this.commit([{ s: 0, p: path, o: "write", e: etag, n: bytes.byteLength, a: Date.now(), h: hash }]);
+    try {
+      if (!(await isOpenInside(fd, host, this.root, fs))) return;
+      const stats = await fs.fstat(fd);
+      if (!stats.isFile()) return;
+      const newest = this.index.of(path).at(-1);
+      const live = newest?.h === null ? undefined : newest;
+      if (live && live.n === stats.size && live.m === stats.mtimeMs && live.i === stats.ino) return;
+      // Touched but the same size: probably unchanged, worth a read to avoid a copy.
+      if (live && live.n === stats.size && (await hashOf(fd)) === live.e) return;
+      const copied = await this.files.putObjectFrom(fd);
+      if (live && copied.etag === live.e) return;
+      const { hash, etag, size } = copied;
+      const record: LogRecord = { s: 0, p: path, o: "write", e: etag, n: size, a: Date.now(), h: hash };
+      if (size === stats.size) Object.assign(record, fingerprint(stats));
+      await this.commit([record]);
+    } finally {
+      await fs.close(fd);
+    }
   }
 
   /** Rewrites the log with the versions retention keeps (objects are collected at the next open). */
@@ -339,6 +369,20 @@ export class LocalHistory implements DriverHistory {
     await this.files.rewriteLog(kept);
     this.logRecords = kept.length;
   }
+}
+
+/** The etag of the open file `fd`, streamed. */
+async function hashOf(fd: number): Promise<string> {
+  const sha1 = createHash("sha1");
+  for await (const chunk of createReadStream("", { fd, start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
+    sha1.update(chunk);
+  }
+  return sha1.digest("base64url");
+}
+
+/** What a record keeps of a file's stats to know it unchanged at the next open. */
+function fingerprint(stats: Stats): { m: number; i: number } {
+  return { m: stats.mtimeMs, i: stats.ino };
 }
 
 function infoOf(v: LogRecord): FileVersion {

@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -173,6 +174,25 @@ describe("versions on disk", () => {
     const third = await reopen(again);
     expect(await ops(third, "/src/a.ts")).toEqual(["write", "write"]);
     expect(await ops(third, "/b.bin")).toEqual(["delete", "write"]);
+  });
+
+  it("at open, a file only touched is no new version, a large one is streamed into its object", async () => {
+    mkdirSync(rootDir, { recursive: true });
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 7);
+    writeFileSync(join(rootDir, "big.bin"), big);
+    const b = backend();
+    await b.write("/a.txt", "same\n");
+    const [seeded] = (await b.history("/big.bin")).versions ?? [];
+    expect(seeded?.size).toBe(big.byteLength);
+    const again = await reopen(b);
+    await again.close();
+    utimesSync(join(rootDir, "a.txt"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+    const third = backend();
+    expect(await ops(third, "/a.txt")).toEqual(["write"]);
+    expect(await ops(third, "/big.bin")).toEqual(["write"]);
+    const read = await third.readVersion("/big.bin", seeded?.version as string);
+    expect(Buffer.compare(Buffer.from(read.data?.content as Uint8Array), big)).toBe(0);
+    expect(objectFiles()).toContain(createHash("sha256").update(big).digest("hex"));
   });
 
   it("stores equal contents once", async () => {
