@@ -178,7 +178,12 @@ export class HistoryFiles {
 
   /** Appends whole records and fsyncs them (one write, one fsync for the batch). */
   async append(records: LogRecord[]): Promise<void> {
-    if (this.appendFd === null) this.appendFd = fs.openSync(this.logPath, "a", PRIVATE_FILE);
+    if (this.appendFd === null) {
+      const created = !fs.existsSync(this.logPath);
+      this.appendFd = fs.openSync(this.logPath, "a", PRIVATE_FILE);
+      // A new log's name is durable before its first record is acknowledged.
+      if (created) await syncDir(this.dir);
+    }
     const fd = this.appendFd;
     const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
     await new Promise<void>((resolve, reject) => fs.write(fd, bytes, (error) => (error ? reject(error) : resolve())));
@@ -206,7 +211,7 @@ export class HistoryFiles {
     const dir = join(this.objects, hash.slice(0, 2));
     const target = join(dir, hash.slice(2));
     if (fs.existsSync(target)) return;
-    await fs.promises.mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
+    const made = await fs.promises.mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
     const temp = join(dir, `.tmp-${randomUUID()}`);
     try {
       await writeDurable(temp, bytes);
@@ -216,6 +221,7 @@ export class HistoryFiles {
       throw error;
     }
     await syncDir(dir);
+    if (made !== undefined) await syncDir(this.objects);
   }
 
   /**
@@ -245,12 +251,12 @@ export class HistoryFiles {
     const hash = sha256.digest("hex");
     const dir = join(this.objects, hash.slice(0, 2));
     const target = join(dir, hash.slice(2));
-    await fs.promises.mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
+    const made = await fs.promises.mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
     if (fs.existsSync(target)) await fs.promises.rm(temp, { force: true });
     else {
       await fs.promises.rename(temp, target);
       await syncDir(dir);
-      await syncDir(this.objects);
+      if (made !== undefined) await syncDir(this.objects);
     }
     return { hash, etag: sha1.digest("base64url"), size };
   }
