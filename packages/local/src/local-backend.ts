@@ -45,6 +45,9 @@ const DEFAULT_SYNC_IO_MAX_BYTES = 64 * 1024;
  *   this process (not across processes).
  * - `grep` uses ripgrep when available to find candidate files, then applies the core matcher, so
  *   both engines return exactly what `grepTexts` would.
+ * - With the `history` option every change is also a version, kept in a directory outside the
+ *   root (`local-history.ts`: objects, then the file, then an fsync'd log record; caught up at open
+ *   after a crash), so the history methods work; off by default. Call `close()` to release it.
  * - With the `execute` option it is also a `SandboxBackendProtocol` (`id`, `execute`). That is a
  *   local shell, **not a security sandbox**: commands run on this machine as this process's user.
  */

@@ -215,6 +215,25 @@ describe("versions on disk", () => {
     expect(objectFiles()).toEqual([sha256("v1099\n")]);
   });
 
+  it("a snapshot that needs a version retention dropped answers history_pruned, also after re-opening", async () => {
+    const retention = { history: { maxAgeMs: 50 } };
+    const b = backend(retention);
+    await b.write("/a.txt", "old\n");
+    const snap = (await b.snapshot()).snapshot as string;
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await b.write("/a.txt", "new\n");
+    expect(await ops(b, "/a.txt")).toEqual(["write"]);
+    expect((await b.changesSince(snap)).code).toBe("unsupported");
+    const again = await reopen(b, retention);
+    expect(await ops(again, "/a.txt")).toEqual(["write"]);
+    const changes = await again.changesSince(snap);
+    expect(changes.code).toBe("unsupported");
+    expect(changes.error).toMatch(/\/a\.txt/);
+    expect(logLines()).toHaveLength(1);
+    // A snapshot id of another history is refused.
+    expect((await again.changesSince(snap.replace(/^[^.]+/, "other"))).code).toBe("invalid_argument");
+  });
+
   it("retention drops versions from the log and their objects at the next open", async () => {
     const b = backend({ history: { maxVersions: 2 } });
     for (let i = 0; i < 6; i++) await b.write("/f.txt", `v${i}\n`);
