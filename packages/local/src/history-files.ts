@@ -74,6 +74,8 @@ export class HistoryFiles {
   private readonly logPath: string;
   private readonly lockPath: string;
   private appendFd: number | null = null;
+  /** What this instance wrote in the lock file: the pid and a random token. */
+  private readonly lockToken = `${process.pid} ${randomUUID()}`;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -83,29 +85,31 @@ export class HistoryFiles {
   }
 
   /**
-   * Creates the directory when missing and takes its lock: refused (`invalid_argument`) while
-   * another live process, or another open backend of this process, holds it.
+   * Creates the directory when missing and takes its lock (`<pid> <token>`): refused
+   * (`invalid_argument`) while another live process holds it. A lock with this process's pid is
+   * stale (the backends of this process share one open history, see `history-handle.ts`): left
+   * by an earlier process that had the same pid (a container restarted), or by a history of this
+   * process still closing, which then leaves the new lock alone (its token differs).
    */
   lock(): void {
     fs.mkdirSync(this.objects, { recursive: true, mode: PRIVATE_DIR });
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = fs.openSync(this.lockPath, "wx", PRIVATE_FILE);
-        fs.writeSync(fd, String(process.pid));
+        fs.writeSync(fd, this.lockToken);
         fs.closeSync(fd);
         return;
       } catch (error) {
         if (errnoCode(error) !== "EEXIST") throw error;
       }
-      const holder = Number(readText(this.lockPath));
-      if (Number.isSafeInteger(holder) && holder > 0 && isAlive(holder)) {
-        const who = holder === process.pid ? "another LocalBackend of this process" : `process ${holder}`;
+      const holder = Number(readText(this.lockPath)?.split(" ")[0]);
+      if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new DeepfsError(
           "invalid_argument",
-          `The history directory ${this.dir} is in use by ${who}: one backend at a time may keep history on a root (close the other first)`,
+          `The history directory ${this.dir} is in use by process ${holder}: one process at a time may keep history on a root (close its backends first)`,
         );
       }
-      // Left by a process that is gone: take it over.
+      // Left by a process that is gone (or an earlier one with this pid): take it over.
       fs.rmSync(this.lockPath, { force: true });
     }
     throw new DeepfsError("invalid_argument", `The history directory ${this.dir} could not be locked`);
@@ -117,7 +121,7 @@ export class HistoryFiles {
       fs.closeSync(this.appendFd);
       this.appendFd = null;
     }
-    if (readText(this.lockPath) === String(process.pid)) fs.rmSync(this.lockPath, { force: true });
+    if (readText(this.lockPath) === this.lockToken) fs.rmSync(this.lockPath, { force: true });
   }
 
   /** Removes the temp files of log rewrites and id files a crash interrupted (at open). */

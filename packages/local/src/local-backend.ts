@@ -12,12 +12,12 @@ import { DriverBackend } from "@deepfs/core/kit";
 import { errnoCode } from "./errors.js";
 import { runShell, type ShellSettings, timeoutProblem } from "./execute.js";
 import { GrepEngines } from "./grep-search.js";
+import { openHistory } from "./history-handle.js";
 import { resolveHistoryOption } from "./history-option.js";
 import { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 import { DEEPAGENTS_REALPATH, resolveHostPath } from "./links.js";
 import { LocalDriver, type LocalDriverSettings } from "./local-driver.js";
-import { LocalHistory } from "./local-history.js";
 import type { LocalBackendOptions } from "./options.js";
 import { STAT_CONCURRENCY } from "./walk.js";
 
@@ -189,8 +189,8 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     fsync: options.fsync ?? false,
     io: new IoMode(syncIoMaxBytes),
     grep: new GrepEngines(options.grepEngine ?? "auto", options.ripgrepPath ?? "rg"),
-    // Last: it takes the history directory's lock, which nothing after it may leave held by a throw.
-    ...(history ? { history: new LocalHistory(history, root) } : {}),
+    // Last: it opens (or shares) the history and takes its lock, which nothing after it may leave held by a throw.
+    ...(history ? { history: openHistory(history, root) } : {}),
   };
 }
 

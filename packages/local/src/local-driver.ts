@@ -30,10 +30,10 @@ import { etagOf } from "./etag.js";
 import { readRegularFile, writeFileAtomic } from "./file-io.js";
 import { type FsCalls, threadpoolFs } from "./fs-calls.js";
 import { type GrepEngines, grepCandidates } from "./grep-search.js";
+import type { HistoryHandle } from "./history-handle.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
-import type { LocalHistory } from "./local-history.js";
 import { fileEntries, isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkFiles } from "./walk.js";
 
 /** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
@@ -50,7 +50,7 @@ export interface LocalDriverSettings {
   io: IoMode;
   grep: GrepEngines;
   /** The version history (`history` option), when on. */
-  history?: LocalHistory;
+  history?: HistoryHandle;
 }
 
 /** A file's bytes as read, with what the answers need. */
@@ -77,7 +77,7 @@ export class LocalDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly root: HostRoot;
   /** Versions of every change (see `local-history.ts` for the order of the steps and what a crash leaves). */
-  readonly history?: LocalHistory;
+  readonly history?: HistoryHandle;
 
   /**
    * Creation times of files this process replaced, by host path and inode: an atomic replace makes

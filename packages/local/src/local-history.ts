@@ -25,8 +25,9 @@
  *
  * Concurrency: the facade serialises the changes of each file, so the versions of a file are in
  * order; records of different files are appended by one in-process queue (one write and one fsync
- * per batch). One backend at a time keeps history on a directory: a lock file with its pid refuses
- * a second one, in this or another process, while the first is open (see `HistoryFiles.lock`).
+ * per batch). The backends of one process on a root share one LocalHistory (`history-handle.ts`);
+ * a lock file with the pid refuses a backend with history in another process while it is open
+ * (see `HistoryFiles.lock`).
  */
 import { createHash } from "node:crypto";
 import { constants, createReadStream, type Stats } from "node:fs";

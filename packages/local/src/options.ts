@@ -65,8 +65,9 @@ export interface LocalBackendOptions {
    * kept as a version in a directory outside the root (content-addressed objects and an
    * append-only, fsync'd log; see the README's "History on disk"), so the history methods work:
    * `history`, `readVersion`, `restore`, `snapshot`, `changesSince`, `restoreSnapshot`. Files
-   * already there when history is turned on become first versions. One backend at a time may keep
-   * history on a directory (a second one is refused until the first is closed); virtual mode only.
+   * already there when history is turned on become first versions. Backends of this process on one
+   * root share its history (released by the last `close()`); a backend in another process is refused
+   * until then. Virtual mode only.
    * Off by default: nothing is written outside the root and the history methods answer `unsupported`.
    */
   history?: boolean | LocalHistoryOptions;

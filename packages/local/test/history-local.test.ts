@@ -1,6 +1,7 @@
 // What is specific to the history of a LocalBackend on disk (the behaviour is the history rules'):
 // where the history directory is, that it survives re-opening, what a crash between the steps of a
 // change leaves and how the next open recovers, deduplication, and nothing written with history off.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -108,14 +109,39 @@ describe("the history directory", () => {
     expect(() => new LocalBackend({ rootDir, history: { maxAgeMs: -1 } })).toThrow(/maxAgeMs/);
   });
 
-  it("is used by one backend at a time: a second is refused until the first is closed", async () => {
+  it("is shared by the backends of one process on the root, and released by the last close", async () => {
     const first = backend();
-    await first.write("/a.txt", "x");
-    expect(() => new LocalBackend({ rootDir, history: true })).toThrow(/in use/);
+    const second = backend();
+    await first.write("/a.txt", "one\n");
+    await second.edit("/a.txt", "one", "two");
+    expect(await ops(first, "/a.txt")).toEqual(["edit", "write"]);
+    expect(() => new LocalBackend({ rootDir, history: { maxVersions: 3 } })).toThrow(/another maxVersions/);
+    const elsewhere = join(parent.dir, "other-root");
+    expect(() => new LocalBackend({ rootDir: elsewhere, history: { dir: historyDir } })).toThrow(/already keeps/);
+    await second.close();
+    expect((await second.write("/a.txt", "x\n")).code).toBe("backend_unavailable");
+    expect((await first.write("/a.txt", "three\n")).error).toBeUndefined();
+    expect(existsSync(join(historyDir, "lock"))).toBe(true);
+    await first.close();
+    expect(existsSync(join(historyDir, "lock"))).toBe(false);
     // History off on the same root is not concerned.
     expect(() => new LocalBackend({ rootDir })).not.toThrow();
-    const second = await reopen(first);
-    expect(await ops(second, "/a.txt")).toEqual(["write"]);
+  });
+
+  it("is refused while another live process holds it; a lock left by a dead one is taken over", async () => {
+    mkdirSync(historyDir, { recursive: true });
+    writeFileSync(join(historyDir, "lock"), String(process.ppid));
+    expect(() => new LocalBackend({ rootDir, history: true })).toThrow(new RegExp(`in use by process ${process.ppid}`));
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid as number;
+    writeFileSync(join(historyDir, "lock"), String(gone));
+    const b = backend();
+    expect((await b.write("/a.txt", "x")).error).toBeUndefined();
+    expect(readFileSync(join(historyDir, "lock"), "utf8")).toMatch(new RegExp(`^${process.pid} `));
+    await b.close();
+    // A lock with this process's pid and no history open here: left by an earlier process with that pid.
+    writeFileSync(join(historyDir, "lock"), `${process.pid} earlier`);
+    const again = backend();
+    expect(await ops(again, "/a.txt")).toEqual(["write"]);
   });
 
   it("a closed backend changes no file: its history no longer records", async () => {
@@ -307,8 +333,9 @@ describe("a crash between the steps of a change", () => {
     const b = backend();
     await b.write("/a.txt", "one\n");
     // A test hook in place of a crash: the append writes half a record, then fails.
-    const files = (b as unknown as { driver: { history: { files: { append: (r: unknown[]) => Promise<void> } } } })
-      .driver.history.files;
+    type Appender = { append: (r: unknown[]) => Promise<void> };
+    const files = (b as unknown as { driver: { history: { shared: { files: Appender } } } }).driver.history.shared
+      .files;
     files.append = async () => {
       appendFileSync(join(historyDir, "log"), '{"s":2,"p":"/a.txt","o":"wr');
       throw new Error("disk gone");
