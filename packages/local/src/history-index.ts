@@ -18,6 +18,8 @@ export class HistoryIndex {
   private readonly paths = new Map<string, PathLog>();
   private readonly maxVersions: number;
   private readonly maxAgeMs: number;
+  /** Versions kept, counted as they come and go (not recounted per append). */
+  private kept = 0;
 
   constructor(retention: HistoryRetention) {
     const { maxVersions, maxAgeMs } = retention;
@@ -34,6 +36,7 @@ export class HistoryIndex {
       this.paths.set(r.p, log);
     } else if (first < log.firstSeq) log.firstSeq = first;
     log.versions.push(r);
+    this.kept++;
     this.prune(log, Date.now());
   }
 
@@ -86,9 +89,7 @@ export class HistoryIndex {
 
   /** How many versions are kept. */
   keptCount(): number {
-    let n = 0;
-    for (const log of this.paths.values()) n += log.versions.length;
-    return n;
+    return this.kept;
   }
 
   /**
@@ -113,6 +114,9 @@ export class HistoryIndex {
     const versions = log.versions;
     let drop = Math.max(0, versions.length - this.maxVersions);
     while (drop < versions.length - 1 && now - (versions[drop] as LogRecord).a > this.maxAgeMs) drop++;
-    if (drop > 0) versions.splice(0, drop);
+    if (drop > 0) {
+      versions.splice(0, drop);
+      this.kept -= drop;
+    }
   }
 }
