@@ -164,7 +164,10 @@ export class LocalHistory implements DriverHistory {
     const now = Date.now();
     const below = path === "/" ? "/" : `${path}/`;
     const tombs: LogRecord[] = [];
-    for (const { p, h } of [...this.index.newest()]) {
+    // A file with a live version was a file, not a directory: no need to look below it.
+    const own = this.index.of(path).at(-1);
+    const candidates = own && own.h !== null ? [own] : [...this.index.newest()];
+    for (const { p, h } of candidates) {
       if ((p !== path && !p.startsWith(below)) || h === null) continue;
       if (partly && (await this.exists(p))) continue;
       tombs.push({ s: 0, p, o: "delete", e: "", n: 0, a: now, h: null });
