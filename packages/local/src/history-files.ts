@@ -304,6 +304,20 @@ export class HistoryFiles {
   }
 }
 
+/** The etag of the open file `fd`, streamed. */
+export async function hashOf(fd: number): Promise<string> {
+  const sha1 = createHash("sha1");
+  for await (const chunk of fs.createReadStream("", { fd, start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
+    sha1.update(chunk);
+  }
+  return sha1.digest("base64url");
+}
+
+/** What a record keeps of a file's stats to know it unchanged at the next open. */
+export function fingerprint(stats: fs.Stats): { m: number; i: number } {
+  return { m: stats.mtimeMs, i: stats.ino };
+}
+
 function parseRecord(line: string): LogRecord | null {
   try {
     const r = JSON.parse(line) as LogRecord;

@@ -29,14 +29,13 @@
  * a lock file with the pid refuses a backend with history in another process while it is open
  * (see `HistoryFiles.lock`).
  */
-import { createHash } from "node:crypto";
-import { constants, createReadStream, type Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import type { VersionedFile, VersionOp } from "@deepfs/core";
 import { contentFromBytes, type FileVersion, type HistoryRetention, type SnapshotChange } from "@deepfs/core";
 import { type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
 import { isOpenInside } from "./descriptors.js";
 import { threadpoolFs } from "./fs-calls.js";
-import { HistoryFiles, type LogRecord, objectHash } from "./history-files.js";
+import { fingerprint, HistoryFiles, hashOf, type LogRecord, objectHash } from "./history-files.js";
 import { HistoryIndex } from "./history-index.js";
 import { rootFiles } from "./history-walk.js";
 import type { HostRoot } from "./host-root.js";
@@ -373,20 +372,6 @@ export class LocalHistory implements DriverHistory {
     await this.files.rewriteLog(kept);
     this.logRecords = kept.length;
   }
-}
-
-/** The etag of the open file `fd`, streamed. */
-async function hashOf(fd: number): Promise<string> {
-  const sha1 = createHash("sha1");
-  for await (const chunk of createReadStream("", { fd, start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
-    sha1.update(chunk);
-  }
-  return sha1.digest("base64url");
-}
-
-/** What a record keeps of a file's stats to know it unchanged at the next open. */
-function fingerprint(stats: Stats): { m: number; i: number } {
-  return { m: stats.mtimeMs, i: stats.ino };
 }
 
 function infoOf(v: LogRecord): FileVersion {
