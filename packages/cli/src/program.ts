@@ -16,6 +16,7 @@ import { VERSION } from "./version.js";
 const LOCATIONS = `
 Locations (URL/path):
   ./notes.md, /srv/files/, file:///srv/files/     a path on this machine
+  file:///srv/files?history=1#/a.md               /a.md in a LocalBackend on /srv/files keeping versions on disk
   s3://bucket/key/prefix/?endpoint=http://host:9000&region=us-east-1&path-style=1
                                                   the key in the bucket (credentials: AWS SDK chain)
   postgres://user:pass@host:5432/db/notes/a.md?namespace=acme&table=deepfs_files&schema=public

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { PassThrough, Writable } from "node:stream";
 import { StateBackend } from "@deepfs/core";
 import type { BackendSpec, OpenedBackend } from "@deepfs/url";
@@ -170,6 +171,26 @@ describe("the history commands, spawned as a user runs them", () => {
     const json = await deepfs(["--json", "restore", "memory:/a.md", "v1"]);
     expect(json.status).toBe(2);
     expect(JSON.parse(json.text).error).toMatchObject({ code: "unsupported", path: "/a.md" });
+  });
+
+  it("file:///dir?history=1 keeps versions on disk: later runs see and restore them", async () => {
+    const dir = tempDir("history");
+    try {
+      const at = (path: string) => `file://${dir}/root?history=1#${path}`;
+      expect((await cli(["put", at("/a.md")], "first\n")).status).toBe(0);
+      expect((await cli(["put", at("/a.md")], "second\n")).status).toBe(0);
+      const log = JSON.parse((await cli(["--json", "log", at("/a.md")])).text) as {
+        versions: Array<{ version: string }>;
+      };
+      expect(log.versions).toHaveLength(2);
+      const oldest = log.versions[1]?.version as string;
+      expect((await cli(["show", at("/a.md"), oldest])).text).toBe("first\n");
+      expect((await cli(["restore", at("/a.md"), oldest])).status).toBe(0);
+      expect((await cli(["cat", at("/a.md")])).text).toBe("first\n");
+      expect((await cli(["log", `file://${dir}/root/a.md?history=1`])).stderr).toContain("#/path");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("memory:?history=1 keeps history for the length of one command; refused where a backend has none", async () => {

@@ -57,7 +57,8 @@ export async function readRegularFile(
  *
  * `previous`: the stats of the regular file being replaced; its permission bits are kept and the
  * new file's stats are returned (a new inode: callers track its creation time). Null: a new file
- * (umask default mode), created with any missing parent directories; returns null.
+ * (umask default mode), created with any missing parent directories; returns null, or its stats
+ * with `stat` (the history records them, to know the file unchanged at its next open).
  */
 export async function writeFileAtomic(
   host: string,
@@ -66,6 +67,7 @@ export async function writeFileAtomic(
   fsync: boolean,
   fs: FsCalls,
   root: HostRoot,
+  stat = false,
 ): Promise<Stats | null> {
   // Missing parents are made for a new file only: a replaced file's directory deleted meanwhile stays deleted.
   const dir = await pinDirectory(dirname(host), root, fs, previous === null);
@@ -78,7 +80,7 @@ export async function writeFileAtomic(
         await fs.writeAll(fd, bytes);
         if (previous) await fs.fchmod(fd, previous.mode & 0o7777);
         if (fsync) await fs.fsync(fd);
-        if (previous) stats = await fs.fstat(fd);
+        if (previous || stat) stats = await fs.fstat(fd);
       } finally {
         await fs.close(fd);
       }

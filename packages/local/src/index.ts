@@ -1,2 +1,2 @@
 export { FilesystemBackend, LocalBackend } from "./local-backend.js";
-export type { GrepEngine, LocalBackendOptions, LocalExecuteOptions } from "./options.js";
+export type { GrepEngine, LocalBackendOptions, LocalExecuteOptions, LocalHistoryOptions } from "./options.js";

@@ -12,6 +12,8 @@ import { DriverBackend } from "@deepfs/core/kit";
 import { errnoCode } from "./errors.js";
 import { runShell, type ShellSettings, timeoutProblem } from "./execute.js";
 import { GrepEngines } from "./grep-search.js";
+import { openHistory } from "./history-handle.js";
+import { resolveHistoryOption } from "./history-option.js";
 import { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 import { DEEPAGENTS_REALPATH, resolveHostPath } from "./links.js";
@@ -43,6 +45,9 @@ const DEFAULT_SYNC_IO_MAX_BYTES = 64 * 1024;
  *   this process (not across processes).
  * - `grep` uses ripgrep when available to find candidate files, then applies the core matcher, so
  *   both engines return exactly what `grepTexts` would.
+ * - With the `history` option every change is also a version, kept in a directory outside the
+ *   root (`local-history.ts`: objects, then the file, then an fsync'd log record; caught up at open
+ *   after a crash), so the history methods work; off by default. Call `close()` to release it.
  * - With the `execute` option it is also a `SandboxBackendProtocol` (`id`, `execute`). That is a
  *   local shell, **not a security sandbox**: commands run on this machine as this process's user.
  */
@@ -51,6 +56,8 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
   /** The real path of the root directory. */
   readonly rootDir: string;
   readonly virtualMode: boolean;
+  /** The directory the version history is kept in (`history` option), when on. */
+  readonly historyDir?: string;
   /** Set only when `execute` is enabled (then the backend is a sandbox backend). */
   readonly id?: string;
 
@@ -62,10 +69,9 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
     super(new LocalDriver(settings), { concurrency: STAT_CONCURRENCY });
     this.virtualMode = settings.virtualMode;
     this.rootDir = settings.rootDir;
+    if (settings.history) this.historyDir = settings.history.dir;
     if (options.execute) {
       const config = options.execute === true ? {} : options.execute;
-      const problem = config.timeoutMs === undefined ? null : timeoutProblem(config.timeoutMs);
-      if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
       this.shell = {
         cwd: this.rootDir,
         timeoutMs: config.timeoutMs ?? 120_000,
@@ -100,8 +106,9 @@ export class LocalBackend extends DriverBackend<LocalDriver> {
     return runShell(command, this.shell, this.running, options);
   }
 
-  /** Kills commands still running; the files stay. */
+  /** Kills commands still running and releases the history directory; the files stay. */
   async close(): Promise<void> {
+    await this.driver.history?.close();
     for (const child of this.running) {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
@@ -167,9 +174,14 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     throw new DeepfsError("invalid_argument", "syncIoMaxBytes must be a non-negative integer");
   }
   const maxBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
+  const execute = options.execute === true ? {} : options.execute;
+  const problem = execute && execute.timeoutMs !== undefined ? timeoutProblem(execute.timeoutMs) : null;
+  if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
+  const root = new HostRoot(virtualMode ? rootDir : "/");
+  const history = resolveHistoryOption(options.history, rootDir, virtualMode);
   return {
     rootDir,
-    root: new HostRoot(virtualMode ? rootDir : "/"),
+    root,
     virtualMode,
     readOnly,
     maxBytes,
@@ -177,6 +189,8 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     fsync: options.fsync ?? false,
     io: new IoMode(syncIoMaxBytes),
     grep: new GrepEngines(options.grepEngine ?? "auto", options.ripgrepPath ?? "rg"),
+    // Last: it opens (or shares) the history and takes its lock, which nothing after it may leave held by a throw.
+    ...(history ? { history: openHistory(history, root) } : {}),
   };
 }
 

@@ -30,6 +30,7 @@ import { etagOf } from "./etag.js";
 import { readRegularFile, writeFileAtomic } from "./file-io.js";
 import { type FsCalls, threadpoolFs } from "./fs-calls.js";
 import { type GrepEngines, grepCandidates } from "./grep-search.js";
+import type { HistoryHandle } from "./history-handle.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
@@ -48,6 +49,8 @@ export interface LocalDriverSettings {
   fsync: boolean;
   io: IoMode;
   grep: GrepEngines;
+  /** The version history (`history` option), when on. */
+  history?: HistoryHandle;
 }
 
 /** A file's bytes as read, with what the answers need. */
@@ -73,6 +76,8 @@ interface ReadForRewrite {
 export class LocalDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly root: HostRoot;
+  /** Versions of every change (see `local-history.ts` for the order of the steps and what a crash leaves). */
+  readonly history?: HistoryHandle;
 
   /**
    * Creation times of files this process replaced, by host path and inode: an atomic replace makes
@@ -88,6 +93,7 @@ export class LocalDriver implements Driver {
 
   constructor(private readonly settings: LocalDriverSettings) {
     this.root = settings.root;
+    if (settings.history) this.history = settings.history;
     this.capabilities = {
       conditionalWrites: true,
       realDirectories: true,
@@ -150,7 +156,7 @@ export class LocalDriver implements Driver {
     if (justRead) {
       // An edit's write: the read has just located and hashed this file (the pinned directory keeps the rename inside).
       if (justRead.etag !== call.ifMatch) return fault("conflict", { reason: "changed" });
-      return this.store(justRead.host, bytes, justRead.stats, io, call);
+      return this.store(path, justRead.host, bytes, justRead.stats, io, call);
     }
     // The last component as it is: a write never goes through a symlink there.
     const located = await this.root.locate(path, io.metadata, false);
@@ -161,7 +167,7 @@ export class LocalDriver implements Driver {
     const previous = current?.isFile() ? current : null;
     const blocked = await this.preconditionFault(located.host, previous, call, io);
     if (blocked) return blocked;
-    return this.store(located.host, bytes, previous, io, call);
+    return this.store(path, located.host, bytes, previous, io, call);
   }
 
   /** The entries of a directory; a file, or nothing, lists as empty. */
@@ -199,6 +205,17 @@ export class LocalDriver implements Driver {
 
   /** Unlinks a file or link, or removes a directory tree (never following a link), through the pinned parent. */
   async remove(path: string): Promise<{ path: string } | Fault> {
+    if (!this.history) return this.unlink(path);
+    const usable = await this.history.usable();
+    if (usable) return usable;
+    const removed = await this.unlink(path);
+    // Then the tombstones, once the files are gone (a crash in between: caught up at the next open);
+    // a removal that failed part-way has tombstones for the files it did remove.
+    const recorded = await this.history.removed(path, isFault(removed));
+    return isFault(removed) ? removed : (recorded ?? removed);
+  }
+
+  private async unlink(path: string): Promise<{ path: string } | Fault> {
     const located = await this.root.locate(path, threadpoolFs, false);
     if (isFault(located)) return located;
     if (!located.stats) return fault("file_not_found");
@@ -290,14 +307,31 @@ export class LocalDriver implements Driver {
     });
   }
 
-  private async store(host: string, bytes: Uint8Array, previous: Stats | null, io: IoMode, call: WriteCall) {
+  /** Replaces the file; with history: its object first, its version after (see `local-history.ts`). */
+  private async store(
+    path: string,
+    host: string,
+    bytes: Uint8Array,
+    previous: Stats | null,
+    io: IoMode,
+    call: WriteCall,
+  ) {
     if (call.signal?.aborted) return fault("aborted");
+    const history = this.history;
+    const object = history ? await history.keep(bytes) : null;
+    if (isFault(object)) return object;
+    let written: Stats | null;
     try {
-      await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
+      written = await this.replace(host, bytes, previous, io.forContent(bytes.byteLength));
     } catch (error) {
       return fromNodeError(error);
     }
-    return { etag: etagOf(bytes) };
+    const etag = etagOf(bytes);
+    if (history && object !== null) {
+      const recorded = await history.written(path, call.op ?? "write", { etag, bytes, object, stats: written });
+      if (recorded) return recorded;
+    }
+    return { etag };
   }
 
   /** The conflict of a conditional write, or null; only `ifMatch` on an existing file reads it. */
@@ -314,11 +348,13 @@ export class LocalDriver implements Driver {
    * Atomically replaces (or creates, with missing parents) a file, keeping the mode and creation
    * time of the one it replaces.
    */
-  private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls): Promise<void> {
+  private async replace(host: string, bytes: Uint8Array, previous: Stats | null, fs: FsCalls) {
     const created = previous ? this.creationTime(host, previous) : undefined;
-    const written = await writeFileAtomic(host, bytes, previous, this.settings.fsync, fs, this.root);
+    const { fsync } = this.settings;
+    const written = await writeFileAtomic(host, bytes, previous, fsync, fs, this.root, this.history !== undefined);
     if (created !== undefined && written) this.createdAt.set(host, { ino: written.ino, created });
     else this.createdAt.delete(host);
+    return written;
   }
 
   private creationTime(host: string, stats: Stats): string {

@@ -1,3 +1,5 @@
+import type { HistoryRetention } from "@deepfs/core";
+
 /** How `grep` searches: ripgrep when it is on PATH (`auto`), always ripgrep, or the built-in search. */
 export type GrepEngine = "auto" | "ripgrep" | "builtin";
 
@@ -14,6 +16,15 @@ export interface LocalExecuteOptions {
   env?: Record<string, string>;
   /** Start from this process's environment. Default false: commands see only `env`. */
   inheritEnv?: boolean;
+}
+
+/**
+ * The `history` option of a LocalBackend as an object: retention, and where the versions are kept
+ * (default `<rootDir>.deepfs-history`, beside the root; never inside it).
+ */
+export interface LocalHistoryOptions extends HistoryRetention {
+  /** The history directory: created when missing; refused when inside `rootDir`. */
+  dir?: string;
 }
 
 /** Options of {@link LocalBackend}. */
@@ -49,4 +60,15 @@ export interface LocalBackendOptions {
   ripgrepPath?: string;
   /** Enables `execute` (and `id`), making the backend a `SandboxBackendProtocol`. Off by default. */
   execute?: boolean | LocalExecuteOptions;
+  /**
+   * Version history (issue #22): `true`, or `{ dir?, maxVersions?, maxAgeMs? }`. Every change is
+   * kept as a version in a directory outside the root (content-addressed objects and an
+   * append-only, fsync'd log; see the README's "History on disk"), so the history methods work:
+   * `history`, `readVersion`, `restore`, `snapshot`, `changesSince`, `restoreSnapshot`. Files
+   * already there when history is turned on become first versions. Backends of this process on one
+   * root share its history (released by the last `close()`); a backend in another process is refused
+   * until then. Virtual mode only.
+   * Off by default: nothing is written outside the root and the history methods answer `unsupported`.
+   */
+  history?: boolean | LocalHistoryOptions;
 }

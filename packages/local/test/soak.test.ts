@@ -1,6 +1,6 @@
-import { readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { defineSoak } from "@deepfs/conformance/soak";
+import { defineSoak, soakSeconds } from "@deepfs/conformance/soak";
 import { CompositeBackend, isInternalTempName, StateBackend } from "@deepfs/core";
 import { LocalBackend } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
@@ -63,4 +63,69 @@ defineSoak({
     };
   },
   probes: [tempFileProbe([agentsRoot.dir, registerRoot.dir])],
+});
+
+/** Files under `dir` whose content (etag) is not their newest version's, or that have no version. */
+async function filesOffTheirNewestVersion(backend: LocalBackend, dir: string, path = "/"): Promise<number> {
+  let count = 0;
+  for (const entry of readdirSync(join(dir, path), { withFileTypes: true })) {
+    const child = path === "/" ? `/${entry.name}` : `${path}/${entry.name}`;
+    if (entry.isDirectory()) count += await filesOffTheirNewestVersion(backend, dir, child);
+    else if (entry.isFile() && !isInternalTempName(entry.name)) {
+      const [newest] = (await backend.history(child, { limit: 1 })).versions ?? [];
+      const now = await backend.readRaw(child);
+      if (newest?.etag !== now.etag) count++;
+    }
+  }
+  return count;
+}
+
+/** Versions in the log whose object is missing. */
+function versionsPointingNowhere(historyDir: string): number {
+  const log = join(historyDir, "log");
+  if (!existsSync(log)) return 0;
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as { h: string | null })
+    .filter((r) => r.h !== null && !existsSync(join(historyDir, "objects", r.h.slice(0, 2), r.h.slice(2)))).length;
+}
+
+// With history on: after the run every file's content is its newest version and no version points
+// at a missing object (the history rules check that each acknowledged change is one version).
+const historyParent = tempRoot("deepfs-soak-history-");
+const historyRoot = join(historyParent.dir, "root");
+mkdirSync(historyRoot);
+let historyBackend: LocalBackend | undefined;
+defineSoak({
+  name: "LocalBackend (history on, 20 versions)",
+  id: "local-history",
+  // Every change is three fsyncs more: a shorter run than the others by default.
+  seconds: Math.min(soakSeconds(), 30),
+  create: () => {
+    const backend = new LocalBackend({ rootDir: historyRoot, history: { maxVersions: 20 } });
+    historyBackend = backend;
+    return {
+      backend,
+      close: async () => {
+        await backend.close();
+        historyParent.remove();
+      },
+    };
+  },
+  probes: [
+    tempFileProbe([historyRoot]),
+    {
+      name: "files whose content is not their newest version",
+      count: () => filesOffTheirNewestVersion(historyBackend as LocalBackend, historyRoot),
+      max: 0,
+      phase: "after-run",
+    },
+    {
+      name: "versions whose content is missing",
+      count: () => versionsPointingNowhere(`${historyRoot}.deepfs-history`),
+      max: 0,
+      phase: "after-run",
+    },
+  ],
 });

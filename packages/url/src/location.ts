@@ -61,6 +61,9 @@ export function parseLocation(operand: string, options: ParseOptions = {}): Loca
     case "file": {
       const spec = parseBackendUrl(operand, { cwd });
       if (spec.scheme !== "file") throw new Error("unreachable");
+      if (spec.history !== undefined) {
+        invalid(operand, "history needs the root directory: write file:///dir?history=1#/path, not");
+      }
       const dir = path.endsWith("/") && !spec.rootDir.endsWith("/") ? "/" : "";
       return { url: "file:///", spec: { scheme: "file", rootDir: "/" }, path: spec.rootDir + dir };
     }

@@ -1,4 +1,4 @@
-import { type BackendProtocol, DeepfsError, StateBackend } from "@deepfs/core";
+import { type BackendProtocol, DeepfsError, type HistoryOption, StateBackend } from "@deepfs/core";
 import { maskUrl, scrubSecrets, secretsOf } from "./mask.js";
 import type { BackendSpec } from "./spec.js";
 
@@ -59,7 +59,7 @@ function opened(backend: BackendProtocol, label: string, close: () => Promise<vo
 export function describeSpec(spec: BackendSpec): string {
   switch (spec.scheme) {
     case "file":
-      return `file://${spec.rootDir}`;
+      return `file://${spec.rootDir}${historyQuery(spec.history)}`;
     case "s3": {
       const query = new URLSearchParams();
       if (spec.endpointUrl) query.set("endpoint", spec.endpointUrl);
@@ -75,11 +75,16 @@ export function describeSpec(spec: BackendSpec): string {
     case "docker":
       return spec.container ? `docker://${spec.container}` : `docker:?runtime=${spec.runtime ?? "python-minimal"}`;
     case "memory": {
-      if (spec.history === undefined || spec.history === false) return "memory:";
-      const max = typeof spec.history === "object" ? spec.history.maxVersions : undefined;
-      return max === undefined ? "memory:?history=1" : `memory:?history-max-versions=${max}`;
+      return `memory:${historyQuery(spec.history)}`;
     }
   }
+}
+
+/** The query of a `history` option (empty when off). */
+function historyQuery(history: HistoryOption | undefined): string {
+  if (history === undefined || history === false) return "";
+  const max = typeof history === "object" ? history.maxVersions : undefined;
+  return max === undefined ? "?history=1" : `?history-max-versions=${max}`;
 }
 
 function defined<T extends object>(value: T): T {
@@ -112,7 +117,8 @@ async function openUnmasked(spec: BackendSpec): Promise<OpenedBackend> {
     }
     case "file": {
       const { LocalBackend } = await load(spec, () => import("@deepfs/local"));
-      const backend = new LocalBackend({ rootDir: spec.rootDir });
+      const { rootDir, history } = spec;
+      const backend = new LocalBackend(history === undefined ? { rootDir } : { rootDir, history });
       return opened(backend, label, () => backend.close());
     }
     case "s3": {

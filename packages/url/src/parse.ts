@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { HistoryOption } from "@deepfs/core";
 import { DeepfsError } from "@deepfs/core";
 import { maskUrl } from "./mask.js";
-import type { BackendSpec, DockerSpec, MemorySpec, PgliteSpec, PostgresSpec, S3Spec } from "./spec.js";
+import type { BackendSpec, DockerSpec, FileSpec, MemorySpec, PgliteSpec, PostgresSpec, S3Spec } from "./spec.js";
 
 /** The schemes {@link parseBackendUrl} understands (`postgresql:` is an alias of `postgres:`). */
 export const SCHEMES = ["file", "s3", "postgres", "postgresql", "pglite", "docker", "memory"] as const;
@@ -83,7 +83,7 @@ function refuseHistory(input: string, url: URL, scheme: string): void {
       invalid(
         input,
         `parameter '${name}': ${scheme}: backends keep no version history yet`,
-        "history is available on memory:, s3: (a versioned bucket), postgres: and pglite: (e.g. memory:?history=1) and in configs whose routes all keep it",
+        "history is available on memory:, file:, s3: (a versioned bucket), postgres: and pglite: (e.g. memory:?history=1) and in configs whose routes all keep it",
       );
     }
   }
@@ -214,10 +214,13 @@ export function parseBackendUrl(input: string, options: ParseOptions = {}): Back
   switch (scheme) {
     case "file": {
       const url = parseUrl(input);
-      refuseHistory(input, url, "file");
-      if (url.search || url.hash) invalid(input, "a query or fragment", "file URLs take no parameters");
+      if (url.hash) invalid(input, "a fragment", "file URLs take no fragment");
+      const history = historyOf(input, queryOf(input, url, HISTORY_PARAMS));
+      url.search = "";
       try {
-        return { scheme: "file", rootDir: fileURLToPath(url) };
+        const spec: FileSpec = { scheme: "file", rootDir: fileURLToPath(url) };
+        if (history !== undefined) spec.history = history;
+        return spec;
       } catch (error) {
         throw new DeepfsError("invalid_argument", `not a local file URL: '${maskUrl(input)}' (write file:///abs/dir)`, {
           cause: error,

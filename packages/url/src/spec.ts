@@ -7,11 +7,13 @@ import type { HistoryOption } from "@deepfs/core";
  */
 export type BackendSpec = FileSpec | S3Spec | PostgresSpec | PgliteSpec | DockerSpec | MemorySpec;
 
-/** `file:///abs/dir` or a plain path: a `LocalBackend` on that directory. */
+/** `file:///abs/dir` (`?history=1`, `&history-max-versions=N`) or a plain path: a `LocalBackend` on that directory. */
 export interface FileSpec {
   scheme: "file";
   /** Absolute directory the backend's `/` is. */
   rootDir: string;
+  /** Version history, kept on disk beside the directory (`<dir>.deepfs-history`). */
+  history?: HistoryOption;
 }
 
 /** `s3://bucket/prefix?endpoint=&region=&path-style=1`: an `S3Backend`; credentials from the SDK chain. */

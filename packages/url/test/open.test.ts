@@ -29,6 +29,16 @@ describe("openBackend", () => {
     expect(local.label).toBe(`file://${join(dir, "files")}`);
   });
 
+  it("opens file:///dir?history=1 with version history kept beside the directory", async () => {
+    const url = `file://${join(dir, "versioned")}?history-max-versions=2`;
+    await using local = await openBackend(url);
+    expect(local.label).toBe(url);
+    for (const text of ["1", "2", "3"]) await local.backend.write("/a.md", text, {});
+    const files = local.backend as unknown as HistoryProtocol;
+    expect((await files.history("/a.md")).versions?.length).toBe(2);
+    expect(readFileSync(join(`${join(dir, "versioned")}.deepfs-history`, "log"), "utf8")).toContain('"/a.md"');
+  });
+
   it("opens memory:?history=1 with version history, and a config whose members all keep it", async () => {
     await using memory = await openBackend("memory:?history-max-versions=2");
     expect(memory.label).toBe("memory:?history-max-versions=2");

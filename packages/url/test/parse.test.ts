@@ -127,9 +127,28 @@ describe("parseBackendUrl", () => {
     expect(errorOf(() => parseBackendUrl("postgres://db/app?history=1&history=0")).message).toContain("given twice");
   });
 
+  it("reads history parameters on file URLs, which need a root directory as a location", () => {
+    expect(parseBackendUrl("file:///srv/files?history=1")).toEqual({
+      scheme: "file",
+      rootDir: "/srv/files",
+      history: true,
+    });
+    expect(parseBackendUrl("file:///srv/my%20files?history-max-versions=4")).toEqual({
+      scheme: "file",
+      rootDir: "/srv/my files",
+      history: { maxVersions: 4 },
+    });
+    expect(errorOf(() => parseBackendUrl("file:///srv/files?depth=1")).message).toContain("unknown parameter");
+    expect(parseLocation("file:///srv/files?history=1#/a.md")).toMatchObject({
+      spec: { scheme: "file", rootDir: "/srv/files", history: true },
+      path: "/a.md",
+    });
+    expect(errorOf(() => parseLocation("file:///srv/files/a.md?history=1")).message).toContain("#/path");
+  });
+
   it("refuses history parameters on backends that keep no history, saying so", () => {
     expect(parseBackendUrl("s3://bucket/p?history=1")).toMatchObject({ scheme: "s3", prefix: "p", history: true });
-    for (const url of ["docker:?history=1", "file:///srv/files?history=1"]) {
+    for (const url of ["docker:?history=1"]) {
       const error = errorOf(() => parseBackendUrl(url));
       expect(error.code).toBe("invalid_argument");
       expect(error.message).toContain("keep no version history");

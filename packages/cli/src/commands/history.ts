@@ -12,7 +12,7 @@ import type { Session, Target } from "../session.js";
 
 /** What to try when a backend keeps no history (the core's sentence says why). */
 const NO_HISTORY_HINT =
-  "history is off or this backend has none: open memory:?history=1, or a config whose routes all keep history";
+  "history is off or this backend has none: open memory:?history=1, file:///dir?history=1, or a config whose routes all keep history";
 
 const HISTORY_METHODS = ["history", "readVersion", "restore", "snapshot", "changesSince", "restoreSnapshot"] as const;
 
