@@ -2,7 +2,7 @@
 // graph run; inside one is in state-channel.test.ts) and through the router, the whole contract
 // with history on, and the `unsupported` answers when history is off.
 import { randomUUID } from "node:crypto";
-import { CompositeBackend, MemoryBackend, StateBackend } from "@deepfs/core";
+import { CompositeBackend, MemoryBackend, StateBackend, withHistory } from "@deepfs/core";
 import { describe, expect, it } from "vitest";
 import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
 
@@ -40,6 +40,28 @@ describe("history through a router, in a StateBackend default", () => {
   registerHistoryRules(createContractContext({ name: "CompositeBackend over StateBackend", create }), {
     editOp: "write",
   });
+});
+
+describe("history of any backend by withHistory, kept in another backend", () => {
+  // Two wrappers over one backend and one history store stand for two processes.
+  const create = () => {
+    const base = new MemoryBackend();
+    const store = new MemoryBackend();
+    return { backend: withHistory(base, { store }), peer: () => withHistory(base, { store }) };
+  };
+  registerHistoryRules(createContractContext({ name: "withHistory", create, peers: true }), { peers: true });
+});
+
+describe("history of any backend by withHistory keeping 20 versions", () => {
+  const create = () => withHistory(new MemoryBackend(), { store: new MemoryBackend(), maxVersions: 20 });
+  registerHistoryRules(createContractContext({ name: "withHistory maxVersions 20", create }), { maxVersions: 20 });
+});
+
+defineBackendContract({
+  name: "withHistory over a MemoryBackend (5 versions)",
+  capabilities: { execute: false },
+  omit: ["scale"],
+  create: () => withHistory(new MemoryBackend(), { store: new MemoryBackend(), maxVersions: 5 }),
 });
 
 defineBackendContract({
