@@ -129,3 +129,30 @@ describe("history off, and the router's snapshots", () => {
     expect((await route.changesSince(snap)).code).toBe("invalid_argument");
   });
 });
+
+describe("withHistory when its store fails", () => {
+  /** A history store whose uploads fail once `down` is set (the lock and log still answer). */
+  class FlakyStore extends MemoryBackend {
+    down = false;
+    override uploadFiles(files: Array<[string, Uint8Array]>) {
+      if (!this.down) return super.uploadFiles(files);
+      return Promise.resolve(files.map(([path]) => ({ path, error: "backend_unavailable" as const })));
+    }
+  }
+
+  it("a change made without its version answers backend_unavailable saying so", async () => {
+    const base = new MemoryBackend();
+    const store = new FlakyStore();
+    const backend = withHistory(base, { store });
+    expect((await backend.write("/a.txt", "one")).error).toBeUndefined();
+    store.down = true;
+    const lost = await backend.write("/a.txt", "two");
+    expect(lost.code).toBe("backend_unavailable");
+    expect(lost.error).toContain("the change was made but its version was not recorded");
+    expect(lost.error).not.toContain("two");
+    expect((await base.read("/a.txt")).content).toBe("two");
+    store.down = false;
+    expect((await backend.history("/a.txt")).versions?.map((v) => v.op)).toEqual(["write"]);
+    expect(() => withHistory(base, { store: base })).toThrow(/another backend/);
+  });
+});
