@@ -2,7 +2,7 @@
 // graph run; inside one is in state-channel.test.ts) and through the router, the whole contract
 // with history on, and the `unsupported` answers when history is off.
 import { randomUUID } from "node:crypto";
-import { CompositeBackend, MemoryBackend, StateBackend, withHistory } from "@deepfs/core";
+import { CompositeBackend, type FileUploadResponse, MemoryBackend, StateBackend, withHistory } from "@deepfs/core";
 import { describe, expect, it } from "vitest";
 import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
 
@@ -136,7 +136,12 @@ describe("withHistory when its store fails", () => {
     down = false;
     override uploadFiles(files: Array<[string, Uint8Array]>) {
       if (!this.down) return super.uploadFiles(files);
-      return Promise.resolve(files.map(([path]) => ({ path, error: "backend_unavailable" as const })));
+      const down: FileUploadResponse[] = files.map(([path]) => ({
+        path,
+        error: "permission_denied",
+        code: "backend_unavailable",
+      }));
+      return Promise.resolve(down);
     }
   }
 
