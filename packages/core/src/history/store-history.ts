@@ -156,14 +156,18 @@ export class StoreHistory implements DriverHistory {
     const dir = `/paths/${encode(path)}`;
     const indexed = await this.store.write(`${dir}/${pad(seq)}`, JSON.stringify(record), { ifNoneMatch: "*" });
     if (failed(indexed)) return storeDown("index a version");
-    const listed = await this.store.ls(dir);
-    if (failed(listed)) return storeDown("list versions");
-    const names = (listed.files ?? []).map((f) => baseName(f.path));
-    const seqs = names.filter((n) => n !== "first").map(Number);
-    if (!names.includes("first")) {
-      await this.store.write(`${dir}/first`, String(Math.min(...seqs)), { ifNoneMatch: "*" });
+    // The file's first version ever: only the first writer succeeds (retention never drops the newest).
+    await this.store.write(`${dir}/first`, String(seq), { ifNoneMatch: "*" });
+    // Listing may scan the store (a LangGraph namespace is paged through): only with retention.
+    if (Number.isFinite(this.maxVersions) || Number.isFinite(this.maxAgeMs)) {
+      const listed = await this.store.ls(dir);
+      if (failed(listed)) return storeDown("list versions");
+      const seqs = (listed.files ?? [])
+        .map((f) => baseName(f.path))
+        .filter((n) => n !== "first")
+        .map(Number);
+      await this.prune(dir, seqs, now);
     }
-    await this.prune(dir, seqs, now);
     return true;
   }
 
