@@ -2,7 +2,7 @@
 // graph run; inside one is in state-channel.test.ts) and through the router, the whole contract
 // with history on, and the `unsupported` answers when history is off.
 import { randomUUID } from "node:crypto";
-import { CompositeBackend, MemoryBackend, StateBackend } from "@deepfs/core";
+import { CompositeBackend, type FileUploadResponse, MemoryBackend, StateBackend, withHistory } from "@deepfs/core";
 import { describe, expect, it } from "vitest";
 import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
 
@@ -40,6 +40,28 @@ describe("history through a router, in a StateBackend default", () => {
   registerHistoryRules(createContractContext({ name: "CompositeBackend over StateBackend", create }), {
     editOp: "write",
   });
+});
+
+describe("history of any backend by withHistory, kept in another backend", () => {
+  // Two wrappers over one backend and one history store stand for two processes.
+  const create = () => {
+    const base = new MemoryBackend();
+    const store = new MemoryBackend();
+    return { backend: withHistory(base, { store }), peer: () => withHistory(base, { store }) };
+  };
+  registerHistoryRules(createContractContext({ name: "withHistory", create, peers: true }), { peers: true });
+});
+
+describe("history of any backend by withHistory keeping 20 versions", () => {
+  const create = () => withHistory(new MemoryBackend(), { store: new MemoryBackend(), maxVersions: 20 });
+  registerHistoryRules(createContractContext({ name: "withHistory maxVersions 20", create }), { maxVersions: 20 });
+});
+
+defineBackendContract({
+  name: "withHistory over a MemoryBackend (5 versions)",
+  capabilities: { execute: false },
+  omit: ["scale"],
+  create: () => withHistory(new MemoryBackend(), { store: new MemoryBackend(), maxVersions: 5 }),
 });
 
 defineBackendContract({
@@ -105,5 +127,37 @@ describe("history off, and the router's snapshots", () => {
     const own = (await route.snapshot()).snapshot as string;
     expect((await router.changesSince(own)).code).toBe("invalid_argument");
     expect((await route.changesSince(snap)).code).toBe("invalid_argument");
+  });
+});
+
+describe("withHistory when its store fails", () => {
+  /** A history store whose uploads fail once `down` is set (the lock and log still answer). */
+  class FlakyStore extends MemoryBackend {
+    down = false;
+    override uploadFiles(files: Array<[string, Uint8Array]>) {
+      if (!this.down) return super.uploadFiles(files);
+      const down: FileUploadResponse[] = files.map(([path]) => ({
+        path,
+        error: "permission_denied",
+        code: "backend_unavailable",
+      }));
+      return Promise.resolve(down);
+    }
+  }
+
+  it("a change made without its version answers backend_unavailable saying so", async () => {
+    const base = new MemoryBackend();
+    const store = new FlakyStore();
+    const backend = withHistory(base, { store });
+    expect((await backend.write("/a.txt", "one")).error).toBeUndefined();
+    store.down = true;
+    const lost = await backend.write("/a.txt", "two");
+    expect(lost.code).toBe("backend_unavailable");
+    expect(lost.error).toContain("the change was made but its version was not recorded");
+    expect(lost.error).not.toContain("two");
+    expect((await base.read("/a.txt")).content).toBe("two");
+    store.down = false;
+    expect((await backend.history("/a.txt")).versions?.map((v) => v.op)).toEqual(["write"]);
+    expect(() => withHistory(base, { store: base })).toThrow(/another backend/);
   });
 });

@@ -22,7 +22,9 @@ export { checkGlobPattern, type GlobCheck, MAX_EXTGLOB_TOKENS, MAX_GLOB_LENGTH }
 export * from "./grep.js";
 export * from "./history/diff-versions.js";
 export * from "./history/history-types.js";
+export { StoreHistory } from "./history/store-history.js";
 export { VersionLog } from "./history/version-log.js";
+export * from "./history/with-history.js";
 export * from "./internal-names.js";
 export * from "./key-lock.js";
 export * from "./memory-backend.js";

@@ -25,6 +25,13 @@ export type NamespaceOption = readonly string[] | ((context: NamespaceContext) =
 // NUL break stores and logs.
 const FORBIDDEN = /[.:*?[\]{}%\\\u0000-\u001f\u007f]/;
 
+/**
+ * The last component of the sibling namespace where a StoreBackend with `history` keeps its
+ * versions (`[...namespace, HISTORY_LABEL]`); refused in every namespace a user gives, so no
+ * StoreBackend's files can ever be that namespace.
+ */
+export const HISTORY_LABEL = "deepfs-history";
+
 /** Why `namespace` is unusable, or null. */
 export function namespaceProblem(namespace: unknown): string | null {
   if (!Array.isArray(namespace)) return "the namespace must be an array of strings";
@@ -34,6 +41,9 @@ export function namespaceProblem(namespace: unknown): string | null {
     if (component === "") return `namespace component ${i} must not be empty`;
     if (FORBIDDEN.test(component))
       return `namespace component ${i} (${JSON.stringify(component)}) contains a character that is not allowed (. : * ? [ ] { } % \\ or a control character)`;
+  }
+  if (namespace.includes(HISTORY_LABEL)) {
+    return `namespace component "${HISTORY_LABEL}" is reserved for the versions of StoreBackend history`;
   }
   if (namespace[0] === "langgraph") return 'the namespace must not start with "langgraph", which LangGraph reserves';
   return null;

@@ -1,8 +1,8 @@
-import { DeepfsError } from "@deepfs/core";
+import { DeepfsError, HistoryDriver, type HistoryOption, type HistoryRetention, StoreHistory } from "@deepfs/core";
 import { DriverBackend, isFault } from "@deepfs/core/kit";
 import { type BaseStore, InMemoryStore } from "@langchain/langgraph";
 import type { BinaryEncoding } from "./file-value.js";
-import { type NamespaceOption, validateNamespace } from "./namespace.js";
+import { HISTORY_LABEL, type NamespaceOption, validateNamespace } from "./namespace.js";
 import { StoreDriver } from "./store-driver.js";
 
 /** Options of {@link StoreBackend}. */
@@ -25,6 +25,19 @@ export interface StoreBackendOptions {
    * Both forms are always readable.
    */
   binaryEncoding?: BinaryEncoding;
+  /**
+   * Version history (off by default): `true`, or `{ maxVersions?, maxAgeMs? }`. Versions are kept
+   * in a sibling namespace of the same store, `[...namespace, "deepfs-history"]` (a component no
+   * StoreBackend's own namespace may have, so no path reaches it), by the machinery of core's
+   * `withHistory`: recorded right after each change, not atomically with it (see there what can
+   * be lost). Across processes it is as strong as the store's conditional writes (see above).
+   */
+  history?: HistoryOption;
+}
+
+function retentionOf(option: HistoryOption | undefined): HistoryRetention | null {
+  if (option === undefined || option === false) return null;
+  return option === true ? {} : option;
 }
 
 /**
@@ -51,10 +64,11 @@ export interface StoreBackendOptions {
  * // backend: (runtime) => new StoreBackend({ store: runtime.store, namespace: ["memories", runtime.context.userId] })
  * ```
  */
-export class StoreBackend extends DriverBackend<StoreDriver> implements AsyncDisposable {
+export class StoreBackend extends DriverBackend<StoreDriver | HistoryDriver> implements AsyncDisposable {
   /** The store the files live in (not owned: `close()` leaves it open). */
   readonly store: BaseStore;
   readonly binaryEncoding: BinaryEncoding;
+  private readonly files: StoreDriver;
 
   constructor(options: StoreBackendOptions) {
     const store = options?.store as Partial<BaseStore> | undefined;
@@ -67,7 +81,14 @@ export class StoreBackend extends DriverBackend<StoreDriver> implements AsyncDis
     if (encoding !== "bytes" && encoding !== "base64") {
       throw new DeepfsError("invalid_argument", 'StoreBackend `binaryEncoding` must be "bytes" or "base64"');
     }
-    super(new StoreDriver(options.store, namespace, encoding));
+    const files = new StoreDriver(options.store, namespace, encoding);
+    const retention = retentionOf(options.history);
+    if (retention === null) super(files);
+    else {
+      const versions = new DriverBackend(new StoreDriver(options.store, namespace, encoding, HISTORY_LABEL));
+      super(new HistoryDriver(files, new StoreHistory(versions, retention)));
+    }
+    this.files = files;
     this.store = options.store;
     this.binaryEncoding = encoding;
   }
@@ -77,7 +98,7 @@ export class StoreBackend extends DriverBackend<StoreDriver> implements AsyncDis
    * the current LangGraph run. Throws a `DeepfsError` when the function returns an invalid one.
    */
   currentNamespace(): readonly string[] {
-    const resolved = this.driver.namespace();
+    const resolved = this.files.namespace();
     if (isFault(resolved)) {
       const detail = resolved.detail ?? "the StoreBackend namespace is invalid";
       throw new DeepfsError(resolved.fault, `${detail[0]?.toUpperCase()}${detail.slice(1)}`);

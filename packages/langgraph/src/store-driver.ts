@@ -70,10 +70,18 @@ export class StoreDriver implements Driver {
     readonly store: BaseStore,
     private readonly namespaceOption: NamespaceOption,
     readonly binaryEncoding: BinaryEncoding,
+    /** A last component added to the namespace (the history namespace of a StoreBackend). */
+    private readonly suffix?: string,
   ) {}
 
   /** The namespace of this call: the fixed one, or the namespace function's answer for this run. */
   namespace(): Namespace | Fault {
+    const own = this.ownNamespace();
+    if (isFault(own) || this.suffix === undefined) return own;
+    return [...own, this.suffix];
+  }
+
+  private ownNamespace(): Namespace | Fault {
     const option = this.namespaceOption;
     if (typeof option !== "function") return option;
     let namespace: unknown;
