@@ -198,7 +198,7 @@ describe("the history commands, spawned as a user runs them", () => {
     expect(snapshot.stderr).toBe("");
     expect(JSON.parse(snapshot.text)).toEqual({ snapshot: expect.any(String) });
     expect((await deepfs(["--json", "log", "memory:/a.md?history=1"])).text).toBe('{"path":"/a.md","versions":[]}\n');
-    const refused = await deepfs(["log", "s3://bucket/a.md?history=1"]);
+    const refused = await deepfs(["log", "docker:/workspace/a.md?history=1"]);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain("keep no version history");
   });
