@@ -13,6 +13,7 @@
  * - `/locks/<sha256 of the path>`: a path lock held while a change and its version are made, so that two
  *   processes record the changes of one file in the order the backend applied them.
  */
+
 import { createHash, randomUUID } from "node:crypto";
 import type { DriverFile, Fault } from "../kit/driver.js";
 import { fault, isFault } from "../kit/driver.js";
@@ -25,6 +26,7 @@ import type {
   VersionedFile,
   VersionOp,
 } from "./history-types.js";
+import { limitsOf } from "./version-log.js";
 
 /** One version as stored (in the log and in the path's index). */
 interface VersionRecord {
@@ -59,15 +61,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The fault of a history store that failed (its own sentence names its own paths: not repeated). */
 const storeDown = (what: string): Fault =>
   fault("backend_unavailable", { detail: `the history store failed to ${what}` });
-
-function limitsOf(retention: HistoryRetention): { maxVersions: number; maxAgeMs: number } {
-  const count = retention.maxVersions;
-  const age = retention.maxAgeMs;
-  return {
-    maxVersions: typeof count === "number" && count >= 1 ? Math.floor(count) : Number.POSITIVE_INFINITY,
-    maxAgeMs: typeof age === "number" && age >= 0 ? age : Number.POSITIVE_INFINITY,
-  };
-}
 
 /** Versions of the files of one backend, kept in `store` (see the module comment for the layout). */
 export class StoreHistory implements DriverHistory {

@@ -33,7 +33,7 @@ interface PathLog {
 }
 
 /** The retention option as numbers (Infinity: no limit). */
-function limitsOf(retention: HistoryRetention): { maxVersions: number; maxAgeMs: number } {
+export function limitsOf(retention: HistoryRetention): { maxVersions: number; maxAgeMs: number } {
   const count = retention.maxVersions;
   const age = retention.maxAgeMs;
   return {
