@@ -7,9 +7,10 @@
 import { isBackend } from "../composite-mounts.js";
 import { memberDriver } from "../composite-protocol-driver.js";
 import { DeepfsError } from "../errors.js";
-import type { CallContext, Driver, DriverEntry, Fault, ReadCall, WriteCall } from "../kit/driver.js";
+import type { CallContext, Driver, Fault, WriteCall } from "../kit/driver.js";
 import { fault, isFault } from "../kit/driver.js";
 import { DriverBackend } from "../kit/facade.js";
+import { ForwardingDriver } from "../kit/forwarding-driver.js";
 import type { BackendProtocol } from "../protocol.js";
 import type { HistoryRetention } from "./history-types.js";
 import { StoreHistory } from "./store-history.js";
@@ -31,51 +32,18 @@ const NOT_RECORDED = (cause: Fault): Fault =>
   });
 
 /** A driver that forwards to `base` and records versions in `history`. */
-export class HistoryDriver implements Driver {
-  readonly capabilities: Driver["capabilities"];
-  readonly history: StoreHistory;
-  private readonly base: Driver;
+export class HistoryDriver extends ForwardingDriver {
+  override readonly history: StoreHistory;
 
   constructor(base: Driver, history: StoreHistory) {
-    this.base = base;
+    // Each file of an upload must be recorded, so batches go file by file; the base's own history
+    // (if any) is replaced by this one.
+    super(base, { omit: ["writeBatch", "history"] });
     this.history = history;
-    this.capabilities = { ...base.capabilities };
-    if (base.grep) this.grep = (query, call) => (base.grep as NonNullable<Driver["grep"]>)(query, call);
-    if (base.glob) this.glob = (query, call) => (base.glob as NonNullable<Driver["glob"]>)(query, call);
-    if (base.readBatch) {
-      this.readBatch = (paths, call) => (base.readBatch as NonNullable<Driver["readBatch"]>)(paths, call);
-    }
-    if (base.lockKey) this.lockKey = (path) => (base.lockKey as NonNullable<Driver["lockKey"]>)(path);
-    if (base.refuses) this.refuses = (path) => (base.refuses as NonNullable<Driver["refuses"]>)(path);
-    if (base.execute)
-      this.execute = (command, options) => (base.execute as NonNullable<Driver["execute"]>)(command, options);
-  }
-
-  grep?: Driver["grep"];
-  glob?: Driver["glob"];
-  readBatch?: Driver["readBatch"];
-  lockKey?: Driver["lockKey"];
-  refuses?: Driver["refuses"];
-  execute?: Driver["execute"];
-
-  stat(path: string, call: CallContext) {
-    return this.base.stat(path, call);
-  }
-
-  read(path: string, call: ReadCall) {
-    return this.base.read(path, call);
-  }
-
-  list(dir: string, call: CallContext) {
-    return this.base.list(dir, call);
-  }
-
-  walk(dir: string, call: CallContext): AsyncIterable<DriverEntry> {
-    return this.base.walk(dir, call);
   }
 
   /** Writes through the backend, then records the version, both under the store's path lock. */
-  write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault> {
+  override write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault> {
     return this.history.locked([path], async () => {
       const done = await this.base.write(path, content, call);
       if (isFault(done)) return done;
@@ -91,7 +59,7 @@ export class HistoryDriver implements Driver {
   }
 
   /** Removes through the backend, then records a tombstone for every file it removed. */
-  async remove(path: string, call: CallContext): Promise<{ path: string } | Fault> {
+  override async remove(path: string, call: CallContext): Promise<{ path: string } | Fault> {
     const files = await this.filesAt(path, call);
     if (isFault(files)) return files;
     return this.history.locked(files, async () => {

@@ -16,6 +16,7 @@ export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
 export type { MaybePromise } from "../protocol.js";
 export * from "./driver.js";
 export { DriverBackend, defineBackend, type FacadeOptions } from "./facade.js";
+export { ForwardingDriver, type ForwardingOptions, type OptionalDriverCall } from "./forwarding-driver.js";
 export { mapLimit } from "./limit.js";
 export { coarseCode, describeFault, failureOf, faultOfThrown, type Operation } from "./messages.js";
 export { nativeErrorCode, SOCKET_ERROR_CODES, type TranslatedError, translateSqlState } from "./native-errors.js";
