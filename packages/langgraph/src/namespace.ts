@@ -26,9 +26,10 @@ export type NamespaceOption = readonly string[] | ((context: NamespaceContext) =
 const FORBIDDEN = /[.:*?[\]{}%\\\u0000-\u001f\u007f]/;
 
 /**
- * The last component of the sibling namespace where a StoreBackend with `history` keeps its
- * versions (`[...namespace, HISTORY_LABEL]`); refused in every namespace a user gives, so no
- * StoreBackend's files can ever be that namespace.
+ * The first component of the namespace where a StoreBackend with `history` keeps its versions
+ * (`[HISTORY_LABEL, ...namespace]`, apart from the files, so that listing the files never pages
+ * through versions); refused in every namespace a user gives, so no StoreBackend's files can ever
+ * be that namespace.
  */
 export const HISTORY_LABEL = "deepfs-history";
 

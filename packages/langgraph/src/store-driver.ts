@@ -70,15 +70,18 @@ export class StoreDriver implements Driver {
     readonly store: BaseStore,
     private readonly namespaceOption: NamespaceOption,
     readonly binaryEncoding: BinaryEncoding,
-    /** A last component added to the namespace (the history namespace of a StoreBackend). */
-    private readonly suffix?: string,
+    /**
+     * A first component put before the namespace (the history namespace of a StoreBackend): a
+     * separate prefix, so that the store's prefix searches of the files never page through versions.
+     */
+    private readonly prefix?: string,
   ) {}
 
   /** The namespace of this call: the fixed one, or the namespace function's answer for this run. */
   namespace(): Namespace | Fault {
     const own = this.ownNamespace();
-    if (isFault(own) || this.suffix === undefined) return own;
-    return [...own, this.suffix];
+    if (isFault(own) || this.prefix === undefined) return own;
+    return [this.prefix, ...own];
   }
 
   private ownNamespace(): Namespace | Fault {

@@ -1,6 +1,6 @@
 // StoreBackend with `history` on (issue #22): the history rules over an InMemoryStore, tenants as
 // sibling namespaces and two backends on one namespace as two processes; versions live in a
-// sibling namespace no StoreBackend can be given.
+// namespace of their own (`["deepfs-history", ...namespace]`) that no StoreBackend can be given.
 import { randomUUID } from "node:crypto";
 import { createContractContext, registerHistoryRules } from "@deepfs/conformance";
 import { InMemoryStore } from "@langchain/langgraph";
@@ -35,7 +35,7 @@ describe("history of a StoreBackend keeping 20 versions", () => {
 });
 
 describe("where StoreBackend keeps versions", () => {
-  it("in a sibling namespace that no StoreBackend may be given, out of reach of every path", async () => {
+  it("in a namespace apart from the files that no StoreBackend may be given, out of reach of every path", async () => {
     const own = new InMemoryStore();
     const backend = new StoreBackend({ store: own, namespace: ["app", "u1"], history: true });
     await backend.write("/a.txt", "one");
@@ -43,7 +43,7 @@ describe("where StoreBackend keeps versions", () => {
     expect((await backend.ls("/")).files?.map((f) => f.path)).toEqual(["/a.txt"]);
     expect((await backend.glob("**", "/")).files?.map((f) => f.path)).toEqual(["/a.txt"]);
     const namespaces = await own.listNamespaces({});
-    expect(namespaces).toContainEqual(["app", "u1", "deepfs-history"]);
+    expect(namespaces).toContainEqual(["deepfs-history", "app", "u1"]);
     expect(() => new StoreBackend({ store: own, namespace: ["app", "u1", "deepfs-history"] })).toThrow(/reserved/);
     const fn = new StoreBackend({ store: own, namespace: () => ["app", "deepfs-history"] });
     expect((await fn.read("/x")).code).toBe("invalid_argument");
