@@ -8,6 +8,7 @@ import { expect, it } from "vitest";
 import { type AuditResult, auditFinalState } from "./soak-audit.js";
 import { SoakLog } from "./soak-log.js";
 import { processProbes, type ResourceProbe } from "./soak-probes.js";
+import { auditVersionChains, journaled, MutationJournal } from "./soak-versions.js";
 import { initialTree, runAgents, soakLayout } from "./soak-workload.js";
 
 export { activeResources, processProbes, type ResourceProbe, socketsToPort } from "./soak-probes.js";
@@ -42,6 +43,12 @@ export interface SoakOptions<B extends BackendProtocol = BackendProtocol> {
   capabilities?: Partial<BackendCapabilities>;
   /** A reason to skip the soak (the service is unavailable); printed loudly. */
   skip?: string | undefined;
+  /**
+   * The backend keeps history without retention: after the run, each file's versions must be
+   * exactly its acknowledged mutations (one version each, same operation and etag), none for a
+   * refused one (see soak-versions.ts).
+   */
+  versions?: boolean;
   /** Time allowed beyond the run for set-up, warm-up, audit and close, in seconds. Default 180. */
   overheadSeconds?: number;
 }
@@ -66,6 +73,8 @@ export interface SoakReport {
   lost: number;
   audit: AuditResult | null;
   resources: Record<string, { baseline: number; before: number; after: number; limit: number; ok: boolean }>;
+  /** With `versions`: the files whose version chains were checked, and their versions. */
+  versionChains?: { paths: number; versions: number } | null;
   /** Milliseconds the final counts took to reach their limits after the close (idle sockets closing). */
   settledAfterMs: number;
   passed: boolean;
@@ -134,6 +143,9 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   const log = new SoakLog();
   const seed = Date.now() % 1_000_000;
   const capabilities = { ...subject.backend.capabilities, ...options.capabilities };
+  const journal = options.versions ? new MutationJournal() : undefined;
+  const backend = journal ? journaled(subject.backend, journal) : subject.backend;
+  let chains: SoakReport["versionChains"] = null;
   let audit: AuditResult | null = null;
   let before: number[] = [];
   const after: number[] = [];
@@ -141,16 +153,16 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   let finished = started;
   let closeError: unknown;
   try {
-    const seeded = await subject.backend.uploadFiles(initialTree(layout).map(([p, text]) => [p, encodeUtf8(text)]));
+    const seeded = await backend.uploadFiles(initialTree(layout).map(([p, text]) => [p, encodeUtf8(text)]));
     const failed = seeded.filter((entry) => entry.error !== null);
     if (failed.length > 0)
       throw new Error(`${options.name}: seeding the soak tree failed: ${JSON.stringify(failed[0])}`);
-    await warmUp(subject.backend, layout.registers);
+    await warmUp(backend, layout.registers);
     before = await count(probes);
     const start = Date.now();
     await runAgents(
       {
-        backend: subject.backend,
+        backend,
         layout,
         log,
         runTag: randomBytes(4).toString("hex"),
@@ -163,6 +175,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
     );
     finished = Date.now();
     audit = await auditFinalState(subject.backend, layout, log);
+    if (journal) chains = await auditVersionChains(subject.backend, journal, log);
     for (const [i, probe] of probes.entries()) if (probe.phase === "after-run") after[i] = await probe.count();
   } finally {
     try {
@@ -175,6 +188,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   const report = buildReport(options, { seconds, agents, seed, log, audit, probes, baseline, before, after });
   report.operationsPerSecond = Math.round(log.opCount / Math.max(0.001, (finished - started) / 1000));
   report.settledAfterMs = settledAfterMs;
+  report.versionChains = chains;
   report.passed = passed(report) && closeError === undefined;
   console.log(summaryLine(report));
   writeReport(options.id ?? kebab(options.name), report);
@@ -190,6 +204,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
     ).toBeLessThanOrEqual(r.limit);
   }
   expect(report.operations, "the agents did something").toBeGreaterThan(agents);
+  if (options.versions) expect(chains?.versions, "versions checked").toBeGreaterThan(0);
 }
 
 /** Calls enough at once for pools to open their connections, so the first count sees them. */
@@ -293,7 +308,9 @@ function summaryLine(r: SoakReport): string {
     `[deepfs-soak] ${r.name}: ${r.passed ? "PASS" : "FAIL"} ${r.seconds} s, ${r.agents} agents, ` +
     `${r.operations} ops (${r.operationsPerSecond}/s: ${kinds}); acknowledged writes ${r.acknowledgedWrites}; ` +
     `conflicts ${Object.values(r.conflicts).reduce((a, b) => a + b, 0)} (${conflicts || "none"}); ` +
-    `errors ${errors || "0"}; violations ${r.violations}; lost ${r.lost}; resources before→after: ${resources}`
+    `errors ${errors || "0"}; violations ${r.violations}; lost ${r.lost}; ` +
+    (r.versionChains ? `version chains ${r.versionChains.paths} files, ${r.versionChains.versions} versions; ` : "") +
+    `resources before→after: ${resources}`
   );
 }
 

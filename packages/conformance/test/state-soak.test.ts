@@ -1,9 +1,19 @@
 import { StateBackend } from "@deepfs/core";
-import { defineSoak } from "../src/soak.js";
+import { defineSoak, soakSeconds } from "../src/soak.js";
 
 // In memory: the soak measures the contract's bookkeeping (etags, atomic edits) at full speed.
 defineSoak({
   name: "StateBackend",
   id: "state",
   create: () => ({ backend: new StateBackend(), close: () => {} }),
+});
+
+// History on (no retention): after the run every file's versions are exactly its acknowledged
+// mutations, one each, with the same operation and etag (the version-chain audit).
+defineSoak({
+  name: "StateBackend (history on)",
+  id: "state-history",
+  seconds: Math.min(soakSeconds(), 20),
+  versions: true,
+  create: () => ({ backend: new StateBackend({ history: true }), close: () => {} }),
 });

@@ -85,7 +85,7 @@ export class StoreBackend extends DriverBackend<StoreDriver | HistoryDriver> imp
     const retention = retentionOf(options.history);
     if (retention === null) super(files);
     else {
-      const versions = new DriverBackend(new StoreDriver(options.store, namespace, encoding, HISTORY_LABEL));
+      const versions = new DriverBackend(new StoreDriver(options.store, namespace, encoding, HISTORY_LABEL, true));
       super(new HistoryDriver(files, new StoreHistory(versions, retention)));
     }
     this.files = files;

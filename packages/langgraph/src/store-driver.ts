@@ -75,6 +75,15 @@ export class StoreDriver implements Driver {
      * separate prefix, so that the store's prefix searches of the files never page through versions.
      */
     private readonly prefix?: string,
+    /**
+     * The layout of the history store (with `prefix`): a file's directory is part of its namespace,
+     * `[prefix, ...namespace, prefix, ...directory names]` (the prefix again marks where the user's
+     * namespace ends: no namespace may contain it), and its key is `/` + its base name. Listing a
+     * directory then searches that directory's items only, and a new key is put without scanning for
+     * a file in the way (the history store's layout never has one), so that no call of the history
+     * costs more as versions accumulate. Lists have files only; walk and grep are not used there.
+     */
+    private readonly flat = false,
   ) {}
 
   /** The namespace of this call: the fixed one, or the namespace function's answer for this run. */
@@ -130,7 +139,7 @@ export class StoreDriver implements Driver {
       if (call.ifMatch !== undefined && call.ifMatch !== currentEtag) {
         return fault("conflict", { reason: current ? "changed" : "missing" });
       }
-      if (!current) {
+      if (!current && !this.flat) {
         const problem = await this.structureProblem(ns, path);
         if (problem) return problem;
         // Another process may have created the file during that scan: `ifNoneMatch` must not be lost to it.
@@ -138,7 +147,8 @@ export class StoreDriver implements Driver {
       }
       const stored = typeof content === "string" ? content : contentFromBytes(path, content.slice());
       const data = createFileData(stored, current?.data.created_at, getMimeType(path));
-      await storeCall(() => this.store.put([...ns], path, { ...encodeFileValue(data, this.binaryEncoding) }));
+      const [where, key] = this.locate(ns, path);
+      await storeCall(() => this.store.put(where, key, { ...encodeFileValue(data, this.binaryEncoding) }));
       return { etag: etagOf(data) };
     });
   }
@@ -156,10 +166,17 @@ export class StoreDriver implements Driver {
       const addFile = (path: string) => {
         for (let dir = parentDir(path); dir !== "/" && !dirs.has(dir); dir = parentDir(dir)) dirs.add(dir);
       };
-      for await (const page of scanNamespace(this.store, ns)) {
-        for (const item of page) {
-          createdAt.set(item.path, createdAtOf(item.value));
-          addFile(item.path);
+      if (this.flat) {
+        for (const { path } of files) {
+          const current = await this.getFile(ns, path);
+          if (current) createdAt.set(path, current.data.created_at);
+        }
+      } else {
+        for await (const page of scanNamespace(this.store, ns)) {
+          for (const item of page) {
+            createdAt.set(item.path, createdAtOf(item.value));
+            addFile(item.path);
+          }
         }
       }
       const answers: Array<{ etag: string } | Fault> = [];
@@ -173,7 +190,8 @@ export class StoreDriver implements Driver {
         }
         const data = createFileData(contentFromBytes(path, bytes.slice()), createdAt.get(path), getMimeType(path));
         const value = { ...encodeFileValue(data, this.binaryEncoding) };
-        puts.push({ index: answers.length, op: { namespace: [...ns], key: path, value } });
+        const [where, key] = this.locate(ns, path);
+        puts.push({ index: answers.length, op: { namespace: where, key, value } });
         answers.push({ etag: etagOf(data) });
         createdAt.set(path, data.created_at);
         addFile(path);
@@ -195,6 +213,7 @@ export class StoreDriver implements Driver {
   async list(dir: string): Promise<DriverEntry[] | Fault> {
     const ns = this.namespace();
     if (isFault(ns)) return ns;
+    if (this.flat) return this.listFlat(ns, dir);
     const prefix = dirPrefix(dir);
     const entries = new Map<string, DriverEntry>();
     for await (const page of scanNamespace(this.store, ns)) {
@@ -211,6 +230,20 @@ export class StoreDriver implements Driver {
       }
     }
     return [...entries.values()];
+  }
+
+  /** The files of `dir` in the flat layout: the items of its own namespace. */
+  private async listFlat(ns: Namespace, dir: string): Promise<DriverEntry[]> {
+    const [where] = this.locate(ns, `${dirPrefix(dir)}x`);
+    const base = dir === "/" ? "" : dir;
+    const entries: DriverEntry[] = [];
+    for await (const page of scanNamespace(this.store, where)) {
+      for (const item of page) {
+        const file = decodeFileValue(`${base}${item.path}`, item.value);
+        if (file) entries.push(entryOf(`${base}${item.path}`, file));
+      }
+    }
+    return entries;
   }
 
   async *walk(dir: string): AsyncIterable<DriverEntry> {
@@ -234,10 +267,13 @@ export class StoreDriver implements Driver {
     if (await this.getFile(ns, path)) {
       return lock.run(lockKey(ns, path), async () => {
         if (!(await this.getFile(ns, path))) return fault("file_not_found");
-        await storeCall(() => this.store.delete([...ns], path));
+        const [where, key] = this.locate(ns, path);
+        await storeCall(() => this.store.delete(where, key));
         return { path };
       });
     }
+    // The history store removes single versions only.
+    if (this.flat) return fault("file_not_found");
     const prefix = dirPrefix(path);
     const keys: string[] = [];
     for await (const page of scanNamespace(this.store, ns)) {
@@ -273,13 +309,27 @@ export class StoreDriver implements Driver {
     return { matches: sortGrepMatches(matches) };
   }
 
+  /** Where `path` is kept: the namespace and key of its item (see `flat`). */
+  private locate(ns: Namespace, path: string): [string[], string] {
+    if (!this.flat) return [[...ns], path];
+    const slash = path.lastIndexOf("/");
+    const dir = path.slice(1, slash);
+    return [[...ns, this.prefix as string, ...(dir === "" ? [] : dir.split("/"))], path.slice(slash)];
+  }
+
   private async getFile(ns: Namespace, path: string): Promise<StoredFile | null> {
-    const item = await storeCall(() => this.store.get([...ns], path));
+    const [where, key] = this.locate(ns, path);
+    const item = await storeCall(() => this.store.get(where, key));
     return item ? decodeFileValue(path, item.value) : null;
   }
 
   private async hasBelow(ns: Namespace, path: string): Promise<boolean> {
     if (path === "/") return true;
+    if (this.flat) {
+      // Any item in the directory's namespace or deeper (a prefix search of one item).
+      const [where] = this.locate(ns, `${dirPrefix(path)}x`);
+      return (await storeCall(() => this.store.search(where, { limit: 1 }))).length > 0;
+    }
     const prefix = dirPrefix(path);
     for await (const page of scanNamespace(this.store, ns)) {
       if (page.some((item) => item.path.startsWith(prefix))) return true;

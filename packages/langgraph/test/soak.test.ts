@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { defineSoak } from "@deepfs/conformance/soak";
+import { defineSoak, soakSeconds } from "@deepfs/conformance/soak";
 import { requireOrSkipReason } from "@deepfs/harness";
 import { InMemoryStore } from "@langchain/langgraph";
 import { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
@@ -12,6 +12,23 @@ defineSoak({
   id: "langgraph-memory",
   create: () => {
     const backend = new StoreBackend({ store: new InMemoryStore(), namespace: ["deepfs", `soak-${randomUUID()}`] });
+    return { backend, close: () => backend.close() };
+  },
+});
+
+// History on (no retention), kept in the store's ["deepfs-history", ...namespace]: each file's
+// versions after the run are exactly its acknowledged mutations (the version-chain audit).
+defineSoak({
+  name: "StoreBackend (InMemoryStore, history on)",
+  id: "langgraph-memory-history",
+  seconds: Math.min(soakSeconds(), 20),
+  versions: true,
+  create: () => {
+    const backend = new StoreBackend({
+      store: new InMemoryStore(),
+      namespace: ["deepfs", `soak-${randomUUID()}`],
+      history: true,
+    });
     return { backend, close: () => backend.close() };
   },
 });

@@ -43,7 +43,9 @@ describe("where StoreBackend keeps versions", () => {
     expect((await backend.ls("/")).files?.map((f) => f.path)).toEqual(["/a.txt"]);
     expect((await backend.glob("**", "/")).files?.map((f) => f.path)).toEqual(["/a.txt"]);
     const namespaces = await own.listNamespaces({});
-    expect(namespaces).toContainEqual(["deepfs-history", "app", "u1"]);
+    // The history's directories are namespaces below it, after the marker no user namespace may hold.
+    expect(namespaces).toContainEqual(["deepfs-history", "app", "u1", "deepfs-history", "log"]);
+    expect(namespaces.every((ns) => ns[0] === "deepfs-history" || ns.join("/") === "app/u1")).toBe(true);
     expect(() => new StoreBackend({ store: own, namespace: ["app", "u1", "deepfs-history"] })).toThrow(/reserved/);
     const fn = new StoreBackend({ store: own, namespace: () => ["app", "deepfs-history"] });
     expect((await fn.read("/x")).code).toBe("invalid_argument");
@@ -52,6 +54,38 @@ describe("where StoreBackend keeps versions", () => {
     await plain.write("/a.txt", "x");
     expect((await plain.history("/a.txt")).code).toBe("unsupported");
     expect(await own.listNamespaces({ prefix: ["app", "u2"] })).toEqual([["app", "u2"]]);
+  });
+
+  it("keeps the histories of nested namespaces apart (['a'] and ['a', 'log'])", async () => {
+    const own = new InMemoryStore();
+    const outer = new StoreBackend({ store: own, namespace: ["a"], history: true });
+    const inner = new StoreBackend({ store: own, namespace: ["a", "log"], history: true });
+    await outer.write("/f.txt", "outer");
+    await inner.write("/f.txt", "inner one");
+    await inner.write("/f.txt", "inner two");
+    expect((await outer.history("/f.txt")).versions).toHaveLength(1);
+    expect((await inner.history("/f.txt")).versions).toHaveLength(2);
+    const snapshot = (await outer.snapshot()).snapshot as string;
+    await inner.write("/g.txt", "inner only");
+    expect((await outer.changesSince(snapshot)).changes).toEqual([]);
+  });
+
+  it("reads a file's history without paging through the versions of other files", async () => {
+    const own = new InMemoryStore();
+    const backend = new StoreBackend({ store: own, namespace: ["big"], history: true });
+    for (let i = 0; i < 300; i++) await backend.write(`/other/${i}.txt`, `v${i}`);
+    await backend.write("/mine.txt", "one");
+    await backend.write("/mine.txt", "two");
+    let itemsSearched = 0;
+    const search = own.search.bind(own);
+    own.search = async (...args: Parameters<InMemoryStore["search"]>) => {
+      const items = await search(...args);
+      itemsSearched += items.length;
+      return items;
+    };
+    expect((await backend.history("/mine.txt")).versions?.map((v) => v.op)).toEqual(["write", "write"]);
+    await backend.write("/mine.txt", "three");
+    expect(itemsSearched).toBeLessThan(10);
   });
 
   it("a namespace function's history follows the namespace of each call", async () => {

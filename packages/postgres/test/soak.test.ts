@@ -1,4 +1,4 @@
-import { defineSoak } from "@deepfs/conformance/soak";
+import { defineSoak, soakSeconds } from "@deepfs/conformance/soak";
 import { afterAll } from "vitest";
 import { PostgresBackend } from "../src/index.js";
 import { dropTable, pgUrl, randomName, skipReason, testClient } from "./support.js";
@@ -46,4 +46,34 @@ defineSoak({
       max: 0,
     },
   ],
+});
+
+// History on (no retention): each file's versions, read from `<table>_history` after the run, are
+// exactly its acknowledged mutations, one each with the same operation and etag, written in the
+// same transaction as the change (the version-chain audit).
+const historyTable = randomName("soak_history");
+defineSoak({
+  name: "PostgresBackend (history on)",
+  id: "postgres-history",
+  skip: skipReason,
+  seconds: Math.min(soakSeconds(), 20),
+  versions: true,
+  create: async () => {
+    const backend = new PostgresBackend({
+      url: pgUrl,
+      table: historyTable,
+      namespace: randomName("ns"),
+      history: true,
+    });
+    await backend.initialize();
+    return {
+      backend,
+      close: async () => {
+        await backend.close();
+        const sql = monitor as NonNullable<typeof monitor>;
+        await dropTable(sql, `${historyTable}_history`);
+        await dropTable(sql, historyTable);
+      },
+    };
+  },
 });

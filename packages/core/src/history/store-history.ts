@@ -71,6 +71,8 @@ export class StoreHistory implements DriverHistory {
   private id: string | undefined;
   /** The next sequence number to try (other processes may have taken it). */
   private next: number | undefined;
+  /** The claim in progress in this process (see `claim`). */
+  private claims: Promise<unknown> = Promise.resolve();
 
   constructor(store: BackendProtocol, retention: HistoryRetention = {}) {
     this.store = store;
@@ -164,8 +166,22 @@ export class StoreHistory implements DriverHistory {
     return true;
   }
 
-  /** Claims the next free sequence number for `record` in the log. */
-  private async claim(record: VersionRecord): Promise<number | Fault> {
+  /**
+   * Claims the next free sequence number for `record` in the log. The claims of one process go one
+   * at a time: concurrent claims of the same number would each find it taken and rescan the log (a
+   * storm that grew with the log), and reserving numbers ahead would leave holes that another
+   * process could fill out of a file's order. Between processes, the conditional write decides.
+   */
+  private claim(record: VersionRecord): Promise<number | Fault> {
+    const claimed = this.claims.then(() => this.claimNow(record));
+    this.claims = claimed.then(
+      () => undefined,
+      () => undefined,
+    );
+    return claimed;
+  }
+
+  private async claimNow(record: VersionRecord): Promise<number | Fault> {
     let seq = this.next ?? (await this.maxSeq()) + 1;
     if (Number.isNaN(seq)) return storeDown("list the log");
     let rescanned = false;
