@@ -27,8 +27,8 @@ export interface StoreBackendOptions {
   binaryEncoding?: BinaryEncoding;
   /**
    * Version history (off by default): `true`, or `{ maxVersions?, maxAgeMs? }`. Versions are kept
-   * in a namespace of its own in the same store, `["deepfs-history", ...namespace]` (a component no
-   * StoreBackend's own namespace may have, so no path reaches it), by the machinery of core's
+   * in namespaces of their own in the same store, below `["deepfs-history", ...namespace]` (a
+   * component no StoreBackend's own namespace may have, so no path reaches it), by the machinery of core's
    * `withHistory`: recorded right after each change, not atomically with it (see there what can
    * be lost). Across processes it is as strong as the store's conditional writes (see above).
    */
