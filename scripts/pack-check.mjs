@@ -58,6 +58,7 @@ const EXPECTED_EXPORTS = {
   "@deepfs/url": { ".": ["parseBackendUrl", "parseLocation", "maskUrl", "openBackend", "openConfig"] },
   "@deepfs/mcp": { ".": ["createMcpServer", "serveStdio", "serveHttp", "READ_TOOLS", "WRITE_TOOLS"] },
   "@deepfs/cli": { ".": ["run", "copy", "CliError"] },
+  "@deepfs/telemetry": { ".": ["withTelemetry"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */
 const BACKEND_CLASSES = [

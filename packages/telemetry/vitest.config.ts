@@ -1,0 +1,10 @@
+import { vitestReporters } from "@deepfs/harness";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    ...vitestReporters("@deepfs/telemetry"),
+  },
+});
