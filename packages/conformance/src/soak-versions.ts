@@ -95,7 +95,7 @@ export function journaled<B extends BackendProtocol>(backend: B, journal: Mutati
 }
 
 /** `items` grouped by op. */
-function byOp<T extends { op: VersionOp }>(items: T[]): Map<VersionOp, T[]> {
+function byOp<T extends { op: VersionOp }>(items: readonly T[]): Map<VersionOp, T[]> {
   const out = new Map<VersionOp, T[]>();
   for (const item of items) {
     const list = out.get(item.op);
@@ -129,7 +129,39 @@ export async function auditVersionChains(
   return { paths: journal.paths.size, versions };
 }
 
-function checkChain(path: string, mutations: PathMutations, versions: FileVersion[], log: SoakLog): void {
+/**
+ * Compares an audit trail (`withAudit`'s events) with the journal: for each path and operation,
+ * one `done` event per acknowledged mutation with its etag after, none for a refused one, at most
+ * one for a mutation whose outcome is unknown; and no event of a path the agents never changed.
+ */
+export function auditTrailAgainstJournal(
+  events: ReadonlyArray<{ path: string; operation: string; outcome: string; etagAfter: string | null }>,
+  journal: MutationJournal,
+  log: SoakLog,
+): { paths: number; events: number } {
+  const done = new Map<string, Array<{ op: VersionOp; etag: string }>>();
+  let count = 0;
+  for (const event of events) {
+    if (event.outcome !== "done" || event.operation === "execute") continue;
+    count++;
+    const list = done.get(event.path) ?? [];
+    list.push({ op: event.operation as VersionOp, etag: event.etagAfter ?? "" });
+    done.set(event.path, list);
+  }
+  for (const path of done.keys()) {
+    if (!journal.paths.has(path)) log.violation(`${path}: audit events for a path no agent changed`);
+  }
+  for (const [path, mutations] of journal.paths) checkChain(path, mutations, done.get(path) ?? [], log, "audit event");
+  return { paths: journal.paths.size, events: count };
+}
+
+function checkChain(
+  path: string,
+  mutations: PathMutations,
+  versions: ReadonlyArray<Pick<FileVersion, "op" | "etag">>,
+  log: SoakLog,
+  noun = "version",
+): void {
   const recorded = byOp(versions);
   const acknowledged = byOp(mutations.acknowledged);
   const ops = new Set<VersionOp>([...recorded.keys(), ...acknowledged.keys(), ...mutations.uncertain.keys()]);
@@ -138,9 +170,9 @@ function checkChain(path: string, mutations: PathMutations, versions: FileVersio
     const acked = acknowledged.get(op) ?? [];
     const most = acked.length + (mutations.uncertain.get(op) ?? 0);
     if (have.length < acked.length) {
-      log.violation(`${path}: ${acked.length} acknowledged ${op}(s) but ${have.length} ${op} version(s)`);
+      log.violation(`${path}: ${acked.length} acknowledged ${op}(s) but ${have.length} ${op} ${noun}(s)`);
     } else if (have.length > most) {
-      log.violation(`${path}: ${have.length} ${op} version(s) for ${acked.length} acknowledged, ${most} at most`);
+      log.violation(`${path}: ${have.length} ${op} ${noun}(s) for ${acked.length} acknowledged, ${most} at most`);
     }
     // Each acknowledged etag is one version's (identical contents may share an etag: count them).
     const left = new Map<string, number>();
@@ -148,7 +180,7 @@ function checkChain(path: string, mutations: PathMutations, versions: FileVersio
     for (const { etag } of acked) {
       if (etag === undefined) continue;
       const n = left.get(etag) ?? 0;
-      if (n === 0) log.violation(`${path}: an acknowledged ${op} answered an etag no ${op} version has`);
+      if (n === 0) log.violation(`${path}: an acknowledged ${op} answered an etag no ${op} ${noun} has`);
       else left.set(etag, n - 1);
     }
   }

@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import { type AuditResult, auditFinalState } from "./soak-audit.js";
 import { SoakLog } from "./soak-log.js";
 import { processProbes, type ResourceProbe } from "./soak-probes.js";
-import { auditVersionChains, journaled, MutationJournal } from "./soak-versions.js";
+import { auditTrailAgainstJournal, auditVersionChains, journaled, MutationJournal } from "./soak-versions.js";
 import { initialTree, runAgents, soakLayout } from "./soak-workload.js";
 
 export { activeResources, processProbes, type ResourceProbe, socketsToPort } from "./soak-probes.js";
@@ -49,6 +49,11 @@ export interface SoakOptions<B extends BackendProtocol = BackendProtocol> {
    * refused one (see soak-versions.ts).
    */
   versions?: boolean;
+  /**
+   * The audit trail of the backend (`withAudit`'s events, as collected by the test): after the run
+   * it must hold one `done` event per acknowledged mutation, with its etag, none for a refused one.
+   */
+  auditEvents?: () => ReadonlyArray<{ path: string; operation: string; outcome: string; etagAfter: string | null }>;
   /** Time allowed beyond the run for set-up, warm-up, audit and close, in seconds. Default 180. */
   overheadSeconds?: number;
 }
@@ -75,6 +80,8 @@ export interface SoakReport {
   resources: Record<string, { baseline: number; before: number; after: number; limit: number; ok: boolean }>;
   /** With `versions`: the files whose version chains were checked, and their versions. */
   versionChains?: { paths: number; versions: number } | null;
+  /** With `auditEvents`: the files whose audit trail was checked, and its `done` events. */
+  auditTrail?: { paths: number; events: number } | null;
   /** Milliseconds the final counts took to reach their limits after the close (idle sockets closing). */
   settledAfterMs: number;
   passed: boolean;
@@ -143,9 +150,10 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   const log = new SoakLog();
   const seed = Date.now() % 1_000_000;
   const capabilities = { ...subject.backend.capabilities, ...options.capabilities };
-  const journal = options.versions ? new MutationJournal() : undefined;
+  const journal = options.versions || options.auditEvents ? new MutationJournal() : undefined;
   const backend = journal ? journaled(subject.backend, journal) : subject.backend;
   let chains: SoakReport["versionChains"] = null;
+  let trail: SoakReport["auditTrail"] = null;
   let audit: AuditResult | null = null;
   let before: number[] = [];
   const after: number[] = [];
@@ -175,7 +183,8 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
     );
     finished = Date.now();
     audit = await auditFinalState(subject.backend, layout, log);
-    if (journal) chains = await auditVersionChains(subject.backend, journal, log);
+    if (journal && options.versions) chains = await auditVersionChains(subject.backend, journal, log);
+    if (journal && options.auditEvents) trail = auditTrailAgainstJournal(options.auditEvents(), journal, log);
     for (const [i, probe] of probes.entries()) if (probe.phase === "after-run") after[i] = await probe.count();
   } finally {
     try {
@@ -189,6 +198,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   report.operationsPerSecond = Math.round(log.opCount / Math.max(0.001, (finished - started) / 1000));
   report.settledAfterMs = settledAfterMs;
   report.versionChains = chains;
+  report.auditTrail = trail;
   report.passed = passed(report) && closeError === undefined;
   console.log(summaryLine(report));
   writeReport(options.id ?? kebab(options.name), report);
@@ -205,6 +215,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
   }
   expect(report.operations, "the agents did something").toBeGreaterThan(agents);
   if (options.versions) expect(chains?.versions, "versions checked").toBeGreaterThan(0);
+  if (options.auditEvents) expect(trail?.events, "audit events checked").toBeGreaterThan(0);
 }
 
 /** Calls enough at once for pools to open their connections, so the first count sees them. */
@@ -310,6 +321,7 @@ function summaryLine(r: SoakReport): string {
     `conflicts ${Object.values(r.conflicts).reduce((a, b) => a + b, 0)} (${conflicts || "none"}); ` +
     `errors ${errors || "0"}; violations ${r.violations}; lost ${r.lost}; ` +
     (r.versionChains ? `version chains ${r.versionChains.paths} files, ${r.versionChains.versions} versions; ` : "") +
+    (r.auditTrail ? `audit trail ${r.auditTrail.paths} files, ${r.auditTrail.events} events; ` : "") +
     `resources before→after: ${resources}`
   );
 }

@@ -1,9 +1,9 @@
 // The version-chain audit of history soaks must fail when a version is missing, duplicated, of the
 // wrong operation, or made by a refused write.
-import { StateBackend } from "@deepfs/core";
+import { type AuditEvent, StateBackend, withAudit } from "@deepfs/core";
 import { describe, expect, it } from "vitest";
 import { SoakLog } from "../src/soak-log.js";
-import { auditVersionChains, journaled, MutationJournal } from "../src/soak-versions.js";
+import { auditTrailAgainstJournal, auditVersionChains, journaled, MutationJournal } from "../src/soak-versions.js";
 
 async function audit(act: (backend: StateBackend, raw: StateBackend) => Promise<void>) {
   const raw = new StateBackend({ history: true });
@@ -65,5 +65,28 @@ describe("version-chain audit", () => {
     await raw.write("/b.txt", "made by a refused write");
     await auditVersionChains(raw, journal, log);
     expect(log.violationMessages).toEqual(["/b.txt: 1 write version(s) for 0 acknowledged, 0 at most"]);
+  });
+
+  it("checks an audit trail against the journal: one done event per acknowledged change", async () => {
+    const events: AuditEvent[] = [];
+    const journal = new MutationJournal();
+    const backend = journaled(withAudit(new StateBackend(), { onAudit: (e) => void events.push(e) }), journal);
+    await backend.write("/a.txt", "one");
+    await backend.edit("/a.txt", "one", "two");
+    expect((await backend.write("/a.txt", "x", { ifNoneMatch: "*" })).code).toBe("conflict");
+    await backend.uploadFiles([["/b.bin", new Uint8Array(2)]]);
+    await backend.delete("/b.bin");
+    const log = new SoakLog();
+    expect(auditTrailAgainstJournal(events, journal, log)).toEqual({ paths: 2, events: 4 });
+    expect(log.violationMessages).toEqual([]);
+    // An event lost, and one for a path nobody changed, are both violations.
+    const tampered = [...events.slice(1), { ...(events[0] as AuditEvent), path: "/ghost.txt" }];
+    const second = new SoakLog();
+    auditTrailAgainstJournal(tampered, journal, second);
+    expect(second.violationMessages).toEqual([
+      "/ghost.txt: audit events for a path no agent changed",
+      "/a.txt: 1 acknowledged write(s) but 0 write audit event(s)",
+      "/a.txt: an acknowledged write answered an etag no write audit event has",
+    ]);
   });
 });

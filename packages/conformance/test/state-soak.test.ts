@@ -1,4 +1,4 @@
-import { StateBackend } from "@deepfs/core";
+import { type AuditEvent, StateBackend, withAudit } from "@deepfs/core";
 import { defineSoak, soakSeconds } from "../src/soak.js";
 
 // In memory: the soak measures the contract's bookkeeping (etags, atomic edits) at full speed.
@@ -16,4 +16,14 @@ defineSoak({
   seconds: Math.min(soakSeconds(), 20),
   versions: true,
   create: () => ({ backend: new StateBackend({ history: true }), close: () => {} }),
+});
+
+// The audit layer: after the run its trail holds exactly one done event per acknowledged change.
+const trail: AuditEvent[] = [];
+defineSoak({
+  name: "withAudit(StateBackend)",
+  id: "state-audit",
+  seconds: Math.min(soakSeconds(), 20),
+  auditEvents: () => trail,
+  create: () => ({ backend: withAudit(new StateBackend(), { onAudit: (e) => void trail.push(e) }), close: () => {} }),
 });

@@ -4,6 +4,8 @@
  * methods (deepagents' backends, users' classes, wrappers such as `withFaults`). Failures become
  * faults by their code; a foreign sentence is dropped, since it names the member's own paths.
  */
+
+import { protocolHistory } from "./composite-history.js";
 import { isFileDataV1 } from "./file-data.js";
 import type { GlobQuery } from "./glob.js";
 import type { GrepQuery } from "./grep.js";
@@ -87,7 +89,11 @@ function plainDriver(backend: BackendProtocol): Driver | undefined {
 /** The driver the router calls for `backend`. */
 export function memberDriver(backend: BackendProtocol): MemberDriver {
   const driver = plainDriver(backend);
-  return driver ? (driver as MemberDriver) : protocolDriver(backend);
+  if (driver) return driver as MemberDriver;
+  // A backend with public history methods (StateBackend, a wrapper) keeps them under a layer too.
+  const history = protocolHistory(backend, "the backend");
+  const member = protocolDriver(backend);
+  return history ? { ...member, history } : member;
 }
 
 /** Safe detail of a foreign failure: kept only for an outage or a refusal, and only without a path. */
