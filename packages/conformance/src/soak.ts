@@ -27,6 +27,14 @@ export interface SoakSubject<B extends BackendProtocol = BackendProtocol> {
 }
 
 /** Options of {@link defineSoak}. */
+/** What the soak reads of an audit event (`AuditEvent` of `withAudit` has these fields). */
+export interface AuditedChange {
+  path: string;
+  operation: string;
+  outcome: string;
+  etagAfter: string | null;
+}
+
 export interface SoakOptions<B extends BackendProtocol = BackendProtocol> {
   /** Shown in the test name and the summary, e.g. `S3Backend`. */
   name: string;
@@ -53,7 +61,7 @@ export interface SoakOptions<B extends BackendProtocol = BackendProtocol> {
    * The audit trail of the backend (`withAudit`'s events, as collected by the test): after the run
    * it must hold one `done` event per acknowledged mutation, with its etag, none for a refused one.
    */
-  auditEvents?: () => ReadonlyArray<{ path: string; operation: string; outcome: string; etagAfter: string | null }>;
+  auditEvents?: () => ReadonlyArray<AuditedChange> | Promise<ReadonlyArray<AuditedChange>>;
   /** Time allowed beyond the run for set-up, warm-up, audit and close, in seconds. Default 180. */
   overheadSeconds?: number;
 }
@@ -184,7 +192,7 @@ async function runSoak<B extends BackendProtocol>(options: SoakOptions<B>, secon
     finished = Date.now();
     audit = await auditFinalState(subject.backend, layout, log);
     if (journal && options.versions) chains = await auditVersionChains(subject.backend, journal, log);
-    if (journal && options.auditEvents) trail = auditTrailAgainstJournal(options.auditEvents(), journal, log);
+    if (journal && options.auditEvents) trail = auditTrailAgainstJournal(await options.auditEvents(), journal, log);
     for (const [i, probe] of probes.entries()) if (probe.phase === "after-run") after[i] = await probe.count();
   } finally {
     try {

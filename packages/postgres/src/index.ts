@@ -1,3 +1,4 @@
+export { type AuditQuery, PostgresAuditTable, type PostgresAuditTableOptions } from "./audit-table.js";
 export type {
   PostgresBackendConfig,
   PostgresClient,

@@ -1,6 +1,6 @@
 import { DeepfsError } from "@deepfs/core";
 import { DriverBackend } from "@deepfs/core/kit";
-import { type PostgresBackendConfig, resolveConfig } from "./config.js";
+import { type PostgresBackendConfig, type PostgresClient, resolveConfig } from "./config.js";
 import { type EmbeddedPostgresOptions, startEmbeddedPostgres } from "./embedded.js";
 import { translateError } from "./errors.js";
 import { PostgresDriver } from "./postgres-driver.js";
@@ -71,6 +71,14 @@ export class PostgresBackend extends DriverBackend<PostgresDriver> implements As
       await embedded.stop();
       throw error;
     }
+  }
+
+  /**
+   * The postgres.js client of this backend, for tables of your own in the same database (an audit
+   * table, say). Do not end it: `close()` does, when the backend created it.
+   */
+  get sql(): PostgresClient {
+    return this.driver.sql;
   }
 
   /** Ends the connection pool if this backend created it (and the embedded database). Idempotent. */
