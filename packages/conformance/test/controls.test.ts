@@ -3,6 +3,7 @@
 // a router, and around a router.
 import { randomUUID } from "node:crypto";
 import { CompositeBackend, MemoryBackend, StateBackend, withPermissions, withQuota } from "@deepfs/core";
+import { type Driver, DriverBackend, ForwardingDriver } from "@deepfs/core/kit";
 import { defineBackendContract } from "../src/index.js";
 
 /** Generous: the scale rules write thousands of files and a 200,000-line file. */
@@ -44,6 +45,19 @@ defineBackendContract({
       withPermissions(new CompositeBackend(new MemoryBackend(), { "/a/": new MemoryBackend() }), ALLOWING),
       GENEROUS,
     ),
+  capabilities: { execute: false },
+  omit: ["scale"],
+});
+
+defineBackendContract({
+  name: "withPermissions over a driver without native search or batches",
+  create: () => {
+    const driver = DriverBackend.driverOf(new MemoryBackend()) as Driver;
+    const walking = new DriverBackend(
+      new ForwardingDriver(driver, { omit: ["grep", "glob", "readBatch", "writeBatch"] }),
+    );
+    return withPermissions(walking, ALLOWING);
+  },
   capabilities: { execute: false },
   omit: ["scale"],
 });

@@ -10,10 +10,18 @@ import {
   withPermissions,
   withQuota,
 } from "@deepfs/core";
+import { type Driver, DriverBackend, ForwardingDriver } from "@deepfs/core/kit";
 import { definePermissionContract } from "../src/index.js";
 
 definePermissionContract({ name: "MemoryBackend", create: () => new MemoryBackend() });
 definePermissionContract({ name: "StateBackend", create: () => new StateBackend() });
+definePermissionContract({
+  name: "a driver without native search or batches (the facade walks)",
+  create: () => {
+    const driver = DriverBackend.driverOf(new MemoryBackend()) as Driver;
+    return new DriverBackend(new ForwardingDriver(driver, { omit: ["grep", "glob", "readBatch", "writeBatch"] }));
+  },
+});
 definePermissionContract({
   name: "withQuota(MemoryBackend) with history",
   create: () => withQuota(new MemoryBackend({ history: true }), { maxBytes: 1_000_000 }),

@@ -21,6 +21,7 @@ import {
 } from "../kit/driver.js";
 import { ForwardingDriver } from "../kit/forwarding-driver.js";
 import { describeFault } from "../kit/messages.js";
+import { DEFAULT_MAX_GREP_FILE_BYTES, grepDriver } from "../kit/search.js";
 import type { ExecuteOptions, ExecuteResponse, GrepMatch, MaybePromise } from "../protocol.js";
 import type { PermissionDecision, PermissionOperation, PermissionPolicy } from "./permission-rules.js";
 
@@ -38,6 +39,9 @@ function unless<T>(verdict: MaybePromise<Fault | null>, next: () => MaybePromise
   return chain(verdict, (refused) => (refused ? refused : next()));
 }
 
+/** Files a walking grep reads at once (the facade's default). */
+const GREP_CONCURRENCY = 8;
+
 /** Above this cap a native grep is asked for everything (the filtered matches were too few). */
 const GREP_CAP_LIMIT = 100_000;
 
@@ -50,7 +54,12 @@ export class PermissionDriver extends ForwardingDriver {
     super(base);
     this.policy = policy;
     const self = this as { -readonly [K in keyof Driver]?: Driver[K] };
-    if (base.grep) self.grep = (query, call) => this.grepVisible(query, call);
+    // Without a native grep the facade would walk and read each file itself, and a file named as
+    // the search path would answer the read's refusal: this layer walks its own visible files.
+    this.capabilities.nativeGrep = base.capabilities.nativeGrep ?? typeof base.grep === "function";
+    self.grep = base.grep
+      ? (query, call) => this.grepVisible(query, call)
+      : (query, call) => this.grepWalking(query, call);
     if (base.glob) self.glob = (query, call) => this.globVisible(query, call);
     if (base.writeBatch) self.writeBatch = (files, call) => this.writeBatchChecked(files, call);
     if (base.readBatch) self.readBatch = (paths, call) => this.readBatchChecked(paths, call);
@@ -151,6 +160,22 @@ export class PermissionDriver extends ForwardingDriver {
       const grown = cap * 2 + (found.matches.length - kept.length);
       cap = grown > GREP_CAP_LIMIT ? Number.POSITIVE_INFINITY : grown;
     }
+  }
+
+  /** The facade's walking grep over this layer's visible files. */
+  private async grepWalking(
+    query: GrepQuery,
+    call: CallContext,
+  ): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault> {
+    const accepts = (path: string) => query.accepts(path) && this.policy.showsFile(path);
+    const view = new ForwardingDriver(this, { omit: ["grep"] });
+    const found = await grepDriver(
+      view,
+      { ...query, accepts },
+      { concurrency: GREP_CONCURRENCY, maxFileBytes: DEFAULT_MAX_GREP_FILE_BYTES, signal: call.signal },
+    );
+    if (isFault(found)) return found;
+    return found.truncated ? { matches: found.matches ?? [], truncated: true } : { matches: found.matches ?? [] };
   }
 
   private async writeBatchChecked(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
