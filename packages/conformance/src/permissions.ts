@@ -4,6 +4,7 @@ import { describe, expect } from "vitest";
 import { type BackendContractOptions, type ContractContext, createContractContext, type RuleEnv } from "./context.js";
 import { bytesOf, seed, type Tree } from "./fixtures.js";
 import { CLIMBING_PATTERNS } from "./glob-security.js";
+import { ENCODED_TRAVERSAL, LOOK_ALIKES } from "./hostile.js";
 
 /** Options of {@link definePermissionContract}. */
 export interface PermissionContractOptions<B extends BackendProtocol = BackendProtocol>
@@ -47,7 +48,17 @@ const REFUSED_SPELLINGS = [
  * differs): they never read or change the protected file. Deny rules match case-insensitively, so
  * the case variants are refused too.
  */
-const OTHER_SPELLINGS = ["/%73ecret/key.txt", "/secret%2Fkey.txt", "/%2573ecret/key.txt", "/secre%74/key.txt"];
+const OTHER_SPELLINGS = [
+  "/%73ecret/key.txt",
+  "/secret%2Fkey.txt",
+  "/%2573ecret/key.txt",
+  "/secre%74/key.txt",
+  // The hostile corpus: encoded traversal and look-alikes of `.`, `..` and `/` are plain names.
+  ...ENCODED_TRAVERSAL.map((name) => `/pub/${name}/secret/key.txt`),
+  ...LOOK_ALIKES.map((name) => `/pub/${name}/secret/key.txt`),
+  "/secret\u2215key.txt",
+  "/secret\uff0fkey.txt",
+];
 const CASE_SPELLINGS = ["/SECRET/key.txt", "/Secret/KEY.TXT", "/sEcReT/sub/DEEP.txt"];
 
 /** Glob patterns (relative to the root, and anchored) that would reach the protected files. */
