@@ -180,6 +180,31 @@ describe("withPermissions", () => {
     expect((await guarded.delete("/secret/key.txt")).path).toBe("/secret/key.txt");
   });
 
+  it("asks once for a recursive delete that would take files an ask rule covers", async () => {
+    const asked: PermissionRequest[] = [];
+    const onAsk = (request: PermissionRequest) => {
+      asked.push(request);
+      return false;
+    };
+    const inner = seeded();
+    const below = withPermissions(inner, {
+      rules: [{ action: "ask", operations: ["delete"], paths: ["/secret/**"] }],
+      onAsk,
+    });
+    expect((await below.delete("/secret")).code).toBe("permission_denied");
+    expect(asked).toEqual([{ operation: "delete", path: "/secret" }]);
+    expect((await inner.read("/secret/key.txt")).content).toBe("needle KEY");
+    asked.length = 0;
+    const approve = (request: PermissionRequest) => asked.push(request) > 0;
+    const both = withPermissions(inner, {
+      rules: [{ action: "ask", operations: ["delete"], paths: ["/secret{,/**}"] }],
+      onAsk: approve,
+    });
+    expect((await both.delete("/secret")).path).toBe("/secret");
+    expect(asked).toEqual([{ operation: "delete", path: "/secret" }]);
+    expect((await inner.read("/secret/key.txt")).code).toBe("file_not_found");
+  });
+
   it("an edit needs write and read: a write-only path cannot be probed by editing", async () => {
     const guarded = withPermissions(seeded(), {
       rules: [{ action: "deny", operations: ["read"], paths: ["/secret/**"] }],

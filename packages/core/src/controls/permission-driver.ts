@@ -115,7 +115,8 @@ export class PermissionDriver extends ForwardingDriver {
           if (isFault(thrown)) return thrown;
           throw error;
         }
-        if (asked) {
+        // One question per delete: an approval of the directory itself covers what is below it.
+        if (asked && policy.decide("delete", path).action !== "ask") {
           const refused = await policy.ask("delete", path, asked);
           if (refused) return refused;
         }
