@@ -158,6 +158,8 @@ export class PermissionDriver extends ForwardingDriver {
       const exhausted = !found.truncated && found.matches.length <= cap;
       if (exhausted || kept.length > query.maxCount) return { matches: kept };
       if (kept.length === found.matches.length) return found;
+      // Asked for everything and still cut short by the store's own limit: that is the answer.
+      if (cap === Number.POSITIVE_INFINITY) return { matches: kept, truncated: true };
       const grown = cap * 2 + (found.matches.length - kept.length);
       cap = grown > GREP_CAP_LIMIT ? Number.POSITIVE_INFINITY : grown;
     }
