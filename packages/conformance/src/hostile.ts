@@ -6,7 +6,7 @@ import type { ContractContext, RuleEnv } from "./context.js";
 import { numberedLines, seed, timed } from "./fixtures.js";
 
 /** Percent-encoded traversal: literal names to a backend, which must never decode them. */
-const ENCODED_TRAVERSAL = [
+export const ENCODED_TRAVERSAL = [
   "%2e%2e",
   "%2E%2E",
   "%2e%2e%2f%2e%2e",
@@ -19,7 +19,7 @@ const ENCODED_TRAVERSAL = [
 ];
 
 /** Names that look like `.`, `..` or `/` to a human but are ordinary characters. */
-const LOOK_ALIKES = [
+export const LOOK_ALIKES = [
   "\u2024\u2024", // one dot leader ×2
   "\u2025", // two dot leader
   "\uff0e\uff0e", // fullwidth full stop ×2

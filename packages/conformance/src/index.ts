@@ -35,6 +35,11 @@ export { registerIsolationRules } from "./isolation.js";
 export { registerLsRules } from "./ls.js";
 export { registerPathRules } from "./paths.js";
 export { registerPeerRules } from "./peers.js";
+export {
+  definePermissionContract,
+  type PermissionContractOptions,
+  registerPermissionRules,
+} from "./permissions.js";
 export { registerReadRules } from "./read.js";
 export { registerScaleRules } from "./scale.js";
 export { registerTransferRules } from "./transfer.js";

@@ -10,6 +10,8 @@ import {
   type FileDownloadResponse,
   type FileUploadResponse,
   StateBackend,
+  withPermissions,
+  withQuota,
 } from "@deepfs/core";
 import type {
   AnyBackendProtocol,
@@ -42,3 +44,8 @@ export const sandbox: SandboxBackendProtocolV2 = new TypeOnlySandbox();
 /** Any deepfs backend, typed by the deepfs contract alone, is accepted too. */
 export const anyDeepfsBackend = (backend: BackendProtocol): AnyBackendProtocol => backend;
 export const agentBackend: CreateDeepAgentParams["backend"] = new StateBackend();
+/** The control layers are backends of the same shape; over a sandbox, withPermissions is a sandbox. */
+export const controlled: BackendProtocolV2 = withPermissions(withQuota(new StateBackend(), { maxFiles: 10 }), {
+  rules: [],
+});
+export const controlledSandbox: SandboxBackendProtocolV2 = withPermissions(new TypeOnlySandbox(), { rules: [] });

@@ -11,6 +11,7 @@ export type {
 } from "./branch/branch-changes.js";
 export { BranchDriver } from "./branch/branch-driver.js";
 export * from "./composite-backend.js";
+export * from "./controls/index.js";
 export * from "./diff.js";
 export * from "./edit.js";
 export * from "./errors.js";

@@ -45,7 +45,9 @@ export type FaultReason =
   /** unsupported: retention dropped the versions a snapshot needs (`path`: a file concerned). */
   | "history_pruned"
   /** unsupported: the store keeps no history (`detail`: how to turn it on, when it can be). */
-  | "no_history";
+  | "no_history"
+  /** too_large: a quota would be exceeded (`detail`: which limit and the usage, numbers only). */
+  | "quota";
 
 /** Builds a {@link Fault}. */
 export function fault(code: ErrorCode, facts: Omit<Fault, "fault"> = {}): Fault {

@@ -88,6 +88,7 @@ export function describeFault(op: Operation, path: string, fault: Fault): string
     case "read_only":
       return `'${at}' cannot be changed: ${fault.detail ?? "the backend is read-only"}`;
     case "too_large":
+      if (fault.reason === "quota") return `${verb} '${at}' would exceed a quota${suffix(fault.detail, ": ", "")}`;
       return `'${at}' is too large${suffix(fault.detail)}`;
     case "invalid_path":
       if (fault.reason === "too_long") return `Path '${at}' is too long${suffix(fault.detail, ": ", "")}`;
