@@ -37,4 +37,3 @@ export { ShellDriver, type ShellHost } from "./sandbox/shell-driver.js";
 export * from "./state-backend.js";
 export * from "./text.js";
 export * from "./with-faults.js";
-export * from "./controls/audit.js";

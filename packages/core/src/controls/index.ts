@@ -1,3 +1,4 @@
+export * from "./audit.js";
 export { PermissionDriver, refusedExecution } from "./permission-driver.js";
 export * from "./permission-rules.js";
 export * from "./quota-driver.js";
