@@ -59,7 +59,7 @@ const EXPECTED_EXPORTS = {
   "@deepfs/mcp": { ".": ["createMcpServer", "serveStdio", "serveHttp", "READ_TOOLS", "WRITE_TOOLS"] },
   "@deepfs/cli": { ".": ["run", "copy", "CliError"] },
   "@deepfs/tools": { ".": ["createFileToolDefinitions", "FILE_TOOL_NAMES", "readFileInput", "errorText"] },
-  "@deepfs/ai-sdk": { ".": ["createFileTools"] },
+  "@deepfs/ai-sdk": { ".": ["createFileTools", "toSandboxSession"] },
   "@deepfs/openai-agents": { ".": ["createFileTools"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */
