@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isSandboxBackend } from "@deepfs/core";
 import { LocalBackend } from "@deepfs/local";
 import { type Experimental_SandboxSession, generateText, jsonSchema, stepCountIs, tool } from "ai";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,7 +11,9 @@ import { scriptedModel } from "./scripted-model.js";
 const dir = mkdtempSync(join(tmpdir(), "deepfs-ai-sdk-sandbox-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // A local shell in `dir` (not a security sandbox): virtual `/` is `dir`, and commands start there.
-const sandbox = new LocalBackend({ rootDir: dir, execute: true });
+const local = new LocalBackend({ rootDir: dir, execute: true });
+if (!isSandboxBackend(local)) throw new Error("a LocalBackend with execute is a sandbox backend");
+const sandbox = local;
 
 /** A tool that reaches the sandbox only through the session the SDK hands it. */
 const shell = tool({
