@@ -44,21 +44,35 @@ try {
  */
 const EXPECTED_EXPORTS = {
   "@deepfs/core": {
-    ".": ["StateBackend", "CompositeBackend", "BaseSandbox", "DeepfsError", "checkPath", "createGlobMatcher"],
+    ".": [
+      "StateBackend",
+      "CompositeBackend",
+      "BaseSandbox",
+      "DeepfsError",
+      "checkPath",
+      "createGlobMatcher",
+      "withPermissions",
+      "withQuota",
+      "withAudit",
+      "auditToBackend",
+    ],
   },
   "@deepfs/conformance": {
-    ".": ["defineBackendContract", "createContractContext"],
+    ".": ["defineBackendContract", "createContractContext", "definePermissionContract"],
     "./agent": ["runAgentScenario", "expectedToolResults"],
   },
   "@deepfs/local": { ".": ["LocalBackend", "FilesystemBackend"] },
   "@deepfs/s3": { ".": ["S3Backend", "createS3Client"] },
-  "@deepfs/postgres": { ".": ["PostgresBackend"] },
+  "@deepfs/postgres": { ".": ["PostgresBackend", "PostgresAuditTable"] },
   "@deepfs/docker": { ".": ["DockerSandbox", "RUNTIME_PRESETS"] },
   "@deepfs/langgraph": { ".": ["StoreBackend"] },
   "@deepfs/url": { ".": ["parseBackendUrl", "parseLocation", "maskUrl", "openBackend", "openConfig"] },
   "@deepfs/mcp": { ".": ["createMcpServer", "serveStdio", "serveHttp", "READ_TOOLS", "WRITE_TOOLS"] },
   "@deepfs/cli": { ".": ["run", "copy", "CliError"] },
   "@deepfs/telemetry": { ".": ["withTelemetry"] },
+  "@deepfs/tools": { ".": ["createFileToolDefinitions", "FILE_TOOL_NAMES", "readFileInput", "errorText"] },
+  "@deepfs/ai-sdk": { ".": ["createFileTools", "toSandboxSession"] },
+  "@deepfs/openai-agents": { ".": ["createFileTools"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */
 const BACKEND_CLASSES = [
@@ -508,6 +522,23 @@ function typeCheck(packages) {
     "  return written.etag ?? read.etag;",
     "}",
     "",
+    // The framework adapters, typed against their framework installed as a (required) peer.
+    ...(names.has("@deepfs/ai-sdk")
+      ? [
+          `export const aiSdkTools: import("ai").ToolSet = ${alias.get("@deepfs/ai-sdk")}.createFileTools(new ${core}.StateBackend(), { readOnly: true });`,
+          "",
+        ]
+      : []),
+    ...(names.has("@deepfs/openai-agents")
+      ? [
+          "export async function openAiAgent() {",
+          '  const { Agent } = await import("@openai/agents");',
+          `  const tools = ${alias.get("@deepfs/openai-agents")}.createFileTools(new ${core}.StateBackend(), { only: ["read_file", "grep"] });`,
+          '  return new Agent({ name: "files", instructions: "Answer from the files.", tools });',
+          "}",
+          "",
+        ]
+      : []),
   ];
   return lines.join("\n");
 }
