@@ -160,6 +160,15 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
     if (call.signal) options.signal = call.signal;
     return options;
   };
+  const download = async (paths: string[]): Promise<Array<DriverFile | Fault>> => {
+    const answers = await backend.downloadFiles(paths);
+    return paths.map((_, i) => {
+      const entry = answers[i];
+      if (!entry) return fault("backend_unavailable", { detail: "the member gave no answer for this file" });
+      if (entry.error === null && entry.content) return { content: entry.content, etag: "" };
+      return faultOf({ error: entry.error ?? "no content", code: entry.code ?? entry.error ?? undefined });
+    });
+  };
   const upload = async (files: BatchFile[]): Promise<Array<{ etag: string } | Fault>> => {
     const answers = await backend.uploadFiles(files.map((f) => [f.path, f.bytes]));
     return files.map((_, i) => {
@@ -183,10 +192,19 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
         return { kind: "file", size, etag: got.etag };
       }
       if (got.fault === "is_directory") return { kind: "directory" };
+      if (got.fault === "too_large") {
+        // Over the member's read limit: its size from the listing of its directory (no etag).
+        const slash = path.lastIndexOf("/");
+        const listed = await backend.ls(slash <= 0 ? "/" : path.slice(0, slash));
+        const entry = failed(listed) ? undefined : listed.files?.find((f) => f.path === path && !f.is_dir);
+        if (entry) return { kind: "file", size: entry.size ?? 0 };
+      }
       return got.fault === "file_not_found" ? { kind: "none" } : got;
     },
 
     async read(path, call: ReadCall): Promise<DriverFile | DriverWindow | Fault> {
+      // A download: the member's own downloadFiles, which has no read limit (readRaw may have one).
+      if (call.whole && !call.window) return (await download([path]))[0] ?? fault("backend_unavailable");
       if (!call.window) return readWhole(path);
       const got = await backend.read(path, call.window.offset, call.window.limit);
       if (failed(got)) return faultOf(got);
@@ -250,15 +268,7 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
     },
 
     /** Downloads of a protocol member, in one call. */
-    async readBatch(paths) {
-      const answers = await backend.downloadFiles(paths);
-      return paths.map((_, i) => {
-        const entry = answers[i];
-        if (!entry) return fault("backend_unavailable", { detail: "the member gave no answer for this file" });
-        if (entry.error === null && entry.content) return { content: entry.content, etag: "" };
-        return faultOf({ error: entry.error ?? "no content", code: entry.code ?? entry.error ?? undefined });
-      });
-    },
+    readBatch: (paths) => download(paths),
 
     own: {
       async write(path, content, options) {
