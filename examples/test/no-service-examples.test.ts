@@ -1,8 +1,10 @@
 // Examples that need no service: each is executed and its summary checked.
 import { existsSync } from "node:fs";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
 import { main as local } from "../local.js";
 import { main as lowLevel } from "../low-level.js";
+import { main as production } from "../production.js";
 import { main as readOnlySource } from "../read-only-source.js";
 import { main as reviewBeforeApply } from "../review-before-apply.js";
 import { main as undo } from "../undo.js";
@@ -92,5 +94,31 @@ describe("undo.ts", () => {
     expect(summary.content).toBe('[server]\nport = 8080\nhost = "127.0.0.1"\n');
     expect(summary.versionsAfter).toEqual(["restore", "edit", "write"]);
     expect(lines.at(-1)).toMatch(/^undone: restore of version /);
+  }, 60_000);
+});
+
+describe("production.ts", () => {
+  it("runs an agent on PostgreSQL into a deny rule and a quota, with an audit table and spans", async () => {
+    const lines: string[] = [];
+    const exporter = new InMemorySpanExporter();
+    const summary = await production({ log: (line) => lines.push(line), exporter });
+    expect(summary.calls.map((c) => c.name)).toEqual(["write_file", "read_file", "write_file", "ls"]);
+    expect(summary.calls[1]?.result).toMatch(/Reading '\/secrets\/api-key.txt' was refused: rule #0 denies read/);
+    expect(summary.calls[2]?.result).toMatch(/would exceed a quota: maxFileSize is 2048 bytes/);
+    expect(summary.calls[3]?.result).not.toContain("secrets");
+    expect(summary.events.map((e) => `${e.actor} ${e.operation} ${e.path} ${e.outcome} ${e.result}`)).toEqual([
+      "acme/agent-1 write /notes/plan.md done ok",
+      "acme/agent-1 write /reports/q4.md refused too_large",
+      "globex write /notes/globex.md done ok",
+    ]);
+    expect(summary.usage).toEqual({ acme: { files: 2, bytes: 53 }, globex: { files: 1, bytes: 9 } });
+    expect(summary.globexFiles).toEqual(["/notes/"]);
+    const spans = exporter.getFinishedSpans();
+    const denied = spans.find((s) => s.name === "deepfs.read" && s.attributes["deepfs.result"] === "permission_denied");
+    expect(denied).toBeDefined();
+    expect(spans.some((s) => s.attributes["deepfs.result"] === "too_large")).toBe(true);
+    const dump = JSON.stringify([spans.map((s) => [s.attributes, s.status]), summary.events]);
+    expect(dump).not.toMatch(/sk-live|ship the audit/);
+    expect(lines).toContain("usage globex: 1 files, 9 bytes");
   }, 60_000);
 });
