@@ -6,7 +6,7 @@
  * refused write or a version with the wrong operation is a violation.
  */
 import type { BackendProtocol, FileVersion, HistoryProtocol, VersionOp } from "@deepfs/core";
-import { hasHistoryMethods } from "@deepfs/core";
+import { type ErrorCode, hasHistoryMethods, REFUSAL_CODES } from "@deepfs/core";
 import type { SoakLog } from "./soak-log.js";
 
 /** What one path's mutations were answered, by the operation its versions are recorded as. */
@@ -16,21 +16,6 @@ interface PathMutations {
   /** Mutations with an unknown outcome (an outage or an exception), per op. */
   uncertain: Map<VersionOp, number>;
 }
-
-/** Codes after which the contract guarantees the store did not change. */
-const REFUSALS = new Set([
-  "conflict",
-  "file_not_found",
-  "string_not_found",
-  "multiple_matches",
-  "invalid_path",
-  "invalid_argument",
-  "is_directory",
-  "not_a_directory",
-  "read_only",
-  "too_large",
-  "permission_denied",
-]);
 
 /** Every mutation of a soak by path, as answered. */
 export class MutationJournal {
@@ -49,7 +34,7 @@ export class MutationJournal {
   record(path: string, op: VersionOp, code: string | undefined, etag?: string): void {
     const entry = this.of(path);
     if (code === undefined) entry.acknowledged.push({ op, etag });
-    else if (!REFUSALS.has(code)) entry.uncertain.set(op, (entry.uncertain.get(op) ?? 0) + 1);
+    else if (!REFUSAL_CODES.has(code as ErrorCode)) entry.uncertain.set(op, (entry.uncertain.get(op) ?? 0) + 1);
     // A refusal adds nothing: the path is journaled, so a version made by it shows as one too many.
   }
 }

@@ -37,3 +37,22 @@ export function isFailure(result: ErrorFields): result is Required<ErrorFields> 
 export function notFound(path: string): { error: string; code: "file_not_found" } {
   return { error: `File '${path}' not found`, code: "file_not_found" };
 }
+
+/**
+ * Codes after which the contract guarantees the store changed nothing: refusals, as opposed to an
+ * outage, a timeout or an abort, after which a change may or may not have been made.
+ */
+export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "file_not_found",
+  "is_directory",
+  "not_a_directory",
+  "invalid_path",
+  "invalid_argument",
+  "permission_denied",
+  "read_only",
+  "string_not_found",
+  "multiple_occurrences",
+  "conflict",
+  "too_large",
+  "unsupported",
+]);

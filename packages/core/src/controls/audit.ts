@@ -13,7 +13,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { isBackend } from "../composite-mounts.js";
 import { memberDriver } from "../composite-protocol-driver.js";
-import { DeepfsError } from "../errors.js";
+import { DeepfsError, REFUSAL_CODES } from "../errors.js";
 import type { DriverHistory, VersionOp } from "../history/history-types.js";
 import type { BatchFile, CallContext, Driver, Fault, WriteCall } from "../kit/driver.js";
 import { fault, isFault } from "../kit/driver.js";
@@ -68,27 +68,14 @@ export function runAsActor<T>(actor: string, fn: () => T): T {
   return actors.run(actor, fn);
 }
 
-/** Codes after which the contract guarantees the store changed nothing. */
-const REFUSALS: ReadonlySet<string> = new Set([
-  "conflict",
-  "file_not_found",
-  "string_not_found",
-  "multiple_matches",
-  "invalid_path",
-  "invalid_argument",
-  "is_directory",
-  "not_a_directory",
-  "read_only",
-  "too_large",
-  "permission_denied",
-  "unsupported",
-  "aborted",
-]);
-
 const NOT_AUDITED = (cause: unknown): Fault =>
   fault("backend_unavailable", {
     detail: `the change was made but its audit event was not recorded${cause instanceof Error ? ` (${cause.name})` : ""}`,
   });
+
+/** What an answer says happened: acknowledged, refused (nothing changed) or unknown (an outage). */
+const outcomeOf = (done: unknown): AuditEvent["outcome"] =>
+  isFault(done) ? (REFUSAL_CODES.has(done.fault) ? "refused" : "unknown") : "done";
 
 const byteLength = (content: string | Uint8Array) =>
   typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
@@ -159,7 +146,7 @@ export class AuditDriver extends ForwardingDriver {
       etagAfter: isFault(done) ? null : done.etag,
       bytes: isFault(done) ? 0 : bytes,
       result: isFault(done) ? done.fault : "ok",
-      outcome: isFault(done) ? (REFUSALS.has(done.fault) ? "refused" : "unknown") : "done",
+      outcome: outcomeOf(done),
     });
     return failure && !isFault(done) ? failure : done;
   }
@@ -187,7 +174,7 @@ export class AuditDriver extends ForwardingDriver {
         etagAfter: isFault(done) ? null : done.etag,
         bytes: isFault(done) ? 0 : file.bytes.byteLength,
         result: isFault(done) ? done.fault : "ok",
-        outcome: isFault(done) ? (REFUSALS.has(done.fault) ? "refused" : "unknown") : "done",
+        outcome: outcomeOf(done),
       });
     }
     return failure ? answers.map((a) => (isFault(a) ? a : (failure as Fault))) : answers;
@@ -208,7 +195,7 @@ export class AuditDriver extends ForwardingDriver {
       }
     }
     const done = await this.base.remove(path, call);
-    const outcome = isFault(done) ? (REFUSALS.has(done.fault) ? "refused" : "unknown") : "done";
+    const outcome = outcomeOf(done);
     const reported = files.length > 0 ? files : [{ path, etag: null }];
     let failure: Fault | null = null;
     for (const file of reported) {
