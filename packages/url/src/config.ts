@@ -1,10 +1,20 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { CompositeBackend, type CompositeRoutes, DeepfsError } from "@deepfs/core";
+import {
+  type BackendProtocol,
+  CompositeBackend,
+  type CompositeRoutes,
+  DeepfsError,
+  type PermissionOptions,
+  type QuotaLimits,
+  StateBackend,
+  withPermissions,
+  withQuota,
+} from "@deepfs/core";
 import { secretsOf } from "./mask.js";
 import { type OpenedBackend, openSpec } from "./open.js";
 import { type ParseOptions, parseBackendUrl } from "./parse.js";
-import type { BackendSpec, DeepfsConfig } from "./spec.js";
+import type { BackendSpec, ConfigRoute, DeepfsConfig } from "./spec.js";
 
 /** The usual name of a config file. */
 export const CONFIG_FILE_NAME = "deepfs.config.json";
@@ -18,12 +28,17 @@ export function checkConfig(value: unknown, where = "deepfs config"): DeepfsConf
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     invalid(where, 'expected an object like { "default": "memory:", "routes": { "/project/": "./workspace" } }');
   }
-  const { default: defaultUrl, routes, ...rest } = value as Record<string, unknown>;
+  const { default: defaultUrl, routes, permissions, quota, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest).filter((key) => key !== "$schema");
-  if (unknown.length > 0) invalid(where, `unknown key '${unknown[0]}' (known: default, routes)`);
+  if (unknown.length > 0) invalid(where, `unknown key '${unknown[0]}' (known: default, routes, permissions, quota)`);
   if (defaultUrl !== undefined && typeof defaultUrl !== "string") invalid(where, '"default" must be a URL string');
   const config: DeepfsConfig = {};
   if (defaultUrl !== undefined) config.default = defaultUrl;
+  if (permissions !== undefined) {
+    checkedLayer(where, "permissions", () => withPermissions(new StateBackend(), permissions as PermissionOptions));
+    config.permissions = permissions as NonNullable<DeepfsConfig["permissions"]>;
+  }
+  if (quota !== undefined) config.quota = checkedQuota(where, "quota", quota);
   if (routes === undefined) return config;
   if (typeof routes !== "object" || routes === null || Array.isArray(routes)) {
     invalid(where, '"routes" must map mount points to URLs');
@@ -35,17 +50,37 @@ export function checkConfig(value: unknown, where = "deepfs config"): DeepfsConf
       config.routes[mount] = route;
       continue;
     }
-    const { url, readOnly, ...extra } = (route ?? {}) as Record<string, unknown>;
+    const { url, readOnly, quota: routeQuota, ...extra } = (route ?? {}) as Record<string, unknown>;
     if (typeof route !== "object" || route === null || typeof url !== "string") {
-      invalid(where, `route '${mount}' must be a URL or { "url": URL, "readOnly": true }`);
+      invalid(where, `route '${mount}' must be a URL or { "url": URL, "readOnly": true, "quota": {...} }`);
     }
     if (Object.keys(extra).length > 0) invalid(where, `route '${mount}' has an unknown key '${Object.keys(extra)[0]}'`);
     if (readOnly !== undefined && typeof readOnly !== "boolean") {
       invalid(where, `route '${mount}': readOnly must be true or false`);
     }
-    config.routes[mount] = readOnly === undefined ? { url } : { url, readOnly };
+    const checked: Exclude<ConfigRoute, string> = { url };
+    if (readOnly !== undefined) checked.readOnly = readOnly;
+    if (routeQuota !== undefined) checked.quota = checkedQuota(where, `route '${mount}': quota`, routeQuota);
+    config.routes[mount] = checked;
   }
   return config;
+}
+
+/** Runs a layer's own validation of `what` (its constructor), naming where the config is wrong. */
+function checkedLayer(where: string, what: string, build: () => unknown): void {
+  try {
+    build();
+  } catch (error) {
+    invalid(where, `${what}: ${(error as Error).message}`);
+  }
+}
+
+function checkedQuota(where: string, what: string, value: unknown): QuotaLimits {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    invalid(where, `${what} must be an object like { "maxBytes": 1000000, "maxFiles": 1000 }`);
+  }
+  checkedLayer(where, what, () => withQuota(new StateBackend(), value as QuotaLimits));
+  return value as QuotaLimits;
 }
 
 /** Reads and checks a `deepfs.config.json`. Relative paths in its URLs resolve against the file's directory. */
@@ -102,12 +137,18 @@ export async function openConfig(config: DeepfsConfig, options: ParseOptions = {
     const routes: CompositeRoutes = {};
     const labels = [`default ${main.label}`];
     for (const [mount, route] of Object.entries(checked.routes ?? {})) {
-      const { url, readOnly = false } = typeof route === "string" ? { url: route } : route;
+      const { url, readOnly = false, quota } = typeof route === "string" ? { url: route, quota: undefined } : route;
       const member = await open(url);
-      routes[mount] = { backend: member.backend, readOnly };
-      labels.push(`${mount} ${member.label}${readOnly ? " (read-only)" : ""}`);
+      routes[mount] = { backend: quota ? withQuota(member.backend, quota) : member.backend, readOnly };
+      labels.push(`${mount} ${member.label}${readOnly ? " (read-only)" : ""}${quota ? " (quota)" : ""}`);
     }
-    const backend = new CompositeBackend({ default: main.backend, routes });
+    // Quota over the whole composite, then the rules on the caller's paths outermost.
+    let backend: BackendProtocol = new CompositeBackend({ default: main.backend, routes });
+    if (checked.quota) backend = withQuota(backend, checked.quota);
+    if (checked.permissions) backend = withPermissions(backend, checked.permissions);
+    if (checked.quota || checked.permissions) {
+      labels.push([checked.quota && "quota", checked.permissions && "permission rules"].filter(Boolean).join(", "));
+    }
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= closeAll();

@@ -1,4 +1,4 @@
-import type { HistoryOption } from "@deepfs/core";
+import type { HistoryOption, PermissionAction, PermissionRule, QuotaLimits } from "@deepfs/core";
 
 /**
  * What a backend URL describes, scheme by scheme: the options of the backend it opens, with nothing
@@ -70,7 +70,7 @@ export interface MemorySpec {
 }
 
 /** A route of a {@link DeepfsConfig}: a URL, or a URL with options. */
-export type ConfigRoute = string | { url: string; readOnly?: boolean };
+export type ConfigRoute = string | { url: string; readOnly?: boolean; quota?: QuotaLimits };
 
 /** The contents of a `deepfs.config.json`: a `CompositeBackend` described by URLs. */
 export interface DeepfsConfig {
@@ -78,4 +78,12 @@ export interface DeepfsConfig {
   default?: string;
   /** Mount point (`/project/`) → the backend serving it. */
   routes?: Record<string, ConfigRoute>;
+  /**
+   * Permission rules over the whole composite (`withPermissions`, rules on the caller's paths).
+   * There is no approval callback in a file: an `ask` rule refuses unless the program that opens
+   * the config adds one.
+   */
+  permissions?: { rules: PermissionRule[]; defaultAction?: PermissionAction };
+  /** Limits over the whole composite (`withQuota`); a route may have its own `quota` too. */
+  quota?: QuotaLimits;
 }

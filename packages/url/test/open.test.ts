@@ -69,6 +69,45 @@ describe("openBackend", () => {
     await opened.close();
   });
 
+  it("applies a config's permission rules on the caller's paths and its quotas, whole and per route", async () => {
+    await using opened = await openBackend({
+      default: "memory:",
+      routes: { "/scratch/": { url: "memory:", quota: { maxFiles: 2 } } },
+      permissions: {
+        rules: [
+          { action: "deny", operations: ["read", "write", "delete"], paths: ["/secret/**", "/scratch/keys/**"] },
+          { action: "ask", operations: ["delete"], paths: ["**"] },
+        ],
+      },
+      quota: { maxFileSize: 1000 },
+    });
+    const { backend } = opened;
+    expect(await backend.write("/secret/k.txt", "x")).toMatchObject({ code: "permission_denied" });
+    expect(await backend.write("/scratch/keys/k.txt", "x")).toMatchObject({ code: "permission_denied" });
+    expect(await backend.write("/SECRET/k.txt", "x")).toMatchObject({ code: "permission_denied" });
+    expect(await backend.write("/notes.md", "x".repeat(1001))).toMatchObject({ code: "too_large" });
+    await backend.write("/scratch/a.txt", "a");
+    await backend.write("/scratch/b.txt", "b");
+    expect(await backend.write("/scratch/c.txt", "c")).toMatchObject({ code: "too_large" });
+    // No approval callback in a file: an ask refuses.
+    expect(await backend.delete("/scratch/a.txt")).toMatchObject({ code: "permission_denied" });
+    expect(opened.label).toContain("(quota)");
+    expect(opened.label).toContain("permission rules");
+  });
+
+  it("refuses a config whose rules or quotas are malformed, naming the place", () => {
+    expect(() =>
+      checkConfig({ permissions: { rules: [{ action: "block", operations: ["read"], paths: ["**"] }] } }),
+    ).toThrow(/permissions: .*action must be/);
+    expect(() =>
+      checkConfig({ permissions: { rules: [{ action: "deny", operations: ["read"], paths: ["/a/../b"] }] } }),
+    ).toThrow(/permissions/);
+    expect(() => checkConfig({ routes: { "/m/": { url: "memory:", quota: { maxFiles: -1 } } } })).toThrow(
+      /route '\/m\/': quota/,
+    );
+    expect(() => checkConfig({ quota: "lots" })).toThrow(/quota must be an object/);
+  });
+
   it("attaches docker://<container> at once, so an unreachable engine is an error naming the container", async () => {
     // The attach itself is tested against a real engine in packages/docker and packages/cli.
     const saved = process.env.DOCKER_HOST;
