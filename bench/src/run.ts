@@ -37,6 +37,11 @@ const GROUPS: GroupEntry[] = [
     services: ["postgres", "s3"],
     load: async () => (await import("./groups/history.js")).historyGroup,
   },
+  {
+    name: "controls",
+    services: ["postgres"],
+    load: async () => (await import("./groups/controls.js")).controlsGroup,
+  },
 ];
 
 const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 5_000 };
