@@ -9,7 +9,7 @@
  */
 
 import { type BackendProtocol, checkPath } from "@deepfs/core";
-import { type Attributes, type Span, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import { type Attributes, context, type Span, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 
 /** Options of {@link withTelemetry}. */
 export interface TelemetryOptions {
@@ -157,30 +157,34 @@ export function withTelemetry<B extends BackendProtocol>(backend: B, options: Te
       if (cached && (cached as { original?: unknown }).original === value) return cached;
       const pathIndex = OPERATIONS[name] as number;
       const traced = function (this: unknown, ...args: unknown[]) {
-        return tracer.startActiveSpan(`deepfs.${name}`, (span) => {
-          if (span.isRecording()) {
-            const attributes: Attributes = {
-              "deepfs.backend": kind,
-              "deepfs.operation": name,
-              ...inputAttributes(name, args),
-            };
-            const raw = pathIndex >= 0 ? args[pathIndex] : undefined;
-            const checked =
-              typeof raw === "string"
-                ? checkPath(raw)
-                : typeof raw === "undefined" && pathIndex > 0
-                  ? checkPath("/")
-                  : null;
-            if (checked?.ok) {
-              const route = routeOf(target, checked.path);
-              if (route !== undefined) attributes["deepfs.route"] = route;
-              if (recordPaths) attributes["deepfs.path"] = checked.path;
-            }
-            if (recordPaths && (name === "grep" || name === "glob") && typeof args[0] === "string") {
-              attributes["deepfs.pattern"] = args[0];
-            }
-            span.setAttributes(attributes);
+        const span = tracer.startSpan(`deepfs.${name}`);
+        // No provider registered (or a sampler said no): the call goes straight through.
+        if (!span.isRecording()) {
+          span.end();
+          return value.apply(target, args);
+        }
+        return context.with(trace.setSpan(context.active(), span), () => {
+          const attributes: Attributes = {
+            "deepfs.backend": kind,
+            "deepfs.operation": name,
+            ...inputAttributes(name, args),
+          };
+          const raw = pathIndex >= 0 ? args[pathIndex] : undefined;
+          const checked =
+            typeof raw === "string"
+              ? checkPath(raw)
+              : typeof raw === "undefined" && pathIndex > 0
+                ? checkPath("/")
+                : null;
+          if (checked?.ok) {
+            const route = routeOf(target, checked.path);
+            if (route !== undefined) attributes["deepfs.route"] = route;
+            if (recordPaths) attributes["deepfs.path"] = checked.path;
           }
+          if (recordPaths && (name === "grep" || name === "glob") && typeof args[0] === "string") {
+            attributes["deepfs.pattern"] = args[0];
+          }
+          span.setAttributes(attributes);
           let answer: unknown;
           try {
             answer = value.apply(target, args);
