@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline/promises";
 import type { Readable, Writable } from "node:stream";
 
 /** Where a command reads and writes: the process's streams, or others in a program embedding the CLI. */
@@ -58,4 +59,25 @@ export function formatBytes(bytes: number): string {
     unit += 1;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A yes/no question on the terminal for each call an `ask` permission rule covers, one at a time
+ * (a copy of many files asks in turn). Only "y" or "yes" approves.
+ */
+export function terminalApproval(streams: Streams): (request: { operation: string; path: string }) => Promise<boolean> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (request) => {
+    const asked = queue.then(async () => {
+      const rl = createInterface({ input: streams.stdin, output: streams.stderr, terminal: false });
+      try {
+        const answer = await rl.question(`deepfs: allow ${request.operation} of ${request.path}? [y/N] `);
+        return /^(y|yes)$/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    });
+    queue = asked.catch(() => undefined);
+    return asked;
+  };
 }

@@ -9,7 +9,8 @@ import { mcp } from "./commands/mcp.js";
 import { edit, grep } from "./commands/search.js";
 import { type SyncOptions, sync } from "./commands/sync.js";
 import { CliError, errorJson, formatError, toCliError } from "./errors.js";
-import { Output, type Streams, writeAll } from "./output.js";
+import { Output, type Streams, terminalApproval, writeAll } from "./output.js";
+import { isTerminal } from "./progress.js";
 import { type GlobalOptions, Session, type SessionOptions, type Task } from "./session.js";
 import { VERSION } from "./version.js";
 
@@ -243,7 +244,14 @@ export async function run(argv: string[], streams: Streams, options: SessionOpti
     await writeAll(streams.stderr, program.helpInformation());
     return 2;
   }
-  const session = new Session(globals, (line) => streams.stderr.write(`${line}\n`), options);
+  // `ask` rules of a config's permissions: a question on the terminal when there is one.
+  const terminal = isTerminal(streams.stdin) && isTerminal(streams.stderr);
+  const onAsk = options.onAsk ?? (terminal ? terminalApproval(streams) : undefined);
+  const session = new Session(
+    globals,
+    (line) => streams.stderr.write(`${line}\n`),
+    onAsk ? { ...options, onAsk } : options,
+  );
   const out = new Output(streams, globals.json === true);
   try {
     return await task(session, out);

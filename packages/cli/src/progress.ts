@@ -10,7 +10,7 @@ export interface Progress {
 }
 
 /** A terminal stream (`isTTY` is set by Node on a TTY; a test may set it on any stream). */
-function isTerminal(stream: unknown): boolean {
+export function isTerminal(stream: unknown): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
 }
 

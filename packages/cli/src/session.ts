@@ -1,4 +1,4 @@
-import type { BackendProtocol } from "@deepfs/core";
+import type { BackendProtocol, PermissionAsk } from "@deepfs/core";
 import {
   type BackendSpec,
   configSecrets,
@@ -33,6 +33,12 @@ export interface SessionOptions {
    * can hand out backends it keeps between runs, e.g. one `memory:?history=1` for several commands.
    */
   openSpec?: (spec: BackendSpec) => Promise<OpenedBackend>;
+  /**
+   * Approves the calls an `ask` rule of the config's `permissions` covers. Default: a yes/no
+   * question on the terminal when stdin and stderr are one (never for `deepfs mcp` over stdio,
+   * whose stdin is the protocol); without a terminal, `ask` refuses.
+   */
+  onAsk?: PermissionAsk;
 }
 
 /** A backend and a path inside it. */
@@ -56,6 +62,7 @@ export class Session {
   private config: Promise<{ config: DeepfsConfig; baseDir: string }> | undefined;
 
   private readonly openSpec: (spec: BackendSpec) => Promise<OpenedBackend>;
+  private readonly onAsk: PermissionAsk | undefined;
 
   constructor(
     readonly options: GlobalOptions,
@@ -63,6 +70,7 @@ export class Session {
     sessionOptions: SessionOptions = {},
   ) {
     this.openSpec = sessionOptions.openSpec ?? openSpec;
+    this.onAsk = sessionOptions.onAsk;
   }
 
   /** The backend and path an operand names, opening the backend on first use. Errors name the operand (masked). */
@@ -99,7 +107,7 @@ export class Session {
       this.config ??= loadConfigFile(this.options.config as string);
       const { config, baseDir } = await this.config;
       this.secrets.push(...configSecrets(config));
-      return openConfig(config, { cwd: baseDir });
+      return openConfig(config, this.onAsk ? { cwd: baseDir, onAsk: this.onAsk } : { cwd: baseDir });
     });
   }
 

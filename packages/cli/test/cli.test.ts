@@ -1,6 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../src/index.js";
 import { binaryBytes, deepfs, readTree, tempDir, writeTree } from "./support.js";
 
 let dir: string;
@@ -143,6 +145,60 @@ describe("deepfs cp", () => {
 });
 
 describe("deepfs with --config", () => {
+  it("applies the config's permission rules, and asks on a terminal for `ask` rules", async () => {
+    const work = tempDir("rules");
+    try {
+      mkdirSync(join(work, "files", "secret"), { recursive: true });
+      writeFileSync(join(work, "files", "a.txt"), "a\n");
+      writeFileSync(join(work, "files", "b.txt"), "b\n");
+      writeFileSync(join(work, "files", "secret", "k.txt"), "key\n");
+      const config = join(work, "deepfs.config.json");
+      writeFileSync(
+        config,
+        JSON.stringify({
+          default: "./files",
+          permissions: {
+            rules: [
+              { action: "deny", operations: ["read", "write", "delete"], paths: ["/secret/**"] },
+              { action: "ask", operations: ["delete"], paths: ["**"] },
+            ],
+          },
+        }),
+      );
+      const denied = await deepfs(["--config", config, "cat", "/secret/k.txt"]);
+      expect(denied.status).toBe(2);
+      expect(denied.stderr).toContain("error[permission_denied]");
+      expect(denied.stderr).not.toContain("key");
+      expect((await deepfs(["--config", config, "ls", "/"])).text).toBe("/a.txt\n/b.txt\n");
+      // No terminal (a pipe): an ask refuses.
+      const piped = await deepfs(["--config", config, "rm", "/a.txt"]);
+      expect(piped.stderr).toContain("error[permission_denied]");
+      expect(existsSync(join(work, "files", "a.txt"))).toBe(true);
+      // On a terminal: asked, "n" refuses and "y" approves.
+      const ask = async (answer: string, path: string) => {
+        const stdin = Object.assign(new PassThrough(), { isTTY: true });
+        const stderr = Object.assign(new PassThrough(), { isTTY: true });
+        const stdout = new PassThrough();
+        let asked = "";
+        stderr.on("data", (chunk: Buffer) => {
+          asked += chunk.toString();
+          if (asked.includes("[y/N]")) stdin.write(`${answer}\n`);
+        });
+        const status = await run(["--config", config, "rm", path], { stdin, stdout, stderr });
+        return { status, asked };
+      };
+      const no = await ask("n", "/a.txt");
+      expect(no.asked).toContain("deepfs: allow delete of /a.txt? [y/N]");
+      expect(no.status).toBe(2);
+      expect(existsSync(join(work, "files", "a.txt"))).toBe(true);
+      const yes = await ask("y", "/b.txt");
+      expect(yes.status).toBe(0);
+      expect(existsSync(join(work, "files", "b.txt"))).toBe(false);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it("routes paths through the composite and refuses writes to a read-only route", async () => {
     const work = tempDir("config");
     try {

@@ -5,6 +5,7 @@ import {
   CompositeBackend,
   type CompositeRoutes,
   DeepfsError,
+  type PermissionAsk,
   type PermissionOptions,
   type QuotaLimits,
   StateBackend,
@@ -116,12 +117,18 @@ export function configSecrets(config: DeepfsConfig): string[] {
   return urls.flatMap((url) => secretsOf(url));
 }
 
+/** Options of {@link openConfig}: those of URLs, and the approval callback of the config's `ask` rules. */
+export interface OpenConfigOptions extends ParseOptions {
+  /** Asked for each call an `ask` rule covers; without it, `ask` refuses. */
+  onAsk?: PermissionAsk;
+}
+
 /**
  * Opens every backend of a config and routes them through one `CompositeBackend` (read-only routes
  * answer every mutation with `read_only`). The result's `close()` closes every member, which the
  * router itself never does. When one member fails to open, those already open are closed again.
  */
-export async function openConfig(config: DeepfsConfig, options: ParseOptions = {}): Promise<OpenedBackend> {
+export async function openConfig(config: DeepfsConfig, options: OpenConfigOptions = {}): Promise<OpenedBackend> {
   const checked = checkConfig(config);
   const members: OpenedBackend[] = [];
   const closeAll = async () => {
@@ -145,7 +152,12 @@ export async function openConfig(config: DeepfsConfig, options: ParseOptions = {
     // Quota over the whole composite, then the rules on the caller's paths outermost.
     let backend: BackendProtocol = new CompositeBackend({ default: main.backend, routes });
     if (checked.quota) backend = withQuota(backend, checked.quota);
-    if (checked.permissions) backend = withPermissions(backend, checked.permissions);
+    if (checked.permissions) {
+      backend = withPermissions(
+        backend,
+        options.onAsk ? { ...checked.permissions, onAsk: options.onAsk } : checked.permissions,
+      );
+    }
     if (checked.quota || checked.permissions) {
       labels.push([checked.quota && "quota", checked.permissions && "permission rules"].filter(Boolean).join(", "));
     }

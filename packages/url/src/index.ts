@@ -3,6 +3,7 @@ export {
   checkConfig,
   configSecrets,
   loadConfigFile,
+  type OpenConfigOptions,
   openBackend,
   openConfig,
 } from "./config.js";
