@@ -1,4 +1,12 @@
+import type { Agent } from "@mastra/core/agent";
 import { MockLanguageModelV4 } from "ai/test";
+
+/**
+ * The model type an `Agent` takes. Mastra 1.71 bundles `@ai-sdk/provider` 4.0.17 and `ai` 7.0.185
+ * uses 4.0.39, whose declarations differ in details; at run time Mastra drives the mock through
+ * `doGenerate` like any AI SDK 7 model.
+ */
+type AgentModel = ConstructorParameters<typeof Agent>[0]["model"];
 
 type CallOptions = Parameters<MockLanguageModelV4["doGenerate"]>[0];
 type GenerateResult = Awaited<ReturnType<MockLanguageModelV4["doGenerate"]>>;
@@ -59,5 +67,5 @@ export function scriptedModel(steps: ScriptedCall[][]) {
   });
   /** The results of `steps`, in call order. */
   const resultsInOrder = () => steps.flatMap((calls, s) => calls.map((_, i) => results.get(`call-${s}-${i}`)));
-  return { model, results, resultsInOrder, maxSteps: steps.length + 1 };
+  return { model: model as unknown as AgentModel, results, resultsInOrder, maxSteps: steps.length + 1 };
 }
