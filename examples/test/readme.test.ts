@@ -12,7 +12,7 @@ const examples = join(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = join(examples, "..");
 const READMES = [
   "README.md",
-  ...["core", "conformance", "local", "postgres", "s3", "docker", "tools", "ai-sdk", "openai-agents"].map(
+  ...["core", "conformance", "local", "postgres", "s3", "docker", "tools", "ai-sdk", "openai-agents", "mastra"].map(
     (p) => `packages/${p}/README.md`,
   ),
 ];
