@@ -29,11 +29,11 @@ import {
   MastraFilesystem,
   type MastraFilesystemOptions,
   NotDirectoryError,
+  PermissionError,
   type ProviderStatus,
   type ReadOptions,
   type RemoveOptions,
   StaleFileError,
-  WorkspaceReadOnlyError,
   type WriteOptions,
 } from "@mastra/core/workspace";
 import { DeepfsFilesystemError, toMastraError } from "./errors.js";
@@ -46,8 +46,9 @@ export interface DeepfsFilesystemOptions extends MastraFilesystemOptions {
   /** Instance id (default: generated). */
   id?: string;
   /**
-   * Refuse every mutation with Mastra's `WorkspaceReadOnlyError` before it reaches the backend.
-   * Defaults to the backend's `capabilities.readOnly`.
+   * Refuse every mutation with a `PermissionError` before it reaches the backend (Mastra's tools
+   * check this flag first and answer `WorkspaceReadOnlyError`). Defaults to the backend's
+   * `capabilities.readOnly`.
    */
   readOnly?: boolean;
   /** Name shown in Mastra's UI instead of the provider name. */
@@ -125,7 +126,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async writeFile(path: string, content: FileContent, options?: WriteOptions): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("writeFile");
+    this.assertWritable(path, "writeFile");
     const p = toBackendPath(path, "write");
     if (options?.recursive === false) await this.assertParentDirectory(p, path);
     const preconditions: DeepfsWriteOptions = {};
@@ -153,7 +154,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async appendFile(path: string, content: FileContent): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("appendFile");
+    this.assertWritable(path, "appendFile");
     const p = toBackendPath(path, "write");
     const tail = toBytes(content);
     let failed: ErrorFields | null = null;
@@ -177,7 +178,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async deleteFile(path: string, options?: RemoveOptions): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("deleteFile");
+    this.assertWritable(path, "deleteFile");
     const p = toBackendPath(path, "delete");
     const stat = await this.statOrNull(p);
     if (!stat) {
@@ -193,7 +194,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async copyFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("copyFile");
+    this.assertWritable(dest, "copyFile");
     const from = toBackendPath(src, "read");
     const to = toBackendPath(dest, "write");
     const stat = await this.statOrNull(from);
@@ -208,7 +209,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async moveFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("moveFile");
+    this.assertWritable(src, "moveFile");
     const from = toBackendPath(src, "read");
     const to = toBackendPath(dest, "write");
     const stat = await this.statOrNull(from);
@@ -232,7 +233,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("mkdir");
+    this.assertWritable(path, "mkdir");
     const p = toBackendPath(path, "mkdir");
     const stat = await this.statOrNull(p);
     if (stat?.type === "file") throw new FileExistsError(path);
@@ -249,7 +250,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
 
   async rmdir(path: string, options?: RemoveOptions): Promise<void> {
     await this.ensureReady();
-    this.assertWritable("rmdir");
+    this.assertWritable(path, "rmdir");
     const p = toBackendPath(path, "delete");
     const stat = await this.statOrNull(p);
     if (!stat) {
@@ -323,8 +324,9 @@ export class DeepfsFilesystem extends MastraFilesystem {
     return `A deepfs virtual filesystem. Paths are POSIX paths from the root "/"; a relative path resolves from the root, and no path can leave it. ${access}`;
   }
 
-  private assertWritable(operation: string): void {
-    if (this.readOnly) throw new WorkspaceReadOnlyError(operation);
+  /** Refuses a mutation of `path` on a read-only instance, as Mastra's `CompositeFilesystem` refuses a read-only mount. */
+  private assertWritable(path: string, operation: string): void {
+    if (this.readOnly) throw new PermissionError(path, `${operation} (filesystem is read-only)`);
   }
 
   private async readBytes(p: string, path: string): Promise<Uint8Array> {

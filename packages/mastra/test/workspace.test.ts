@@ -7,6 +7,7 @@ import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
 import { Agent } from "@mastra/core/agent";
 import {
+  callLifecycle,
   DirectoryNotEmptyError,
   DirectoryNotFoundError,
   FileExistsError,
@@ -16,7 +17,6 @@ import {
   PermissionError,
   StaleFileError,
   Workspace,
-  WorkspaceReadOnlyError,
 } from "@mastra/core/workspace";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeepfsFilesystem, DeepfsFilesystemError } from "../src/index.js";
@@ -127,6 +127,59 @@ for (const { name, skip, make } of backends) {
         code: "EINVAL",
         deepfsCode: "invalid_path",
       });
+    });
+
+    it("meets what Mastra's own provider suite expects (lifecycle, directories, content, timestamps)", async () => {
+      const fs = new DeepfsFilesystem({ backend: make(), displayName: "Files" });
+      expect(fs.status).toBe("pending");
+      await callLifecycle(fs, "init");
+      expect(fs.status).toBe("ready");
+      expect(fs.getInfo()).toMatchObject({
+        provider: "deepfs",
+        name: "DeepfsFilesystem",
+        status: "ready",
+        readOnly: false,
+      });
+      const root = `/fs-test-${unique()}`;
+      await fs.mkdir(`${root}/a/b/c/d`, { recursive: true });
+      await fs.mkdir(`${root}/a/b/c/d`, { recursive: true });
+      expect((await fs.stat(`${root}/a/b/c/d`)).type).toBe("directory");
+      expect((await fs.stat(`${root}/a/b`)).name).toBe("b");
+      expect(await fs.readdir(`${root}/a/b/c/d`)).toEqual([]);
+      await expect(fs.readFile(`${root}/a/b/c/d`)).rejects.toBeInstanceOf(IsDirectoryError);
+      await fs.rmdir(`${root}/a/b/c/d`);
+      expect(await fs.exists(`${root}/a/b/c/d`)).toBe(false);
+      expect(await fs.exists(`${root}/a/b/c`)).toBe(true);
+
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await fs.writeFile(`${root}/binary-file.bin`, bytes);
+      const read = await fs.readFile(`${root}/binary-file.bin`);
+      expect(typeof read).not.toBe("string");
+      expect(Buffer.from(read as Buffer).equals(bytes)).toBe(true);
+      const unicode = "你好世界 🌍 مرحبا";
+      await fs.writeFile(`${root}/unicode.txt`, unicode);
+      expect(await fs.readFile(`${root}/unicode.txt`, { encoding: "utf-8" })).toBe(unicode);
+      await fs.writeFile(`${root}/empty.txt`, "");
+      expect(await fs.readFile(`${root}/empty.txt`, { encoding: "utf-8" })).toBe("");
+      const large = "0123456789abcdef\n".repeat(65_536);
+      const before = Date.now();
+      await fs.writeFile(`${root}/large-file.txt`, large);
+      expect((await fs.readFile(`${root}/large-file.txt`, { encoding: "utf-8" })).length).toBe(large.length);
+      const stat = await fs.stat(`${root}/large-file.txt`);
+      expect(stat.size).toBe(large.length);
+      expect(stat.modifiedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(stat.createdAt).toBeInstanceOf(Date);
+
+      await fs.mkdir(`${root}/dir-with-contents/subdir`);
+      await fs.writeFile(`${root}/dir-with-contents/file1.txt`, "content1");
+      await fs.writeFile(`${root}/dir-with-contents/subdir/file3.txt`, "content3");
+      await fs.rmdir(`${root}/dir-with-contents`, { recursive: true });
+      expect(await fs.exists(`${root}/dir-with-contents`)).toBe(false);
+      expect(await fs.exists(`${root}/dir-with-contents/subdir`)).toBe(false);
+      await fs.rmdir(root, { recursive: true });
+      expect(await fs.exists(root)).toBe(false);
+      await callLifecycle(fs, "destroy");
+      expect(fs.status).toBe("destroyed");
     });
 
     it("implements the filesystem members Mastra calls outside its tools", async () => {
@@ -250,16 +303,31 @@ describe("routes, layers and tenants", () => {
     expect((await shared.read("/guide.md")).content).toBe("read me");
   });
 
-  it("a read-only DeepfsFilesystem refuses mutations with WorkspaceReadOnlyError", async () => {
+  it("a read-only DeepfsFilesystem refuses mutations: PermissionError, and Mastra offers no write tools", async () => {
     const backend = new StateBackend();
+    await backend.write("/kept.md", "kept\n");
     const workspace = await workspaceOver(backend, { readOnly: true });
     const fs = workspace.filesystem as DeepfsFilesystem;
     expect(fs.readOnly).toBe(true);
-    await expect(fs.writeFile("a.md", "x")).rejects.toBeInstanceOf(WorkspaceReadOnlyError);
-    await expect(fs.mkdir("d")).rejects.toBeInstanceOf(WorkspaceReadOnlyError);
-    const { results } = await drive(workspace, [[{ toolName: T.list, input: { path: "." } }]]);
-    expect(results[0]).toBe(".\n\n0 directories, 0 files");
-    expect((await backend.glob("**")).files).toEqual([]);
+    await expect(fs.writeFile("a.md", "x")).rejects.toBeInstanceOf(PermissionError);
+    await expect(fs.deleteFile("kept.md")).rejects.toThrow(
+      "Permission denied: deleteFile (filesystem is read-only) on kept.md",
+    );
+    await expect(fs.mkdir("d")).rejects.toBeInstanceOf(PermissionError);
+    await expect(fs.moveFile("kept.md", "moved.md")).rejects.toBeInstanceOf(PermissionError);
+    const { results } = await drive(workspace, [
+      [{ toolName: T.list, input: { path: "." } }],
+      [{ toolName: T.write, input: { path: "kept.md", content: "changed" } }],
+    ]);
+    expect(results[0]).toBe(".\nkept.md\n\n0 directories, 1 file");
+    // A read-only workspace offers the model no write tools at all.
+    expect(results[1]).toMatch(
+      /^Tool "mastra_workspace_write_file" not found\. Available tools: mastra_workspace_read_file, /,
+    );
+    expect((await backend.read("/kept.md")).content).toBe("kept");
+    expect(
+      new DeepfsFilesystem({ backend: new CompositeBackend({ default: new StateBackend(), routes: {} }) }).readOnly,
+    ).toBe(false);
   });
 
   it("withPermissions and withQuota refusals reach the model as Mastra errors", async () => {
