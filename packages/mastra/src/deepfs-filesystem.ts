@@ -23,6 +23,8 @@ import {
   FileExistsError,
   FileNotFoundError,
   type FileStat,
+  type FilesystemGrepOptions,
+  type FilesystemGrepResult,
   type FilesystemInfo,
   IsDirectoryError,
   type ListOptions,
@@ -34,6 +36,7 @@ import {
   type ReadOptions,
   type RemoveOptions,
   StaleFileError,
+  UnsupportedGrepPatternError,
   type WriteOptions,
 } from "@mastra/core/workspace";
 import { DeepfsFilesystemError, toMastraError } from "./errors.js";
@@ -58,6 +61,9 @@ export interface DeepfsFilesystemOptions extends MastraFilesystemOptions {
   /** Replaces the default text of {@link DeepfsFilesystem.getInstructions}. */
   instructions?: string;
 }
+
+/** Characters that make a grep pattern more than a literal in a JS regex. */
+const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|]/;
 
 /** How many times `appendFile` re-reads and retries when another writer changed the file meanwhile. */
 const APPEND_ATTEMPTS = 5;
@@ -297,6 +303,43 @@ export class DeepfsFilesystem extends MastraFilesystem {
     };
     if (stat.type === "file") result.mimeType = getMimeType(p);
     return result;
+  }
+
+  /**
+   * Mastra's native-search capability, for the patterns deepfs's grep answers exactly: a
+   * case-sensitive literal (no regex metacharacter) without context lines. The search then runs in
+   * the store (SQL in PostgreSQL, ripgrep locally, fanned out by the router) instead of Mastra
+   * reading every file; any other pattern is an `UnsupportedGrepPatternError`, on which Mastra's
+   * grep tool falls back to its own regex search over `readdir` and `readFile`. Paths are relative to
+   * `options.path`; Mastra applies its hidden-file, text-extension, gitignore and glob filters.
+   */
+  async grep(options: FilesystemGrepOptions): Promise<FilesystemGrepResult[]> {
+    await this.ensureReady();
+    const { pattern } = options;
+    if (!options.caseSensitive || (options.contextLines ?? 0) > 0 || pattern === "" || REGEX_SYNTAX.test(pattern)) {
+      throw new UnsupportedGrepPatternError(pattern, "deepfs searches case-sensitive literals without context");
+    }
+    const root = toBackendPath(options.path, "grep");
+    const perFile = options.maxCountPerFile;
+    const total = options.maxTotalMatches;
+    // With a per-file cap the store cannot apply the total cap for us: matches it counts may be dropped.
+    const found = await this.backend.grep(pattern, root, null, perFile === undefined ? (total ?? null) : null);
+    if (isFailure(found)) throw toMastraError(found, options.path, "grep");
+    const results: FilesystemGrepResult[] = [];
+    let count = 0;
+    for (const match of found.matches ?? []) {
+      if (total !== undefined && count >= total) break;
+      const path = relativeTo(match.path, root);
+      let result = results.at(-1);
+      if (result?.path !== path) {
+        result = { path, matches: [] };
+        results.push(result);
+      }
+      if (perFile !== undefined && result.matches.length >= perFile) continue;
+      result.matches.push({ line: match.line, column: match.text.indexOf(pattern), text: match.text });
+      count++;
+    }
+    return results.filter((r) => r.matches.length > 0);
   }
 
   /** The canonical form of a path: deepfs has no symlinks, so this only normalises it. */

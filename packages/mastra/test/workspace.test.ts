@@ -16,6 +16,7 @@ import {
   NotDirectoryError,
   PermissionError,
   StaleFileError,
+  UnsupportedGrepPatternError,
   Workspace,
 } from "@mastra/core/workspace";
 import { afterAll, describe, expect, it } from "vitest";
@@ -103,6 +104,51 @@ for (const { name, skip, make } of backends) {
       expect(results[7]).toBe("Deleted notes/a.md");
       expect(results[8]).toBe("notes/a.md: not found");
       expect((await backend.ls("/notes")).files).toEqual([]);
+    });
+
+    it("a literal grep runs in the store (Mastra's native grep); a regex falls back to Mastra's own search", async () => {
+      const backend = make();
+      const patterns: string[] = [];
+      const counted = new Proxy(backend, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target);
+          if (typeof value !== "function") return value;
+          if (key !== "grep") return value.bind(target);
+          return (...args: Parameters<BackendProtocol["grep"]>) => {
+            patterns.push(args[0]);
+            return value.apply(target, args);
+          };
+        },
+      });
+      await backend.write("/src/a.ts", "// TODO one\nconst x = 1; // TODO two\n");
+      await backend.write("/src/.hidden/b.ts", "TODO hidden\n");
+      await backend.write("/docs/c.md", "no match\nTODO: docs\n");
+      const workspace = await workspaceOver(counted);
+      const { results } = await drive(workspace, [
+        [{ toolName: T.grep, input: { pattern: "TODO" } }],
+        [{ toolName: T.grep, input: { pattern: "TO+DO" } }],
+        [{ toolName: T.grep, input: { pattern: "TODO", path: "src", maxCount: 1 } }],
+      ]);
+      const expected =
+        "3 matches across 2 files\n---\n./docs/c.md:2:1: TODO: docs\n./src/a.ts:1:4: // TODO one\n./src/a.ts:2:17: const x = 1; // TODO two";
+      expect(results[0]).toBe(expected);
+      expect(results[1]).toBe(expected);
+      expect(results[2]).toBe("1 match across 1 file\n---\nsrc/a.ts:1:4: // TODO one");
+      expect(patterns).toEqual(["TODO", "TODO"]);
+
+      const fs = workspace.filesystem as DeepfsFilesystem;
+      const options = { path: "/", caseSensitive: true, includeHidden: true };
+      expect(await fs.grep({ ...options, pattern: "TODO", maxCountPerFile: 1, maxTotalMatches: 2 })).toEqual([
+        { path: "docs/c.md", matches: [{ line: 2, column: 0, text: "TODO: docs" }] },
+        { path: "src/.hidden/b.ts", matches: [{ line: 1, column: 0, text: "TODO hidden" }] },
+      ]);
+      await expect(fs.grep({ ...options, pattern: "to.o" })).rejects.toBeInstanceOf(UnsupportedGrepPatternError);
+      await expect(fs.grep({ ...options, pattern: "todo", caseSensitive: false })).rejects.toBeInstanceOf(
+        UnsupportedGrepPatternError,
+      );
+      await expect(fs.grep({ ...options, pattern: "TODO", contextLines: 1 })).rejects.toBeInstanceOf(
+        UnsupportedGrepPatternError,
+      );
     });
 
     it("answers escape attempts with an error the model sees and touches nothing", async () => {
