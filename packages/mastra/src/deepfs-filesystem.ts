@@ -258,6 +258,7 @@ export class DeepfsFilesystem extends MastraFilesystem {
     await this.ensureReady();
     this.assertWritable(path, "rmdir");
     const p = toBackendPath(path, "delete");
+    if (p === "/") throw new PermissionError(path, "rmdir (the root cannot be removed)");
     const stat = await this.statOrNull(p);
     if (!stat) {
       if (options?.force) return;

@@ -151,6 +151,32 @@ for (const { name, skip, make } of backends) {
       );
     });
 
+    it("a file changed by someone else after the agent read it is not overwritten by the agent's edit", async () => {
+      const backend = make();
+      await backend.write("/plan.md", "step one\n");
+      const workspace = await workspaceOver(backend);
+      const { model, resultsInOrder, maxSteps } = scriptedModel([
+        [{ toolName: T.read, input: { path: "plan.md" } }],
+        [{ toolName: T.edit, input: { path: "plan.md", old_string: "one", new_string: "two" } }],
+      ]);
+      const agent = new Agent({ id: "files", name: "files", instructions: "Edit.", model, workspace });
+      // Someone else writes the file between the agent's read and its edit (the model's second call).
+      const generate = model as unknown as { doGenerate: (options: unknown) => Promise<unknown> };
+      const original = generate.doGenerate.bind(model);
+      let calls = 0;
+      generate.doGenerate = async (options) => {
+        if (++calls === 2) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await backend.write("/plan.md", "step one (checked by a reviewer)\n");
+        }
+        return original(options);
+      };
+      await agent.generate("Edit the plan.", { maxSteps });
+      const results = resultsInOrder();
+      expect(results[1]).toMatch(/^File was modified externally: plan\.md \(expected mtime .*, actual .*\)$/);
+      expect((await backend.read("/plan.md")).content).toBe("step one (checked by a reviewer)");
+    });
+
     it("answers escape attempts with an error the model sees and touches nothing", async () => {
       const backend = make();
       const workspace = await workspaceOver(backend);
@@ -324,6 +350,8 @@ for (const { name, skip, make } of backends) {
       expect(await fs.exists("src2")).toBe(false);
       expect((await backend.glob("**", "/src2")).files).toEqual([]);
       expect(await fs.realpath("./src/../src/app.ts")).toBe("/src/app.ts");
+      await expect(fs.rmdir("/", { recursive: true })).rejects.toBeInstanceOf(PermissionError);
+      expect(await fs.exists("src/app.ts")).toBe(true);
     });
   });
 }
