@@ -1,7 +1,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BackendProtocol, CompositeBackend, StateBackend, withPermissions, withQuota } from "@deepfs/core";
+import {
+  type AuditEvent,
+  type BackendProtocol,
+  branch,
+  CompositeBackend,
+  StateBackend,
+  withAudit,
+  withPermissions,
+  withQuota,
+} from "@deepfs/core";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
 import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
@@ -425,6 +434,37 @@ describe("routes, layers and tenants", () => {
       deepfsCode: "too_large",
     });
     await expect(fs.writeFile("big.txt", "x".repeat(11))).rejects.toBeInstanceOf(DeepfsFilesystemError);
+  });
+
+  it("an agent works on a branch of a base behind an audit layer; the base changes only on commit", async () => {
+    const base = new StateBackend();
+    await base.write("/readme.md", "hello\n");
+    const work = branch(base);
+    const events: AuditEvent[] = [];
+    const workspace = await workspaceOver(withAudit(work, { onAudit: (e) => void events.push(e), actor: "mastra" }));
+    const { results } = await drive(workspace, [
+      [{ toolName: T.read, input: { path: "readme.md" } }],
+      [{ toolName: T.edit, input: { path: "readme.md", old_string: "hello", new_string: "hello, branch" } }],
+      [{ toolName: T.write, input: { path: "new.md", content: "new\n" } }],
+      [{ toolName: T.del, input: { path: "readme.md" } }],
+    ]);
+    expect(results.slice(1)).toEqual([
+      "Replaced 1 occurrence in readme.md (lines 1)",
+      "Wrote 4 bytes to new.md",
+      "Deleted readme.md",
+    ]);
+    expect((await base.read("/readme.md")).content).toBe("hello");
+    expect((await work.changes()).changes.map((c) => [c.path, c.change])).toEqual([
+      ["/new.md", "added"],
+      ["/readme.md", "deleted"],
+    ]);
+    expect(events.map((e) => [e.operation, e.path, e.actor, e.outcome])).toEqual([
+      ["write", "/readme.md", "mastra", "done"],
+      ["write", "/new.md", "mastra", "done"],
+      ["delete", "/readme.md", "mastra", "done"],
+    ]);
+    expect((await work.commit()).conflicts).toEqual([]);
+    expect((await base.glob("**")).files?.map((f) => f.path)).toEqual(["/new.md"]);
   });
 
   it.skipIf(pgSkip !== undefined)(
