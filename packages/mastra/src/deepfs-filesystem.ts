@@ -98,6 +98,9 @@ interface PathStat {
  *   which takes no precondition): there the check precedes the upload.
  * - `moveFile` and recursive `copyFile` copy file by file, then (for a move) delete the source; they
  *   are not atomic across files.
+ * - Read-only: with `readOnly` (or a backend whose capabilities say so) Mastra offers the agent no
+ *   write tools, and every mutation called directly is a `PermissionError`.
+ * - Search: a case-sensitive literal grep runs in the store (see {@link DeepfsFilesystem.grep}).
  */
 export class DeepfsFilesystem extends MastraFilesystem {
   readonly id: string;
