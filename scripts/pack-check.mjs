@@ -73,6 +73,7 @@ const EXPECTED_EXPORTS = {
   "@deepfs/tools": { ".": ["createFileToolDefinitions", "FILE_TOOL_NAMES", "readFileInput", "errorText"] },
   "@deepfs/ai-sdk": { ".": ["createFileTools", "toSandboxSession"] },
   "@deepfs/openai-agents": { ".": ["createFileTools"] },
+  "@deepfs/mastra": { ".": ["DeepfsFilesystem", "DeepfsFilesystemError", "toMastraError", "toBackendPath"] },
 };
 /** Classes the consumer's type check assigns to the deepfs and deepagents protocol types. */
 const BACKEND_CLASSES = [
@@ -535,6 +536,16 @@ function typeCheck(packages) {
           '  const { Agent } = await import("@openai/agents");',
           `  const tools = ${alias.get("@deepfs/openai-agents")}.createFileTools(new ${core}.StateBackend(), { only: ["read_file", "grep"] });`,
           '  return new Agent({ name: "files", instructions: "Answer from the files.", tools });',
+          "}",
+          "",
+        ]
+      : []),
+    ...(names.has("@deepfs/mastra")
+      ? [
+          "export async function mastraWorkspace() {",
+          '  const { Workspace } = await import("@mastra/core/workspace");',
+          `  const filesystem: import("@mastra/core/workspace").WorkspaceFilesystem = new ${alias.get("@deepfs/mastra")}.DeepfsFilesystem({ backend: new ${core}.StateBackend() });`,
+          "  return new Workspace({ filesystem });",
           "}",
           "",
         ]

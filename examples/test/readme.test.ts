@@ -12,9 +12,19 @@ const examples = join(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = join(examples, "..");
 const READMES = [
   "README.md",
-  ...["core", "conformance", "local", "postgres", "s3", "docker", "tools", "ai-sdk", "openai-agents", "telemetry"].map(
-    (p) => `packages/${p}/README.md`,
-  ),
+  ...[
+    "core",
+    "conformance",
+    "local",
+    "postgres",
+    "s3",
+    "docker",
+    "tools",
+    "ai-sdk",
+    "openai-agents",
+    "telemetry",
+    "mastra",
+  ].map((p) => `packages/${p}/README.md`),
 ];
 
 const IMPORTS = `import { CompositeBackend, StateBackend } from "@deepfs/core";

@@ -9,7 +9,8 @@ class LimitedReads extends StateBackend {
   override async readRaw(path: string): Promise<ReadRawResult> {
     const got = await super.readRaw(path);
     const content = got.data?.content;
-    const size = typeof content === "string" ? Buffer.byteLength(content) : (content?.byteLength ?? 0);
+    const size =
+      typeof content === "string" ? Buffer.byteLength(content) : content instanceof Uint8Array ? content.byteLength : 0;
     return size > 16 ? { error: `'${path}' is too large to read`, code: "too_large" } : got;
   }
 }

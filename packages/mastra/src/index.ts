@@ -1,0 +1,3 @@
+export { DeepfsFilesystem, type DeepfsFilesystemOptions } from "./deepfs-filesystem.js";
+export { DeepfsFilesystemError, toMastraError } from "./errors.js";
+export { toBackendPath } from "./paths.js";

@@ -1,0 +1,3 @@
+import { createGlobalSetup } from "@deepfs/harness";
+
+export default createGlobalSetup(["postgres"]);
