@@ -15,15 +15,10 @@
  * view, which the tool answers with an error the model sees (nothing is thrown). Swap in a real
  * model (`openai("gpt-5")`, ...) and keep the rest.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createFileTools } from "@deepfs/ai-sdk";
-import { CompositeBackend, StateBackend } from "@deepfs/core";
-import { LocalBackend } from "@deepfs/local";
-import { PostgresBackend } from "@deepfs/postgres";
 import { generateText, stepCountIs } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
+import { openNotesWorkspace } from "./lib/notes-workspace.js";
 import { runIfMain } from "./lib/run-main.js";
 
 type CallOptions = Parameters<MockLanguageModelV4["doGenerate"]>[0];
@@ -82,15 +77,9 @@ export interface AiSdkSummary {
 }
 
 export async function main(): Promise<AiSdkSummary> {
-  const dir = mkdtempSync(join(tmpdir(), "deepfs-ai-sdk-example-"));
-  const project = new LocalBackend({ rootDir: join(dir, "project") });
-  const memories = await PostgresBackend.embedded({ dataDir: join(dir, "pgdata") });
+  const workspace = await openNotesWorkspace("ai-sdk");
+  const { backend } = workspace;
   try {
-    const backend = new CompositeBackend(new StateBackend(), {
-      "/project/": project,
-      "/memories/": memories,
-      "/reference/": { backend: project, readOnly: true },
-    });
     const result = await generateText({
       model: scriptedModel(),
       tools: createFileTools(backend),
@@ -100,11 +89,9 @@ export async function main(): Promise<AiSdkSummary> {
     const toolCalls = result.steps.flatMap((step) =>
       step.toolResults.map((r) => ({ name: r.toolName, result: String(r.output) })),
     );
-    return { toolCalls, answer: result.text, onDisk: readFileSync(join(dir, "project", "notes.md"), "utf8") };
+    return { toolCalls, answer: result.text, onDisk: workspace.notesOnDisk() };
   } finally {
-    await project.close();
-    await memories.close();
-    rmSync(dir, { recursive: true, force: true });
+    await workspace.close();
   }
 }
 

@@ -17,16 +17,11 @@
  * tries to change the read-only view, which Mastra answers with a `PermissionError` the model sees.
  * Swap in a real model (`"openai/gpt-5"`, ...) and keep the rest.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CompositeBackend, StateBackend } from "@deepfs/core";
-import { LocalBackend } from "@deepfs/local";
 import { DeepfsFilesystem } from "@deepfs/mastra";
-import { PostgresBackend } from "@deepfs/postgres";
 import { Agent } from "@mastra/core/agent";
 import { Workspace } from "@mastra/core/workspace";
 import { MockLanguageModelV4 } from "ai/test";
+import { openNotesWorkspace } from "./lib/notes-workspace.js";
 import { runIfMain } from "./lib/run-main.js";
 
 type CallOptions = Parameters<MockLanguageModelV4["doGenerate"]>[0];
@@ -92,15 +87,9 @@ export interface MastraSummary {
 }
 
 export async function main(): Promise<MastraSummary> {
-  const dir = mkdtempSync(join(tmpdir(), "deepfs-mastra-example-"));
-  const project = new LocalBackend({ rootDir: join(dir, "project") });
-  const memories = await PostgresBackend.embedded({ dataDir: join(dir, "pgdata") });
+  const notes = await openNotesWorkspace("mastra");
+  const { backend } = notes;
   try {
-    const backend = new CompositeBackend(new StateBackend(), {
-      "/project/": project,
-      "/memories/": memories,
-      "/reference/": { backend: project, readOnly: true },
-    });
     const workspace = new Workspace({ filesystem: new DeepfsFilesystem({ backend }) });
     await workspace.init();
     const toolCalls: MastraSummary["toolCalls"] = [];
@@ -116,11 +105,9 @@ export async function main(): Promise<MastraSummary> {
       { maxSteps: SCRIPT.length + 1 },
     );
     await workspace.destroy();
-    return { toolCalls, answer: output.text, onDisk: readFileSync(join(dir, "project", "notes.md"), "utf8") };
+    return { toolCalls, answer: output.text, onDisk: notes.notesOnDisk() };
   } finally {
-    await project.close();
-    await memories.close();
-    rmSync(dir, { recursive: true, force: true });
+    await notes.close();
   }
 }
 

@@ -16,13 +16,7 @@
  * every backend at once, and tries to edit the read-only view, which the tool answers with an error
  * the model sees (nothing is thrown). Give the agent a real model name instead and keep the rest.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CompositeBackend, StateBackend } from "@deepfs/core";
-import { LocalBackend } from "@deepfs/local";
 import { createFileTools } from "@deepfs/openai-agents";
-import { PostgresBackend } from "@deepfs/postgres";
 import {
   Agent,
   type Model,
@@ -32,6 +26,7 @@ import {
   setTracingDisabled,
   Usage,
 } from "@openai/agents";
+import { openNotesWorkspace } from "./lib/notes-workspace.js";
 import { runIfMain } from "./lib/run-main.js";
 
 /** The function calls of the scripted model, one turn each. */
@@ -95,15 +90,9 @@ export interface OpenAiAgentsSummary {
 export async function main(): Promise<OpenAiAgentsSummary> {
   // Offline: no trace export.
   setTracingDisabled(true);
-  const dir = mkdtempSync(join(tmpdir(), "deepfs-openai-agents-example-"));
-  const project = new LocalBackend({ rootDir: join(dir, "project") });
-  const memories = await PostgresBackend.embedded({ dataDir: join(dir, "pgdata") });
+  const workspace = await openNotesWorkspace("openai-agents");
+  const { backend } = workspace;
   try {
-    const backend = new CompositeBackend(new StateBackend(), {
-      "/project/": project,
-      "/memories/": memories,
-      "/reference/": { backend: project, readOnly: true },
-    });
     const agent = new Agent({
       name: "notes",
       instructions: "You keep the user's notes in /project/ and what you learn about them in /memories/.",
@@ -121,12 +110,10 @@ export async function main(): Promise<OpenAiAgentsSummary> {
     return {
       toolCalls,
       answer: String(result.finalOutput),
-      onDisk: readFileSync(join(dir, "project", "notes.md"), "utf8"),
+      onDisk: workspace.notesOnDisk(),
     };
   } finally {
-    await project.close();
-    await memories.close();
-    rmSync(dir, { recursive: true, force: true });
+    await workspace.close();
   }
 }
 
