@@ -15,7 +15,10 @@ export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
 
 /** Rows per round trip when the candidate paths, then the texts, are read with a cursor. */
 const PATH_BATCH = 1000;
-const TEXT_BATCH = 32;
+/** Bytes of text per round trip when files are streamed to Node (the rows per batch follow). */
+const TEXT_BATCH_BYTES = 2 * 1024 * 1024;
+/** With a cap, the files first scanned in path order before the index is asked (see phase 1). */
+const PREFIX_FILES = 256;
 
 /** `%`, `_` and the escape character itself are LIKE wildcards; escaped, the pattern is a literal. */
 function likeContaining(literal: string): string {
@@ -43,20 +46,20 @@ interface Candidate {
 }
 
 /**
- * Grep inside the database, in two phases, with a cost that follows the matches returned rather
- * than the size of the matching files:
+ * Grep inside the database, with a cost that follows the matches returned rather than the size of
+ * the matching files. Two phases, in path order:
  *
- * 1. The paths (and sizes) of the files that contain the pattern, in path order, read with a
- *    cursor and filtered by the `glob` in Node (core's matcher) until `maxCount + 1` files are
- *    accepted: every matching file holds at least one match, so the first `maxCount + 1` matches
- *    lie in them. When the pattern has trigrams and a `pg_trgm` index exists, this runs with
- *    sequential scans disabled so that the index answers whatever the planner estimates; a
- *    pattern without trigrams (1-2 characters, punctuation) is searched with `strpos`, the
- *    cheapest scan, which the index cannot serve anyway.
- * 2. The lines: when those files total at most {@link SPLIT_IN_SQL_MAX_BYTES}, they are split and
+ * 1. The paths (and sizes) of the files that contain the pattern, filtered by the `glob` in Node
+ *    (core's matcher). When the pattern has trigrams and a `pg_trgm` index exists, the search runs
+ *    with sequential and plain index scans disabled, so that the index answers whatever the
+ *    planner estimates; a pattern without trigrams (1-2 characters, punctuation) is searched with
+ *    `strpos`, the cheapest scan, which the index could not serve anyway. With a cap, the first
+ *    {@link PREFIX_FILES} files in path order are tried first (a common needle is found there, and
+ *    the index is never read); only if they do not hold `maxCount + 1` matches is the rest searched.
+ * 2. The lines of those files: when they total at most {@link SPLIT_IN_SQL_MAX_BYTES}, split and
  *    matched in SQL (`string_to_array` + `WITH ORDINALITY` + `strpos`), so that only matching lines
- *    cross the wire; otherwise their texts are streamed in path order with a cursor and searched in
- *    Node with core's line matcher, stopping as soon as `maxCount + 1` matches are found.
+ *    cross the wire; otherwise their texts are streamed with a cursor and searched in Node with
+ *    core's line matcher, stopping as soon as `maxCount + 1` matches are found.
  */
 export async function grepInDatabase(
   sql: PostgresClient,
@@ -69,64 +72,121 @@ export async function grepInDatabase(
   // even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
   const limit = Number.isFinite(query.maxCount) ? query.maxCount + 1 : Number.POSITIVE_INFINITY;
-  const candidates = await matchingFiles(sql, ref, namespace, query, limit, options.trigramIndex);
-  if (candidates.length === 0) return { matches: [] };
-  const bytes = candidates.reduce((sum, file) => sum + file.size, 0);
-  const paths = candidates.map((file) => file.path);
-  const matches =
-    bytes <= SPLIT_IN_SQL_MAX_BYTES
-      ? await linesInSql(sql, ref, namespace, query.pattern, paths, limit)
-      : await linesInNode(sql, ref, namespace, query.pattern, paths, limit);
+  const search = new FileSearch(sql, ref, namespace, query, options.trigramIndex);
+  const matches: GrepMatch[] = [];
+  const linesOf = async (files: Candidate[]) => {
+    if (files.length === 0) return;
+    const bytes = files.reduce((sum, file) => sum + file.size, 0);
+    const paths = files.map((file) => file.path);
+    const left = limit - matches.length;
+    const found =
+      bytes <= SPLIT_IN_SQL_MAX_BYTES
+        ? await linesInSql(sql, ref, namespace, query.pattern, paths, left)
+        : await linesInNode(sql, ref, namespace, query.pattern, paths, left, batchRows(bytes / paths.length));
+    for (const match of found) matches.push(match);
+  };
+  let after: string | null = null;
+  if (Number.isFinite(limit)) {
+    const prefix = await search.prefix(PREFIX_FILES, limit);
+    await linesOf(prefix.files);
+    if (matches.length >= limit || prefix.last === null) return { matches };
+    after = prefix.last;
+  }
+  // Every matching file holds at least one match: the matches still wanted lie in that many files.
+  await linesOf(await search.after(after, limit - matches.length));
   return { matches };
 }
 
-/** Phase 1: the first `limit` files (path order) that contain the pattern and pass the glob. */
-async function matchingFiles(
-  sql: PostgresClient,
-  ref: TableRef,
-  namespace: string,
-  query: GrepQuery,
-  limit: number,
-  trigramIndex: boolean,
-): Promise<Candidate[]> {
-  const { pattern } = query;
-  const useIndex = trigramIndex && trigramCanNarrow(pattern);
-  const search = (q: PostgresClient) => {
-    const table = tableSql(q, ref);
-    const root = query.glob === null ? query.dir : grepGlobSearchRoot(query.glob, query.dir);
-    const condition =
-      pattern === ""
-        ? q`f.text_content IS NOT NULL`
-        : useIndex
-          ? q`f.text_content LIKE ${likeContaining(pattern)}`
-          : q`strpos(f.text_content, ${pattern}) > 0`;
-    // Without a glob every row found is kept: the LIMIT lets the server stop early.
-    const rowLimit = query.glob === null && Number.isFinite(limit) ? limit : null;
-    return q`
-      SELECT f.path, f.size::float8 AS size FROM ${table} f
-      WHERE f.namespace = ${namespace} AND ${withinSql(q, root)} AND ${condition}
-      ORDER BY f.path
-      LIMIT ${rowLimit}`;
-  };
-  const collect = async (q: PostgresClient): Promise<Candidate[]> => {
-    const found: Candidate[] = [];
-    for await (const rows of search(q).cursor(PATH_BATCH)) {
-      for (const row of rows) {
-        const path = row.path as string;
-        if (query.glob === null || query.accepts(path)) found.push({ path, size: row.size as number });
-        if (found.length >= limit) return found;
-      }
+/** Phase 1: the files that contain the pattern and pass the glob, in path order. */
+class FileSearch {
+  private readonly useIndex: boolean;
+  private readonly root: string;
+
+  constructor(
+    private readonly sql: PostgresClient,
+    private readonly ref: TableRef,
+    private readonly namespace: string,
+    private readonly query: GrepQuery,
+    trigramIndex: boolean,
+  ) {
+    this.useIndex = trigramIndex && trigramCanNarrow(query.pattern);
+    this.root = query.glob === null ? query.dir : grepGlobSearchRoot(query.glob, query.dir);
+  }
+
+  private condition(q: PostgresClient): postgres.PendingQuery<postgres.Row[]> {
+    const { pattern } = this.query;
+    if (pattern === "") return q`f.text_content IS NOT NULL`;
+    return this.useIndex
+      ? q`f.text_content LIKE ${likeContaining(pattern)}`
+      : q`strpos(f.text_content, ${pattern}) > 0`;
+  }
+
+  private accepted(path: string): boolean {
+    return this.query.glob === null || this.query.accepts(path);
+  }
+
+  /**
+   * The first `limit` matching files among the first `count` files of the scope, in the primary
+   * key's order, and the last path read (null when the scope held fewer: it was read whole).
+   */
+  async prefix(count: number, limit: number): Promise<{ files: Candidate[]; last: string | null }> {
+    const q = this.sql;
+    // Without a glob every file found is kept: no more than `limit` are sent.
+    const hitLimit = this.query.glob === null ? limit : null;
+    const rows = await q`
+      WITH head AS MATERIALIZED (
+        SELECT f.path, f.size, f.text_content FROM ${tableSql(q, this.ref)} f
+        WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)}
+        ORDER BY f.path
+        LIMIT ${count}
+      )
+      SELECT * FROM (
+        (SELECT f.path, f.size::float8 AS size, false AS last FROM head f
+         WHERE ${this.condition(q)} ORDER BY f.path LIMIT ${hitLimit})
+        UNION ALL
+        SELECT max(path), NULL, true FROM head HAVING count(*) = ${count}
+      ) u
+      ORDER BY u.last, u.path`;
+    const files: Candidate[] = [];
+    let last: string | null = null;
+    for (const row of rows) {
+      const path = row.path as string;
+      if (row.last === true) last = path;
+      else if (this.accepted(path)) files.push({ path, size: row.size as number });
     }
-    return found;
-  };
-  if (!useIndex) return collect(sql);
-  // The planner often prices a trigram search of a needle sharing trigrams with most files above a
-  // scan of the whole table (or of the primary key); the index plan is never much worse and often
-  // far better, so sequential and plain index scans are ruled out for this one statement.
-  return runTransaction(sql, async (tx) => {
-    await tx`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`;
-    return collect(tx as unknown as PostgresClient);
-  });
+    return { files, last };
+  }
+
+  /** The first `limit` matching files whose path follows `after` (all of them when null). */
+  async after(after: string | null, limit: number): Promise<Candidate[]> {
+    const found: Candidate[] = [];
+    const collect = async (q: PostgresClient): Promise<Candidate[]> => {
+      // Without a glob every row found is kept: the LIMIT lets the server stop early.
+      const rowLimit = this.query.glob === null && Number.isFinite(limit) ? limit : null;
+      const rows = q`
+        SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
+        WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}
+          ${after === null ? q`` : q`AND f.path > ${after}`}
+        ORDER BY f.path
+        LIMIT ${rowLimit}`;
+      for await (const batch of rows.cursor(PATH_BATCH)) {
+        for (const row of batch) {
+          const path = row.path as string;
+          if (this.accepted(path)) found.push({ path, size: row.size as number });
+          if (found.length >= limit) return found;
+        }
+      }
+      return found;
+    };
+    if (!this.useIndex) return collect(this.sql);
+    // The planner often prices a trigram search of a needle sharing trigrams with most files above
+    // a scan of the whole table (or of the primary key); the index plan is never much worse and
+    // often far better, so sequential and plain index scans are ruled out for this one statement.
+    return runTransaction(this.sql, async (tx) => {
+      await tx`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`;
+      return collect(tx as unknown as PostgresClient);
+    });
+  }
 }
 
 /** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
@@ -154,6 +214,11 @@ async function linesInSql(
   return rows.map((row) => ({ path: row.path as string, line: row.line as number, text: row.text as string }));
 }
 
+/** Rows per cursor batch for files of `averageBytes`: about {@link TEXT_BATCH_BYTES} a round trip. */
+function batchRows(averageBytes: number): number {
+  return Math.min(PATH_BATCH, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
+}
+
 /** Phase 2, large files: their texts streamed in path order and searched in Node, until `limit`. */
 async function linesInNode(
   sql: PostgresClient,
@@ -162,13 +227,14 @@ async function linesInNode(
   pattern: string,
   paths: string[],
   limit: number,
+  batch: number,
 ): Promise<GrepMatch[]> {
   const matches: GrepMatch[] = [];
   const texts = sql`
     SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
     WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
     ORDER BY f.path`;
-  for await (const rows of texts.cursor(TEXT_BATCH)) {
+  for await (const rows of texts.cursor(batch)) {
     for (const row of rows) {
       // A file rewritten as binary since phase 1 has no text left: it has no match either.
       const text = row.text_content as string | null;
