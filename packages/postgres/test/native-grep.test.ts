@@ -153,6 +153,15 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     expect(long.sent.join("\n")).toMatch(/text_content LIKE/);
   });
 
+  it("compresses the searchable text with LZ4 when the server has it", async () => {
+    const lz4 = await sql`
+      SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`;
+    const [column] = await sql`
+      SELECT attcompression::text AS method FROM pg_attribute
+      WHERE attrelid = ${`public.${table}`}::regclass AND attname = 'text_content'`;
+    expect(column?.method).toBe(lz4.length > 0 ? "l" : "");
+  });
+
   it("has a pg_trgm index that answers the search", async () => {
     const indexes = await sql`SELECT indexname FROM pg_indexes WHERE tablename = ${table}`;
     expect(indexes.map((i) => i.indexname)).toContain(`${table}_text_trgm_idx`);
