@@ -3,7 +3,6 @@ import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { descendantRange } from "./path-range.js";
 import { type TableRef, tableSql } from "./schema.js";
-import { runTransaction } from "./transaction.js";
 
 /**
  * Up to this many bytes of matching files, their lines are split and matched in SQL, so that only
@@ -13,8 +12,8 @@ import { runTransaction } from "./transaction.js";
  */
 export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
 
-/** Rows per round trip when the candidate paths, then the texts, are read with a cursor. */
-const PATH_BATCH = 1000;
+/** At most this many rows per round trip when texts are streamed with a cursor. */
+const MAX_BATCH_ROWS = 1000;
 /** Bytes of text per round trip when files are streamed to Node (the rows per batch follow). */
 const TEXT_BATCH_BYTES = 2 * 1024 * 1024;
 /** With a cap, the files first scanned in path order before the index is asked (see phase 1). */
@@ -159,33 +158,51 @@ class FileSearch {
 
   /** The first `limit` matching files whose path follows `after` (all of them when null). */
   async after(after: string | null, limit: number): Promise<Candidate[]> {
+    // Without a glob every row found is kept: the LIMIT lets the server stop early.
+    const rowLimit = this.query.glob === null && Number.isFinite(limit) ? limit : null;
+    const search = (q: PostgresClient) => q`
+      SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
+      WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}
+        ${after === null ? q`` : q`AND f.path > ${after}`}
+      ORDER BY f.path
+      LIMIT ${rowLimit}`;
+    const rows = this.useIndex ? await withIndexPlan(this.sql, search) : await search(this.sql);
     const found: Candidate[] = [];
-    const collect = async (q: PostgresClient): Promise<Candidate[]> => {
-      // Without a glob every row found is kept: the LIMIT lets the server stop early.
-      const rowLimit = this.query.glob === null && Number.isFinite(limit) ? limit : null;
-      const rows = q`
-        SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
-        WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}
-          ${after === null ? q`` : q`AND f.path > ${after}`}
-        ORDER BY f.path
-        LIMIT ${rowLimit}`;
-      for await (const batch of rows.cursor(PATH_BATCH)) {
-        for (const row of batch) {
-          const path = row.path as string;
-          if (this.accepted(path)) found.push({ path, size: row.size as number });
-          if (found.length >= limit) return found;
-        }
-      }
-      return found;
-    };
-    if (!this.useIndex) return collect(this.sql);
-    // The planner often prices a trigram search of a needle sharing trigrams with most files above
-    // a scan of the whole table (or of the primary key); the index plan is never much worse and
-    // often far better, so sequential and plain index scans are ruled out for this one statement.
-    return runTransaction(this.sql, async (tx) => {
-      await tx`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`;
-      return collect(tx as unknown as PostgresClient);
-    });
+    for (const row of rows) {
+      const path = row.path as string;
+      if (this.accepted(path)) found.push({ path, size: row.size as number });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+}
+
+/**
+ * Runs one read-only statement with sequential and plain index scans disabled, so that a bitmap
+ * scan of the trigram index answers it: the planner often prices a trigram search of a needle
+ * sharing trigrams with most files above a scan of the whole table (or of the primary key), while
+ * the index plan is never much worse and often far better. The settings are local to a
+ * transaction on a reserved connection, and the four statements are sent at once (one round trip);
+ * should one fail, the transaction is rolled back and the settings go with it.
+ */
+async function withIndexPlan(
+  sql: PostgresClient,
+  statement: (q: PostgresClient) => postgres.PendingQuery<postgres.Row[]>,
+): Promise<postgres.RowList<postgres.Row[]>> {
+  const reserved = await sql.reserve();
+  try {
+    const q = reserved as unknown as PostgresClient;
+    const settled = await Promise.allSettled([
+      q`BEGIN READ ONLY`,
+      q`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`,
+      statement(q),
+      q`COMMIT`,
+    ]);
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    return (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+  } finally {
+    reserved.release();
   }
 }
 
@@ -216,7 +233,7 @@ async function linesInSql(
 
 /** Rows per cursor batch for files of `averageBytes`: about {@link TEXT_BATCH_BYTES} a round trip. */
 function batchRows(averageBytes: number): number {
-  return Math.min(PATH_BATCH, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
+  return Math.min(MAX_BATCH_ROWS, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
 }
 
 /** Phase 2, large files: their texts streamed in path order and searched in Node, until `limit`. */
