@@ -166,7 +166,10 @@ class FileSearch {
         ${after === null ? q`` : q`AND f.path > ${after}`}
       ORDER BY f.path
       LIMIT ${rowLimit}`;
-    const rows = this.useIndex ? await withIndexPlan(this.sql, search) : await search(this.sql);
+    // The trigram index when the pattern has trigrams; else a scan of the whole scope, never the
+    // primary key's order, which a LIMIT tempts the planner into and which reads a rare needle's
+    // table in random order.
+    const rows = await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, search);
     const found: Candidate[] = [];
     for (const row of rows) {
       const path = row.path as string;
@@ -177,27 +180,26 @@ class FileSearch {
   }
 }
 
+/** Planner settings: the trigram index (a bitmap scan), or a scan of the table. */
+const INDEX_PLAN = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)";
+const SCAN_PLAN = "SELECT set_config('enable_indexscan', 'off', true)";
+
 /**
- * Runs one read-only statement with sequential and plain index scans disabled, so that a bitmap
- * scan of the trigram index answers it: the planner often prices a trigram search of a needle
- * sharing trigrams with most files above a scan of the whole table (or of the primary key), while
- * the index plan is never much worse and often far better. The settings are local to a
- * transaction on a reserved connection, and the four statements are sent at once (one round trip);
- * should one fail, the transaction is rolled back and the settings go with it.
+ * Runs one read-only statement under planner `settings`: the planner often prices a trigram
+ * search of a needle sharing trigrams with most files above a scan of the whole table (or of the
+ * primary key), while the index plan is never much worse and often far better. The settings are
+ * local to a transaction on a reserved connection, and the four statements are sent at once (one
+ * round trip); should one fail, the transaction is rolled back and the settings go with it.
  */
-async function withIndexPlan(
+async function withPlan(
   sql: PostgresClient,
+  settings: typeof INDEX_PLAN | typeof SCAN_PLAN,
   statement: (q: PostgresClient) => postgres.PendingQuery<postgres.Row[]>,
 ): Promise<postgres.RowList<postgres.Row[]>> {
   const reserved = await sql.reserve();
   try {
     const q = reserved as unknown as PostgresClient;
-    const settled = await Promise.allSettled([
-      q`BEGIN READ ONLY`,
-      q`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`,
-      statement(q),
-      q`COMMIT`,
-    ]);
+    const settled = await Promise.allSettled([q`BEGIN READ ONLY`, q.unsafe(settings), statement(q), q`COMMIT`]);
     const failed = settled.find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
     return (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;

@@ -100,6 +100,17 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     expect(sent.join("\n")).toMatch(/LIMIT \$\d+/);
   });
 
+  it("stops at maxCount + 1 on a needle every file holds, without reading past the first files", async () => {
+    const { result, bytes, sent } = await measured(() => backend.grep("consectetur", "/", null, 5));
+    expect(result).toEqual(await expected("consectetur", "/", undefined, 5));
+    expect(result.truncated).toBe(true);
+    // One statement finds the matching files among the first ones in path order, one reads the
+    // lines of at most six of them; the 10,000 files (and the trigram index) are never searched.
+    expect(sent).toHaveLength(2);
+    expect(sent.join("\n")).not.toMatch(/enable_seqscan/);
+    expect(bytes).toBeLessThan(2_000);
+  });
+
   it("narrows by path and glob in SQL and lets the core matcher decide", async () => {
     for (const [path, glob] of [
       ["/src/m3", null],
