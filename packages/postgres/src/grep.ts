@@ -51,8 +51,9 @@ interface Candidate {
  * 1. The paths (and sizes) of the files that contain the pattern, filtered by the `glob` in Node
  *    (core's matcher). When the pattern has trigrams and a `pg_trgm` index exists, the search runs
  *    with sequential and plain index scans disabled, so that the index answers whatever the
- *    planner estimates; a pattern without trigrams (1-2 characters, punctuation) is searched with
- *    `strpos`, the cheapest scan, which the index could not serve anyway. With a cap, the first
+ *    planner estimates; a pattern without trigrams (1-2 characters, punctuation) is searched by a
+ *    sequential scan (index scans disabled: the trigram index could only be read whole). The test
+ *    is `LIKE` (escaped), which measured about twice as fast as `strpos` here. With a cap, the first
  *    {@link PREFIX_FILES} files in path order are tried first (a common needle is found there, and
  *    the index is never read); only if they do not hold `maxCount + 1` matches is the rest searched.
  * 2. The lines of those files: when they total at most {@link SPLIT_IN_SQL_MAX_BYTES}, split and
@@ -115,9 +116,7 @@ class FileSearch {
   private condition(q: PostgresClient): postgres.PendingQuery<postgres.Row[]> {
     const { pattern } = this.query;
     if (pattern === "") return q`f.text_content IS NOT NULL`;
-    return this.useIndex
-      ? q`f.text_content LIKE ${likeContaining(pattern)}`
-      : q`strpos(f.text_content, ${pattern}) > 0`;
+    return q`f.text_content LIKE ${likeContaining(pattern)}`;
   }
 
   private accepted(path: string): boolean {
@@ -182,7 +181,7 @@ class FileSearch {
 
 /** Planner settings: the trigram index (a bitmap scan), or a scan of the table. */
 const INDEX_PLAN = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)";
-const SCAN_PLAN = "SELECT set_config('enable_indexscan', 'off', true)";
+const SCAN_PLAN = "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_bitmapscan', 'off', true)";
 
 /**
  * Runs one read-only statement under planner `settings`: the planner often prices a trigram
