@@ -1,7 +1,9 @@
 /**
  * PostgresBackend grep (searched in SQL, only matching lines returned) against "fetch everything,
  * search in Node": one query returning every row of a plain (path, content) table, then a substring
- * search line by line, as the Python deepagents-backends package does.
+ * search line by line, as the Python deepagents-backends package does. On the generated corpus,
+ * then on real code (the repository's installed dependencies) with a needle set: a rare identifier,
+ * common keywords, a 2-character needle, an absent needle, and a capped grep.
  */
 import { randomBytes } from "node:crypto";
 import { splitLines } from "@deepfs/core";
