@@ -1,7 +1,9 @@
 /**
  * PostgresBackend grep (searched in SQL, only matching lines returned) against "fetch everything,
  * search in Node": one query returning every row of a plain (path, content) table, then a substring
- * search line by line, as the Python deepagents-backends package does.
+ * search line by line, as the Python deepagents-backends package does. On the generated corpus,
+ * then on real code (the repository's installed dependencies) with a needle set: a rare identifier,
+ * common keywords, a 2-character needle, an absent needle, and a capped grep.
  */
 import { randomBytes } from "node:crypto";
 import { splitLines } from "@deepfs/core";
@@ -10,6 +12,7 @@ import type { BenchContext, BenchGroup } from "../context.js";
 import { type CorpusFile, expectedMatches, generateCorpus, NEEDLE, RARE_NEEDLE, standardSpec } from "../corpus.js";
 import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
 import { countingClient } from "../pg-client.js";
+import { realCodeCorpus } from "../real-corpus.js";
 
 const GROUP = "PostgresBackend";
 const PEER = "fetch everything, search in Node";
@@ -36,6 +39,111 @@ async function loadBackend(backend: PostgresBackend, corpus: CorpusFile[]): Prom
     const failed = results.find((r) => r.error);
     if (failed) throw new Error(`upload ${failed.path}: ${failed.message ?? failed.error}`);
   }
+}
+
+/** The needle set of the real-code measures: kind, needle and the issue's goal. */
+const REAL_NEEDLES = [
+  { kind: "rare identifier", needle: "ContinuationToken", maxRatio: 0.05 },
+  { kind: "common keyword", needle: "return", maxRatio: 0.25 },
+  { kind: "common keyword", needle: "import", maxRatio: 0.25 },
+  { kind: "2-character needle", needle: "0x", maxRatio: 0.3 },
+  { kind: "absent needle", needle: NO_MATCH, maxRatio: 0.05 },
+] as const;
+
+/** Lines of `files` that contain `pattern`: the expected match count. */
+function countLines(files: CorpusFile[], pattern: string): number {
+  let count = 0;
+  for (const f of files) for (const line of splitLines(f.content)) if (line.includes(pattern)) count++;
+  return count;
+}
+
+/**
+ * Grep over real code (the repository's installed dependencies), needle by needle, against fetch
+ * everything and search in Node on the same server: every match returned (no cap), then `return`
+ * with `maxCount` 100, where the cost must follow the matches returned.
+ */
+async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
+  const corpus = await realCodeCorpus(undefined, ctx.quick ? 1_000 : Number.POSITIVE_INFINITY);
+  const n = corpus.length.toLocaleString("en-US");
+  const megabytes = corpus.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0) / 1e6;
+  const suffix = randomBytes(4).toString("hex");
+  const namespace = `bench-real-${suffix}`;
+  const baselineTable = `bench_fetch_all_real_${suffix}`;
+  const ours = countingClient(url);
+  const theirs = countingClient(url);
+  const backend = new PostgresBackend({ sql: ours.sql, namespace });
+  const rows: Row[] = [];
+  try {
+    await backend.initialize();
+    ctx.log(`postgres: loading ${n} real source files (${megabytes.toFixed(1)} MB)`);
+    await loadBackend(backend, corpus);
+    await theirs.sql`CREATE TABLE ${theirs.sql(baselineTable)} (path text PRIMARY KEY, content text NOT NULL)`;
+    for (let i = 0; i < corpus.length; i += 500) {
+      await theirs.sql`INSERT INTO ${theirs.sql(baselineTable)} ${theirs.sql(corpus.slice(i, i + 500), "path", "content")}`;
+    }
+    await ours.sql`ANALYZE`;
+    const note = `Real code: ${n} .js/.mjs/.cjs/.ts files (${megabytes.toFixed(1)} MB) of node_modules/.pnpm, same server.`;
+    for (const { kind, needle, maxRatio } of REAL_NEEDLES) {
+      const expected = countLines(corpus, needle);
+      ctx.log(`postgres: real code, grep ${JSON.stringify(needle)} (${expected} lines)`);
+      rows.push(
+        compare(
+          {
+            group: GROUP,
+            measure: `grep ${kind} \`${needle}\` (${expected.toLocaleString("en-US")} lines), real code, ${n} files`,
+            peer: PEER,
+            maxRatio,
+            note,
+          },
+          await timePair(
+            ctx.timing,
+            {
+              run: async () =>
+                expectCount("ours grep", (await backend.grep(needle, "/")).matches?.length ?? 0, expected),
+            },
+            {
+              run: async () =>
+                expectCount("fetch-all grep", await fetchEverythingGrep(theirs.sql, baselineTable, needle), expected),
+            },
+          ),
+        ),
+      );
+    }
+    const cap = 100;
+    rows.push(
+      compare(
+        {
+          group: GROUP,
+          measure: `grep \`return\` with maxCount ${cap}, real code, ${n} files`,
+          peer: PEER,
+          maxRatio: 0.05,
+          note: `${note} The peer still fetches every row; ours stops at maxCount + 1 matches.`,
+        },
+        await timePair(
+          ctx.timing,
+          {
+            run: async () =>
+              expectCount("ours grep", (await backend.grep("return", "/", null, cap)).matches?.length ?? 0, cap),
+          },
+          {
+            run: async () =>
+              expectCount(
+                "fetch-all grep",
+                Math.min(cap, await fetchEverythingGrep(theirs.sql, baselineTable, "return")),
+                cap,
+              ),
+          },
+        ),
+      ),
+    );
+  } finally {
+    await theirs.sql`DROP TABLE IF EXISTS ${theirs.sql(baselineTable)}`.catch(() => {});
+    await ours.sql`DELETE FROM deepfs_files WHERE namespace = ${namespace}`.catch(() => {});
+    await backend.close();
+    await ours.sql.end();
+    await theirs.sql.end();
+  }
+  return rows;
 }
 
 export const postgresGroup: BenchGroup = {
@@ -138,6 +246,7 @@ export const postgresGroup: BenchGroup = {
       await ours.sql.end();
       await theirs.sql.end();
     }
+    rows.push(...(await realCodeRows(ctx, url)));
     return rows;
   },
 };

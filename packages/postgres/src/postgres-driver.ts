@@ -216,7 +216,10 @@ export class PostgresDriver implements Driver {
 
   /** The SQL grep (see `grep.ts`): at most `maxCount + 1` matches, in path and line order. */
   grep(query: GrepQuery, call: CallContext): Promise<{ matches: GrepMatch[] } | Fault> {
-    return this.run(call, () => grepInDatabase(this.sql, this.tenant.location, this.tenant.namespace, query));
+    return this.run(call, async () => {
+      const { trigramIndex } = await this.ready();
+      return grepInDatabase(this.sql, this.tenant.location, this.tenant.namespace, query, { trigramIndex });
+    });
   }
 
   /** Ends the connection pool if this driver created it (or the embedded database). Idempotent. */

@@ -56,6 +56,17 @@ async function ensureTrigram(tx: Transaction): Promise<string | null> {
 }
 
 /**
+ * True when the server can compress TOASTed values with LZ4 (PostgreSQL 14 or later, built with
+ * lz4): it decompresses about twice as fast as the default pglz, which halves what grep pays to
+ * recheck the files the trigram index proposes.
+ */
+async function lz4Available(tx: Transaction): Promise<boolean> {
+  const rows = await tx`
+    SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`;
+  return rows.length > 0;
+}
+
+/**
  * Creates the schema, the table and its indexes when missing. Idempotent, and safe when several
  * processes call it at once: the whole DDL runs in one transaction under an advisory lock.
  *
@@ -64,7 +75,8 @@ async function ensureTrigram(tx: Transaction): Promise<string | null> {
  *   index range `[dir/, dir0)` (`0` follows `/` in byte order) and results come in code point order;
  * - `parent` (the file's directory) with an index, so that `ls` reads only the directory's files;
  * - `content bytea`: the exact bytes; `text_content`: the same content as text when grep may search
- *   it (text MIME type, valid UTF-8, no NUL), else NULL, with a `pg_trgm` GIN index when available;
+ *   it (text MIME type, valid UTF-8, no NUL), else NULL, with a `pg_trgm` GIN index when available,
+ *   compressed with LZ4 when the server has it (a table created earlier keeps its compression);
  * - `size` in bytes, `mime_type`, `created_at`, `modified_at`;
  * - `version`: drawn from one sequence on every change, so it never repeats, even after a delete
  *   and re-create; it is the etag.
@@ -84,13 +96,14 @@ export async function createSchema(
     const schemas = await tx`SELECT 1 FROM pg_namespace WHERE nspname = ${ref.schema}`;
     if (schemas.length === 0) await tx`CREATE SCHEMA IF NOT EXISTS ${tx(ref.schema)}`;
     const table = tableSql(tx, ref);
+    const textCompression = (await lz4Available(tx)) ? tx`COMPRESSION lz4` : tx``;
     await tx`
       CREATE TABLE IF NOT EXISTS ${table} (
         namespace text NOT NULL,
         path text COLLATE "C" NOT NULL,
         parent text COLLATE "C" NOT NULL,
         content bytea NOT NULL,
-        text_content text,
+        text_content text ${textCompression},
         size bigint NOT NULL,
         mime_type text NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),

@@ -2,6 +2,7 @@ import { connect, type Socket } from "node:net";
 import { grepTexts, parseGrepArgs } from "@deepfs/core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SPLIT_IN_SQL_MAX_BYTES } from "../src/grep.js";
 import { PostgresBackend } from "../src/index.js";
 import { dropTable, pgUrl, randomName, skipReason } from "./support.js";
 
@@ -99,6 +100,17 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     expect(sent.join("\n")).toMatch(/LIMIT \$\d+/);
   });
 
+  it("stops at maxCount + 1 on a needle every file holds, without reading past the first files", async () => {
+    const { result, bytes, sent } = await measured(() => backend.grep("consectetur", "/", null, 5));
+    expect(result).toEqual(await expected("consectetur", "/", undefined, 5));
+    expect(result.truncated).toBe(true);
+    // One statement finds the matching files among the first ones in path order, one reads the
+    // lines of at most six of them; the 10,000 files (and the trigram index) are never searched.
+    expect(sent).toHaveLength(2);
+    expect(sent.join("\n")).not.toMatch(/enable_seqscan/);
+    expect(bytes).toBeLessThan(2_000);
+  });
+
   it("narrows by path and glob in SQL and lets the core matcher decide", async () => {
     for (const [path, glob] of [
       ["/src/m3", null],
@@ -112,6 +124,54 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
       expect(result.matches?.length).toBeGreaterThan(0);
       expect(bytes).toBeLessThan(8_000);
     }
+  });
+
+  it("streams large matching files to Node in path order and stops reading at maxCount + 1", async () => {
+    // 100 files of ~100 KB (10 MB), every line matching: beyond SPLIT_IN_SQL_MAX_BYTES, so their
+    // texts are streamed with a cursor; 5,000 matches lie in the first three files.
+    const line = (i: number, n: number) => `WIDE marker ${n} of big file ${i}, CRLF-terminated\r`;
+    const big = Array.from({ length: 100 }, (_, i): [string, Uint8Array] => [
+      `/big/b${String(i).padStart(3, "0")}.txt`,
+      new TextEncoder().encode(
+        `${Array.from({ length: 2_000 }, (_, n) => line(i, n)).join("\n")}${i % 2 === 0 ? "\n" : ""}`,
+      ),
+    ]);
+    expect(big.reduce((sum, [, bytes]) => sum + bytes.byteLength, 0)).toBeGreaterThan(8 * SPLIT_IN_SQL_MAX_BYTES);
+    for (const result of await backend.uploadFiles(big)) expect(result.error).toBeNull();
+    try {
+      const capped = await measured(() => backend.grep("WIDE", "/big", null, 5_000));
+      expect(capped.result).toEqual(await expected("WIDE", "/big", undefined, 5_000));
+      expect(capped.result.truncated).toBe(true);
+      expect(capped.result.matches?.[2_000]).toEqual({ path: "/big/b001.txt", line: 1, text: line(1, 0) });
+      // Matched in Node (no line split in SQL), and far fewer bytes than the 10 MB were read.
+      expect(capped.sent.join("\n")).not.toMatch(/strpos\(l\.text/);
+      expect(capped.bytes).toBeLessThan(5_000_000);
+      // Without a cap every file is read and every line found, the last file's final newline included.
+      const all = await backend.grep("WIDE", "/big", "b09*.txt");
+      expect(all).toEqual(await expected("WIDE", "/big", "b09*.txt"));
+      expect(all.matches).toHaveLength(10 * 2_000);
+    } finally {
+      await sql`DELETE FROM ${sql(table)} WHERE namespace = ${namespace} AND path LIKE '/big/%'`;
+    }
+  });
+
+  it("finds 1-2 character needles by a table scan and the rest with the trigram index, whatever the estimate", async () => {
+    const short = await measured(() => backend.grep("3", "/src/m3"));
+    expect(short.result).toEqual(await expected("3", "/src/m3"));
+    expect(short.sent.join("\n")).toMatch(/enable_bitmapscan/);
+    expect(short.sent.join("\n")).not.toMatch(/enable_seqscan/);
+    const long = await measured(() => backend.grep("NEEDLE"));
+    expect(long.sent.join("\n")).toMatch(/enable_seqscan/);
+    expect(long.sent.join("\n")).toMatch(/text_content LIKE/);
+  });
+
+  it("compresses the searchable text with LZ4 when the server has it", async () => {
+    const lz4 = await sql`
+      SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`;
+    const [column] = await sql`
+      SELECT attcompression::text AS method FROM pg_attribute
+      WHERE attrelid = ${`public.${table}`}::regclass AND attname = 'text_content'`;
+    expect(column?.method).toBe(lz4.length > 0 ? "l" : "");
   });
 
   it("has a pg_trgm index that answers the search", async () => {
