@@ -203,9 +203,14 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
     },
 
     async read(path, call: ReadCall): Promise<DriverFile | DriverWindow | Fault> {
-      // A download: the member's own downloadFiles, which has no read limit (readRaw may have one).
-      if (call.whole && !call.window) return (await download([path]))[0] ?? fault("backend_unavailable");
-      if (!call.window) return readWhole(path);
+      if (!call.window) {
+        const got = await readWhole(path);
+        // A download over the member's read limit: its own downloadFiles has none (readRaw may).
+        if (call.whole && "fault" in got && got.fault === "too_large") {
+          return (await download([path]))[0] ?? fault("backend_unavailable");
+        }
+        return got;
+      }
       const got = await backend.read(path, call.window.offset, call.window.limit);
       if (failed(got)) return faultOf(got);
       const { etag, mimeType, error: _e, code: _c, ...window } = got;
