@@ -65,7 +65,7 @@ const EXPECTED_EXPORTS = {
   "@deepfs/s3": { ".": ["S3Backend", "createS3Client"] },
   "@deepfs/postgres": { ".": ["PostgresBackend", "PostgresAuditTable"] },
   "@deepfs/docker": { ".": ["DockerSandbox", "RUNTIME_PRESETS"] },
-  "@deepfs/langgraph": { ".": ["StoreBackend"] },
+  "@deepfs/langgraph": { ".": ["StoreBackend"], "./tools": ["historyTools"], "./middleware": ["deepfsHistory"] },
   "@deepfs/url": { ".": ["parseBackendUrl", "parseLocation", "maskUrl", "openBackend", "openConfig"] },
   "@deepfs/mcp": { ".": ["createMcpServer", "serveStdio", "serveHttp", "READ_TOOLS", "WRITE_TOOLS"] },
   "@deepfs/cli": { ".": ["run", "copy", "CliError"] },

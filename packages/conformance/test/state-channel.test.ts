@@ -1,93 +1,9 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-import { type BackendProtocol, type FileDataV2, StateBackend } from "@deepfs/core";
+import { type FileDataV2, StateBackend } from "@deepfs/core";
 import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import { getConfig } from "@langchain/langgraph";
-import { filesValue } from "deepagents";
 import { describe, expect, it } from "vitest";
 import { defineBackendContract } from "../src/index.js";
-
-// LangGraph installs this storage when it starts a run; the tasks below stand in for its tasks.
-AsyncLocalStorageProviderSingleton.initializeGlobalInstance(new AsyncLocalStorage());
-
-type Files = Record<string, unknown>;
-/** deepagents' reducer of the `files` channel: merges updates, `null` deletes. */
-const reduce = (current: Files, update: Files): Files => filesValue.reducer(current as never, update as never) as Files;
-
-/**
- * One thread's `files` channel, with tasks that see it as LangGraph shows it to a task: the state
- * at the start of the step plus the task's own pending writes. `commit()` ends the step, applying
- * every task's writes through deepagents' reducer in task order.
- */
-class Thread {
-  files: Files;
-  private pending: Array<{ writes: Files[] }> = [];
-  /** The step in progress (see `step`). */
-  private running: Promise<void> = Promise.resolve();
-
-  constructor(files: Files = {}) {
-    this.files = files;
-  }
-
-  /** A task of the current step: runs `fn` with the task's run config, as LangGraph does. */
-  task(id: string): <T>(fn: () => Promise<T>) => Promise<T> {
-    const own = { writes: [] as Files[] };
-    this.pending.push(own);
-    return (fn) => AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
-  }
-
-  /**
-   * Runs `fn` as a step of its own, applying its writes when it ends. As in LangGraph, a thread
-   * runs one step at a time: a step starts once the one before it has committed (calls that must
-   * run side by side are tasks of one step, made by `task()`).
-   */
-  async step<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.running;
-    let finished = () => {};
-    this.running = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    await before;
-    const own = { writes: [] as Files[] };
-    try {
-      return await AsyncLocalStorageProviderSingleton.runWithConfig({ configurable: this.configurable(id, own) }, fn);
-    } finally {
-      this.files = own.writes.reduce(reduce, this.files);
-      finished();
-    }
-  }
-
-  /** Ends the step of the tasks made by `task()`: their writes, in task order. */
-  commit(): void {
-    for (const task of this.pending) this.files = task.writes.reduce(reduce, this.files);
-    this.pending = [];
-  }
-
-  private configurable(id: string, own: { writes: Files[] }) {
-    return {
-      thread_id: "t",
-      __pregel_task_id: id,
-      __pregel_read: (channel: string, fresh = false) => {
-        if (channel !== "files") throw new TypeError(`no channel ${channel}`);
-        return fresh && own.writes.length > 0 ? own.writes.reduce(reduce, this.files) : this.files;
-      },
-      __pregel_send: (writes: Array<[string, Files]>) => {
-        for (const [channel, update] of writes) if (channel === "files") own.writes.push(update);
-      },
-    };
-  }
-}
-
-/** `backend` whose every call is a task of its own step on `thread`, committed when the call ends. */
-function inThread(backend: StateBackend, thread: Thread): BackendProtocol {
-  let calls = 0;
-  return new Proxy(backend, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => thread.step(`call-${++calls}`, () => value.apply(target, args));
-    },
-  });
-}
+import { inThread, Thread } from "./langgraph-thread.js";
 
 /** One StateBackend per run of the tenant rule, shared by its tenants: threads of one graph. */
 const shared = new Map<string, StateBackend>();
@@ -111,7 +27,7 @@ describe("StateBackend inside a LangGraph run keeps files in the thread's state"
     expect(configurable?.__pregel_task_id).toBe("probe");
   });
 
-  it("inside a run the history methods answer unsupported, saying why; outside they use the memory", async () => {
+  it("inside a run without the history channel, or with history off, history answers unsupported, saying why", async () => {
     const backend = new StateBackend({ history: true, files: { "/kept.txt": "memory" } });
     const run = new Thread().task("h");
     for (const answer of [
@@ -120,9 +36,16 @@ describe("StateBackend inside a LangGraph run keeps files in the thread's state"
       await run(() => backend.restore("/kept.txt", "v1")),
     ]) {
       expect(answer.code).toBe("unsupported");
-      expect(answer.error).toMatch(/inside a LangGraph run/);
+      expect(answer.error).toMatch(/deepfsHistory\(\)/);
     }
-    expect((await backend.history("/kept.txt")).versions?.map((v) => v.op)).toEqual(["write"]);
+    // Writes still work without the channel; only versions are not kept.
+    expect((await run(() => backend.write("/a.txt", "a"))).error).toBeUndefined();
+    const off = await new Thread({}, { history: true }).task("o")(() => new StateBackend().history("/a.txt"));
+    expect(off).toMatchObject({ code: "unsupported", error: expect.stringMatching(/history/) });
+    expect(
+      (await backend.history("/kept.txt")).versions?.map((v) => v.op),
+      "outside a run: the memory",
+    ).toEqual(["write"]);
   });
 
   it("writes deepagents' FileData v2 into the thread's state, not into the object", async () => {

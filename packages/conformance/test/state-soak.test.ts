@@ -1,5 +1,6 @@
 import { type AuditEvent, StateBackend, withAudit } from "@deepfs/core";
 import { defineSoak, soakSeconds } from "../src/soak.js";
+import { inThread, Thread } from "./langgraph-thread.js";
 
 // In memory: the soak measures the contract's bookkeeping (etags, atomic edits) at full speed.
 defineSoak({
@@ -16,6 +17,18 @@ defineSoak({
   seconds: Math.min(soakSeconds(), 20),
   versions: true,
   create: () => ({ backend: new StateBackend({ history: true }), close: () => {} }),
+});
+
+// History inside a LangGraph run: each call a step of one thread, versions in its history channel.
+defineSoak({
+  name: "StateBackend in a LangGraph thread (history on)",
+  id: "state-thread-history",
+  seconds: Math.min(soakSeconds(), 10),
+  versions: true,
+  create: () => ({
+    backend: inThread(new StateBackend({ history: true }), new Thread({}, { history: true })),
+    close: () => {},
+  }),
 });
 
 // The audit layer: after the run its trail holds exactly one done event per acknowledged change.

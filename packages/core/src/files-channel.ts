@@ -12,7 +12,9 @@ const CHILD_CONFIG_KEY = Symbol.for("lc:child_config");
 const READ_KEY = "__pregel_read";
 const SEND_KEY = "__pregel_send";
 const TASK_ID_KEY = "__pregel_task_id";
-const CHANNEL = "files";
+/** The name of the state channel deepagents keeps the files in. */
+export const FILES_CHANNEL = "files";
+const CHANNEL = FILES_CHANNEL;
 
 /** A value of the `files` channel: FileData (or anything a caller seeded) by path. */
 export type FilesRecord = Record<string, unknown>;
@@ -32,6 +34,20 @@ export interface FilesChannel {
   taskId: string | undefined;
   /** The checkpoint the step started from, when the graph has a checkpointer. */
   checkpointId: unknown;
+  /** The thread's id ("" without a checkpointer). */
+  threadId: string;
+  /** Another channel of the same task (`"missing"` when the graph has none of that name). */
+  other(name: string): TaskChannel | "missing";
+  /** Queues updates of several channels at once: they land in the same step, or none does. */
+  sendAll(writes: Array<[string, unknown]>): void;
+}
+
+/** A state channel of the current task, as {@link FilesChannel} gives its files. */
+export interface TaskChannel {
+  /** The value as this task sees it (the step's value plus the task's own pending writes). */
+  read(): unknown;
+  /** The value at the start of the step. */
+  stepState(): unknown;
 }
 
 type ReadFn = (channel: string, fresh?: boolean) => unknown;
@@ -68,11 +84,22 @@ export function currentFilesChannel(): FilesChannel | "missing" | undefined {
     return "missing";
   }
   const taskId = configurable?.[TASK_ID_KEY];
+  const threadId = configurable?.thread_id;
   return {
     read: () => (recordOf(readChannel(true)) as FilesRecord | undefined) ?? {},
     stepState: () => recordOf(readChannel(false)) ?? null,
     send: (update) => (send as SendFn)([[CHANNEL, update]]),
     taskId: typeof taskId === "string" ? taskId : undefined,
     checkpointId: configurable?.checkpoint_id,
+    threadId: typeof threadId === "string" || typeof threadId === "number" ? String(threadId) : "",
+    other: (name) => {
+      try {
+        (read as ReadFn)(name, false);
+      } catch {
+        return "missing";
+      }
+      return { read: () => (read as ReadFn)(name, true), stepState: () => (read as ReadFn)(name, false) };
+    },
+    sendAll: (writes) => (send as SendFn)(writes),
   };
 }

@@ -21,6 +21,13 @@ export * from "./glob.js";
 export { MAX_GLOB_ALTERNATIVES, MAX_GLOB_EXPANDED_CHARS } from "./glob-braces.js";
 export { checkGlobPattern, type GlobCheck, MAX_EXTGLOB_TOKENS, MAX_GLOB_LENGTH } from "./glob-pattern.js";
 export * from "./grep.js";
+export {
+  HISTORY_CHANNEL,
+  reduceStateHistory,
+  type StateHistory,
+  type StateHistoryUpdate,
+  type StateVersion,
+} from "./history/channel-history.js";
 export * from "./history/diff-versions.js";
 export * from "./history/history-types.js";
 export { StoreHistory } from "./history/store-history.js";

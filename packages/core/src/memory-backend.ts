@@ -1,6 +1,6 @@
 import { contentFromBytes, createFileData, toFileDataV2 } from "./file-data.js";
 import { type GrepQuery, grepTexts } from "./grep.js";
-import type { HistoryOption } from "./history/history-types.js";
+import type { DriverHistory, HistoryOption, VersionOp } from "./history/history-types.js";
 import { VersionLog } from "./history/version-log.js";
 import {
   type Driver,
@@ -36,6 +36,11 @@ export interface MemoryBackendOptions {
   history?: HistoryOption;
 }
 
+/** What keeps a {@link MemoryDriver}'s versions: it records each change in the same synchronous step. */
+export interface VersionRecorder extends DriverHistory {
+  record(path: string, op: VersionOp, change: { data: FileDataV2; etag: string; size: number } | null): void;
+}
+
 /**
  * The store of {@link MemoryBackend}: FileData v2 by path, with an index of directories kept up to
  * date (constant work per write instead of scanning the whole map). The primitives answer
@@ -49,10 +54,10 @@ export class MemoryDriver implements Driver {
   /** Directory → its direct children (files, and directories without a trailing `/`). */
   private readonly children = new Map<string, Set<string>>();
   private version = 0;
-  private log: VersionLog | undefined;
+  private log: VersionRecorder | undefined;
 
   /** The version history, once {@link enableHistory} turned it on. */
-  get history(): VersionLog | undefined {
+  get history(): DriverHistory | undefined {
     return this.log;
   }
 
@@ -61,6 +66,11 @@ export class MemoryDriver implements Driver {
     if (!option || this.log) return;
     const log = new VersionLog(option === true ? {} : option);
     for (const [path, entry] of this.entries) log.record(path, "write", this.versionOf(entry));
+    this.log = log;
+  }
+
+  /** Keeps versions in `log` from now on (a subclass whose versions live elsewhere). */
+  protected recordWith(log: VersionRecorder): void {
     this.log = log;
   }
 
@@ -159,6 +169,17 @@ export class MemoryDriver implements Driver {
    */
   load(path: string, data: FileDataV2): void {
     this.index(path, data);
+  }
+
+  /** The stored data and etag of the file at `path`, if there is one. */
+  protected fileAt(path: string): { data: FileDataV2; etag: string } | undefined {
+    const entry = this.entries.get(path);
+    return entry ? { data: entry.data, etag: this.etagOf(entry) } : undefined;
+  }
+
+  /** The paths of every stored file. */
+  protected filePaths(): Iterable<string> {
+    return this.entries.keys();
   }
 
   /** Called after every change (`null`: deleted); a subclass records them here. */

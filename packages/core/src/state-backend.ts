@@ -1,10 +1,11 @@
-import { createHash } from "node:crypto";
 import { failure } from "./errors.js";
-import { currentFilesChannel, type FilesChannel, type FilesRecord } from "./files-channel.js";
+import { currentFilesChannel, FILES_CHANNEL, type FilesChannel } from "./files-channel.js";
+import { HISTORY_CHANNEL, shortId, stateHistoryOf } from "./history/channel-history.js";
 import {
   type ChangesResult,
   DRIVER_HISTORY,
   type DriverHistory,
+  type HistoryOption,
   type HistoryProtocol,
   type HistoryResult,
   type RestoreSnapshotOptions,
@@ -12,9 +13,7 @@ import {
   type SnapshotResult,
 } from "./history/history-types.js";
 import { DriverBackend } from "./kit/facade.js";
-import { MemoryBackend, type MemoryBackendOptions, MemoryDriver } from "./memory-backend.js";
-import { getMimeType } from "./mime.js";
-import { checkPath } from "./paths.js";
+import { MemoryBackend, type MemoryBackendOptions } from "./memory-backend.js";
 import type {
   BackendCapabilities,
   BackendProtocol,
@@ -32,16 +31,19 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./protocol.js";
+import { ChannelView, claimForTask, type ViewHistory, viewOf } from "./state-view.js";
 
 type Failure = { error: string; code: ErrorCode };
 
-const HISTORY_IN_RUN =
-  "StateBackend keeps no history inside a LangGraph run yet (the thread's checkpoints are its history " +
-  "there); history: true covers its memory outside a run, or use a MemoryBackend or a store backend with history";
+const HISTORY_OFF = "History is off for this StateBackend; turn it on with the `history` option";
+
+const NO_HISTORY_CHANNEL =
+  `StateBackend keeps history inside a LangGraph run in the thread's '${HISTORY_CHANNEL}' state channel, ` +
+  "which this graph does not have: add deepfsHistory() from @deepfs/langgraph to the agent's middleware";
 
 /**
- * Options of {@link StateBackend}: the files of its memory and whether it keeps history, both for
- * its memory outside a graph run (inside a run the history methods answer `unsupported`).
+ * Options of {@link StateBackend}: the files of its memory outside a graph run, and whether it keeps
+ * history (outside a run in its memory; inside a run in the thread's state, see {@link StateBackend}).
  */
 export type StateBackendOptions = MemoryBackendOptions;
 
@@ -65,6 +67,12 @@ const MISSING_CHANNEL =
  * {@link MemoryBackend}, seeded with the constructor's `files` (which a graph run does not see).
  *
  * Etags inside a run are derived from the content, so they survive checkpoints and processes.
+ *
+ * With `history` on, every change is a version. Inside a run the versions are kept in the thread's
+ * state too, in the `deepfs_history` channel that `deepfsHistory()` (@deepfs/langgraph) adds to an
+ * agent: per thread, checkpointed with it, recorded in the same step as the change, never listed as
+ * files. A file changed outside deepfs (seeded by the input, written by a subagent or another tool)
+ * gets a version of what it became the next time deepfs changes it or takes a snapshot.
  */
 export class StateBackend implements BackendProtocol, HistoryProtocol {
   readonly capabilities: BackendCapabilities = {
@@ -78,8 +86,12 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
   /** The store used outside a graph run. */
   private readonly memory: MemoryBackend;
 
+  /** The history option, for the thread's history inside a run. */
+  private readonly historyOption: HistoryOption | undefined;
+
   constructor(options: StateBackendOptions = {}) {
     this.memory = new MemoryBackend(options);
+    this.historyOption = options.history;
   }
 
   /**
@@ -137,29 +149,30 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
     return this.mutating((backend) => backend.delete(filePath), asIs);
   }
 
-  /** Versions of a file, newest first: outside a graph run with `history` on; `unsupported` inside one. */
+  /** Versions of a file, newest first (with `history` on: in this object's memory, or the thread's). */
   history(path: string, options?: { limit?: number }): Promise<HistoryResult> {
-    return this.outsideRun((memory) => memory.history(path, options));
+    return this.versioned((backend) => backend.history(path, options), false);
   }
 
   readVersion(path: string, version: string): Promise<ReadRawResult> {
-    return this.outsideRun((memory) => memory.readVersion(path, version));
+    return this.versioned((backend) => backend.readVersion(path, version), false);
   }
 
   restore(path: string, version: string, options?: WriteOptions): Promise<WriteResult> {
-    return this.outsideRun((memory) => memory.restore(path, version, options));
+    return this.versioned((backend) => backend.restore(path, version, options), true);
   }
 
+  /** Takes a snapshot; inside a run it also versions files changed outside deepfs (a state update). */
   snapshot(): Promise<SnapshotResult> {
-    return this.outsideRun((memory) => memory.snapshot());
+    return this.versioned((backend) => backend.snapshot(), true);
   }
 
   changesSince(snapshot: string): Promise<ChangesResult> {
-    return this.outsideRun((memory) => memory.changesSince(snapshot));
+    return this.versioned((backend) => backend.changesSince(snapshot), false);
   }
 
   restoreSnapshot(snapshot: string, options?: RestoreSnapshotOptions): Promise<RestoreSnapshotResult> {
-    return this.outsideRun((memory) => memory.restoreSnapshot(snapshot, options));
+    return this.versioned((backend) => backend.restoreSnapshot(snapshot, options), !options?.dryRun);
   }
 
   uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
@@ -174,15 +187,49 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
     );
   }
 
-  /** The history of this object's memory outside a graph run (a router restores snapshots through it). */
+  /**
+   * The store history under this backend, for a router reading its files as of a snapshot: this
+   * object's memory outside a graph run, the thread's history inside one (read-only use).
+   */
   [DRIVER_HISTORY](): DriverHistory | undefined {
-    return currentFilesChannel() === undefined ? DriverBackend.driverOf(this.memory)?.history : undefined;
+    const channel = currentFilesChannel();
+    if (channel === undefined) return DriverBackend.driverOf(this.memory)?.history;
+    if (channel === "missing") return undefined;
+    const history = this.historyOf(channel);
+    return history ? DriverBackend.driverOf(new ChannelView(channel.read(), history))?.history : undefined;
   }
 
-  /** Runs a history call on this object's memory; inside a graph run answers `unsupported` (said, not dropped). */
-  private outsideRun<T>(op: (memory: MemoryBackend) => Promise<T>): Promise<T> {
-    if (currentFilesChannel() === undefined) return op(this.memory);
-    return Promise.resolve(failure("unsupported", HISTORY_IN_RUN) as T);
+  /**
+   * Runs a history call: on this object's memory outside a graph run, on the thread's files and
+   * history channel inside one (as a mutation when it may change them).
+   */
+  private versioned<T>(op: (backend: DriverBackend) => Promise<T>, mutates: boolean): Promise<T> {
+    const channel = currentFilesChannel();
+    if (channel === undefined) return op(this.memory);
+    if (channel === "missing") return Promise.resolve(failure("unsupported", MISSING_CHANNEL) as T);
+    if (!this.historyOption) return Promise.resolve(failure("unsupported", HISTORY_OFF) as T);
+    if (channel.other(HISTORY_CHANNEL) === "missing") {
+      return Promise.resolve(failure("unsupported", NO_HISTORY_CHANNEL) as T);
+    }
+    if (mutates) return this.mutatingChannel(channel, op, asIs as (f: Failure) => T);
+    return op(new ChannelView(channel.read(), this.historyOf(channel)));
+  }
+
+  /** The thread's history as the running task sees it, when history is on and the graph keeps it. */
+  private historyOf(channel: FilesChannel): ViewHistory | undefined {
+    const option = this.historyOption;
+    if (!option) return undefined;
+    const history = channel.other(HISTORY_CHANNEL);
+    if (history === "missing") return undefined;
+    return {
+      value: stateHistoryOf(history.read()),
+      place: {
+        thread: channel.threadId,
+        step: stateHistoryOf(history.stepState()).next,
+        task: shortId(channel.taskId ?? ""),
+      },
+      retention: option === true ? {} : option,
+    };
   }
 
   /** Runs a read-only `op` on the thread's files inside a graph run, on this object's memory outside. */
@@ -216,13 +263,17 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const before = channel.read();
-      const view = new ChannelView(before);
+      const history = this.historyOf(channel);
+      const view = new ChannelView(before, history);
       const result = await op(view);
-      if (view.changes.size === 0) return result;
+      const versions = view.historyUpdate;
+      if (view.changes.size === 0 && versions === null) return result;
       // From here to `send`, nothing awaits: the check, the claim and the send are one step.
       const now = channel.read();
       const paths = [...view.changes.keys()];
-      if (paths.some((path) => now[path] !== before[path])) {
+      // Another call of this task recorded versions meanwhile: their ids would collide with ours.
+      const moved = versions !== null && this.historyOf(channel)?.value.next !== history?.value.next;
+      if (moved || paths.some((path) => now[path] !== before[path])) {
         if (attempt < MAX_ATTEMPTS) continue;
         return onFailure(failure("conflict", `The files at ${quoteList(paths)} kept changing; retry`), result);
       }
@@ -233,7 +284,10 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
           result,
         );
       }
-      channel.send(Object.fromEntries(view.changes));
+      const writes: Array<[string, unknown]> = [];
+      if (paths.length > 0) writes.push([FILES_CHANNEL, Object.fromEntries(view.changes)]);
+      if (versions !== null) writes.push([HISTORY_CHANNEL, versions]);
+      channel.sendAll(writes);
       return result;
     }
   }
@@ -247,120 +301,4 @@ function asIs(f: Failure): Failure {
 function quoteList(paths: string[]): string {
   const shown = paths.slice(0, 3).map((p) => `'${p}'`);
   return paths.length > 3 ? `${shown.join(", ")} and ${paths.length - 3} more` : shown.join(", ");
-}
-
-/**
- * The thread's files as a memory store that records what is changed instead of keeping it. Etags
- * come from the content, so that they are the same in every call, process and checkpoint.
- */
-class ChannelDriver extends MemoryDriver {
-  /** Path → new FileData, or `null` for a deleted file, in the shape deepagents' reducer merges. */
-  readonly changes = new Map<string, FileDataV2 | null>();
-
-  constructor(files: FilesRecord) {
-    super();
-    for (const [path, value] of Object.entries(files)) {
-      // Keys that no method could name (seeded by hand: relative, `..`) stay in the state, unseen.
-      const checked = checkPath(path);
-      const data = checked.ok && checked.path === path ? asFileDataV2(path, value) : null;
-      if (data) this.load(path, data);
-    }
-  }
-
-  protected override changed(path: string, data: FileDataV2 | null): void {
-    this.changes.set(path, data);
-  }
-
-  protected override etagFor(data: FileDataV2): string {
-    return contentEtag(data);
-  }
-}
-
-/** The backend contract over the thread's files. */
-class ChannelView extends DriverBackend<ChannelDriver> {
-  constructor(files: FilesRecord) {
-    super(new ChannelDriver(files));
-  }
-
-  get changes(): Map<string, FileDataV2 | null> {
-    return this.driver.changes;
-  }
-
-  get files(): Record<string, FileDataV2> {
-    return this.driver.snapshot();
-  }
-}
-
-/** Read-only views by files record: calls of a step that read the same record share one index. */
-const views = new WeakMap<FilesRecord, ChannelView>();
-
-function viewOf(files: FilesRecord): ChannelView {
-  let view = views.get(files);
-  if (!view) {
-    view = new ChannelView(files);
-    views.set(files, view);
-  }
-  return view;
-}
-
-/** A state value as FileData v2 (the object itself when it already is), or null when it is not FileData. */
-function asFileDataV2(path: string, value: unknown): FileDataV2 | null {
-  if (typeof value !== "object" || value === null) return null;
-  const { content, mimeType, created_at, modified_at } = value as Record<string, unknown>;
-  if (typeof created_at !== "string" || typeof modified_at !== "string") return null;
-  if (Array.isArray(content)) {
-    if (!content.every((line) => typeof line === "string")) return null;
-    return { content: content.join("\n"), mimeType: getMimeType(path), created_at, modified_at };
-  }
-  if (typeof content !== "string" && !(content instanceof Uint8Array)) return null;
-  if (typeof mimeType === "string") return value as FileDataV2;
-  return { content, mimeType: getMimeType(path), created_at, modified_at };
-}
-
-const etags = new WeakMap<FileDataV2, string>();
-
-/** An etag from the MIME type and content of `data` (SHA-256), computed once per FileData object. */
-function contentEtag(data: FileDataV2): string {
-  let etag = etags.get(data);
-  if (etag === undefined) {
-    const hash = createHash("sha256").update(data.mimeType).update("\0");
-    if (typeof data.content === "string") hash.update("t").update(data.content, "utf8");
-    else hash.update("b").update(data.content);
-    etag = `s${hash.digest("base64url").slice(0, 27)}`;
-    etags.set(data, etag);
-  }
-  return etag;
-}
-
-interface StepClaims {
-  checkpointId: unknown;
-  /** Path → the task of this step that changed it. */
-  owners: Map<string, string>;
-}
-
-/** Paths changed in each step, by the step's files record (LangGraph runs a step's tasks in one process). */
-const claims = new WeakMap<object, StepClaims>();
-
-/**
- * Records that the current task changes `paths` in this step. Tasks of one step cannot see each
- * other's writes, and the reducer would keep only one of two changes to a file, so a path already
- * changed by another task of the step is refused: returns that path, or null when all were free.
- */
-function claimForTask(channel: FilesChannel, paths: string[]): string | null {
-  const step = channel.stepState();
-  const task = channel.taskId;
-  if (step === null || task === undefined) return null;
-  let claimed = claims.get(step);
-  if (!claimed || claimed.checkpointId !== channel.checkpointId) {
-    claimed = { checkpointId: channel.checkpointId, owners: new Map() };
-    claims.set(step, claimed);
-  }
-  const owners = claimed.owners;
-  const taken = paths.find((path) => {
-    const owner = owners.get(path);
-    return owner !== undefined && owner !== task;
-  });
-  if (taken !== undefined) return taken;
-  for (const path of paths) owners.set(path, task);
-  return null;
 }
