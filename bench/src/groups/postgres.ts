@@ -69,9 +69,11 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
   const suffix = randomBytes(4).toString("hex");
   const namespace = `bench-real-${suffix}`;
   const baselineTable = `bench_fetch_all_real_${suffix}`;
+  // A table of its own, so that its size is the size of this corpus alone.
+  const ourTable = `bench_real_${suffix}`;
   const ours = countingClient(url);
   const theirs = countingClient(url);
-  const backend = new PostgresBackend({ sql: ours.sql, namespace });
+  const backend = new PostgresBackend({ sql: ours.sql, namespace, table: ourTable });
   const rows: Row[] = [];
   try {
     await backend.initialize();
@@ -83,6 +85,7 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
     }
     await ours.sql`ANALYZE`;
     const note = `Real code: ${n} .js/.mjs/.cjs/.ts files (${megabytes.toFixed(1)} MB) of node_modules/.pnpm, same server.`;
+    rows.push(await tableSizeRow(ours.sql, ourTable, megabytes * 1e6, n));
     for (const { kind, needle, maxRatio } of REAL_NEEDLES) {
       const expected = countLines(corpus, needle);
       ctx.log(`postgres: real code, grep ${JSON.stringify(needle)} (${expected} lines)`);
@@ -138,12 +141,57 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
     );
   } finally {
     await theirs.sql`DROP TABLE IF EXISTS ${theirs.sql(baselineTable)}`.catch(() => {});
-    await ours.sql`DELETE FROM deepfs_files WHERE namespace = ${namespace}`.catch(() => {});
+    await ours.sql`DROP TABLE IF EXISTS ${ours.sql(ourTable)}`.catch(() => {});
     await backend.close();
     await ours.sql.end();
     await theirs.sql.end();
   }
   return rows;
+}
+
+/**
+ * The size of the files table with its indexes and TOAST (`pg_total_relation_size`, after a
+ * VACUUM so that dead rows of the load are not counted) against the corpus's raw bytes.
+ */
+async function tableSizeRow(
+  sql: ReturnType<typeof countingClient>["sql"],
+  table: string,
+  rawBytes: number,
+  n: string,
+): Promise<Row> {
+  await sql`VACUUM ${sql(table)}`;
+  const [row] = await sql`
+    SELECT pg_total_relation_size(${table}::regclass)::bigint AS total,
+           pg_relation_size(${table}::regclass)::bigint AS heap,
+           pg_indexes_size(${table}::regclass)::bigint AS indexes`;
+  const total = Number(row?.total);
+  const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
+  // The layout before issue 24, for comparison: the same rows with every text file's bytes kept too.
+  const twice = `${table}_twice`;
+  await sql`CREATE TABLE ${sql(twice)} (LIKE ${sql(table)} INCLUDING ALL)`;
+  await sql`
+    INSERT INTO ${sql(twice)} SELECT namespace, path, parent, COALESCE(content, convert_to(text_content, 'UTF8')),
+      text_content, size, mime_type, created_at, modified_at, version FROM ${sql(table)}`;
+  await sql`VACUUM ${sql(twice)}`;
+  const [before] = await sql`SELECT pg_total_relation_size(${twice}::regclass)::bigint AS total`;
+  await sql`DROP TABLE ${sql(twice)}`;
+  const ratio = total / rawBytes;
+  return {
+    group: GROUP,
+    measure: `table size with indexes and TOAST, real code, ${n} files`,
+    ours: mb(total),
+    theirs: mb(rawBytes),
+    peer: "the files' raw bytes",
+    unit: "MB",
+    ratio,
+    goal: "<= 1.2x",
+    pass: ratio <= 1.2,
+    note:
+      `pg_total_relation_size after VACUUM: ${mb(total)} MB (heap ${mb(Number(row?.heap))} MB, indexes ` +
+      `${mb(Number(row?.indexes))} MB, the rest TOAST) for ${mb(rawBytes)} MB of files. Text files are stored once, as text; ` +
+      `the same rows with the bytes of text files kept too (the layout before): ${mb(Number(before?.total))} MB ` +
+      `(${(Number(before?.total) / rawBytes).toFixed(2)}x).`,
+  };
 }
 
 export const postgresGroup: BenchGroup = {

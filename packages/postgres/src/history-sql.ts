@@ -35,7 +35,9 @@ export function historyLock(tx: Transaction, scope: HistoryScope, mode: "shared"
 
 /** What a change statement must return for {@link recorded}: the new row. */
 export function changedColumns(tx: Transaction): Fragment {
-  return tx`path, version, size, mime_type, created_at, modified_at, content`;
+  // A file stored once as text has its bytes in text_content: versions keep the bytes.
+  return tx`path, version, size, mime_type, created_at, modified_at,
+            COALESCE(content, convert_to(text_content, 'UTF8')) AS content`;
 }
 
 /**
@@ -109,7 +111,8 @@ export function seedHistory(sql: PostgresClient, scope: HistoryScope): Promise<v
     await historyLock(tx, scope, "exclusive");
     await tx`
       INSERT INTO ${table} (namespace, path, op, etag, size, mime_type, created_at, modified_at, content)
-      SELECT f.namespace, f.path, 'write', f.version, f.size, f.mime_type, f.created_at, f.modified_at, f.content
+      SELECT f.namespace, f.path, 'write', f.version, f.size, f.mime_type, f.created_at, f.modified_at,
+             COALESCE(f.content, convert_to(f.text_content, 'UTF8'))
       FROM ${files} f
       LEFT JOIN LATERAL (
         SELECT h.etag FROM ${table} h WHERE h.namespace = f.namespace AND h.path = f.path

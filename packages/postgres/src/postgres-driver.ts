@@ -1,4 +1,4 @@
-import { contentFromBytes, encodeUtf8, type GlobQuery, type GrepMatch, type GrepQuery, parentDir } from "@deepfs/core";
+import { encodeUtf8, type GlobQuery, type GrepMatch, type GrepQuery, parentDir } from "@deepfs/core";
 import {
   type BatchFile,
   type CallContext,
@@ -40,14 +40,14 @@ import {
 } from "./queries.js";
 import { type RetryPolicy, retrying } from "./retry.js";
 import { createSchema, type SchemaInfo, tableSql } from "./schema.js";
-import { asBytes, type StoredContent, storedContent } from "./stored-content.js";
+import { bytesColumn, bytesOfRow, contentOfRow, type StoredContent, storedContent } from "./stored-content.js";
 import { runTransaction } from "./transaction.js";
 import { chunkAncestors, chunkLocks, chunkUploads, planChunk, type UploadEntry } from "./upload-plan.js";
 
 /** A file row as the driver answers it. */
 function fileOf(path: string, row: postgres.Row): DriverFile {
   return {
-    content: contentFromBytes(path, asBytes(row.content)),
+    content: contentOfRow(path, row),
     etag: String(row.version),
     mimeType: row.mime_type as string,
     createdAt: isoTime(row.created_at),
@@ -88,6 +88,8 @@ export class PostgresDriver implements Driver {
   private readonly minPoolSize: number;
   private readonly retry: RetryPolicy;
   private schema: Promise<SchemaInfo> | null = null;
+  /** Whether the table stores text files once (see `createSchema`); known once `ready()` answered. */
+  private textOnce = false;
   /** Stops what the backend started besides its pool (the embedded database). */
   stopEmbedded: (() => Promise<void>) | null = null;
   private closing: Promise<void> | null = null;
@@ -136,10 +138,10 @@ export class PostgresDriver implements Driver {
     const unique = [...new Set(paths)];
     const found = await this.run(call, async () => {
       const rows = await this.sql`
-        SELECT path, content, version FROM ${tableSql(this.sql, this.tenant.location)}
+        SELECT path, content, text_content, version FROM ${tableSql(this.sql, this.tenant.location)}
         WHERE namespace = ${this.tenant.namespace} AND path = ANY(${unique}::text[])`;
       const out = new Map<string, DriverFile | Fault>(
-        rows.map((row) => [row.path as string, { content: asBytes(row.content), etag: String(row.version) }]),
+        rows.map((row) => [row.path as string, { content: bytesOfRow(row), etag: String(row.version) }]),
       );
       const missing = unique.filter((p) => !out.has(p));
       const directories = await directoriesAmong(this.sql, this.tenant, missing);
@@ -269,13 +271,14 @@ export class PostgresDriver implements Driver {
     const change = existing
       ? tx`
           UPDATE ${table}
-          SET content = ${stored.content}, text_content = ${stored.textContent}, size = ${stored.size},
+          SET content = ${bytesColumn(stored, this.textOnce)}, text_content = ${stored.textContent}, size = ${stored.size},
               mime_type = ${stored.mimeType}, modified_at = now(), version = DEFAULT
           WHERE namespace = ${namespace} AND path = ${path} AND version = ${existing}
           RETURNING ${returning}`
       : tx`
           INSERT INTO ${table} (namespace, path, parent, content, text_content, size, mime_type)
-          VALUES (${namespace}, ${path}, ${parentDir(path)}, ${stored.content}, ${stored.textContent}, ${stored.size}, ${stored.mimeType})
+          VALUES (${namespace}, ${path}, ${parentDir(path)}, ${bytesColumn(stored, this.textOnce)}, ${stored.textContent},
+                  ${stored.size}, ${stored.mimeType})
           ON CONFLICT (namespace, path) DO NOTHING
           RETURNING ${returning}`;
     // With history, the same statement writes the version (see `history-sql.ts`).
@@ -318,7 +321,7 @@ export class PostgresDriver implements Driver {
         namespace,
         path,
         parent: parentDir(path),
-        content: stored.content,
+        content: bytesColumn(stored, this.textOnce),
         text_content: stored.textContent,
         size: stored.size,
         mime_type: stored.mimeType,
@@ -363,6 +366,7 @@ export class PostgresDriver implements Driver {
         () => createSchema(this.sql, this.tenant.location, { history: history !== null }),
         this.retry,
       );
+      this.textOnce = info.textOnce;
       if (history) await retrying(() => seedHistory(this.sql, history), this.retry);
       await Promise.all(Array.from({ length: this.minPoolSize }, () => this.sql`SELECT 1`));
       return info;

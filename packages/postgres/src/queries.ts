@@ -18,7 +18,7 @@ export const isoTime = (value: unknown): string => (value instanceof Date ? valu
 /** The row of the file at `path`, or undefined. */
 export async function fetchFile(sql: Queryable, t: Tenant, path: string): Promise<postgres.Row | undefined> {
   const rows = await sql`
-    SELECT content, mime_type, created_at, modified_at, version FROM ${tableSql(sql, t.location)}
+    SELECT content, text_content, mime_type, created_at, modified_at, version FROM ${tableSql(sql, t.location)}
     WHERE namespace = ${t.namespace} AND path = ${path}`;
   return rows[0];
 }

@@ -26,20 +26,20 @@ describe.skipIf(skipReason)("a real deep agent (createDeepAgent, scripted offlin
 
     // What the agent did is in the table, in its namespace only.
     const rows = await sql`
-      SELECT path, parent, convert_from(content, 'UTF8') AS text, text_content, size::int AS size
+      SELECT path, parent, content IS NULL AS text_once, text_content, size::int AS size
       FROM ${sql(table)} WHERE namespace = ${namespace} ORDER BY path`;
     expect(rows.map((row) => ({ ...row }))).toEqual([
       {
         path: files.todo,
         parent: "/work/notes",
-        text: files.todoEdited,
+        text_once: true,
         text_content: files.todoEdited,
         size: utf8ByteLength(files.todoEdited),
       },
       {
         path: files.app,
         parent: "/work/src",
-        text: files.appContent,
+        text_once: true,
         text_content: files.appContent,
         size: utf8ByteLength(files.appContent),
       },

@@ -27,7 +27,7 @@ describe("embedded mode (PGlite)", () => {
       expect((await second.glob("**/*.md")).files?.map((f) => f.path)).toEqual(["/notes/todo.md"]);
       const [download] = await second.downloadFiles(["/img/a.png"]);
       expect(download?.content).toEqual(new Uint8Array([0, 255, 1]));
-      expect(await second.initialize()).toEqual({ trigramIndex: true });
+      expect(await second.initialize()).toEqual({ trigramIndex: true, textOnce: true });
     } finally {
       await second.close();
     }
