@@ -26,6 +26,17 @@ function toolTexts(messages: BaseMessage[]): string[] {
     .map((m) => String(m.content));
 }
 
+/** A deep agent whose StateBackend keeps history in the run, with the history tools and a checkpointer. */
+function historyAgent(model: ReturnType<typeof fakeModel>, backend: StateBackend) {
+  return createDeepAgent({
+    model,
+    backend,
+    middleware: [deepfsHistory()],
+    tools: historyTools(backend),
+    checkpointer: new MemorySaver(),
+  });
+}
+
 type Values = { files?: Record<string, FileData>; deepfs_history?: StateHistory };
 
 /** The saved state of a thread (the checkpointer's copy). */
@@ -60,13 +71,7 @@ describe("StateBackend history inside a deep agent's run (deepfsHistory middlewa
       });
       model.respond(new AIMessage("Undone."));
 
-      const agent = createDeepAgent({
-        model,
-        backend,
-        middleware: [deepfsHistory()],
-        tools: historyTools(backend),
-        checkpointer: new MemorySaver(),
-      });
+      const agent = historyAgent(model, backend);
       const config = { recursionLimit: 30, configurable: { thread_id: "h1" } };
       const first = await agent.invoke({ messages: [new HumanMessage("Plan.")] }, config);
       expect(toolTexts(first.messages as BaseMessage[])).toEqual([
@@ -114,13 +119,7 @@ describe("StateBackend history inside a deep agent's run (deepfsHistory middlewa
       ]);
       model.respondWithTools([{ name: "file_history", args: { file_path: "/notes.md" } }]);
       model.respond(new AIMessage("Done."));
-      const agent = createDeepAgent({
-        model,
-        backend,
-        middleware: [deepfsHistory()],
-        tools: historyTools(backend),
-        checkpointer: new MemorySaver(),
-      });
+      const agent = historyAgent(model, backend);
       const result = await agent.invoke(
         { messages: [new HumanMessage("Notes.")] },
         { recursionLimit: 30, configurable: { thread_id: "sub" } },
