@@ -14,7 +14,7 @@ defineSoak({
 defineSoak({
   name: "StateBackend (history on)",
   id: "state-history",
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   versions: true,
   create: () => ({ backend: new StateBackend({ history: true }), close: () => {} }),
 });
@@ -36,7 +36,7 @@ const trail: AuditEvent[] = [];
 defineSoak({
   name: "withAudit(StateBackend)",
   id: "state-audit",
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   auditEvents: () => trail,
   create: () => ({ backend: withAudit(new StateBackend(), { onAudit: (e) => void trail.push(e) }), close: () => {} }),
 });

@@ -21,7 +21,7 @@ defineSoak({
 defineSoak({
   name: "StoreBackend (InMemoryStore, history on)",
   id: "langgraph-memory-history",
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   versions: true,
   create: () => {
     const backend = new StoreBackend({

@@ -102,7 +102,7 @@ defineSoak({
   name: "LocalBackend (history on)",
   id: "local-history",
   // Every change is three fsyncs more: a shorter run than the others by default.
-  seconds: Math.min(soakSeconds(), 30),
+  seconds: Math.min(soakSeconds(), 15),
   versions: true,
   create: () => {
     const backend = new LocalBackend({ rootDir: historyRoot, history: true });

@@ -77,7 +77,7 @@ defineSoak({
   name: "withAudit(PostgresBackend) into a PostgreSQL table",
   id: "postgres-audit",
   skip: skipReason,
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   // Read back from the table after the run, before close.
   auditEvents: async () => {
     const sql = admin as NonNullable<typeof admin>;

@@ -56,7 +56,7 @@ defineSoak({
   name: "PostgresBackend (history on)",
   id: "postgres-history",
   skip: skipReason,
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   versions: true,
   create: async () => {
     const backend = new PostgresBackend({

@@ -45,7 +45,7 @@ defineSoak({
   name: "S3Backend (history on, versioned bucket)",
   id: "s3-history",
   skip: historySkip,
-  seconds: Math.min(soakSeconds(), 20),
+  seconds: Math.min(soakSeconds(), 10),
   versions: true,
   create: async () => {
     const client = withoutDeletedPrefixes(testClient());
