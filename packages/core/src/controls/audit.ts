@@ -19,7 +19,11 @@ import type { BatchFile, CallContext, Driver, Fault, WriteCall } from "../kit/dr
 import { fault, isFault } from "../kit/driver.js";
 import { DriverBackend } from "../kit/facade.js";
 import { ForwardingDriver } from "../kit/forwarding-driver.js";
+import { mapLimit } from "../kit/limit.js";
 import type { BackendProtocol, ErrorCode, ExecuteOptions, ExecuteResponse } from "../protocol.js";
+
+/** How many etags a delete of a directory reads at once before removing it. */
+const ETAG_CONCURRENCY = 16;
 
 /** What an audited operation is. */
 export type AuditOperation = VersionOp | "execute";
@@ -187,9 +191,11 @@ export class AuditDriver extends ForwardingDriver {
     if (!isFault(stat) && stat.kind === "file") files.push({ path, etag: stat.etag ?? null });
     else if (!isFault(stat) && stat.kind === "directory") {
       try {
-        for await (const entry of this.base.walk(path, call)) {
-          if (entry.kind === "file") files.push({ path: entry.path, etag: await this.etagOf(entry.path, call) });
-        }
+        const below: string[] = [];
+        for await (const entry of this.base.walk(path, call)) if (entry.kind === "file") below.push(entry.path);
+        // The etags before, several at a time (a directory of a remote store is many round trips).
+        const etags = await mapLimit(below, ETAG_CONCURRENCY, (p) => this.etagOf(p, call));
+        below.forEach((p, i) => void files.push({ path: p, etag: etags[i] ?? null }));
       } catch {
         // Reported below as one event for the path.
       }
