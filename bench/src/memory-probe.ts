@@ -2,7 +2,7 @@
  * Child process of the memory measure: runs ONE grep over the memory corpus and prints a JSON line
  * `{ matches, maxRssMb, ms }`. It runs alone so that its peak RSS is the search's, not the bench's.
  *
- * usage: node memory-probe.js <local|fs-peer|postgres|pg-fetch-all|idle> <root dir | postgres url> [namespace|table]
+ * usage: node memory-probe.js <local|fs-peer|postgres|postgres-glob|pg-fetch-all|idle> <root dir | postgres url> [namespace|table]
  */
 import { NEEDLE } from "./corpus.js";
 
@@ -23,6 +23,17 @@ async function grep(kind: string, target: string, extra: string): Promise<number
       const backend = new PostgresBackend({ url: target, namespace: extra });
       try {
         return (await backend.grep(NEEDLE, "/")).matches?.length ?? -1;
+      } finally {
+        await backend.close();
+      }
+    }
+    case "postgres-glob": {
+      // Not a grep: the glob of the scale measure, `extra` = "<namespace>:<table>".
+      const { PostgresBackend } = await import("@deepfs/postgres");
+      const [namespace, table] = extra.split(":");
+      const backend = new PostgresBackend({ url: target, namespace, table });
+      try {
+        return (await backend.glob("**/*.ts", "/")).files?.length ?? -1;
       } finally {
         await backend.close();
       }

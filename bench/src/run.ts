@@ -23,6 +23,7 @@ const GROUPS: GroupEntry[] = [
   { name: "patterns", services: [], load: async () => (await import("./groups/patterns.js")).patternsGroup },
   { name: "local", services: [], load: async () => (await import("./groups/local.js")).localGroup },
   { name: "postgres", services: ["postgres"], load: async () => (await import("./groups/postgres.js")).postgresGroup },
+  { name: "pg-scale", services: ["postgres"], load: async () => (await import("./groups/pg-scale.js")).pgScaleGroup },
   { name: "s3", services: ["s3"], load: async () => (await import("./groups/s3.js")).s3Group },
   {
     name: "composite",
