@@ -10,7 +10,7 @@ import { splitLines } from "@deepfs/core";
 import { PostgresBackend } from "@deepfs/postgres";
 import type { BenchContext, BenchGroup } from "../context.js";
 import { type CorpusFile, expectedMatches, generateCorpus, NEEDLE, RARE_NEEDLE, standardSpec } from "../corpus.js";
-import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { compare, expectCount, type Row, time, timePair, unavailable } from "../measure.js";
 import { countingClient } from "../pg-client.js";
 import { realCodeCorpus } from "../real-corpus.js";
 
@@ -111,6 +111,21 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
           ),
         ),
       );
+      const grepSamples = rows[rows.length - 1]?.samples?.ours ?? [];
+      for (const limit of await limitRows(ctx, ours.sql, ourTable, namespace, needle)) {
+        rows.push(
+          compare(
+            {
+              group: GROUP,
+              measure: `grep \`${needle}\` against ${limit.what}, real code`,
+              peer: `limit: ${limit.what}`,
+              maxRatio: null,
+              note: `${note} The limit finds the matching files only (a count, no line crosses the wire): how close ours is to what the server can do.`,
+            },
+            { ours: grepSamples, theirs: limit.samples },
+          ),
+        );
+      }
     }
     const cap = 100;
     rows.push(
@@ -147,6 +162,47 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
     await theirs.sql.end();
   }
   return rows;
+}
+
+/**
+ * What the server alone needs to find the files holding `needle`: the pg_trgm GIN index plan
+ * (forced, as ours forces it; only for needles with trigrams) and a sequential scan with `strpos`
+ * (the fallback's floor). Both count rows, so no text crosses the wire.
+ */
+async function limitRows(
+  ctx: BenchContext,
+  sql: ReturnType<typeof countingClient>["sql"],
+  table: string,
+  namespace: string,
+  needle: string,
+): Promise<Array<{ what: string; samples: number[] }>> {
+  const like = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const forced = (settings: string[], query: (q: typeof sql) => Promise<unknown>) =>
+    time(ctx.timing, () =>
+      sql.begin(async (tx) => {
+        for (const setting of settings) await tx.unsafe(`SET LOCAL ${setting} = off`);
+        return query(tx as unknown as typeof sql);
+      }),
+    );
+  const out: Array<{ what: string; samples: number[] }> = [];
+  if (/[A-Za-z0-9]{3}/.test(needle)) {
+    out.push({
+      what: "the GIN index plan (forced)",
+      samples: await forced(["enable_seqscan", "enable_indexscan"], (q) =>
+        q.unsafe(`SELECT count(*) FROM "${table}" WHERE namespace = $1 AND text_content LIKE $2`, [namespace, like]),
+      ),
+    });
+  }
+  out.push({
+    what: "a sequential strpos scan",
+    samples: await forced(["enable_indexscan", "enable_bitmapscan"], (q) =>
+      q.unsafe(`SELECT count(*) FROM "${table}" WHERE namespace = $1 AND strpos(text_content, $2) > 0`, [
+        namespace,
+        needle,
+      ]),
+    ),
+  });
+  return out;
 }
 
 /**
