@@ -60,6 +60,8 @@ const EXPECTED_EXPORTS = {
   "@deepfs/conformance": {
     ".": ["defineBackendContract", "createContractContext", "definePermissionContract"],
     "./agent": ["runAgentScenario", "expectedToolResults"],
+    "./file-tools": ["defineFileToolsContract"],
+    "./controls": ["ALLOWING_RULES", "GENEROUS_LIMITS", "allowingRules"],
   },
   "@deepfs/local": { ".": ["LocalBackend", "FilesystemBackend"] },
   "@deepfs/s3": { ".": ["S3Backend", "createS3Client"] },

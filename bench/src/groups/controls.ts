@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
+import { allowingRules, GENEROUS_LIMITS as LIMITS } from "@deepfs/conformance/controls";
 import { type BackendProtocol, StateBackend, withAudit, withPermissions, withQuota } from "@deepfs/core";
 import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
@@ -20,18 +21,8 @@ import { pgUrl } from "../services.js";
 const GROUP = "controls";
 const PEER = "the bare backend";
 
-const RULES = {
-  rules: [
-    {
-      action: "deny" as const,
-      operations: ["read" as const, "write" as const, "delete" as const],
-      paths: ["/secrets/**"],
-    },
-    { action: "deny" as const, operations: ["execute" as const], paths: ["**"] },
-    { action: "allow" as const, operations: ["read" as const, "write" as const, "delete" as const], paths: ["**"] },
-  ],
-};
-const LIMITS = { maxBytes: 1024 ** 4, maxFiles: 10_000_000, maxFileSize: 1024 ** 3 };
+/** Three rules: read, write and delete allowed, after a deny that matches nothing written and a deny of execute. */
+const RULES = allowingRules([{ action: "deny", operations: ["execute"], paths: ["**"] }]);
 
 /** Each layer over a backend, and all four. */
 const LAYERS: Array<[string, (b: BackendProtocol) => BackendProtocol]> = [

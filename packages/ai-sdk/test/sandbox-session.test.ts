@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSandboxBackend } from "@deepfs/core";
+import { scriptedModel } from "@deepfs/harness/ai-sdk-model";
 import { LocalBackend } from "@deepfs/local";
 import { type Experimental_SandboxSession, generateText, jsonSchema, stepCountIs, tool } from "ai";
 import { afterAll, describe, expect, it } from "vitest";
 import { toSandboxSession } from "../src/index.js";
-import { scriptedModel } from "./scripted-model.js";
 
 const dir = mkdtempSync(join(tmpdir(), "deepfs-ai-sdk-sandbox-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,25 +4,12 @@
 import { randomUUID } from "node:crypto";
 import { CompositeBackend, MemoryBackend, StateBackend, withPermissions, withQuota } from "@deepfs/core";
 import { type Driver, DriverBackend, ForwardingDriver } from "@deepfs/core/kit";
+import { ALLOWING_RULES, GENEROUS_LIMITS } from "../src/controls-fixtures.js";
 import { defineBackendContract } from "../src/index.js";
-
-/** Generous: the scale rules write thousands of files and a 200,000-line file. */
-const GENEROUS = { maxBytes: 1024 ** 3, maxFiles: 1_000_000, maxFileSize: 256 * 1024 ** 2 };
-/** Rules that allow everything, after rules that match nothing the suite writes. */
-const ALLOWING = {
-  rules: [
-    {
-      action: "deny" as const,
-      operations: ["read" as const, "write" as const, "delete" as const],
-      paths: ["/never-used-by-tests/**"],
-    },
-    { action: "allow" as const, operations: ["read" as const, "write" as const, "delete" as const], paths: ["**"] },
-  ],
-};
 
 defineBackendContract({
   name: "withPermissions(withQuota(StateBackend))",
-  create: () => withPermissions(withQuota(new StateBackend(), GENEROUS), ALLOWING),
+  create: () => withPermissions(withQuota(new StateBackend(), GENEROUS_LIMITS), ALLOWING_RULES),
   capabilities: { execute: false },
 });
 
@@ -30,7 +17,7 @@ defineBackendContract({
   name: "CompositeBackend route to withPermissions(withQuota(MemoryBackend))",
   create: () => ({
     backend: new CompositeBackend(new StateBackend(), {
-      "/mnt/": withPermissions(withQuota(new MemoryBackend(), GENEROUS), ALLOWING),
+      "/mnt/": withPermissions(withQuota(new MemoryBackend(), GENEROUS_LIMITS), ALLOWING_RULES),
     }),
     root: `/mnt/t-${randomUUID().slice(0, 8)}`,
   }),
@@ -42,8 +29,8 @@ defineBackendContract({
   name: "withQuota(withPermissions(CompositeBackend))",
   create: () =>
     withQuota(
-      withPermissions(new CompositeBackend(new MemoryBackend(), { "/a/": new MemoryBackend() }), ALLOWING),
-      GENEROUS,
+      withPermissions(new CompositeBackend(new MemoryBackend(), { "/a/": new MemoryBackend() }), ALLOWING_RULES),
+      GENEROUS_LIMITS,
     ),
   capabilities: { execute: false },
   omit: ["scale"],
@@ -56,7 +43,7 @@ defineBackendContract({
     const walking = new DriverBackend(
       new ForwardingDriver(driver, { omit: ["grep", "glob", "readBatch", "writeBatch"] }),
     );
-    return withPermissions(walking, ALLOWING);
+    return withPermissions(walking, ALLOWING_RULES);
   },
   capabilities: { execute: false },
   omit: ["scale"],

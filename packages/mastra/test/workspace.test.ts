@@ -12,6 +12,7 @@ import {
   withQuota,
 } from "@deepfs/core";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
+import { type ScriptedCall, scriptedModel } from "@deepfs/harness/ai-sdk-model";
 import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
 import { Agent } from "@mastra/core/agent";
@@ -30,7 +31,10 @@ import {
 } from "@mastra/core/workspace";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeepfsFilesystem, DeepfsFilesystemError } from "../src/index.js";
-import { type ScriptedCall, scriptedModel } from "./scripted-model.js";
+
+// The model an `Agent` takes: Mastra 1.71's `@ai-sdk/provider` (4.0.17) declarations differ in details from
+// those of `ai` 7.0.185 (4.0.39); at run time Mastra drives the scripted AI SDK 7 model through `doGenerate`.
+type AgentModel = ConstructorParameters<typeof Agent>[0]["model"];
 
 const T = {
   read: "mastra_workspace_read_file",
@@ -50,10 +54,15 @@ async function workspaceOver(backend: BackendProtocol, options: { readOnly?: boo
   return workspace;
 }
 
+/** A Mastra Agent driven by the scripted `model` over `workspace`. */
+function agentOver(workspace: Workspace, model: ReturnType<typeof scriptedModel>["model"], instructions: string) {
+  return new Agent({ id: "files", name: "files", instructions, model: model as unknown as AgentModel, workspace });
+}
+
 /** Runs a Mastra Agent with a scripted offline model over `workspace`; answers the tool results it saw, in call order. */
 async function drive(workspace: Workspace, steps: ScriptedCall[][]) {
   const { model, resultsInOrder, maxSteps } = scriptedModel(steps);
-  const agent = new Agent({ id: "files", name: "files", instructions: "Work on the files.", model, workspace });
+  const agent = agentOver(workspace, model, "Work on the files.");
   const output = await agent.generate("Work on the files.", { maxSteps });
   return { text: output.text, results: resultsInOrder() };
 }
@@ -168,7 +177,7 @@ for (const { name, skip, make } of backends) {
         [{ toolName: T.read, input: { path: "plan.md" } }],
         [{ toolName: T.edit, input: { path: "plan.md", old_string: "one", new_string: "two" } }],
       ]);
-      const agent = new Agent({ id: "files", name: "files", instructions: "Edit.", model, workspace });
+      const agent = agentOver(workspace, model, "Edit.");
       // Someone else writes the file between the agent's read and its edit (the model's second call).
       const generate = model as unknown as { doGenerate: (options: unknown) => Promise<unknown> };
       const original = generate.doGenerate.bind(model);

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BackendProtocol, CompositeBackend, StateBackend } from "@deepfs/core";
+import { defineFileToolsContract, type FileToolsAdapterOptions } from "@deepfs/conformance/file-tools";
+import { type BackendProtocol, StateBackend } from "@deepfs/core";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
 import { LocalBackend } from "@deepfs/local";
 import { PostgresBackend } from "@deepfs/postgres";
@@ -13,7 +14,7 @@ import { type ScriptedCall, scriptedModel } from "./scripted-model.js";
 setTracingDisabled(true);
 
 /** Runs `run(agent, ...)` with a scripted model making `steps`; answers the tool outputs it saw, in call order. */
-async function drive(backend: BackendProtocol, steps: ScriptedCall[][], options = {}) {
+async function drive(backend: BackendProtocol, steps: ScriptedCall[][], options: FileToolsAdapterOptions = {}) {
   const { model, seen } = scriptedModel(steps);
   const agent = new Agent({
     name: "files",
@@ -23,11 +24,7 @@ async function drive(backend: BackendProtocol, steps: ScriptedCall[][], options 
   });
   const result = await run(agent, "Work on the files.", { maxTurns: steps.length + 1 });
   const results = steps.flatMap((calls, s) => calls.map((_, i) => seen.results.get(`call-${s}-${i}`)));
-  return {
-    text: result.finalOutput,
-    results,
-    seen: { ...seen, toolNames: seen.tools.map((tools) => tools.map((t) => t.name)) },
-  };
+  return { text: result.finalOutput, results, seen, toolNames: seen.tools.map((tools) => tools.map((t) => t.name)) };
 }
 
 const pgSkip = requireOrSkipReason("postgres");
@@ -37,7 +34,7 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-const backends: Array<{ name: string; skip?: string; make: () => BackendProtocol }> = [
+const backends: Array<{ name: string; skip?: string | undefined; make: () => BackendProtocol }> = [
   { name: "StateBackend", make: () => new StateBackend() },
   {
     name: "LocalBackend",
@@ -63,70 +60,15 @@ const backends: Array<{ name: string; skip?: string; make: () => BackendProtocol
   },
 ];
 
+defineFileToolsContract({
+  name: "OpenAI Agents tools",
+  drive,
+  create: (backend, options) => createFileTools(backend, options),
+  backends,
+});
+
 for (const { name, skip, make } of backends) {
-  describe.skipIf(skip !== undefined)(`OpenAI Agents tools over ${name}`, () => {
-    it("writes then reads a file through generateText", async () => {
-      const { text, results } = await drive(make(), [
-        [{ toolName: "write_file", input: { file_path: "/notes/a.md", content: "alpha\nbeta\n" } }],
-        [{ toolName: "read_file", input: { file_path: "/notes/a.md" } }],
-        [{ toolName: "grep", input: { pattern: "beta" } }],
-        [{ toolName: "ls", input: { path: "/notes" } }],
-      ]);
-      expect(text).toBe("done");
-      expect(results).toEqual([
-        "Successfully wrote to '/notes/a.md'",
-        "@@ lines 1-2 of 2 @@\nalpha\nbeta",
-        "/notes/a.md:\n  2: beta",
-        "/notes/a.md (11 bytes)",
-      ]);
-    });
-
-    it("answers escape attempts with error text the model sees", async () => {
-      const { results } = await drive(make(), [
-        [
-          { toolName: "read_file", input: { file_path: "/../etc/passwd" } },
-          { toolName: "write_file", input: { file_path: "..\\x", content: "x" } },
-          { toolName: "ls", input: { path: "/a/../../etc" } },
-        ],
-      ]);
-      expect(results).toHaveLength(3);
-      for (const result of results) {
-        expect(result).toMatch(/^Error.*\[invalid_path\]$/);
-        expect(result).not.toContain("root:");
-      }
-    });
-
-    it("routes through a CompositeBackend: a path outside a route and a read-only route are errors", async () => {
-      const inner = make();
-      const seed = await inner.write("/docs/guide.md", "read me\n");
-      expect(seed.error).toBeUndefined();
-      const router = new CompositeBackend(new StateBackend(), {
-        "/work/": inner,
-        "/ro/": { backend: inner, readOnly: true },
-      });
-      const { results } = await drive(router, [
-        [{ toolName: "write_file", input: { file_path: "/work/out.md", content: "ok" } }],
-        [
-          { toolName: "write_file", input: { file_path: "/ro/docs/guide.md", content: "changed" } },
-          { toolName: "edit_file", input: { file_path: "/ro/docs/guide.md", old_string: "read", new_string: "edit" } },
-          { toolName: "read_file", input: { file_path: "/work/../../etc/passwd" } },
-        ],
-        [{ toolName: "read_file", input: { file_path: "/ro/docs/guide.md" } }],
-      ]);
-      expect(results[0]).toBe("Successfully wrote to '/work/out.md'");
-      expect(results[1]).toMatch(/^Error: .*\[read_only\]$/);
-      expect(results[2]).toMatch(/^Error: .*\[read_only\]$/);
-      expect(results[3]).toMatch(/^Error: .*\[invalid_path\]$/);
-      expect(results[4]).toBe("@@ lines 1-1 of 1 @@\nread me");
-      expect((await inner.read("/out.md")).content).toBe("ok");
-    });
-
-    it("readOnly: true offers the model only the read tools", async () => {
-      const { results, seen } = await drive(make(), [[{ toolName: "ls", input: {} }]], { readOnly: true });
-      expect(seen.toolNames[0]?.sort()).toEqual(["glob", "grep", "ls", "read_file"]);
-      expect(results[0]).toMatch(/^No files found in \/$|^\//);
-    });
-
+  describe.skipIf(skip !== undefined)(`OpenAI Agents tools over ${name}: strict function tools`, () => {
     it("offers strict tools whose optional arguments the model may send as null", async () => {
       const { results, seen } = await drive(make(), [
         [{ toolName: "write_file", input: { file_path: "/s.md", content: "one\ntwo\nthree\n" } }],
@@ -147,34 +89,3 @@ for (const { name, skip, make } of backends) {
     });
   });
 }
-
-describe("OpenAI Agents tools: failures never escape the tool loop", () => {
-  it("a backend that throws answers error text", async () => {
-    const state = new StateBackend();
-    const broken = new Proxy(state, {
-      get(target, key, receiver) {
-        if (key === "read") return () => Promise.reject(new Error("connection reset"));
-        return Reflect.get(target, key, receiver);
-      },
-    });
-    const { results, text } = await drive(broken, [[{ toolName: "read_file", input: { file_path: "/a.txt" } }]]);
-    expect(text).toBe("done");
-    expect(results[0]).toBe("Error: connection reset [backend_unavailable]");
-  });
-
-  it("a missing file answers file_not_found; only keeps the named tools", async () => {
-    const { results, seen } = await drive(
-      new StateBackend(),
-      [[{ toolName: "read_file", input: { file_path: "/nope.md" } }]],
-      {
-        only: ["read_file", "glob"],
-      },
-    );
-    expect(seen.toolNames[0]?.sort()).toEqual(["glob", "read_file"]);
-    expect(results[0]).toMatch(/^Error: .*\/nope\.md.*\[file_not_found\]$/);
-  });
-
-  it("an unknown name in only is a construction error", () => {
-    expect(() => createFileTools(new StateBackend(), { only: ["rm"] })).toThrow(/Unknown file tool/);
-  });
-});

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineBackendContract } from "@deepfs/conformance";
+import { ALLOWING_RULES, GENEROUS_LIMITS } from "@deepfs/conformance/controls";
 import {
   type AuditEvent,
   type BackendProtocol,
@@ -35,23 +36,11 @@ const onAudit = (_event: AuditEvent) => {
   events++;
 };
 
-/** Generous: the scale rules write thousands of files and a 200,000-line file. */
-const GENEROUS = { maxBytes: 1024 ** 3, maxFiles: 1_000_000, maxFileSize: 256 * 1024 ** 2 };
-/** A deny that matches nothing the suite writes, then allow everything. */
-const ALLOWING = {
-  rules: [
-    {
-      action: "deny" as const,
-      operations: ["read" as const, "write" as const, "delete" as const],
-      paths: ["/never/**"],
-    },
-    { action: "allow" as const, operations: ["read" as const, "write" as const, "delete" as const], paths: ["**"] },
-  ],
-};
-
 /** The four layers over `backend`, innermost first: quota, permissions, audit, telemetry. */
 function stacked(backend: BackendProtocol): BackendProtocol {
-  return withTelemetry(withAudit(withPermissions(withQuota(backend, GENEROUS), ALLOWING), { onAudit }), { tracer });
+  return withTelemetry(withAudit(withPermissions(withQuota(backend, GENEROUS_LIMITS), ALLOWING_RULES), { onAudit }), {
+    tracer,
+  });
 }
 
 defineBackendContract({

@@ -1,29 +1,21 @@
+// An offline AI SDK 7 language model for tests of AI SDK integrations (@deepfs/ai-sdk, @deepfs/mastra).
 import { MockLanguageModelV4 } from "ai/test";
-
-type CallOptions = Parameters<MockLanguageModelV4["doGenerate"]>[0];
-type GenerateResult = Awaited<ReturnType<MockLanguageModelV4["doGenerate"]>>;
-
-/** One tool call the scripted model makes. */
-export interface ScriptedCall {
-  toolName: string;
-  input: Record<string, unknown>;
-}
 
 const usage = {
   inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
   outputTokens: { total: 1, text: 1, reasoning: 0 },
 };
 
-/**
- * An offline model that makes the given tool calls, one step each, then answers "done". It keeps
- * what the SDK sent it: the tool names offered and the tool results it received (the text the
- * model sees, as the SDK puts it in the prompt).
- */
-export function scriptedModel(steps: ScriptedCall[][]) {
-  const seen = { toolNames: [] as string[][], results: new Map<string, string>() };
+/** The tool call id of the `index`-th call of step `step`. */
+export function scriptedCallId(step, index) {
+  return `call-${step}-${index}`;
+}
+
+export function scriptedModel(steps) {
+  const seen = { toolNames: [], results: new Map() };
   let step = 0;
   const model = new MockLanguageModelV4({
-    doGenerate: async (options: CallOptions): Promise<GenerateResult> => {
+    doGenerate: async (options) => {
       seen.toolNames.push((options.tools ?? []).map((t) => t.name));
       for (const message of options.prompt) {
         if (message.role !== "tool") continue;
@@ -46,8 +38,8 @@ export function scriptedModel(steps: ScriptedCall[][]) {
       }
       return {
         content: calls.map((call, i) => ({
-          type: "tool-call" as const,
-          toolCallId: `call-${base}-${i}`,
+          type: "tool-call",
+          toolCallId: scriptedCallId(base, i),
           toolName: call.toolName,
           input: JSON.stringify(call.input),
         })),
@@ -57,5 +49,6 @@ export function scriptedModel(steps: ScriptedCall[][]) {
       };
     },
   });
-  return { model, seen, steps: steps.length + 1 };
+  const resultsInOrder = () => steps.flatMap((calls, s) => calls.map((_, i) => seen.results.get(scriptedCallId(s, i))));
+  return { model, seen, resultsInOrder, maxSteps: steps.length + 1 };
 }

@@ -1,0 +1,1 @@
+export { scriptedCallId, scriptedModel } from "./src/ai-sdk-model.mjs";
