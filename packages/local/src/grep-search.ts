@@ -1,47 +1,22 @@
-import {
-  comparePaths,
-  decodeUtf8Strict,
-  type GrepMatch,
-  type GrepQuery,
-  getMimeType,
-  grepFileText,
-  isTextMimeType,
-} from "@deepfs/core";
+import { constants } from "node:fs";
+import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
 import { type Fault, fault } from "@deepfs/core/kit";
-import { readRegularFile } from "./file-io.js";
+import { grepWorkers } from "./grep-pool.js";
+import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
+import type { FileScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
-import { IoMode } from "./io-mode.js";
+import type { IoMode } from "./io-mode.js";
 import type { GrepEngine } from "./options.js";
 import { ripgrepAvailable, ripgrepCandidates } from "./ripgrep.js";
 import { type WalkedFile, type WalkOptions, walkFiles } from "./walk.js";
 
 /** Files read ahead of the one being searched: bounded parallel reads, results consumed in path order. */
 const READ_AHEAD = 32;
-
-/**
- * The searchable text of a file under the core rule, or null when grep must skip it: not a regular
- * file, over the size limit, containing NUL, or not valid UTF-8. `needle` (the pattern's UTF-8
- * bytes, when non-empty) lets files without it be skipped before decoding: UTF-8 is
- * self-synchronising, so byte containment equals string containment for valid text.
- */
-async function searchableText(
-  host: string,
-  maxBytes: number,
-  needle: Buffer | null,
-  root: HostRoot,
-): Promise<string | null> {
-  try {
-    // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
-    const read = await readRegularFile(host, maxBytes, IoMode.threadpool, root);
-    if (read.kind !== "file") return null;
-    if (needle && read.bytes.indexOf(needle) === -1) return null;
-    if (read.bytes.indexOf(0) !== -1) return null;
-    return decodeUtf8Strict(read.bytes);
-  } catch {
-    // Vanished, unreadable, swapped for a symlink or moved outside the root since the listing: not searchable.
-    return null;
-  }
-}
+/** Fewer candidates than this are searched on the main thread: a worker round trip would cost more. */
+const WORKERS_FROM = 64;
+/** Files per worker message, and messages in flight per worker. */
+const BATCH_FILES = 128;
+const BATCHES_PER_WORKER = 2;
 
 /**
  * How grep finds the files below a directory that may hold the pattern: ripgrep (a superset: it
@@ -105,26 +80,89 @@ export async function grepCandidates(
   query: GrepQuery,
   maxBytes: number,
   root: HostRoot,
+  io: IoMode,
 ): Promise<{ matches: GrepMatch[] }> {
   const candidates = files
     .filter((file) => query.accepts(file.path) && isTextMimeType(getMimeType(file.path)))
     .sort((a, b) => comparePaths(a.path, b.path));
-  const needle = query.pattern.length > 0 ? Buffer.from(query.pattern, "utf8") : null;
+  const scanner = new GrepFileScanner(query.pattern, maxBytes, root, io);
+  const workers = io.syncMaxBytes > 0 && candidates.length >= WORKERS_FROM ? grepWorkers() : undefined;
+  if (workers && query.pattern.length > 0 && query.pattern.isWellFormed()) {
+    return grepInWorkers(workers, candidates, query, maxBytes, root, scanner);
+  }
   const matches: GrepMatch[] = [];
-  const pending: Array<Promise<string | null>> = [];
+  const pending: ScanResult[] = [];
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < candidates.length) {
-      pending.push(searchableText((candidates[next++] as WalkedFile).host, maxBytes, needle, root));
+      pending.push(scanner.scan((candidates[next++] as WalkedFile).host));
     }
   };
   fill();
   for (const file of candidates) {
-    const text = await (pending.shift() as Promise<string | null>);
+    const text = await (pending.shift() as ScanResult);
     const room = query.maxCount + 1 - matches.length;
     if (room <= 0) break;
+    // Blocking reads give the event loop a turn every ~10 ms.
+    const turn = io.pace();
+    if (turn) await turn;
     fill();
     if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
+  }
+  return { matches };
+}
+
+/**
+ * {@link grepCandidates} through the worker pool: batches of files in path order, a few in flight
+ * per worker, consumed in order, no new batch once `maxCount + 1` matches are known. A file whose
+ * open failed transiently is read by `scanner` (with retries); a batch the pool could not search
+ * is searched by `scanner` too.
+ */
+async function grepInWorkers(
+  workers: NonNullable<ReturnType<typeof grepWorkers>>,
+  candidates: WalkedFile[],
+  query: GrepQuery,
+  maxBytes: number,
+  root: HostRoot,
+  scanner: GrepFileScanner,
+): Promise<{ matches: GrepMatch[] }> {
+  const job = {
+    needle: Buffer.from(query.pattern, "utf8"),
+    maxBytes,
+    limit: query.maxCount + 1,
+    rootBase: root.base,
+    openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  };
+  const batches: WalkedFile[][] = [];
+  for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
+  const inFlight: Array<Promise<FileScan[] | null>> = [];
+  let next = 0;
+  const fill = () => {
+    while (inFlight.length < workers.size * BATCHES_PER_WORKER && next < batches.length) {
+      const batch = batches[next++] as WalkedFile[];
+      inFlight.push(workers.run({ ...job, hosts: batch.map((file) => file.host) }));
+    }
+  };
+  const matches: GrepMatch[] = [];
+  fill();
+  for (const batch of batches) {
+    const scans = await (inFlight.shift() as Promise<FileScan[] | null>);
+    if (matches.length > query.maxCount) break;
+    fill();
+    for (let i = 0; i < batch.length && matches.length <= query.maxCount; i++) {
+      const file = batch[i] as WalkedFile;
+      const scan = scans ? (scans[i] as FileScan) : "retry";
+      const room = query.maxCount + 1 - matches.length;
+      if (scan === "retry") {
+        const text = await scanner.scan(file.host);
+        if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
+      } else if (scan !== null) {
+        const count = Math.min(scan.lines.length, room);
+        for (let k = 0; k < count; k++) {
+          matches.push({ path: file.path, line: scan.lines[k] as number, text: scan.texts[k] as string });
+        }
+      }
+    }
   }
   return { matches };
 }

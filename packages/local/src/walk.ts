@@ -1,4 +1,4 @@
-import type { Dirent } from "node:fs";
+import { type Dirent, lstatSync, type Stats } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
@@ -24,6 +24,8 @@ export interface WalkOptions {
    * (dangling, outside the root, not a regular file). Without it, symlinks are skipped.
    */
   linkedFile?: (host: string) => Promise<string | null>;
+  /** Keeps files (and links to files) by virtual path, before a link is resolved. Default: all. */
+  keep?: (filePath: string) => boolean;
   /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
   linksOnly?: boolean;
   /**
@@ -79,7 +81,7 @@ export async function entryKind(entry: Dirent, host: string): Promise<EntryKind>
  * reached); unreadable directories are skipped.
  */
 export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
-  const { descend = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
+  const { descend = () => true, keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const files: WalkedFile[] = [];
   const limit = pLimit(WALK_CONCURRENCY);
   const fsCalls = io.metadata;
@@ -100,9 +102,11 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
       const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
       // Only an entry whose type readdir did not give costs a wait (an lstat).
       const kind = direntKind(entry) ?? (await entryKind(entry, childHost));
-      if (kind === "file" && !linksOnly) files.push({ path: childPath, host: childHost });
-      else if (kind === "directory" && descend(childPath)) below.push(visit(childHost, childPath));
-      else if (kind === "symlink" && linkedFile) {
+      if (kind === "file") {
+        if (!linksOnly && keep(childPath)) files.push({ path: childPath, host: childHost });
+      } else if (kind === "directory") {
+        if (descend(childPath)) below.push(visit(childHost, childPath));
+      } else if (kind === "symlink" && linkedFile && keep(childPath)) {
         const target = await linkedFile(childHost);
         if (target !== null) files.push({ path: childPath, host: target });
       }
@@ -116,8 +120,28 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
 /** Metadata lookups in flight at once for a listing or a glob. */
 export const STAT_CONCURRENCY = 32;
 
-/** The listing entries of walked files (their size and time), those still there. */
-export async function fileEntries(files: WalkedFile[]): Promise<DriverEntry[]> {
+/**
+ * The listing entries of walked files (their size and time), those still there: with blocking
+ * calls one after another (paced) when the backend makes metadata calls that way, else through
+ * the threadpool, {@link STAT_CONCURRENCY} at once.
+ */
+export async function fileEntries(files: WalkedFile[], io: IoMode = IoMode.threadpool): Promise<DriverEntry[]> {
+  if (io.syncMaxBytes > 0) {
+    const entries: DriverEntry[] = [];
+    for (const file of files) {
+      const turn = io.pace();
+      if (turn) await turn;
+      let stats: Stats | undefined;
+      try {
+        stats = lstatSync(file.host, { throwIfNoEntry: false });
+      } catch {
+        // Unreadable or turned into something else since the walk: not listed, as below.
+      }
+      if (stats)
+        entries.push({ path: file.path, kind: "file", size: stats.size, modifiedAt: stats.mtime.toISOString() });
+    }
+    return entries;
+  }
   const limit = pLimit(STAT_CONCURRENCY);
   const entries = await Promise.all(files.map((file) => limit(() => fileEntry(file.host, file.path))));
   return entries.filter((entry): entry is DriverEntry => entry !== null);
