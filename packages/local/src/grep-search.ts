@@ -1,8 +1,8 @@
-import { constants } from "node:fs";
 import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
 import { type Fault, fault } from "@deepfs/core/kit";
 import { grepWorkers } from "./grep-pool.js";
 import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
+import { BATCH_FILES, grepWhileWalking, matchesOf, scanJob, WORKERS_FROM } from "./grep-stream.js";
 import type { FileScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
@@ -12,10 +12,7 @@ import { type WalkedFile, type WalkOptions, walkFiles } from "./walk.js";
 
 /** Files read ahead of the one being searched: bounded parallel reads, results consumed in path order. */
 const READ_AHEAD = 32;
-/** Fewer candidates than this are searched on the main thread: a worker round trip would cost more. */
-const WORKERS_FROM = 64;
-/** Files per worker message, and messages in flight per worker. */
-const BATCH_FILES = 128;
+/** Worker messages in flight per worker. */
 const BATCHES_PER_WORKER = 2;
 
 /**
@@ -55,6 +52,34 @@ export class GrepEngines {
       await links.catch(() => undefined);
       return walkFiles(host, path, walk);
     }
+  }
+
+  /**
+   * The whole grep of the host directory `host` (virtual path `path`) when the built-in search
+   * runs and every match is wanted: walk and search at once ({@link grepWhileWalking}). Null when
+   * that does not apply (ripgrep, `maxCount`, threadpool-only I/O, an empty pattern or one with a
+   * lone surrogate, no workers): then {@link candidates} and {@link grepCandidates} answer.
+   */
+  async whileWalking(
+    query: GrepQuery,
+    host: string,
+    path: string,
+    maxBytes: number,
+    walk: WalkOptions,
+    root: HostRoot,
+    io: IoMode,
+  ): Promise<{ matches: GrepMatch[] } | Fault | null> {
+    const { pattern } = query;
+    if (query.maxCount !== Number.POSITIVE_INFINITY || io.syncMaxBytes === 0) return null;
+    if (pattern.length === 0 || !pattern.isWellFormed()) return null;
+    const useRipgrep = await this.useRipgrep();
+    if (useRipgrep !== false) return typeof useRipgrep === "boolean" ? null : useRipgrep;
+    const workers = grepWorkers();
+    if (!workers) return null;
+    const scanner = new GrepFileScanner(pattern, maxBytes, root, io);
+    return grepWhileWalking(workers, host, path, walk, query, maxBytes, root, scanner, (files) =>
+      grepCandidates(files, query, maxBytes, root, io),
+    );
   }
 
   private async useRipgrep(): Promise<boolean | Fault> {
@@ -126,13 +151,7 @@ async function grepInWorkers(
   root: HostRoot,
   scanner: GrepFileScanner,
 ): Promise<{ matches: GrepMatch[] }> {
-  const job = {
-    needle: Buffer.from(query.pattern, "utf8"),
-    maxBytes,
-    limit: query.maxCount + 1,
-    rootBase: root.base,
-    openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-  };
+  const job = scanJob(query, maxBytes, root);
   const batches: WalkedFile[][] = [];
   for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
   const inFlight: Array<Promise<FileScan[] | null>> = [];
@@ -150,18 +169,10 @@ async function grepInWorkers(
     if (matches.length > query.maxCount) break;
     fill();
     for (let i = 0; i < batch.length && matches.length <= query.maxCount; i++) {
-      const file = batch[i] as WalkedFile;
+      // A batch the workers could not search is read here, file by file.
       const scan = scans ? (scans[i] as FileScan) : "retry";
       const room = query.maxCount + 1 - matches.length;
-      if (scan === "retry") {
-        const text = await scanner.scan(file.host);
-        if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
-      } else if (scan !== null) {
-        const count = Math.min(scan.lines.length, room);
-        for (let k = 0; k < count; k++) {
-          matches.push({ path: file.path, line: scan.lines[k] as number, text: scan.texts[k] as string });
-        }
-      }
+      for (const match of await matchesOf(batch[i] as WalkedFile, scan, query, scanner, room)) matches.push(match);
     }
   }
   return { matches };

@@ -17,10 +17,11 @@ export interface ScanJob {
 
 /**
  * What {@link scanFiles} says of each file: skipped (`null`: gone, not a regular file, outside the
- * root, too large, binary, not UTF-8, or no match), `"retry"` (a transient open error: the caller
- * reads it another way), or its matching lines (1-based numbers and texts).
+ * root, too large, binary, not UTF-8, or no match), `"retry"` (a transient open error, or a file
+ * that reports no size: the caller reads it another way), or its matching lines: their 1-based
+ * numbers, and their texts joined by `\n` (a line never holds one), decoded at once.
  */
-export type FileScan = null | "retry" | { lines: number[]; texts: string[] };
+export type FileScan = null | "retry" | { lines: number[]; text: string };
 
 /** What {@link scanFiles} needs, passed in so that its source runs alone in a worker. */
 export interface ScanDeps {
@@ -90,7 +91,9 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): FileScan[] {
       continue;
     }
     const lines: number[] = [];
-    const texts: string[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let size = 0;
     let line = 1;
     let counted = 0;
     while (hit !== -1) {
@@ -103,13 +106,24 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): FileScan[] {
       const newline = bytes.indexOf(10, hit + needle.length);
       const end = newline === -1 ? bytes.length : newline;
       lines.push(line);
-      texts.push(bytes.toString("utf8", counted, end));
+      starts.push(counted);
+      ends.push(end);
+      size += end - counted + 1;
       if (lines.length >= job.limit || newline === -1) break;
       line++;
       counted = newline + 1;
       hit = bytes.indexOf(needle, counted);
     }
-    out.push({ lines, texts });
+    let joined: Buffer = bytes.subarray(starts[0], ends[0]);
+    if (lines.length > 1) {
+      joined = Buffer.allocUnsafe(size - 1);
+      let at = 0;
+      for (let k = 0; k < lines.length; k++) {
+        if (k > 0) joined[at++] = 10;
+        at += bytes.copy(joined, at, starts[k], ends[k]);
+      }
+    }
+    out.push({ lines, text: joined.toString("utf8") });
   }
   return out;
 }

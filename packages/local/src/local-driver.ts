@@ -245,7 +245,13 @@ export class LocalDriver implements Driver {
     let candidates: Awaited<ReturnType<GrepEngines["candidates"]>>;
     if (located.stats.isFile()) candidates = [{ path: searchRoot, host: located.host }];
     else if (!located.stats.isDirectory()) return { matches: [] };
-    else candidates = await grep.candidates(query.pattern, located.host, searchRoot, maxGrepBytes, this.walkOptions());
+    else {
+      const { io } = this.settings;
+      const args = [located.host, searchRoot, maxGrepBytes, this.walkOptions()] as const;
+      const whole = await grep.whileWalking(query, ...args, this.root, io);
+      if (whole) return whole;
+      candidates = await grep.candidates(query.pattern, ...args);
+    }
     if (isFault(candidates)) return candidates;
     return grepCandidates(candidates, query, maxGrepBytes, this.root, this.settings.io);
   }

@@ -26,6 +26,8 @@ export interface WalkOptions {
   linkedFile?: (host: string) => Promise<string | null>;
   /** Keeps files (and links to files) by virtual path, before a link is resolved. Default: all. */
   keep?: (filePath: string) => boolean;
+  /** Called with each file as it is found (then the answer is empty), so work can start during the walk. */
+  found?: (file: WalkedFile) => void;
   /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
   linksOnly?: boolean;
   /**
@@ -83,6 +85,7 @@ export async function entryKind(entry: Dirent, host: string): Promise<EntryKind>
 export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
   const { descend = () => true, keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const files: WalkedFile[] = [];
+  const add = options.found ?? ((file: WalkedFile) => files.push(file));
   const limit = pLimit(WALK_CONCURRENCY);
   const fsCalls = io.metadata;
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
@@ -98,17 +101,17 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
     const below: Array<Promise<void>> = [];
     for (const entry of entries) {
       if (!isVisibleName(entry.name)) continue;
-      const childHost = dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`;
+      const hostOf = () => (dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`);
       const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
       // Only an entry whose type readdir did not give costs a wait (an lstat).
-      const kind = direntKind(entry) ?? (await entryKind(entry, childHost));
+      const kind = direntKind(entry) ?? (await entryKind(entry, hostOf()));
       if (kind === "file") {
-        if (!linksOnly && keep(childPath)) files.push({ path: childPath, host: childHost });
+        if (!linksOnly && keep(childPath)) add({ path: childPath, host: hostOf() });
       } else if (kind === "directory") {
-        if (descend(childPath)) below.push(visit(childHost, childPath));
+        if (descend(childPath)) below.push(visit(hostOf(), childPath));
       } else if (kind === "symlink" && linkedFile && keep(childPath)) {
-        const target = await linkedFile(childHost);
-        if (target !== null) files.push({ path: childPath, host: target });
+        const target = await linkedFile(hostOf());
+        if (target !== null) add({ path: childPath, host: target });
       }
     }
     await Promise.all(below);

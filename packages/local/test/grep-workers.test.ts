@@ -45,7 +45,7 @@ function job(hosts: string[], overrides: Partial<ScanJob> = {}): ScanJob {
 function reference(bytes: Buffer, limit = Number.POSITIVE_INFINITY): FileScan {
   const text = bytes.includes(0) ? null : decodeUtf8Strict(bytes);
   const found = text === null ? [] : grepText(text, "needle", limit);
-  return found.length === 0 ? null : { lines: found.map((m) => m.line), texts: found.map((m) => m.text) };
+  return found.length === 0 ? null : { lines: found.map((m) => m.line), text: found.map((m) => m.text).join("\n") };
 }
 
 const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8) } };
@@ -71,7 +71,7 @@ describe("scanFiles (the workers' search) equals the core matcher", () => {
     const scans = scanFiles(job(names.map((n) => join(root.dir, n))), deps);
     // An empty file may be one that reports no size (procfs): the caller reads it to its end.
     expect(scans).toEqual(names.map((n) => (n === "empty.txt" ? "retry" : reference(FILES[n] as Buffer))));
-    expect(scans[names.indexOf("crlf.txt")]).toEqual({ lines: [1, 3], texts: ["a needle\r", "needle b\r"] });
+    expect(scans[names.indexOf("crlf.txt")]).toEqual({ lines: [1, 3], text: "a needle\r\nneedle b\r" });
     expect(scans[names.indexOf("invalid-utf8.txt")]).toBeNull();
     expect(scans[names.indexOf("nul.txt")]).toBeNull();
   });
