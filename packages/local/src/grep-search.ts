@@ -2,7 +2,7 @@ import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText
 import { type Fault, fault } from "@deepfs/core/kit";
 import { grepWorkers } from "./grep-pool.js";
 import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
-import { BATCH_FILES, grepWhileWalking, matchesOf, scanJob, WORKERS_FROM } from "./grep-stream.js";
+import { BATCH_FILES, grepWhileFinding, matchesOf, scanJob, WORKERS_FROM } from "./grep-stream.js";
 import type { FileScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
@@ -55,12 +55,13 @@ export class GrepEngines {
   }
 
   /**
-   * The whole grep of the host directory `host` (virtual path `path`) when the built-in search
-   * runs and every match is wanted: walk and search at once ({@link grepWhileWalking}). Null when
-   * that does not apply (ripgrep, `maxCount`, threadpool-only I/O, an empty pattern or one with a
-   * lone surrogate, no workers): then {@link candidates} and {@link grepCandidates} answer.
+   * The whole grep of the host directory `host` (virtual path `path`) when every match is wanted:
+   * the files are searched as they are found ({@link grepWhileFinding}), from a walk or from
+   * ripgrep (and a walk for the links). Null when that does not apply (`maxCount`, threadpool-only
+   * I/O, an empty pattern or one with a lone surrogate, no workers, ripgrep failed): then
+   * {@link candidates} and {@link grepCandidates} answer.
    */
-  async whileWalking(
+  async whole(
     query: GrepQuery,
     host: string,
     path: string,
@@ -73,13 +74,25 @@ export class GrepEngines {
     if (query.maxCount !== Number.POSITIVE_INFINITY || io.syncMaxBytes === 0) return null;
     if (pattern.length === 0 || !pattern.isWellFormed()) return null;
     const useRipgrep = await this.useRipgrep();
-    if (useRipgrep !== false) return typeof useRipgrep === "boolean" ? null : useRipgrep;
+    if (typeof useRipgrep !== "boolean") return useRipgrep;
     const workers = grepWorkers();
     if (!workers) return null;
+    const find = useRipgrep
+      ? (found: (file: WalkedFile) => void) =>
+          Promise.all([
+            ripgrepCandidates(this.ripgrepPath, pattern, host, path, maxBytes, found),
+            walkFiles(host, path, { ...walk, linksOnly: true, found }),
+          ])
+      : (found: (file: WalkedFile) => void) => walkFiles(host, path, { ...walk, found });
     const scanner = new GrepFileScanner(pattern, maxBytes, root, io);
-    return grepWhileWalking(workers, host, path, walk, query, maxBytes, root, scanner, (files) =>
-      grepCandidates(files, query, maxBytes, root, io),
-    );
+    try {
+      return await grepWhileFinding(workers, find, query, maxBytes, root, scanner, (files) =>
+        grepCandidates(files, query, maxBytes, root, io),
+      );
+    } catch {
+      // ripgrep failed to run: the caller's search gives the same answer.
+      return null;
+    }
   }
 
   private async useRipgrep(): Promise<boolean | Fault> {

@@ -4,7 +4,7 @@ import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
 import type { FileScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
-import { type WalkedFile, type WalkOptions, walkFiles } from "./walk.js";
+import type { WalkedFile } from "./walk.js";
 
 type Workers = NonNullable<ReturnType<typeof grepWorkers>>;
 
@@ -47,17 +47,15 @@ export async function matchesOf(
 }
 
 /**
- * Walks the host directory `host` (virtual path `path`) and searches its files at once: each batch
- * of files goes to the workers as soon as the walk has found it, in whatever order the walk finds
- * them, and the files with matches are put in path order at the end (as `grepTexts` does). Every
+ * Finds the files to search (`find`: a walk, or ripgrep and a walk for the links) and searches
+ * them at once: each batch of files goes to the workers as soon as it is found, in whatever order,
+ * and the files with matches are put in path order at the end (as `grepTexts` does). Every
  * match is kept, so this is for a grep without `maxCount`; with one, files are searched in path
  * order and the search stops early instead. Fewer than {@link WORKERS_FROM} files go to `small`.
  */
-export async function grepWhileWalking(
+export async function grepWhileFinding(
   workers: Workers,
-  host: string,
-  path: string,
-  walk: WalkOptions,
+  find: (found: (file: WalkedFile) => void) => Promise<unknown>,
   query: GrepQuery,
   maxBytes: number,
   root: HostRoot,
@@ -79,7 +77,7 @@ export async function grepWhileWalking(
     batch.push(file);
     if (batch.length >= BATCH_FILES) send();
   };
-  await walkFiles(host, path, { ...walk, found });
+  await find(found);
   // A small tree is searched here: a worker round trip would cost more than the search.
   if (searched.length === 0 && batch.length < WORKERS_FROM) return small(batch);
   if (batch.length > 0) send();

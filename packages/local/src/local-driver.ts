@@ -248,7 +248,7 @@ export class LocalDriver implements Driver {
     else {
       const { io } = this.settings;
       const args = [located.host, searchRoot, maxGrepBytes, this.walkOptions()] as const;
-      const whole = await grep.whileWalking(query, ...args, this.root, io);
+      const whole = await grep.whole(query, ...args, this.root, io);
       if (whole) return whole;
       candidates = await grep.candidates(query.pattern, ...args);
     }

@@ -132,4 +132,20 @@ describe("the worker pool", () => {
       many.remove();
     }
   });
+
+  it("reads ripgrep's list as it streams: names split across chunks are whole (ripgrep engine = built-in)", async () => {
+    const many = tempRoot();
+    try {
+      // ~1,500 names of ~120 bytes: ripgrep's output spans several pipe chunks.
+      const long = "n".repeat(100);
+      fs.mkdirSync(join(many.dir, "é dir"));
+      for (let i = 0; i < 1500; i++) fs.writeFileSync(join(many.dir, "é dir", `${long}-${i}.txt`), `x\nneedle ${i}\n`);
+      const ripgrep = await new LocalBackend({ rootDir: many.dir, grepEngine: "ripgrep" }).grep("needle");
+      const builtin = await new LocalBackend({ rootDir: many.dir, grepEngine: "builtin" }).grep("needle");
+      expect(ripgrep.matches?.length).toBe(1500);
+      expect(ripgrep).toEqual(builtin);
+    } finally {
+      many.remove();
+    }
+  });
 });
