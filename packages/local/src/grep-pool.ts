@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { type FileScan, type ScanJob, scanFiles } from "./grep-worker.js";
+import { type BatchScan, type ScanJob, scanFiles } from "./grep-worker.js";
 
 /** Workers at most: the search is bound by system calls and memory copies, a few threads saturate them. */
 const MAX_WORKERS = 4;
@@ -20,12 +20,12 @@ parentPort.on("message", ({ id, job }) => {
   } catch {
     result = null;
   }
-  parentPort.postMessage({ id, result });
+  parentPort.postMessage({ id, result }, result ? [result.text.buffer] : []);
 });
 `;
 
 interface Pending {
-  resolve: (result: FileScan[] | null) => void;
+  resolve: (result: BatchScan | null) => void;
 }
 
 /**
@@ -50,7 +50,7 @@ class GrepWorkerPool {
     return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
   }
 
-  run(job: ScanJob): Promise<FileScan[] | null> {
+  run(job: ScanJob): Promise<BatchScan | null> {
     const slot = this.pick();
     if (!slot) return Promise.resolve(null);
     const id = this.nextId++;
@@ -86,7 +86,7 @@ class GrepWorkerPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
     const slot = { worker, busy: 0 };
-    worker.on("message", ({ id, result }: { id: number; result: FileScan[] | null }) => {
+    worker.on("message", ({ id, result }: { id: number; result: BatchScan | null }) => {
       const waiting = this.pending.get(id);
       this.pending.delete(id);
       waiting?.resolve(result);

@@ -2,8 +2,8 @@ import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText
 import { type Fault, fault } from "@deepfs/core/kit";
 import { grepWorkers } from "./grep-pool.js";
 import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
-import { BATCH_FILES, grepWhileFinding, matchesOf, scanJob, WORKERS_FROM } from "./grep-stream.js";
-import type { FileScan } from "./grep-worker.js";
+import { BATCH_FILES, batchMatches, grepWhileFinding, scanJob, WORKERS_FROM } from "./grep-stream.js";
+import type { BatchScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import type { GrepEngine } from "./options.js";
@@ -167,7 +167,7 @@ async function grepInWorkers(
   const job = scanJob(query, maxBytes, root);
   const batches: WalkedFile[][] = [];
   for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
-  const inFlight: Array<Promise<FileScan[] | null>> = [];
+  const inFlight: Array<Promise<BatchScan | null>> = [];
   let next = 0;
   const fill = () => {
     while (inFlight.length < workers.size * BATCHES_PER_WORKER && next < batches.length) {
@@ -178,14 +178,12 @@ async function grepInWorkers(
   const matches: GrepMatch[] = [];
   fill();
   for (const batch of batches) {
-    const scans = await (inFlight.shift() as Promise<FileScan[] | null>);
-    if (matches.length > query.maxCount) break;
+    const result = await (inFlight.shift() as Promise<BatchScan | null>);
+    const room = query.maxCount + 1 - matches.length;
+    if (room <= 0) break;
     fill();
-    for (let i = 0; i < batch.length && matches.length <= query.maxCount; i++) {
-      // A batch the workers could not search is read here, file by file.
-      const scan = scans ? (scans[i] as FileScan) : "retry";
-      const room = query.maxCount + 1 - matches.length;
-      for (const match of await matchesOf(batch[i] as WalkedFile, scan, query, scanner, room)) matches.push(match);
+    for (const hit of await batchMatches(batch, result, query, scanner, room)) {
+      for (const match of hit.matches) matches.push(match);
     }
   }
   return { matches };

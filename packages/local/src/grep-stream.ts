@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
 import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
-import type { FileScan } from "./grep-worker.js";
+import type { BatchScan, FileScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import type { WalkedFile } from "./walk.js";
 
@@ -24,26 +24,44 @@ export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot) {
   };
 }
 
-/** The matches of one file from its scan, at most `room`; a file to retry is read by `scanner`. */
-export async function matchesOf(
-  file: WalkedFile,
-  scan: FileScan,
+/**
+ * The matches of the files of one batch, from the workers' answer (null: every file is read by
+ * `scanner`, as is a file to retry), at most `room` in all; the files without any are left out.
+ */
+export async function batchMatches(
+  files: WalkedFile[],
+  result: BatchScan | null,
   query: GrepQuery,
   scanner: GrepFileScanner,
   room: number,
-): Promise<GrepMatch[]> {
-  if (scan === null) return [];
-  if (scan === "retry") {
-    const text = await scanner.scan(file.host);
-    return text === null ? [] : grepFileText(file.path, text, query.pattern, room);
+): Promise<Array<{ path: string; matches: GrepMatch[] }>> {
+  const out: Array<{ path: string; matches: GrepMatch[] }> = [];
+  // Every matching line of the batch, in order: one decode for the whole batch.
+  const texts =
+    result && result.text.length > 0
+      ? Buffer.from(result.text.buffer, result.text.byteOffset, result.text.length).toString("utf8").split("\n")
+      : [];
+  let next = 0;
+  for (let i = 0; i < files.length && room > 0; i++) {
+    const file = files[i] as WalkedFile;
+    const scan: FileScan = result ? (result.scans[i] as FileScan) : "retry";
+    let matches: GrepMatch[] = [];
+    if (scan === "retry") {
+      const text = await scanner.scan(file.host);
+      if (text !== null) matches = grepFileText(file.path, text, query.pattern, room);
+    } else if (scan !== null) {
+      const count = Math.min(scan.length, room);
+      for (let k = 0; k < count; k++) {
+        matches.push({ path: file.path, line: scan[k] as number, text: texts[next + k] as string });
+      }
+      next += scan.length;
+    }
+    if (matches.length > 0) {
+      out.push({ path: file.path, matches });
+      room -= matches.length;
+    }
   }
-  const texts = scan.lines.length === 1 ? [scan.text] : scan.text.split("\n");
-  const count = Math.min(scan.lines.length, room);
-  const matches: GrepMatch[] = [];
-  for (let k = 0; k < count; k++) {
-    matches.push({ path: file.path, line: scan.lines[k] as number, text: texts[k] as string });
-  }
-  return matches;
+  return out;
 }
 
 /**
@@ -63,13 +81,13 @@ export async function grepWhileFinding(
   small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] }>,
 ): Promise<{ matches: GrepMatch[] }> {
   const job = scanJob(query, maxBytes, root);
-  const searched: Array<Promise<{ batch: WalkedFile[]; scans: FileScan[] | null }>> = [];
+  const searched: Array<Promise<{ batch: WalkedFile[]; result: BatchScan | null }>> = [];
   let batch: WalkedFile[] = [];
   const send = () => {
     const files = batch;
     batch = [];
     searched.push(
-      workers.run({ ...job, hosts: files.map((file) => file.host) }).then((scans) => ({ batch: files, scans })),
+      workers.run({ ...job, hosts: files.map((file) => file.host) }).then((result) => ({ batch: files, result })),
     );
   };
   const found = (file: WalkedFile) => {
@@ -82,13 +100,8 @@ export async function grepWhileFinding(
   if (searched.length === 0 && batch.length < WORKERS_FROM) return small(batch);
   if (batch.length > 0) send();
   const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
-  for (const { batch: files, scans } of await Promise.all(searched)) {
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i] as WalkedFile;
-      // A batch the workers could not search is read here, file by file.
-      const matches = await matchesOf(file, scans ? (scans[i] as FileScan) : "retry", query, scanner, Infinity);
-      if (matches.length > 0) hits.push({ path: file.path, matches });
-    }
+  for (const { batch: files, result } of await Promise.all(searched)) {
+    for (const hit of await batchMatches(files, result, query, scanner, Number.POSITIVE_INFINITY)) hits.push(hit);
   }
   hits.sort((a, b) => comparePaths(a.path, b.path));
   return { matches: hits.flatMap((hit) => hit.matches) };

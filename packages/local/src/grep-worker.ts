@@ -18,17 +18,26 @@ export interface ScanJob {
 /**
  * What {@link scanFiles} says of each file: skipped (`null`: gone, not a regular file, outside the
  * root, too large, binary, not UTF-8, or no match), `"retry"` (a transient open error, or a file
- * that reports no size: the caller reads it another way), or its matching lines: their 1-based
- * numbers, and their texts joined by `\n` (a line never holds one), decoded at once.
+ * that reports no size: the caller reads it another way), or the 1-based numbers of its matching
+ * lines, whose texts are the next ones of the batch's `text`.
  */
-export type FileScan = null | "retry" | { lines: number[]; text: string };
+export type FileScan = null | "retry" | number[];
+
+/**
+ * The answer for one batch: a scan per file, and the texts of every matching line of the batch in
+ * order, as UTF-8 joined by `\n` (a line never holds one), in a buffer of its own (transferable).
+ */
+export interface BatchScan {
+  scans: FileScan[];
+  text: Uint8Array;
+}
 
 /** What {@link scanFiles} needs, passed in so that its source runs alone in a worker. */
 export interface ScanDeps {
   fs: Pick<typeof fsModule, "openSync" | "closeSync" | "fstatSync" | "readSync" | "readlinkSync">;
   isUtf8: (bytes: Uint8Array) => boolean;
-  /** A reusable read buffer, replaced when a larger file comes. */
-  state: { scratch: Buffer };
+  /** Reusable buffers (a file's bytes, the batch's texts), replaced when too small. */
+  state: { scratch: Buffer; texts?: Buffer };
 }
 
 /**
@@ -44,10 +53,12 @@ export interface ScanDeps {
  * a worker thread. It must stay self-contained (its source is the worker's code): no reference to
  * anything outside its parameters and the globals of a Node worker.
  */
-export function scanFiles(job: ScanJob, deps: ScanDeps): FileScan[] {
+export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
   const { fs, isUtf8, state } = deps;
   const { needle, rootBase } = job;
   const out: FileScan[] = [];
+  let texts = state.texts ?? Buffer.allocUnsafeSlow(64 * 1024);
+  let used = 0;
   const inside = (real: string) => rootBase === "/" || real === rootBase || real.startsWith(`${rootBase}/`);
   for (const host of job.hosts) {
     let fd: number;
@@ -91,9 +102,6 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): FileScan[] {
       continue;
     }
     const lines: number[] = [];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let size = 0;
     let line = 1;
     let counted = 0;
     while (hit !== -1) {
@@ -106,24 +114,25 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): FileScan[] {
       const newline = bytes.indexOf(10, hit + needle.length);
       const end = newline === -1 ? bytes.length : newline;
       lines.push(line);
-      starts.push(counted);
-      ends.push(end);
-      size += end - counted + 1;
+      // The line and a separator go to the batch's texts.
+      if (texts.length < used + end - counted + 1) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(texts.length * 2, used + end - counted + 1));
+        texts.copy(grown, 0, 0, used);
+        texts = grown;
+      }
+      if (used > 0) texts[used++] = 10;
+      used += bytes.copy(texts, used, counted, end);
       if (lines.length >= job.limit || newline === -1) break;
       line++;
       counted = newline + 1;
       hit = bytes.indexOf(needle, counted);
     }
-    let joined: Buffer = bytes.subarray(starts[0], ends[0]);
-    if (lines.length > 1) {
-      joined = Buffer.allocUnsafe(size - 1);
-      let at = 0;
-      for (let k = 0; k < lines.length; k++) {
-        if (k > 0) joined[at++] = 10;
-        at += bytes.copy(joined, at, starts[k], ends[k]);
-      }
-    }
-    out.push({ lines, text: joined.toString("utf8") });
+    out.push(lines);
   }
-  return out;
+  // Kept for the next batch unless a batch of long lines made it large.
+  state.texts = texts.length <= 16 * 1024 * 1024 ? texts : undefined;
+  // A copy in a buffer of its own, which the worker can hand over without copying again.
+  const text = new Uint8Array(used);
+  text.set(texts.subarray(0, used));
+  return { scans: out, text };
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { decodeUtf8Strict, grepText } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grepWorkers } from "../src/grep-pool.js";
-import { type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
+import { type BatchScan, type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
 
@@ -41,14 +41,31 @@ function job(hosts: string[], overrides: Partial<ScanJob> = {}): ScanJob {
   };
 }
 
-/** What the core matcher gives for a file, in the shape of a scan. */
-function reference(bytes: Buffer, limit = Number.POSITIVE_INFINITY): FileScan {
+type PerFile = null | "retry" | { lines: number[]; texts: string[] };
+
+/** What the core matcher gives for a file. */
+function reference(bytes: Buffer, limit = Number.POSITIVE_INFINITY): PerFile {
   const text = bytes.includes(0) ? null : decodeUtf8Strict(bytes);
   const found = text === null ? [] : grepText(text, "needle", limit);
-  return found.length === 0 ? null : { lines: found.map((m) => m.line), text: found.map((m) => m.text).join("\n") };
+  return found.length === 0 ? null : { lines: found.map((m) => m.line), texts: found.map((m) => m.text) };
 }
 
-const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8) } };
+/** A batch's answer per file: the lines' texts taken in order from the batch's joined texts. */
+function perFile(batch: BatchScan | null | undefined): PerFile[] {
+  if (!batch) throw new Error("no answer");
+  const texts = batch.text.length > 0 ? Buffer.from(batch.text).toString("utf8").split("\n") : [];
+  let next = 0;
+  return batch.scans.map((scan: FileScan) => {
+    if (scan === null || scan === "retry") return scan;
+    const mine = texts.slice(next, next + scan.length);
+    next += scan.length;
+    return { lines: scan, texts: mine };
+  });
+}
+
+// Buffers far too small at first: they are grown on the way.
+const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8), texts: Buffer.alloc(4) } };
+const scan = (j: ScanJob) => perFile(scanFiles(j, deps));
 
 beforeAll(() => {
   for (const [name, bytes] of Object.entries(FILES)) fs.writeFileSync(join(root.dir, name), bytes);
@@ -67,34 +84,33 @@ describe("scanFiles (the workers' search) equals the core matcher", () => {
   const names = Object.keys(FILES);
 
   it("on CRLF, no final newline, many lines, Unicode, BOM, invalid UTF-8, NUL and empty files", () => {
-    // The 8-byte scratch buffer is grown on the way: every file is larger than the last one read.
-    const scans = scanFiles(job(names.map((n) => join(root.dir, n))), deps);
+    const scans = scan(job(names.map((n) => join(root.dir, n))));
     // An empty file may be one that reports no size (procfs): the caller reads it to its end.
     expect(scans).toEqual(names.map((n) => (n === "empty.txt" ? "retry" : reference(FILES[n] as Buffer))));
-    expect(scans[names.indexOf("crlf.txt")]).toEqual({ lines: [1, 3], text: "a needle\r\nneedle b\r" });
+    expect(scans[names.indexOf("crlf.txt")]).toEqual({ lines: [1, 3], texts: ["a needle\r", "needle b\r"] });
     expect(scans[names.indexOf("invalid-utf8.txt")]).toBeNull();
     expect(scans[names.indexOf("nul.txt")]).toBeNull();
   });
 
   it("keeps at most `limit` matches per file", () => {
     const host = join(root.dir, "many-lines.txt");
-    expect(scanFiles(job([host], { limit: 3 }), deps)).toEqual([reference(FILES["many-lines.txt"] as Buffer, 3)]);
+    expect(scan(job([host], { limit: 3 }))).toEqual([reference(FILES["many-lines.txt"] as Buffer, 3)]);
   });
 
   it("skips files over maxBytes", () => {
-    expect(scanFiles(job([join(root.dir, "many-lines.txt")], { maxBytes: 100 }), deps)).toEqual([null]);
+    expect(scan(job([join(root.dir, "many-lines.txt")], { maxBytes: 100 }))).toEqual([null]);
   });
 
   it("never follows a final symlink, and never reads outside the root", () => {
     const hosts = ["link-out.txt", "link-in.txt"].map((n) => join(root.dir, n));
-    expect(scanFiles(job(hosts), deps)).toEqual([null, null]);
+    expect(scan(job(hosts))).toEqual([null, null]);
     // The same file, opened where the root does not hold it.
-    expect(scanFiles(job([join(outside.dir, "secret.txt")]), deps)).toEqual([null]);
+    expect(scan(job([join(outside.dir, "secret.txt")]))).toEqual([null]);
   });
 
   it("skips directories, FIFOs and missing files; empty files go to the caller's own read", () => {
     const hosts = ["dir", "fifo", "missing.txt", "empty.txt"].map((n) => join(root.dir, n));
-    expect(scanFiles(job(hosts), deps)).toEqual([null, null, null, "retry"]);
+    expect(scan(job(hosts))).toEqual([null, null, null, "retry"]);
   });
 });
 
@@ -103,8 +119,12 @@ describe("the worker pool", () => {
     const pool = grepWorkers();
     expect(pool).toBeDefined();
     const names = Object.keys(FILES);
-    const scans = await pool?.run(job(names.map((n) => join(root.dir, n))));
-    expect(scans).toEqual(scanFiles(job(names.map((n) => join(root.dir, n))), deps));
+    const answer = await pool?.run(job(names.map((n) => join(root.dir, n))));
+    expect(perFile(answer)).toEqual(scan(job(names.map((n) => join(root.dir, n)))));
+    expect(perFile(answer)[names.indexOf("unicode.txt")]).toEqual({
+      lines: [1, 2],
+      texts: ["é needle 日本", "😀 needle"],
+    });
     expect(pool?.started).toBeGreaterThan(0);
   });
 
