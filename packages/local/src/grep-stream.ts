@@ -81,13 +81,16 @@ export async function grepWhileFinding(
   small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] }>,
 ): Promise<{ matches: GrepMatch[] }> {
   const job = scanJob(query, maxBytes, root);
-  const searched: Array<Promise<{ batch: WalkedFile[]; result: BatchScan | null }>> = [];
+  // Each batch's matches are made as soon as its answer comes, while the workers search the next.
+  const searched: Array<Promise<Array<{ path: string; matches: GrepMatch[] }>>> = [];
   let batch: WalkedFile[] = [];
   const send = () => {
     const files = batch;
     batch = [];
     searched.push(
-      workers.run({ ...job, hosts: files.map((file) => file.host) }).then((result) => ({ batch: files, result })),
+      workers
+        .run({ ...job, hosts: files.map((file) => file.host) })
+        .then((result) => batchMatches(files, result, query, scanner, Number.POSITIVE_INFINITY)),
     );
   };
   const found = (file: WalkedFile) => {
@@ -100,9 +103,7 @@ export async function grepWhileFinding(
   if (searched.length === 0 && batch.length < WORKERS_FROM) return small(batch);
   if (batch.length > 0) send();
   const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
-  for (const { batch: files, result } of await Promise.all(searched)) {
-    for (const hit of await batchMatches(files, result, query, scanner, Number.POSITIVE_INFINITY)) hits.push(hit);
-  }
+  for (const batchHits of await Promise.all(searched)) for (const hit of batchHits) hits.push(hit);
   hits.sort((a, b) => comparePaths(a.path, b.path));
   return { matches: hits.flatMap((hit) => hit.matches) };
 }
