@@ -51,8 +51,8 @@ async function ourGrep(backend: LocalBackend, needle: string): Promise<number> {
   return result.matches?.length ?? 0;
 }
 
-function peerGlob(root: string): Promise<string[]> {
-  return fastGlob(GLOB, { cwd: root, onlyFiles: true, followSymbolicLinks: false, dot: true });
+function peerGlob(root: string, stats = false): Promise<unknown[]> {
+  return fastGlob(GLOB, { cwd: root, onlyFiles: true, followSymbolicLinks: false, dot: true, stats });
 }
 
 /** The real-tree rows of the `local` group; rows that cannot run say why. */
@@ -110,6 +110,17 @@ export async function realTreeRows(ctx: BenchContext): Promise<Row[]> {
         ctx.timing,
         { run: ourGlob },
         { run: async () => expectCount("fast-glob", (await peerGlob(root)).length, expectedTs) },
+      ),
+    ),
+  );
+  // The same with fast-glob's `stats: true` (an lstat per match), what ours answers: context, no goal.
+  rows.push(
+    compare(
+      { group: GROUP, measure, peer: "fast-glob 3 with `stats: true` (size and time, as ours)", maxRatio: null },
+      await timePair(
+        ctx.timing,
+        { run: ourGlob },
+        { run: async () => expectCount("fast-glob", (await peerGlob(root, true)).length, expectedTs) },
       ),
     ),
   );

@@ -107,6 +107,22 @@ function splitSegments(pattern: string): string[] {
  * segments by dynamic programming over segments.
  */
 export function compileParsedGlob(glob: ParsedGlob): (relativePath: string) => boolean {
+  // Every alternative `**/x` (the common `**/*.ts`): only the last name counts, and the path is
+  // not split. The general run below gives the same answer.
+  const lastNameTests = glob.alternatives.map((segments) =>
+    segments.length === 2 && segments[0]?.globstar && !segments[1]?.globstar ? nameTest(segments[1] as Segment) : null,
+  );
+  if (lastNameTests.every((test) => test !== null)) {
+    return (path) => {
+      const names = [path.slice(path.lastIndexOf("/") + 1)];
+      let chars: string[] | undefined;
+      const charsOf = () => {
+        chars ??= [...(names[0] as string)];
+        return chars;
+      };
+      return lastNameTests.some((test) => (test as NameTest)(names, 0, charsOf));
+    };
+  }
   const alternatives = glob.alternatives.map(compileAlternative);
   return (path) => {
     const names = path.split("/");
