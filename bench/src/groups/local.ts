@@ -1,6 +1,7 @@
 /**
  * LocalBackend against deepagents' FilesystemBackend (virtual mode) on the same kind of tree, and
- * LocalBackend's grep against `rg` run directly on that tree.
+ * LocalBackend's grep against `rg` run directly on that tree; then the real-tree rows
+ * (`local-real.ts`: the repository's node_modules/.pnpm against `rg` and fast-glob).
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,6 +20,7 @@ import {
 } from "../corpus.js";
 import { writeTree } from "../fs-corpus.js";
 import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { realTreeRows } from "./local-real.js";
 
 const GROUP = "LocalBackend";
 const PEER = "deepagents FilesystemBackend";
@@ -173,6 +175,7 @@ export const localGroup: BenchGroup = {
       rows.push(unavailable(GROUP, "grep needle", "`rg -F -n`", "<= 1.5x", `rg: ${(error as Error).message}`));
     }
     await rm(base, { recursive: true, force: true });
+    rows.push(...(await realTreeRows(ctx)));
     return rows;
   },
 };

@@ -1,5 +1,5 @@
 import { expandGlobBraces } from "./glob-braces.js";
-import { parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
+import { type GlobToken, parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
 import { matchGroupedTokens, matchTokens } from "./glob-simulate.js";
 
 /** Longest accepted glob pattern, in characters (the longest path). */
@@ -107,6 +107,22 @@ function splitSegments(pattern: string): string[] {
  * segments by dynamic programming over segments.
  */
 export function compileParsedGlob(glob: ParsedGlob): (relativePath: string) => boolean {
+  // Every alternative `**/x` (the common `**/*.ts`): only the last name counts, and the path is
+  // not split. The general run below gives the same answer.
+  const lastNameTests = glob.alternatives.map((segments) =>
+    segments.length === 2 && segments[0]?.globstar && !segments[1]?.globstar ? nameTest(segments[1] as Segment) : null,
+  );
+  if (lastNameTests.every((test) => test !== null)) {
+    return (path) => {
+      const names = [path.slice(path.lastIndexOf("/") + 1)];
+      let chars: string[] | undefined;
+      const charsOf = () => {
+        chars ??= [...(names[0] as string)];
+        return chars;
+      };
+      return lastNameTests.some((test) => (test as NameTest)(names, 0, charsOf));
+    };
+  }
   const alternatives = glob.alternatives.map(compileAlternative);
   return (path) => {
     const names = path.split("/");
@@ -130,6 +146,11 @@ type NameTest = (names: string[], j: number, charsOf: (j: number) => string[]) =
 function compileAlternative(segments: Segment[]): (names: string[], charsOf: (j: number) => string[]) => boolean {
   const last = segments.length - 1;
   const tests = segments.map((segment) => (segment.globstar ? null : nameTest(segment)));
+  const lastTest = tests[1];
+  // `**/x`: any number of names, then one that passes x's test; the general run below gives the same.
+  if (tests.length === 2 && tests[0] === null && lastTest) {
+    return (names, charsOf) => lastTest(names, names.length - 1, charsOf);
+  }
   return (names, charsOf) => {
     // reachable[j]: the segments seen so far can consume exactly names[0..j).
     let reachable = new Uint8Array(names.length + 1);
@@ -159,6 +180,18 @@ function compileAlternative(segments: Segment[]): (names: string[], charsOf: (j:
 function nameTest(segment: Segment): NameTest {
   const { literal, tokens } = segment;
   if (literal !== undefined) return (names, j) => names[j] === literal;
+  // `*suffix` and `prefix*` (the common `*.ts`): a star absorbs whole code points, so on well-formed
+  // names this is a plain string test, without splitting the name.
+  const fixed = (part: GlobToken[]) => part.every((t) => t.kind === "char" && t.char !== undefined);
+  const chars = (part: GlobToken[]) => part.map((t) => (t as { char: string }).char).join("");
+  if (tokens.length > 1 && tokens[0]?.kind === "star" && fixed(tokens.slice(1))) {
+    const suffix = chars(tokens.slice(1));
+    return (names, j) => (names[j] as string).endsWith(suffix);
+  }
+  if (tokens.length > 1 && tokens[tokens.length - 1]?.kind === "star" && fixed(tokens.slice(0, -1))) {
+    const prefix = chars(tokens.slice(0, -1));
+    return (names, j) => (names[j] as string).startsWith(prefix);
+  }
   if (tokens.some((token) => token.kind === "group")) return (_, j, charsOf) => matchGroupedTokens(tokens, charsOf(j));
   return (_, j, charsOf) => matchTokens(tokens, charsOf(j));
 }

@@ -55,7 +55,10 @@ export function parseGrepArgs(
 
 /** Sorts matches by path, then line, in place. */
 export function sortGrepMatches(matches: GrepMatch[]): GrepMatch[] {
-  return matches.sort((a, b) => comparePaths(a.path, b.path) || a.line - b.line);
+  // Matches of one file share its path string: equal paths compare without a scan.
+  return matches.sort((a, b) =>
+    a.path === b.path ? a.line - b.line : comparePaths(a.path, b.path) || a.line - b.line,
+  );
 }
 
 /**

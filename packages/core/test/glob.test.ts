@@ -21,6 +21,34 @@ const TREE = [
 const select = (pattern: string, dir = "/") => TREE.filter(createGlobMatcher(pattern, dir));
 
 describe("createGlobMatcher", () => {
+  it("matches `*suffix`, `prefix*` and `**/x` (string fast paths) as the general matcher does", () => {
+    // The same names through patterns that take the general path (a class, a `?`, an extra segment).
+    const names = [
+      "/.ts",
+      "/a.ts",
+      "/a.tsx",
+      "/😀.ts",
+      "/x/😀😀.ts",
+      "/ts",
+      "/a.ts/b",
+      "/d/e/f.ts",
+      "/pre",
+      "/prefix.md",
+    ];
+    const pairs: Array<[string, string]> = [
+      ["*.ts", "*.t[s]"],
+      ["**/*.ts", "**/*.t[s]"],
+      ["pre*", "pr[e]*"],
+      ["**/pre*", "**/pr[e]*"],
+      ["*😀.ts", "*😀.t[s]"],
+      ["**/😀*", "**/[😀]*"],
+    ];
+    for (const [fast, general] of pairs) {
+      expect(names.filter(createGlobMatcher(fast)), fast).toEqual(names.filter(createGlobMatcher(general)));
+    }
+    expect(names.filter(createGlobMatcher("**/*.ts"))).toEqual(["/.ts", "/a.ts", "/😀.ts", "/x/😀😀.ts", "/d/e/f.ts"]);
+  });
+
   it.each([
     ["*.py", "/", ["/a.py"]],
     ["**/*.py", "/", ["/a.py", "/src/a.py"]],

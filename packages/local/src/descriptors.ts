@@ -1,4 +1,4 @@
-import { constants, existsSync } from "node:fs";
+import { constants, existsSync, readlinkSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
 import { errnoCode, OUTSIDE_ROOT, retrying } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
@@ -37,6 +37,16 @@ export async function isOpenInside(fd: number, openedAs: string, root: HostRoot,
   if (!root.contains(real)) return false;
   const [now, open] = [await fs.lstat(real), await fs.fstat(fd)];
   return now !== null && now.dev === open.dev && now.ino === open.ino;
+}
+
+/**
+ * {@link isOpenInside} with one blocking call, where procfs answers it; undefined elsewhere (the
+ * caller then makes the asynchronous check).
+ */
+export function isOpenInsideSync(fd: number, root: HostRoot): boolean | undefined {
+  if (root.unbounded) return true;
+  if (!HAS_PROC_FD) return undefined;
+  return root.contains(readlinkSync(`${PROC_FD}/${fd}`));
 }
 
 /** A directory held open: `path` reaches it for path-based calls; `close` releases it. */

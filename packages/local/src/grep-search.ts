@@ -1,47 +1,19 @@
-import {
-  comparePaths,
-  decodeUtf8Strict,
-  type GrepMatch,
-  type GrepQuery,
-  getMimeType,
-  grepFileText,
-  isTextMimeType,
-} from "@deepfs/core";
+import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
 import { type Fault, fault } from "@deepfs/core/kit";
-import { readRegularFile } from "./file-io.js";
+import { grepWorkers } from "./grep-pool.js";
+import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
+import { BATCH_FILES, batchMatches, grepWhileFinding, scanJob, WORKERS_FROM } from "./grep-stream.js";
+import type { BatchScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
-import { IoMode } from "./io-mode.js";
+import type { IoMode } from "./io-mode.js";
 import type { GrepEngine } from "./options.js";
 import { ripgrepAvailable, ripgrepCandidates } from "./ripgrep.js";
 import { type WalkedFile, type WalkOptions, walkFiles } from "./walk.js";
 
 /** Files read ahead of the one being searched: bounded parallel reads, results consumed in path order. */
 const READ_AHEAD = 32;
-
-/**
- * The searchable text of a file under the core rule, or null when grep must skip it: not a regular
- * file, over the size limit, containing NUL, or not valid UTF-8. `needle` (the pattern's UTF-8
- * bytes, when non-empty) lets files without it be skipped before decoding: UTF-8 is
- * self-synchronising, so byte containment equals string containment for valid text.
- */
-async function searchableText(
-  host: string,
-  maxBytes: number,
-  needle: Buffer | null,
-  root: HostRoot,
-): Promise<string | null> {
-  try {
-    // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
-    const read = await readRegularFile(host, maxBytes, IoMode.threadpool, root);
-    if (read.kind !== "file") return null;
-    if (needle && read.bytes.indexOf(needle) === -1) return null;
-    if (read.bytes.indexOf(0) !== -1) return null;
-    return decodeUtf8Strict(read.bytes);
-  } catch {
-    // Vanished, unreadable, swapped for a symlink or moved outside the root since the listing: not searchable.
-    return null;
-  }
-}
+/** Worker messages in flight per worker. */
+const BATCHES_PER_WORKER = 2;
 
 /**
  * How grep finds the files below a directory that may hold the pattern: ripgrep (a superset: it
@@ -82,6 +54,47 @@ export class GrepEngines {
     }
   }
 
+  /**
+   * The whole grep of the host directory `host` (virtual path `path`) when every match is wanted:
+   * the files are searched as they are found ({@link grepWhileFinding}), from a walk or from
+   * ripgrep (and a walk for the links). Null when that does not apply (`maxCount`, threadpool-only
+   * I/O, an empty pattern or one with a lone surrogate, no workers, ripgrep failed): then
+   * {@link candidates} and {@link grepCandidates} answer.
+   */
+  async whole(
+    query: GrepQuery,
+    host: string,
+    path: string,
+    maxBytes: number,
+    walk: WalkOptions,
+    root: HostRoot,
+    io: IoMode,
+  ): Promise<{ matches: GrepMatch[] } | Fault | null> {
+    const { pattern } = query;
+    if (query.maxCount !== Number.POSITIVE_INFINITY || io.syncMaxBytes === 0) return null;
+    if (pattern.length === 0 || !pattern.isWellFormed()) return null;
+    const useRipgrep = await this.useRipgrep();
+    if (typeof useRipgrep !== "boolean") return useRipgrep;
+    const workers = grepWorkers();
+    if (!workers) return null;
+    const find = useRipgrep
+      ? (found: (file: WalkedFile) => void) =>
+          Promise.all([
+            ripgrepCandidates(this.ripgrepPath, pattern, host, path, maxBytes, found),
+            walkFiles(host, path, { ...walk, linksOnly: true, found }),
+          ])
+      : (found: (file: WalkedFile) => void) => walkFiles(host, path, { ...walk, found });
+    const scanner = new GrepFileScanner(pattern, maxBytes, root, io);
+    try {
+      return await grepWhileFinding(workers, find, query, maxBytes, root, scanner, (files) =>
+        grepCandidates(files, query, maxBytes, root, io),
+      );
+    } catch {
+      // ripgrep failed to run: the caller's search gives the same answer.
+      return null;
+    }
+  }
+
   private async useRipgrep(): Promise<boolean | Fault> {
     if (this.engine === "builtin") return false;
     this.ripgrepCheck ??= ripgrepAvailable(this.ripgrepPath);
@@ -105,26 +118,73 @@ export async function grepCandidates(
   query: GrepQuery,
   maxBytes: number,
   root: HostRoot,
+  io: IoMode,
 ): Promise<{ matches: GrepMatch[] }> {
   const candidates = files
     .filter((file) => query.accepts(file.path) && isTextMimeType(getMimeType(file.path)))
     .sort((a, b) => comparePaths(a.path, b.path));
-  const needle = query.pattern.length > 0 ? Buffer.from(query.pattern, "utf8") : null;
+  const scanner = new GrepFileScanner(query.pattern, maxBytes, root, io);
+  const workers = io.syncMaxBytes > 0 && candidates.length >= WORKERS_FROM ? grepWorkers() : undefined;
+  if (workers && query.pattern.length > 0 && query.pattern.isWellFormed()) {
+    return grepInWorkers(workers, candidates, query, maxBytes, root, scanner);
+  }
   const matches: GrepMatch[] = [];
-  const pending: Array<Promise<string | null>> = [];
+  const pending: ScanResult[] = [];
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < candidates.length) {
-      pending.push(searchableText((candidates[next++] as WalkedFile).host, maxBytes, needle, root));
+      pending.push(scanner.scan((candidates[next++] as WalkedFile).host));
     }
   };
   fill();
   for (const file of candidates) {
-    const text = await (pending.shift() as Promise<string | null>);
+    const text = await (pending.shift() as ScanResult);
+    const room = query.maxCount + 1 - matches.length;
+    if (room <= 0) break;
+    // Blocking reads give the event loop a turn every ~10 ms.
+    const turn = io.pace();
+    if (turn) await turn;
+    fill();
+    if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
+  }
+  return { matches };
+}
+
+/**
+ * {@link grepCandidates} through the worker pool: batches of files in path order, a few in flight
+ * per worker, consumed in order, no new batch once `maxCount + 1` matches are known. A file whose
+ * open failed transiently is read by `scanner` (with retries); a batch the pool could not search
+ * is searched by `scanner` too.
+ */
+async function grepInWorkers(
+  workers: NonNullable<ReturnType<typeof grepWorkers>>,
+  candidates: WalkedFile[],
+  query: GrepQuery,
+  maxBytes: number,
+  root: HostRoot,
+  scanner: GrepFileScanner,
+): Promise<{ matches: GrepMatch[] }> {
+  const job = scanJob(query, maxBytes, root);
+  const batches: WalkedFile[][] = [];
+  for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
+  const inFlight: Array<Promise<BatchScan | null>> = [];
+  let next = 0;
+  const fill = () => {
+    while (inFlight.length < workers.size * BATCHES_PER_WORKER && next < batches.length) {
+      const batch = batches[next++] as WalkedFile[];
+      inFlight.push(workers.run({ ...job, hosts: batch.map((file) => file.host) }));
+    }
+  };
+  const matches: GrepMatch[] = [];
+  fill();
+  for (const batch of batches) {
+    const result = await (inFlight.shift() as Promise<BatchScan | null>);
     const room = query.maxCount + 1 - matches.length;
     if (room <= 0) break;
     fill();
-    if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
+    for (const hit of await batchMatches(batch, result, query, scanner, room)) {
+      for (const match of hit.matches) matches.push(match);
+    }
   }
   return { matches };
 }

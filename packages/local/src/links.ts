@@ -1,6 +1,7 @@
-import { readlink, realpath, stat } from "node:fs/promises";
+import { readlink, realpath } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { errnoCode } from "./errors.js";
+import { type FsCalls, threadpoolFs } from "./fs-calls.js";
 import type { HostRoot } from "./host-root.js";
 
 /**
@@ -51,11 +52,16 @@ export async function resolveHostPath(host: string): Promise<string> {
  * directories are listed by `ls` and followed by a path through them, but never descended into by
  * `glob` or `grep` (deepagents does the same), which keeps walks free of loops.
  */
-export async function linkedRegularFile(host: string, root: HostRoot): Promise<string | null> {
+export async function linkedRegularFile(
+  host: string,
+  root: HostRoot,
+  fs: FsCalls = threadpoolFs,
+): Promise<string | null> {
   try {
-    const real = await realpath(host);
+    const real = await fs.realpath(host);
     if (!root.contains(real)) return null;
-    return (await stat(real)).isFile() ? real : null;
+    // A real path has no symlink in it: lstat of it is the stat of what the link points to.
+    return (await fs.lstat(real))?.isFile() ? real : null;
   } catch {
     return null;
   }

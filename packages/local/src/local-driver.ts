@@ -245,17 +245,23 @@ export class LocalDriver implements Driver {
     let candidates: Awaited<ReturnType<GrepEngines["candidates"]>>;
     if (located.stats.isFile()) candidates = [{ path: searchRoot, host: located.host }];
     else if (!located.stats.isDirectory()) return { matches: [] };
-    else candidates = await grep.candidates(query.pattern, located.host, searchRoot, maxGrepBytes, this.walkOptions());
+    else {
+      const { io } = this.settings;
+      const args = [located.host, searchRoot, maxGrepBytes, this.walkOptions()] as const;
+      const whole = await grep.whole(query, ...args, this.root, io);
+      if (whole) return whole;
+      candidates = await grep.candidates(query.pattern, ...args);
+    }
     if (isFault(candidates)) return candidates;
-    return grepCandidates(candidates, query, maxGrepBytes, this.root);
+    return grepCandidates(candidates, query, maxGrepBytes, this.root, this.settings.io);
   }
 
   private async *filesBelow(searchRoot: string, dir: string, keep: (path: string) => boolean) {
     const located = await this.locateSearchRoot(searchRoot, dir);
     if (isFault(located)) throw new FaultError(located);
     if (!located.stats?.isDirectory()) return;
-    const found = await walkFiles(located.host, searchRoot, this.walkOptions());
-    yield* await fileEntries(found.filter((file) => keep(file.path)));
+    const found = await walkFiles(located.host, searchRoot, { ...this.walkOptions(), keep });
+    yield* await fileEntries(found, this.settings.io);
   }
 
   /**
@@ -273,7 +279,8 @@ export class LocalDriver implements Driver {
 
   /** How glob and grep walk: symlinks to regular files inside the root count as files (see {@link linkedRegularFile}). */
   private walkOptions(): WalkOptions {
-    return { linkedFile: (host) => linkedRegularFile(host, this.root), io: this.settings.io };
+    const { io } = this.settings;
+    return { linkedFile: (host) => linkedRegularFile(host, this.root, io.metadata), io };
   }
 
   private async load(host: string, maxBytes: number, io: IoMode): Promise<Loaded | Fault> {

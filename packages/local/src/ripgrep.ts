@@ -21,6 +21,7 @@ export function ripgrepCandidates(
   host: string,
   path: string,
   maxBytes: number,
+  found?: (file: WalkedFile) => void,
 ): Promise<WalkedFile[]> {
   const args = [
     "--files-with-matches",
@@ -40,8 +41,20 @@ export function ripgrepCandidates(
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(executable, args, { stdio: ["ignore", "pipe", "ignore"] });
-    const chunks: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const files: WalkedFile[] = [];
+    const add = found ?? ((file: WalkedFile) => files.push(file));
+    // Names end with NUL; a chunk may end inside one, whose bytes wait for the next chunk.
+    let rest: Buffer = Buffer.alloc(0);
+    child.stdout.on("data", (chunk: Buffer) => {
+      const bytes = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      let start = 0;
+      for (let end = bytes.indexOf(0); end !== -1; end = bytes.indexOf(0, start)) {
+        const file = fileOf(bytes.toString("utf8", start, end), host, path);
+        if (file) add(file);
+        start = end + 1;
+      }
+      rest = bytes.subarray(start);
+    });
     child.on("error", reject);
     child.on("close", (code) => {
       // 0: matches, 1: none, 2: some files could not be read (the rest is still reported).
@@ -49,14 +62,15 @@ export function ripgrepCandidates(
         reject(Object.assign(new Error(`ripgrep exited with ${code}`), { code: "ERIPGREP" }));
         return;
       }
-      const files: WalkedFile[] = [];
-      for (const found of Buffer.concat(chunks).toString("utf8").split("\0")) {
-        if (found === "" || !(found === host || found.startsWith(host === "/" ? "/" : `${host}/`))) continue;
-        const rel = found.slice(host === "/" ? 1 : host.length + 1);
-        if (rel.split("/").some((name) => !isVisibleName(name))) continue;
-        files.push({ host: found, path: rel === "" ? path : path === "/" ? `/${rel}` : `${path}/${rel}` });
-      }
       resolve(files);
     });
   });
+}
+
+/** The file ripgrep named `found` (a host path below `host`), or null when no virtual path shows it. */
+function fileOf(found: string, host: string, path: string): WalkedFile | null {
+  if (found === "" || !(found === host || found.startsWith(host === "/" ? "/" : `${host}/`))) return null;
+  const rel = found.slice(host === "/" ? 1 : host.length + 1);
+  if (rel.split("/").some((name) => !isVisibleName(name))) return null;
+  return { host: found, path: rel === "" ? path : path === "/" ? `/${rel}` : `${path}/${rel}` };
 }

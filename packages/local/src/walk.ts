@@ -1,4 +1,4 @@
-import type { Dirent } from "node:fs";
+import { type Dirent, lstatSync, type Stats } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
@@ -24,6 +24,10 @@ export interface WalkOptions {
    * (dangling, outside the root, not a regular file). Without it, symlinks are skipped.
    */
   linkedFile?: (host: string) => Promise<string | null>;
+  /** Keeps files (and links to files) by virtual path, before a link is resolved. Default: all. */
+  keep?: (filePath: string) => boolean;
+  /** Called with each file as it is found (then the answer is empty), so work can start during the walk. */
+  found?: (file: WalkedFile) => void;
   /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
   linksOnly?: boolean;
   /**
@@ -79,8 +83,9 @@ export async function entryKind(entry: Dirent, host: string): Promise<EntryKind>
  * reached); unreadable directories are skipped.
  */
 export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
-  const { descend = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
+  const { descend = () => true, keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const files: WalkedFile[] = [];
+  const add = options.found ?? ((file: WalkedFile) => files.push(file));
   const limit = pLimit(WALK_CONCURRENCY);
   const fsCalls = io.metadata;
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
@@ -96,15 +101,17 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
     const below: Array<Promise<void>> = [];
     for (const entry of entries) {
       if (!isVisibleName(entry.name)) continue;
-      const childHost = dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`;
+      const hostOf = () => (dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`);
       const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
       // Only an entry whose type readdir did not give costs a wait (an lstat).
-      const kind = direntKind(entry) ?? (await entryKind(entry, childHost));
-      if (kind === "file" && !linksOnly) files.push({ path: childPath, host: childHost });
-      else if (kind === "directory" && descend(childPath)) below.push(visit(childHost, childPath));
-      else if (kind === "symlink" && linkedFile) {
-        const target = await linkedFile(childHost);
-        if (target !== null) files.push({ path: childPath, host: target });
+      const kind = direntKind(entry) ?? (await entryKind(entry, hostOf()));
+      if (kind === "file") {
+        if (!linksOnly && keep(childPath)) add({ path: childPath, host: hostOf() });
+      } else if (kind === "directory") {
+        if (descend(childPath)) below.push(visit(hostOf(), childPath));
+      } else if (kind === "symlink" && linkedFile && keep(childPath)) {
+        const target = await linkedFile(hostOf());
+        if (target !== null) add({ path: childPath, host: target });
       }
     }
     await Promise.all(below);
@@ -116,8 +123,28 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
 /** Metadata lookups in flight at once for a listing or a glob. */
 export const STAT_CONCURRENCY = 32;
 
-/** The listing entries of walked files (their size and time), those still there. */
-export async function fileEntries(files: WalkedFile[]): Promise<DriverEntry[]> {
+/**
+ * The listing entries of walked files (their size and time), those still there: with blocking
+ * calls one after another (paced) when the backend makes metadata calls that way, else through
+ * the threadpool, {@link STAT_CONCURRENCY} at once.
+ */
+export async function fileEntries(files: WalkedFile[], io: IoMode = IoMode.threadpool): Promise<DriverEntry[]> {
+  if (io.syncMaxBytes > 0) {
+    const entries: DriverEntry[] = [];
+    for (const file of files) {
+      const turn = io.pace();
+      if (turn) await turn;
+      let stats: Stats | undefined;
+      try {
+        stats = lstatSync(file.host, { throwIfNoEntry: false });
+      } catch {
+        // Unreadable or turned into something else since the walk: not listed, as below.
+      }
+      if (stats)
+        entries.push({ path: file.path, kind: "file", size: stats.size, modifiedAt: stats.mtime.toISOString() });
+    }
+    return entries;
+  }
   const limit = pLimit(STAT_CONCURRENCY);
   const entries = await Promise.all(files.map((file) => limit(() => fileEntry(file.host, file.path))));
   return entries.filter((entry): entry is DriverEntry => entry !== null);

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { decodeUtf8Strict, type GrepResult, getMimeType, grepTexts, isTextMimeType, parseGrepArgs } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalBackend } from "../src/index.js";
+import { LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
 
 /** A deterministic pseudo-random generator (mulberry32), so a failure can be replayed. */
@@ -103,9 +103,22 @@ const QUERIES: Array<[string, string?, (string | null)?, (number | null)?]> = [
 beforeAll(() => seedTree(20260601, 300));
 afterAll(() => root.remove());
 
-for (const engine of ["ripgrep", "builtin"] as const) {
-  describe(`grep engine ${engine}`, () => {
-    const backend = new LocalBackend({ rootDir: root.dir, grepEngine: engine, maxFileSizeMb: MAX_FILE_MB });
+/**
+ * How files are read: blocking calls for small files (the default), threadpool calls only, and a
+ * tiny blocking limit so that most files are opened and checked with blocking calls but read
+ * through the threadpool.
+ */
+const IO_SETTINGS: Array<[string, LocalBackendOptions]> = [
+  ["default I/O", {}],
+  ["threadpool I/O", { syncIoMaxBytes: 0 }],
+  ["blocking open, threadpool read", { syncIoMaxBytes: 64 }],
+];
+
+for (const [engine, [io, options]] of (["ripgrep", "builtin"] as const).flatMap((e) =>
+  IO_SETTINGS.map((setting) => [e, setting] as const),
+)) {
+  describe(`grep engine ${engine}, ${io}`, () => {
+    const backend = new LocalBackend({ ...options, rootDir: root.dir, grepEngine: engine, maxFileSizeMb: MAX_FILE_MB });
     for (const [pattern, path, glob, maxCount] of QUERIES) {
       it(`equals grepTexts for ${JSON.stringify({ pattern, path, glob, maxCount })}`, async () => {
         const result = await backend.grep(pattern, path, glob, maxCount);

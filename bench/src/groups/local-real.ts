@@ -1,0 +1,128 @@
+/**
+ * LocalBackend on a real tree (issue 24): the repository's own `node_modules/.pnpm`, searched in
+ * place (read-only, symlinks not followed), against `rg -F -n` and fast-glob on the same tree.
+ * Every result count is checked against the peer's before anything is timed and on every run: a
+ * count that differs aborts the group.
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+import { LocalBackend } from "@deepfs/local";
+import fastGlob from "fast-glob";
+import type { BenchContext } from "../context.js";
+import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { dependencyStore } from "../real-corpus.js";
+
+const GROUP = "LocalBackend";
+const RG_PEER = "`rg -F -n -uu` (process spawn included)";
+const RG_GOAL: Record<Engine, number> = {
+  // ripgrep engine: the issue's bound on top of the rg it runs.
+  ripgrep: 1.1,
+  // builtin: what a user gets without installing anything (no npm package ships rg without a download).
+  builtin: 1.5,
+};
+/** A rare identifier and a very common word: few files to answer from, and ~300,000 lines. */
+export const REAL_NEEDLES = ["ContinuationToken", "return"] as const;
+const GLOB = "**/*.ts";
+
+type Engine = "ripgrep" | "builtin";
+
+/**
+ * Lines `rg` prints for a literal search of the whole tree, as a user would run it to see the same
+ * files grep searches: hidden files and ignored files included (`-uu`), symlinks not followed.
+ * The output is counted as it streams (no string of it is built).
+ */
+function ripgrepLines(root: string, needle: string): Promise<number> {
+  const args = ["-F", "-n", "--no-heading", "--with-filename", "--hidden", "--no-ignore", "--", needle, root];
+  return new Promise((resolve, reject) => {
+    const child = spawn("rg", args, { stdio: ["ignore", "pipe", "ignore"] });
+    let lines = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 || code === 1 ? resolve(lines) : reject(new Error(`rg exited ${code}`))));
+  });
+}
+
+async function ourGrep(backend: LocalBackend, needle: string): Promise<number> {
+  const result = await backend.grep(needle, "/");
+  if (result.error) throw new Error(`grep ${needle}: ${result.error}`);
+  return result.matches?.length ?? 0;
+}
+
+function peerGlob(root: string, stats = false): Promise<unknown[]> {
+  return fastGlob(GLOB, { cwd: root, onlyFiles: true, followSymbolicLinks: false, dot: true, stats });
+}
+
+/** The real-tree rows of the `local` group; rows that cannot run say why. */
+export async function realTreeRows(ctx: BenchContext): Promise<Row[]> {
+  const root = dependencyStore();
+  const rows: Row[] = [];
+  const label = (what: string) => `real tree: ${what}`;
+  if (!existsSync(root)) {
+    rows.push(unavailable(GROUP, label("grep / glob"), RG_PEER, "", `${root} is missing (pnpm install)`));
+    return rows;
+  }
+  const backends: Record<Engine, LocalBackend> = {
+    ripgrep: new LocalBackend({ rootDir: root, readOnly: true, grepEngine: "ripgrep" }),
+    builtin: new LocalBackend({ rootDir: root, readOnly: true, grepEngine: "builtin" }),
+  };
+  let rgReady = true;
+  try {
+    await promisify(execFile)("rg", ["--version"]);
+  } catch (error) {
+    rgReady = false;
+    for (const engine of ["ripgrep", "builtin"] as const) {
+      const goal = `<= ${RG_GOAL[engine]}x`;
+      rows.push(unavailable(GROUP, label(`grep (engine ${engine})`), RG_PEER, goal, `rg: ${(error as Error).message}`));
+    }
+  }
+  for (const needle of rgReady ? REAL_NEEDLES : []) {
+    // The count both sides must give, from rg, before anything is timed.
+    const expected = await ripgrepLines(root, needle);
+    for (const engine of ["ripgrep", "builtin"] as const) {
+      const measure = label(`grep \`${needle}\` (${expected.toLocaleString("en-US")} lines, engine ${engine})`);
+      ctx.log(`local: ${measure}`);
+      expectCount(`ours (${engine})`, await ourGrep(backends[engine], needle), expected);
+      const samples = await timePair(
+        ctx.timing,
+        { run: async () => expectCount(`ours (${engine})`, await ourGrep(backends[engine], needle), expected) },
+        { run: async () => expectCount("rg", await ripgrepLines(root, needle), expected) },
+      );
+      rows.push(compare({ group: GROUP, measure, peer: RG_PEER, maxRatio: RG_GOAL[engine] }, samples));
+    }
+  }
+
+  const expectedTs = (await peerGlob(root)).length;
+  const ourGlob = async () => {
+    const result = await backends.builtin.glob(GLOB, "/");
+    if (result.error) throw new Error(`glob: ${result.error}`);
+    expectCount("ours glob", result.files?.length ?? 0, expectedTs);
+  };
+  const measure = label(`glob ${GLOB} (${expectedTs.toLocaleString("en-US")} files, with size and time)`);
+  ctx.log(`local: ${measure}`);
+  await ourGlob();
+  rows.push(
+    compare(
+      { group: GROUP, measure, peer: "fast-glob 3 (paths only, symlinks not followed)", maxRatio: 1.0 },
+      await timePair(
+        ctx.timing,
+        { run: ourGlob },
+        { run: async () => expectCount("fast-glob", (await peerGlob(root)).length, expectedTs) },
+      ),
+    ),
+  );
+  // The same with fast-glob's `stats: true` (an lstat per match), what ours answers: context, no goal.
+  rows.push(
+    compare(
+      { group: GROUP, measure, peer: "fast-glob 3 with `stats: true` (size and time, as ours)", maxRatio: null },
+      await timePair(
+        ctx.timing,
+        { run: ourGlob },
+        { run: async () => expectCount("fast-glob", (await peerGlob(root, true)).length, expectedTs) },
+      ),
+    ),
+  );
+  return rows;
+}

@@ -1,0 +1,117 @@
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type BatchScan, type ScanJob, scanFiles } from "./grep-worker.js";
+
+/** Workers at most: the search is bound by system calls and memory copies, a few threads saturate them. */
+const MAX_WORKERS = 4;
+
+/** The worker's program: {@link scanFiles} from its own source, answering one batch per message. */
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const fs = require("node:fs");
+const { isUtf8 } = require("node:buffer");
+const scanFiles = (${scanFiles.toString()});
+const deps = { fs, isUtf8, state: { scratch: Buffer.allocUnsafeSlow(65536) } };
+parentPort.on("message", ({ id, job }) => {
+  let result = null;
+  try {
+    result = scanFiles(job, deps);
+  } catch {
+    result = null;
+  }
+  parentPort.postMessage({ id, result }, result ? [result.text.buffer] : []);
+});
+`;
+
+interface Pending {
+  resolve: (result: BatchScan | null) => void;
+}
+
+/**
+ * A few worker threads that run {@link scanFiles} on batches of files, so that grep's blocking
+ * reads use every core and never hold the event loop. Created on first use, shared by every
+ * backend of the process; a worker keeps the process alive only while it has work. A worker that
+ * fails makes the pool unusable (the caller then searches on the main thread); a batch answers
+ * null when it could not be searched.
+ */
+class GrepWorkerPool {
+  private readonly workers: Array<{ worker: Worker; busy: number }> = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  broken = false;
+
+  /** Workers started so far. */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  get size(): number {
+    return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
+  }
+
+  run(job: ScanJob): Promise<BatchScan | null> {
+    const slot = this.pick();
+    if (!slot) return Promise.resolve(null);
+    const id = this.nextId++;
+    if (slot.busy++ === 0) slot.worker.ref();
+    return new Promise((resolve) => {
+      this.pending.set(id, {
+        resolve: (result) => {
+          if (--slot.busy === 0) slot.worker.unref();
+          resolve(result);
+        },
+      });
+      slot.worker.postMessage({ id, job });
+    });
+  }
+
+  /** The least busy worker, started when fewer than {@link size} exist. */
+  private pick(): { worker: Worker; busy: number } | undefined {
+    if (this.broken) return undefined;
+    const idle = this.workers.find((slot) => slot.busy === 0);
+    if (idle) return idle;
+    if (this.workers.length < this.size) {
+      try {
+        return this.start();
+      } catch {
+        this.fail();
+        return undefined;
+      }
+    }
+    return this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+
+  private start(): { worker: Worker; busy: number } {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref();
+    const slot = { worker, busy: 0 };
+    worker.on("message", ({ id, result }: { id: number; result: BatchScan | null }) => {
+      const waiting = this.pending.get(id);
+      this.pending.delete(id);
+      waiting?.resolve(result);
+    });
+    worker.on("error", () => this.fail());
+    worker.on("exit", () => this.fail());
+    this.workers.push(slot);
+    return slot;
+  }
+
+  /** Stops every worker and answers every waiting batch with null: the callers search without. */
+  private fail(): void {
+    if (this.broken) return;
+    this.broken = true;
+    for (const { worker } of this.workers) void worker.terminate();
+    for (const waiting of this.pending.values()) waiting.resolve(null);
+    this.pending.clear();
+  }
+}
+
+let pool: GrepWorkerPool | undefined;
+
+/** The process's grep workers, or undefined where they cannot check containment (no procfs) or failed. */
+export function grepWorkers(): GrepWorkerPool | undefined {
+  if (!existsSync("/proc/self/fd")) return undefined;
+  pool ??= new GrepWorkerPool();
+  return pool.broken ? undefined : pool;
+}

@@ -1,0 +1,121 @@
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { decodeUtf8Strict } from "@deepfs/core";
+import { isOpenInside, isOpenInsideSync } from "./descriptors.js";
+import { readRegularFile } from "./file-io.js";
+import { threadpoolFs } from "./fs-calls.js";
+import type { HostRoot } from "./host-root.js";
+import { IoMode } from "./io-mode.js";
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** The searchable text of a file, null when grep skips it, or a promise of either. */
+export type ScanResult = string | null | Promise<string | null>;
+
+/**
+ * Reads files for grep and gives the searchable text of each under the core rule, or null when
+ * grep must skip it: not a regular file, over the size limit, containing NUL, or not valid UTF-8.
+ * Files without the needle (the pattern's UTF-8 bytes, when it has them) are skipped before any
+ * decoding: UTF-8 is self-synchronising, so byte containment equals string containment for valid
+ * text.
+ *
+ * The same guarantees as every read of the backend: the final component is opened without
+ * following a symlink and without blocking on a FIFO, and what was opened is checked, through the
+ * descriptor, to lie inside the root before a byte of it is used. When the backend makes small
+ * calls blocking (`syncIoMaxBytes` > 0), a file is opened, checked and stat'ed with blocking calls
+ * (no threadpool round trips) and, when it is no larger than that, read into one reused buffer;
+ * larger contents, and every call of a backend with `syncIoMaxBytes: 0`, go through the threadpool.
+ */
+export class GrepFileScanner {
+  private scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  private readonly needle: Buffer | null;
+
+  constructor(
+    pattern: string,
+    private readonly maxBytes: number,
+    private readonly root: HostRoot,
+    private readonly io: IoMode,
+  ) {
+    // A pattern with a lone surrogate has no UTF-8 form of its own (it may match half of a pair in
+    // the decoded text): no byte filter for it.
+    this.needle = pattern.length > 0 && pattern.isWellFormed() ? Buffer.from(pattern, "utf8") : null;
+  }
+
+  /** The file at `host`: its text, null, or a promise of either (large files, or no procfs). */
+  scan(host: string): ScanResult {
+    if (this.io.syncMaxBytes === 0) return this.scanThroughThreadpool(host);
+    let fd: number;
+    try {
+      fd = openSync(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch {
+      // Gone, a symlink, or a transient error (EMFILE...): the threadpool path retries and decides.
+      return this.scanThroughThreadpool(host);
+    }
+    let handedOver = false;
+    try {
+      const inside = isOpenInsideSync(fd, this.root);
+      if (inside === false) return null;
+      const stats = fstatSync(fd);
+      if (!stats.isFile() || stats.size > this.maxBytes) return null;
+      if (inside === undefined || stats.size === 0 || stats.size > this.io.syncMaxBytes) {
+        handedOver = true;
+        return this.finishThroughThreadpool(fd, host, stats.size, inside === undefined);
+      }
+      return this.textOf(this.readInto(fd, stats.size));
+    } catch {
+      return null;
+    } finally {
+      if (!handedOver) closeQuietly(fd);
+    }
+  }
+
+  /** The searchable text of `bytes`, or null (see the class). */
+  private textOf(bytes: Buffer): string | null {
+    if (this.needle && bytes.indexOf(this.needle) === -1) return null;
+    if (bytes.indexOf(0) !== -1) return null;
+    return decodeUtf8Strict(bytes);
+  }
+
+  /** Up to `size` bytes from the start of `fd`, in the reused buffer (valid until the next read). */
+  private readInto(fd: number, size: number): Buffer {
+    if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, this.scratch.length * 2));
+    let filled = 0;
+    while (filled < size) {
+      const read = readSync(fd, this.scratch, filled, size - filled, filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    return this.scratch.subarray(0, filled);
+  }
+
+  /** The rest of {@link scan} for a file opened, stat'ed and (unless `check`) checked already. */
+  private async finishThroughThreadpool(fd: number, host: string, size: number, check: boolean) {
+    try {
+      if (check && !(await isOpenInside(fd, host, this.root, threadpoolFs))) return null;
+      const bytes = await threadpoolFs.readAll(fd, size);
+      return bytes.length > this.maxBytes ? null : this.textOf(bytes);
+    } catch {
+      return null;
+    } finally {
+      closeQuietly(fd);
+    }
+  }
+
+  private async scanThroughThreadpool(host: string): Promise<string | null> {
+    try {
+      // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
+      const read = await readRegularFile(host, this.maxBytes, IoMode.threadpool, this.root);
+      return read.kind === "file" ? this.textOf(read.bytes) : null;
+    } catch {
+      // Vanished, unreadable, swapped for a symlink or moved outside the root since the listing: not searchable.
+      return null;
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closing a read-only descriptor cannot lose data; nothing to report.
+  }
+}

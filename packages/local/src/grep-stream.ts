@@ -1,0 +1,109 @@
+import { constants } from "node:fs";
+import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
+import type { grepWorkers } from "./grep-pool.js";
+import type { GrepFileScanner } from "./grep-scan.js";
+import type { BatchScan, FileScan } from "./grep-worker.js";
+import type { HostRoot } from "./host-root.js";
+import type { WalkedFile } from "./walk.js";
+
+type Workers = NonNullable<ReturnType<typeof grepWorkers>>;
+
+/** Files per worker message. */
+export const BATCH_FILES = 128;
+/** Fewer candidates than this are searched on the main thread: a worker round trip would cost more. */
+export const WORKERS_FROM = 64;
+
+/** The part of a scan job that is the same for every batch of one grep. */
+export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot) {
+  return {
+    needle: Buffer.from(query.pattern, "utf8"),
+    maxBytes,
+    limit: query.maxCount + 1,
+    rootBase: root.base,
+    openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  };
+}
+
+/**
+ * The matches of the files of one batch, from the workers' answer (null: every file is read by
+ * `scanner`, as is a file to retry), at most `room` in all; the files without any are left out.
+ */
+export async function batchMatches(
+  files: WalkedFile[],
+  result: BatchScan | null,
+  query: GrepQuery,
+  scanner: GrepFileScanner,
+  room: number,
+): Promise<Array<{ path: string; matches: GrepMatch[] }>> {
+  const out: Array<{ path: string; matches: GrepMatch[] }> = [];
+  // Every matching line of the batch, in order: one decode for the whole batch.
+  const texts =
+    result && result.text.length > 0
+      ? Buffer.from(result.text.buffer, result.text.byteOffset, result.text.length).toString("utf8").split("\n")
+      : [];
+  let next = 0;
+  for (let i = 0; i < files.length && room > 0; i++) {
+    const file = files[i] as WalkedFile;
+    const scan: FileScan = result ? (result.scans[i] as FileScan) : "retry";
+    let matches: GrepMatch[] = [];
+    if (scan === "retry") {
+      const text = await scanner.scan(file.host);
+      if (text !== null) matches = grepFileText(file.path, text, query.pattern, room);
+    } else if (scan !== null) {
+      const count = Math.min(scan.length, room);
+      for (let k = 0; k < count; k++) {
+        matches.push({ path: file.path, line: scan[k] as number, text: texts[next + k] as string });
+      }
+      next += scan.length;
+    }
+    if (matches.length > 0) {
+      out.push({ path: file.path, matches });
+      room -= matches.length;
+    }
+  }
+  return out;
+}
+
+/**
+ * Finds the files to search (`find`: a walk, or ripgrep and a walk for the links) and searches
+ * them at once: each batch of files goes to the workers as soon as it is found, in whatever order,
+ * and the files with matches are put in path order at the end (as `grepTexts` does). Every
+ * match is kept, so this is for a grep without `maxCount`; with one, files are searched in path
+ * order and the search stops early instead. Fewer than {@link WORKERS_FROM} files go to `small`.
+ */
+export async function grepWhileFinding(
+  workers: Workers,
+  find: (found: (file: WalkedFile) => void) => Promise<unknown>,
+  query: GrepQuery,
+  maxBytes: number,
+  root: HostRoot,
+  scanner: GrepFileScanner,
+  small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] }>,
+): Promise<{ matches: GrepMatch[] }> {
+  const job = scanJob(query, maxBytes, root);
+  // Each batch's matches are made as soon as its answer comes, while the workers search the next.
+  const searched: Array<Promise<Array<{ path: string; matches: GrepMatch[] }>>> = [];
+  let batch: WalkedFile[] = [];
+  const send = () => {
+    const files = batch;
+    batch = [];
+    searched.push(
+      workers
+        .run({ ...job, hosts: files.map((file) => file.host) })
+        .then((result) => batchMatches(files, result, query, scanner, Number.POSITIVE_INFINITY)),
+    );
+  };
+  const found = (file: WalkedFile) => {
+    if (!query.accepts(file.path) || !isTextMimeType(getMimeType(file.path))) return;
+    batch.push(file);
+    if (batch.length >= BATCH_FILES) send();
+  };
+  await find(found);
+  // A small tree is searched here: a worker round trip would cost more than the search.
+  if (searched.length === 0 && batch.length < WORKERS_FROM) return small(batch);
+  if (batch.length > 0) send();
+  const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
+  for (const batchHits of await Promise.all(searched)) for (const hit of batchHits) hits.push(hit);
+  hits.sort((a, b) => comparePaths(a.path, b.path));
+  return { matches: hits.flatMap((hit) => hit.matches) };
+}

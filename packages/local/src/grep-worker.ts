@@ -1,0 +1,138 @@
+import type * as fsModule from "node:fs";
+
+/** One batch of files for {@link scanFiles}: host paths in search order and the search. */
+export interface ScanJob {
+  hosts: string[];
+  /** The pattern's UTF-8 bytes: non-empty, from a well-formed string without `\n`. */
+  needle: Uint8Array;
+  /** Largest file searched, in bytes. */
+  maxBytes: number;
+  /** Matches kept per file at most (the search keeps `maxCount + 1` in all). */
+  limit: number;
+  /** The root's real host path; `/` for none. Every opened file must lie inside it. */
+  rootBase: string;
+  /** open(2) flags: read-only, no following a final symlink, no blocking on a FIFO. */
+  openFlags: number;
+}
+
+/**
+ * What {@link scanFiles} says of each file: skipped (`null`: gone, not a regular file, outside the
+ * root, too large, binary, not UTF-8, or no match), `"retry"` (a transient open error, or a file
+ * that reports no size: the caller reads it another way), or the 1-based numbers of its matching
+ * lines, whose texts are the next ones of the batch's `text`.
+ */
+export type FileScan = null | "retry" | number[];
+
+/**
+ * The answer for one batch: a scan per file, and the texts of every matching line of the batch in
+ * order, as UTF-8 joined by `\n` (a line never holds one), in a buffer of its own (transferable).
+ */
+export interface BatchScan {
+  scans: FileScan[];
+  text: Uint8Array;
+}
+
+/** What {@link scanFiles} needs, passed in so that its source runs alone in a worker. */
+export interface ScanDeps {
+  fs: Pick<typeof fsModule, "openSync" | "closeSync" | "fstatSync" | "readSync" | "readlinkSync">;
+  isUtf8: (bytes: Uint8Array) => boolean;
+  /** Reusable buffers (a file's bytes, the batch's texts), replaced when too small. */
+  state: { scratch: Buffer; texts?: Buffer };
+}
+
+/**
+ * Searches files the way the core matcher (`grepText` over the strictly decoded text) does, on
+ * their bytes: a file is searched when it is a regular file inside the root, within `maxBytes`,
+ * without NUL and valid UTF-8 as a whole; then every line holding the needle is a match, with
+ * its 1-based number and its text (a `\r` kept). For valid UTF-8 this equals the string search:
+ * UTF-8 is self-synchronising (byte and string occurrences of a well-formed needle coincide) and
+ * lines end at the byte `\n`, so only matching lines are decoded.
+ *
+ * Each file is opened without following a final symlink, and what was opened is checked through
+ * `/proc/self/fd` to lie inside the root before a byte of it is used. Blocking calls: this runs in
+ * a worker thread. It must stay self-contained (its source is the worker's code): no reference to
+ * anything outside its parameters and the globals of a Node worker.
+ */
+export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
+  const { fs, isUtf8, state } = deps;
+  const { needle, rootBase } = job;
+  const out: FileScan[] = [];
+  let texts = state.texts ?? Buffer.allocUnsafeSlow(64 * 1024);
+  let used = 0;
+  const inside = (real: string) => rootBase === "/" || real === rootBase || real.startsWith(`${rootBase}/`);
+  for (const host of job.hosts) {
+    let fd: number;
+    try {
+      fd = fs.openSync(host, job.openFlags);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      out.push(code === "EMFILE" || code === "ENFILE" || code === "EAGAIN" || code === "EINTR" ? "retry" : null);
+      continue;
+    }
+    let bytes: Buffer | null = null;
+    try {
+      const stats = fs.fstatSync(fd);
+      if (inside(fs.readlinkSync(`/proc/self/fd/${fd}`)) && stats.isFile() && stats.size <= job.maxBytes) {
+        // A file that reports no size (procfs and the like) is read to its end another way.
+        if (stats.size === 0) {
+          out.push("retry");
+          continue;
+        }
+        if (state.scratch.length < stats.size) state.scratch = Buffer.allocUnsafeSlow(stats.size * 2);
+        let filled = 0;
+        while (filled < stats.size) {
+          const read = fs.readSync(fd, state.scratch, filled, stats.size - filled, filled);
+          if (read === 0) break;
+          filled += read;
+        }
+        bytes = state.scratch.subarray(0, filled);
+      }
+    } catch {
+      bytes = null;
+    } finally {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // A read-only descriptor: nothing to lose.
+      }
+    }
+    let hit = bytes === null ? -1 : bytes.indexOf(needle);
+    if (bytes === null || hit === -1 || bytes.indexOf(0) !== -1 || !isUtf8(bytes)) {
+      out.push(null);
+      continue;
+    }
+    const lines: number[] = [];
+    let line = 1;
+    let counted = 0;
+    while (hit !== -1) {
+      for (let at = counted; at < hit; at++) {
+        if (bytes[at] === 10) {
+          line++;
+          counted = at + 1;
+        }
+      }
+      const newline = bytes.indexOf(10, hit + needle.length);
+      const end = newline === -1 ? bytes.length : newline;
+      lines.push(line);
+      // The line and a separator go to the batch's texts.
+      if (texts.length < used + end - counted + 1) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(texts.length * 2, used + end - counted + 1));
+        texts.copy(grown, 0, 0, used);
+        texts = grown;
+      }
+      if (used > 0) texts[used++] = 10;
+      used += bytes.copy(texts, used, counted, end);
+      if (lines.length >= job.limit || newline === -1) break;
+      line++;
+      counted = newline + 1;
+      hit = bytes.indexOf(needle, counted);
+    }
+    out.push(lines);
+  }
+  // Kept for the next batch unless a batch of long lines made it large.
+  state.texts = texts.length <= 16 * 1024 * 1024 ? texts : undefined;
+  // A copy in a buffer of its own, which the worker can hand over without copying again.
+  const text = new Uint8Array(used);
+  text.set(texts.subarray(0, used));
+  return { scans: out, text };
+}

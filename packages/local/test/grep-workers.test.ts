@@ -1,0 +1,171 @@
+import { isUtf8 } from "node:buffer";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { decodeUtf8Strict, grepText } from "@deepfs/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grepWorkers } from "../src/grep-pool.js";
+import { type BatchScan, type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
+import { LocalBackend } from "../src/index.js";
+import { tempRoot } from "./temp-root.js";
+
+const root = tempRoot();
+const outside = tempRoot();
+const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/** Files that the byte search must treat exactly as the string search of their decoded text. */
+const FILES: Record<string, Buffer> = {
+  "crlf.txt": Buffer.from("a needle\r\nno\r\nneedle b\r\n"),
+  "no-final-newline.txt": Buffer.from("x\nneedle"),
+  "many-lines.txt": Buffer.from(
+    Array.from({ length: 500 }, (_, i) => (i % 7 === 0 ? `needle ${i}` : `${i}`)).join("\n"),
+  ),
+  "twice-on-a-line.txt": Buffer.from("needle needle\n\nneedle\n"),
+  "unicode.txt": Buffer.from("é needle 日本\n😀 needle\n"),
+  "bom.txt": Buffer.from("\ufeffneedle first\n"),
+  "invalid-utf8.txt": Buffer.concat([Buffer.from("needle\n"), Buffer.from([0xff, 0xfe])]),
+  "nul.txt": Buffer.concat([Buffer.from("needle\n"), Buffer.from([0]), Buffer.from("needle\n")]),
+  "empty.txt": Buffer.alloc(0),
+  "absent.txt": Buffer.from("nothing here\n"),
+};
+
+function job(hosts: string[], overrides: Partial<ScanJob> = {}): ScanJob {
+  return {
+    hosts,
+    needle: Buffer.from("needle"),
+    maxBytes: 1 << 20,
+    limit: Number.POSITIVE_INFINITY,
+    rootBase: fs.realpathSync(root.dir),
+    openFlags: FLAGS,
+    ...overrides,
+  };
+}
+
+type PerFile = null | "retry" | { lines: number[]; texts: string[] };
+
+/** What the core matcher gives for a file. */
+function reference(bytes: Buffer, limit = Number.POSITIVE_INFINITY): PerFile {
+  const text = bytes.includes(0) ? null : decodeUtf8Strict(bytes);
+  const found = text === null ? [] : grepText(text, "needle", limit);
+  return found.length === 0 ? null : { lines: found.map((m) => m.line), texts: found.map((m) => m.text) };
+}
+
+/** A batch's answer per file: the lines' texts taken in order from the batch's joined texts. */
+function perFile(batch: BatchScan | null | undefined): PerFile[] {
+  if (!batch) throw new Error("no answer");
+  const texts = batch.text.length > 0 ? Buffer.from(batch.text).toString("utf8").split("\n") : [];
+  let next = 0;
+  return batch.scans.map((scan: FileScan) => {
+    if (scan === null || scan === "retry") return scan;
+    const mine = texts.slice(next, next + scan.length);
+    next += scan.length;
+    return { lines: scan, texts: mine };
+  });
+}
+
+// Buffers far too small at first: they are grown on the way.
+const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8), texts: Buffer.alloc(4) } };
+const scan = (j: ScanJob) => perFile(scanFiles(j, deps));
+
+beforeAll(() => {
+  for (const [name, bytes] of Object.entries(FILES)) fs.writeFileSync(join(root.dir, name), bytes);
+  fs.writeFileSync(join(outside.dir, "secret.txt"), "needle outside\n");
+  fs.symlinkSync(join(outside.dir, "secret.txt"), join(root.dir, "link-out.txt"));
+  fs.symlinkSync(join(root.dir, "crlf.txt"), join(root.dir, "link-in.txt"));
+  fs.mkdirSync(join(root.dir, "dir"));
+  execFileSync("mkfifo", [join(root.dir, "fifo")]);
+});
+afterAll(() => {
+  root.remove();
+  outside.remove();
+});
+
+describe("scanFiles (the workers' search) equals the core matcher", () => {
+  const names = Object.keys(FILES);
+
+  it("on CRLF, no final newline, many lines, Unicode, BOM, invalid UTF-8, NUL and empty files", () => {
+    const scans = scan(job(names.map((n) => join(root.dir, n))));
+    // An empty file may be one that reports no size (procfs): the caller reads it to its end.
+    expect(scans).toEqual(names.map((n) => (n === "empty.txt" ? "retry" : reference(FILES[n] as Buffer))));
+    expect(scans[names.indexOf("crlf.txt")]).toEqual({ lines: [1, 3], texts: ["a needle\r", "needle b\r"] });
+    expect(scans[names.indexOf("invalid-utf8.txt")]).toBeNull();
+    expect(scans[names.indexOf("nul.txt")]).toBeNull();
+  });
+
+  it("keeps at most `limit` matches per file", () => {
+    const host = join(root.dir, "many-lines.txt");
+    expect(scan(job([host], { limit: 3 }))).toEqual([reference(FILES["many-lines.txt"] as Buffer, 3)]);
+  });
+
+  it("skips files over maxBytes", () => {
+    expect(scan(job([join(root.dir, "many-lines.txt")], { maxBytes: 100 }))).toEqual([null]);
+  });
+
+  it("never follows a final symlink, and never reads outside the root", () => {
+    const hosts = ["link-out.txt", "link-in.txt"].map((n) => join(root.dir, n));
+    expect(scan(job(hosts))).toEqual([null, null]);
+    // The same file, opened where the root does not hold it.
+    expect(scan(job([join(outside.dir, "secret.txt")]))).toEqual([null]);
+  });
+
+  it("skips directories, FIFOs and missing files; empty files go to the caller's own read", () => {
+    const hosts = ["dir", "fifo", "missing.txt", "empty.txt"].map((n) => join(root.dir, n));
+    expect(scan(job(hosts))).toEqual([null, null, null, "retry"]);
+  });
+});
+
+describe("the worker pool", () => {
+  it("runs scanFiles in a worker thread with the same answers", async () => {
+    const pool = grepWorkers();
+    expect(pool).toBeDefined();
+    const names = Object.keys(FILES);
+    const answer = await pool?.run(job(names.map((n) => join(root.dir, n))));
+    expect(perFile(answer)).toEqual(scan(job(names.map((n) => join(root.dir, n)))));
+    expect(perFile(answer)[names.indexOf("unicode.txt")]).toEqual({
+      lines: [1, 2],
+      texts: ["é needle 日本", "😀 needle"],
+    });
+    expect(pool?.started).toBeGreaterThan(0);
+  });
+
+  it("serves a backend grep over enough files, through symlinks inside the root only", async () => {
+    const many = tempRoot();
+    try {
+      for (let i = 0; i < 200; i++)
+        fs.writeFileSync(join(many.dir, `f${i}.txt`), i % 3 === 0 ? "a\nneedle\n" : "none\n");
+      fs.symlinkSync(join(outside.dir, "secret.txt"), join(many.dir, "out.txt"));
+      fs.symlinkSync(join(many.dir, "f0.txt"), join(many.dir, "in.txt"));
+      const backend = new LocalBackend({ rootDir: many.dir, grepEngine: "builtin" });
+      const result = await backend.grep("needle", "/", null, 50);
+      expect(result.truncated).toBe(true);
+      expect(result.matches?.length).toBe(50);
+      const all = await backend.grep("needle");
+      expect(all.matches?.map((m) => m.path)).toContain("/in.txt");
+      expect(all.matches?.some((m) => m.path === "/out.txt")).toBe(false);
+      // f0, f3, ..., f198 and the link to f0.
+      expect(all.matches?.length).toBe(67 + 1);
+      expect(all.matches?.every((m) => m.line === 2 && m.text === "needle")).toBe(true);
+      // Half of a surrogate pair matches the decoded text as grepTexts does, though it has no UTF-8 of its own.
+      fs.writeFileSync(join(many.dir, "emoji.txt"), "x\n😀 smile\n");
+      expect(await backend.grep("\ud83d")).toEqual({ matches: [{ path: "/emoji.txt", line: 2, text: "😀 smile" }] });
+    } finally {
+      many.remove();
+    }
+  });
+
+  it("reads ripgrep's list as it streams: names split across chunks are whole (ripgrep engine = built-in)", async () => {
+    const many = tempRoot();
+    try {
+      // ~1,500 names of ~120 bytes: ripgrep's output spans several pipe chunks.
+      const long = "n".repeat(100);
+      fs.mkdirSync(join(many.dir, "é dir"));
+      for (let i = 0; i < 1500; i++) fs.writeFileSync(join(many.dir, "é dir", `${long}-${i}.txt`), `x\nneedle ${i}\n`);
+      const ripgrep = await new LocalBackend({ rootDir: many.dir, grepEngine: "ripgrep" }).grep("needle");
+      const builtin = await new LocalBackend({ rootDir: many.dir, grepEngine: "builtin" }).grep("needle");
+      expect(ripgrep.matches?.length).toBe(1500);
+      expect(ripgrep).toEqual(builtin);
+    } finally {
+      many.remove();
+    }
+  });
+});
