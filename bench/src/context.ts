@@ -8,6 +8,10 @@ export interface Sizes {
   large: number;
   /** Objects of the S3 grep. */
   s3: number;
+  /** Objects of the S3 grep through the latency proxy, one pair of rows per size. */
+  s3Latency: number[];
+  /** Keys of the S3 listing memory measure (a synthetic listing server), one row per size. */
+  s3Keys: number[];
   /** Files of the Docker write+read. */
   docker: number;
   /** Megabytes of the memory corpus. */

@@ -45,8 +45,26 @@ const GROUPS: GroupEntry[] = [
   },
 ];
 
-const FULL_SIZES: Sizes = { standard: 5_000, large: 20_000, s3: 2_000, docker: 200, memoryMb: 200, cp: 5_000 };
-const QUICK_SIZES: Sizes = { standard: 1_000, large: 2_000, s3: 100, docker: 20, memoryMb: 20, cp: 100 };
+const FULL_SIZES: Sizes = {
+  standard: 5_000,
+  large: 20_000,
+  s3: 2_000,
+  s3Latency: [1_000, 10_000],
+  s3Keys: [10_000, 100_000],
+  docker: 200,
+  memoryMb: 200,
+  cp: 5_000,
+};
+const QUICK_SIZES: Sizes = {
+  standard: 1_000,
+  large: 2_000,
+  s3: 100,
+  s3Latency: [100],
+  s3Keys: [10_000, 100_000],
+  docker: 20,
+  memoryMb: 20,
+  cp: 100,
+};
 
 interface Flags {
   quick: boolean;

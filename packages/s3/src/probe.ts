@@ -53,8 +53,15 @@ export async function headObject(
  * The object whose key is exactly `key`, found with one listing request: no other key starting
  * with `key` sorts before `key` itself.
  */
-export async function firstKeyAt(client: S3Client, bucket: string, key: string): Promise<ListedObject | undefined> {
-  const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }));
+export async function firstKeyAt(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal?: AbortSignal,
+): Promise<ListedObject | undefined> {
+  const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), {
+    abortSignal: signal,
+  });
   const first = page.Contents?.[0];
   return first?.Key === key ? { key, size: first.Size ?? 0, lastModified: first.LastModified } : undefined;
 }

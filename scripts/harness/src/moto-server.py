@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 
+from moto import backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -20,6 +21,10 @@ from werkzeug.serving import run_simple
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
+    # moto lists the directories of its own installed package (one stat per service, about 180) on
+    # every request to route it; the package does not change while the server runs, so list it once.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
