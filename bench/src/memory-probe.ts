@@ -5,6 +5,7 @@
  * usage: node memory-probe.js <local|fs-peer|postgres|postgres-glob|pg-fetch-all|idle> <root dir | postgres url> [namespace|table]
  */
 import { NEEDLE } from "./corpus.js";
+import { peakRssMb } from "./peak-rss.js";
 
 async function grep(kind: string, target: string, extra: string): Promise<number> {
   switch (kind) {
@@ -62,4 +63,4 @@ const [kind = "", target = "", extra = ""] = process.argv.slice(2);
 const start = performance.now();
 const matches = await grep(kind, target, extra);
 const ms = performance.now() - start;
-process.stdout.write(`${JSON.stringify({ matches, maxRssMb: process.resourceUsage().maxRSS / 1024, ms })}\n`);
+process.stdout.write(`${JSON.stringify({ matches, maxRssMb: peakRssMb(), ms })}\n`);

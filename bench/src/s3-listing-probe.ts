@@ -9,6 +9,7 @@
  */
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createS3Client, S3Backend } from "@deepfs/s3";
+import { peakRssMb } from "./peak-rss.js";
 import { SYNTHETIC_BUCKET, SYNTHETIC_PREFIX } from "./synthetic-listing.js";
 
 async function run(kind: string, endpointUrl: string): Promise<number> {
@@ -63,4 +64,4 @@ const [kind = "", endpoint = ""] = process.argv.slice(2);
 const start = performance.now();
 const matches = await run(kind, endpoint);
 const ms = performance.now() - start;
-process.stdout.write(`${JSON.stringify({ matches, maxRssMb: process.resourceUsage().maxRSS / 1024, ms })}\n`);
+process.stdout.write(`${JSON.stringify({ matches, maxRssMb: peakRssMb(), ms })}\n`);

@@ -177,7 +177,7 @@ export const pgScaleGroup: BenchGroup = {
         ratio: rss / 200,
         goal: "<= 1x",
         pass: rss <= 200,
-        note: "A fresh Node process that opens the backend, runs the glob and prints its own peak RSS (maxRSS).",
+        note: "A fresh Node process that opens the backend, runs the glob and prints its own peak RSS (VmHWM of /proc/self/status).",
       });
     } finally {
       await sql`DROP TABLE IF EXISTS ${sql(plain)}`.catch(() => {});
