@@ -27,7 +27,7 @@ export {
   type StateHistory,
   type StateHistoryUpdate,
   type StateVersion,
-} from "./history/channel-history.js";
+} from "./history/channel-state.js";
 export * from "./history/diff-versions.js";
 export * from "./history/history-types.js";
 export { StoreHistory } from "./history/store-history.js";

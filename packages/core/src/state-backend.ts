@@ -1,6 +1,7 @@
 import { failure } from "./errors.js";
 import { currentFilesChannel, FILES_CHANNEL, type FilesChannel } from "./files-channel.js";
-import { HISTORY_CHANNEL, shortId, stateHistoryOf } from "./history/channel-history.js";
+import { shortId } from "./history/channel-history.js";
+import { HISTORY_CHANNEL, stateHistoryOf } from "./history/channel-state.js";
 import {
   type ChangesResult,
   DRIVER_HISTORY,
@@ -272,7 +273,8 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
       const now = channel.read();
       const paths = [...view.changes.keys()];
       // Another call of this task recorded versions meanwhile: their ids would collide with ours.
-      const moved = versions !== null && this.historyOf(channel)?.value.next !== history?.value.next;
+      const seen = channel.other(HISTORY_CHANNEL);
+      const moved = versions !== null && seen !== "missing" && stateHistoryOf(seen.read()).next !== history?.value.next;
       if (moved || paths.some((path) => now[path] !== before[path])) {
         if (attempt < MAX_ATTEMPTS) continue;
         return onFailure(failure("conflict", `The files at ${quoteList(paths)} kept changing; retry`), result);

@@ -5,14 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import type { FilesChannel, FilesRecord } from "./files-channel.js";
-import {
-  type ChannelFile,
-  type ChannelFiles,
-  ChannelHistory,
-  type ChannelPlace,
-  type StateHistory,
-  type StateHistoryUpdate,
-} from "./history/channel-history.js";
+import { type ChannelFile, type ChannelFiles, ChannelHistory, type ChannelPlace } from "./history/channel-history.js";
+import type { StateHistory, StateHistoryUpdate } from "./history/channel-state.js";
 import type { HistoryRetention } from "./history/history-types.js";
 import { DriverBackend } from "./kit/facade.js";
 import { MemoryDriver } from "./memory-backend.js";
