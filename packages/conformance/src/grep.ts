@@ -233,6 +233,22 @@ export function registerGrepRules(ctx: ContractContext): void {
       }
     });
 
+    ctx.rule("a pattern holding a lone UTF-16 surrogate matches nothing, not even half of a character", async (env) => {
+      // Texts are UTF-8: no character of one is half of a surrogate pair, so such a pattern can
+      // match no line. Every backend says so the same way, whether it searches strings or bytes.
+      expectSuccess(await env.backend.write(env.at("/s/emoji.txt"), "x\n😀 smile\n"));
+      const whole = await env.backend.grep("😀", env.at("/s"));
+      expect(whole.matches).toEqual([{ path: env.at("/s/emoji.txt"), line: 2, text: "😀 smile" }]);
+      for (const pattern of ["\ud83d", "\ude00", "\ude00 smile", "x\ud800", "\udfff\ud800"]) {
+        for (const maxCount of [null, 1]) {
+          const result = await env.backend.grep(pattern, env.at("/"), null, maxCount);
+          expectSuccess(result, `grep(${JSON.stringify(pattern)})`);
+          expect(result.matches, JSON.stringify(pattern)).toEqual([]);
+          expect(result.truncated ?? false).toBe(false);
+        }
+      }
+    });
+
     ctx.rule("a negative maxCount is invalid_argument", async (env) => {
       expectFailure(await env.backend.grep("x", env.at("/"), null, -1), "invalid_argument");
     });

@@ -15,8 +15,9 @@ export interface GrepQuery {
   /** True for paths inside `dir` that the glob filter accepts. */
   accepts: PathMatcher;
   /**
-   * The pattern can match no line: it holds `\n` (lines never do) or NUL (a file with NUL is
-   * binary, and binary files are not searched). Backends answer `{ matches: [] }` without searching.
+   * The pattern can match no line: it holds `\n` (lines never do), NUL (a file with NUL is
+   * binary, and binary files are not searched) or a lone UTF-16 surrogate (texts are UTF-8, and no
+   * character of one is half of a pair). Backends answer `{ matches: [] }` without searching.
    */
   matchesNothing: boolean;
 }
@@ -49,7 +50,7 @@ export function parseGrepArgs(
     if (!filter.ok) return filter;
     accepts = filter.accepts;
   }
-  const matchesNothing = pattern.includes("\n") || pattern.includes("\u0000");
+  const matchesNothing = pattern.includes("\n") || pattern.includes("\u0000") || !pattern.isWellFormed();
   return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts, matchesNothing } };
 }
 

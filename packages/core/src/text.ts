@@ -134,6 +134,42 @@ export function grepText(
   return out;
 }
 
+/**
+ * {@link grepText} on the UTF-8 bytes of a text, without decoding it: only the matching lines are
+ * decoded. `bytes` must be valid UTF-8 and `needle` the UTF-8 of a well-formed, non-empty pattern
+ * without `\n`; then the result equals `grepText(decode(bytes), pattern, limit)`: UTF-8 is
+ * self-synchronising (a needle's bytes occur exactly where its characters do) and a line ends at
+ * the byte `\n`. For a store that hands out the raw bytes of its texts (a database row, a file),
+ * this skips decoding every byte that is not on a matching line, which is most of them.
+ */
+export function grepUtf8(
+  bytes: Uint8Array,
+  needle: Uint8Array,
+  limit = Number.POSITIVE_INFINITY,
+): Array<{ line: number; text: string }> {
+  const out: Array<{ line: number; text: string }> = [];
+  if (limit <= 0 || needle.length === 0) return out;
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let hit = buffer.indexOf(needle);
+  let line = 1;
+  // Start of the line `line`.
+  let start = 0;
+  while (hit !== -1) {
+    for (let nl = buffer.indexOf(10, start); nl !== -1 && nl < hit; nl = buffer.indexOf(10, nl + 1)) {
+      line++;
+      start = nl + 1;
+    }
+    const newline = buffer.indexOf(10, hit + needle.length);
+    const end = newline === -1 ? buffer.length : newline;
+    out.push({ line, text: buffer.toString("utf8", start, end) });
+    if (out.length >= limit || newline === -1) break;
+    line++;
+    start = newline + 1;
+    hit = buffer.indexOf(needle, start);
+  }
+  return out;
+}
+
 /** {@link grepText} for a file, as contract `GrepMatch`es. */
 export function grepFileText(path: string, text: string, pattern: string, limit?: number): GrepMatch[] {
   return grepText(text, pattern, limit).map((m) => ({ path, line: m.line, text: m.text }));

@@ -35,9 +35,9 @@ export class GrepFileScanner {
     private readonly root: HostRoot,
     private readonly io: IoMode,
   ) {
-    // A pattern with a lone surrogate has no UTF-8 form of its own (it may match half of a pair in
-    // the decoded text): no byte filter for it.
-    this.needle = pattern.length > 0 && pattern.isWellFormed() ? Buffer.from(pattern, "utf8") : null;
+    // A pattern that reaches a driver is well-formed (one with a lone surrogate matches nothing and
+    // is answered by the facade), so a non-empty one has a UTF-8 form.
+    this.needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
   }
 
   /** The file at `host`: its text, null, or a promise of either (large files, or no procfs). */

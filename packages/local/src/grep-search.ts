@@ -72,7 +72,7 @@ export class GrepEngines {
   ): Promise<{ matches: GrepMatch[] } | Fault | null> {
     const { pattern } = query;
     if (query.maxCount !== Number.POSITIVE_INFINITY || io.syncMaxBytes === 0) return null;
-    if (pattern.length === 0 || !pattern.isWellFormed()) return null;
+    if (pattern.length === 0) return null;
     const useRipgrep = await this.useRipgrep();
     if (typeof useRipgrep !== "boolean") return useRipgrep;
     const workers = grepWorkers();
@@ -125,7 +125,7 @@ export async function grepCandidates(
     .sort((a, b) => comparePaths(a.path, b.path));
   const scanner = new GrepFileScanner(query.pattern, maxBytes, root, io);
   const workers = io.syncMaxBytes > 0 && candidates.length >= WORKERS_FROM ? grepWorkers() : undefined;
-  if (workers && query.pattern.length > 0 && query.pattern.isWellFormed()) {
+  if (workers && query.pattern.length > 0) {
     return grepInWorkers(workers, candidates, query, maxBytes, root, scanner);
   }
   const matches: GrepMatch[] = [];

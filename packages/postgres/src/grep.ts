@@ -1,4 +1,4 @@
-import { type GrepMatch, type GrepQuery, grepFileText, grepGlobSearchRoot } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, grepFileText, grepGlobSearchRoot, grepUtf8 } from "@deepfs/core";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { descendantRange } from "./path-range.js";
@@ -237,7 +237,25 @@ function batchRows(averageBytes: number): number {
   return Math.min(MAX_BATCH_ROWS, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
 }
 
-/** Phase 2, large files: their texts streamed in path order and searched in Node, until `limit`. */
+/**
+ * The matching lines of one file's text, given as the raw bytes of its `text_content` (PostgreSQL
+ * sends a text value in the connection's encoding, UTF-8, and a text value is always valid in the
+ * database's encoding and never holds NUL): searched on its bytes (only matching lines are
+ * decoded); the empty pattern, which matches every line, on the decoded text.
+ */
+function lineSearcher(pattern: string): (path: string, text: Buffer, limit: number) => GrepMatch[] {
+  // A pattern that reaches a driver is well-formed (see GrepQuery.matchesNothing): it has a UTF-8 form.
+  const needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
+  if (needle === null) return (path, text, limit) => grepFileText(path, text.toString("utf8"), pattern, limit);
+  return (path, text, limit) => grepUtf8(text, needle, limit).map((m) => ({ path, line: m.line, text: m.text }));
+}
+
+/**
+ * Phase 2, large files: their texts streamed and searched in Node on their raw bytes (not decoded
+ * into strings, which costs more than the search). With a limit, in path order with a cursor,
+ * stopping as soon as `limit` matches are found; without one, in the order the server reads them,
+ * each row searched as it arrives (while the server sends the next ones), then put in path order.
+ */
 async function linesInNode(
   sql: PostgresClient,
   ref: TableRef,
@@ -247,20 +265,41 @@ async function linesInNode(
   limit: number,
   batch: number,
 ): Promise<GrepMatch[]> {
-  const matches: GrepMatch[] = [];
-  const texts = sql`
+  const search = lineSearcher(pattern);
+  const texts = (ordered: boolean) =>
+    sql`
     SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
     WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
-    ORDER BY f.path`;
-  for await (const rows of texts.cursor(batch)) {
-    for (const row of rows) {
-      // A file rewritten as binary since phase 1 has no text left: it has no match either.
-      const text = row.text_content as string | null;
-      if (text === null) continue;
-      for (const match of grepFileText(row.path as string, text, pattern, limit - matches.length)) matches.push(match);
-      // Leaving the loop closes the cursor: the remaining files are never read.
-      if (matches.length >= limit) return matches;
+    ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
+  if (Number.isFinite(limit)) {
+    const matches: GrepMatch[] = [];
+    for await (const rows of texts(true).cursor(batch)) {
+      for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
+        // A file rewritten as binary since phase 1 has no text left: it has no match either.
+        if (text === null) continue;
+        for (const match of search(path.toString("utf8"), text, limit - matches.length)) matches.push(match);
+        // Leaving the loop closes the cursor: the remaining files are never read.
+        if (matches.length >= limit) return matches;
+      }
     }
+    return matches;
   }
-  return matches;
+  const found: Array<{ path: Buffer; matches: GrepMatch[] }> = [];
+  let failure: unknown = null;
+  await texts(false).forEach((row) => {
+    // Runs inside the driver's message handler: nothing may escape it.
+    try {
+      const [path, text] = row as unknown as [Buffer, Buffer | null];
+      if (text === null || failure !== null) return;
+      const matches = search(path.toString("utf8"), text, limit);
+      // The row's buffers belong to the connection's read buffer: keep a copy of the path only.
+      if (matches.length > 0) found.push({ path: Buffer.from(path), matches });
+    } catch (error) {
+      failure ??= error;
+    }
+  });
+  if (failure !== null) throw failure;
+  // Byte order is the order of the path column (collation "C").
+  found.sort((a, b) => Buffer.compare(a.path, b.path));
+  return found.flatMap((file) => file.matches);
 }

@@ -44,7 +44,7 @@ export async function grepObjects(
   signal?: AbortSignal,
 ): Promise<{ matches: GrepMatch[] } | Fault> {
   // A pattern spanning lines, or one no valid UTF-8 text can contain, matches nothing: skip the downloads.
-  if (query.matchesNothing || !isWellFormed(query.pattern)) return { matches: [] };
+  if (query.matchesNothing) return { matches: [] };
   const pool = new OrderedSearch({
     concurrency: ctx.concurrency,
     wanted: query.maxCount + 1,
@@ -135,9 +135,4 @@ async function searchObject(
     // Leaving early (binary, abort, error): release the connection instead of leaking it.
     if (body.readableEnded === false) destroy();
   }
-}
-
-/** False for strings with lone surrogates, which no valid UTF-8 text contains. */
-function isWellFormed(text: string): boolean {
-  return Buffer.from(text, "utf8").toString("utf8") === text;
 }
