@@ -18,18 +18,24 @@ const GROUP = "PostgresBackend";
 const PEER = "fetch everything, search in Node";
 const NO_MATCH = "zz_no_such_text_zz";
 
-/** The baseline's grep: every row over the wire, then a literal search of each line. */
+/**
+ * The baseline's grep: every row over the wire, then a literal search of each line, keeping what a
+ * grep answers (path, line number and text of each matching line, as ours returns).
+ */
 async function fetchEverythingGrep(
   sql: ReturnType<typeof countingClient>["sql"],
   table: string,
   pattern: string,
 ): Promise<number> {
   const rows = await sql`SELECT path, content FROM ${sql(table)}`;
-  let matches = 0;
+  const matches: Array<{ path: string; line: number; text: string }> = [];
   for (const row of rows) {
-    for (const line of splitLines(row.content as string)) if (line.includes(pattern)) matches++;
+    const path = row.path as string;
+    splitLines(row.content as string).forEach((text, i) => {
+      if (text.includes(pattern)) matches.push({ path, line: i + 1, text });
+    });
   }
-  return matches;
+  return matches.length;
 }
 
 async function loadBackend(backend: PostgresBackend, corpus: CorpusFile[]): Promise<void> {

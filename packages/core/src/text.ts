@@ -148,12 +148,31 @@ export function grepUtf8(
   limit = Number.POSITIVE_INFINITY,
 ): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
-  if (limit <= 0 || needle.length === 0) return out;
+  scanUtf8Lines(bytes, needle, limit, (line, text) => out.push({ line, text }));
+  return out;
+}
+
+/** {@link grepUtf8} for a file, as contract `GrepMatch`es (built once, not copied). */
+export function grepFileUtf8(path: string, bytes: Uint8Array, needle: Uint8Array, limit?: number): GrepMatch[] {
+  const out: GrepMatch[] = [];
+  scanUtf8Lines(bytes, needle, limit ?? Number.POSITIVE_INFINITY, (line, text) => out.push({ path, line, text }));
+  return out;
+}
+
+/** The loop of {@link grepUtf8}: each matching line's number and decoded text, at most `limit`. */
+function scanUtf8Lines(
+  bytes: Uint8Array,
+  needle: Uint8Array,
+  limit: number,
+  emit: (line: number, text: string) => void,
+): void {
+  if (limit <= 0 || needle.length === 0) return;
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let hit = buffer.indexOf(needle);
   let line = 1;
   // Start of the line `line`.
   let start = 0;
+  let emitted = 0;
   while (hit !== -1) {
     for (let nl = buffer.indexOf(10, start); nl !== -1 && nl < hit; nl = buffer.indexOf(10, nl + 1)) {
       line++;
@@ -161,13 +180,12 @@ export function grepUtf8(
     }
     const newline = buffer.indexOf(10, hit + needle.length);
     const end = newline === -1 ? buffer.length : newline;
-    out.push({ line, text: buffer.toString("utf8", start, end) });
-    if (out.length >= limit || newline === -1) break;
+    emit(line, buffer.toString("utf8", start, end));
+    if (++emitted >= limit || newline === -1) return;
     line++;
     start = newline + 1;
     hit = buffer.indexOf(needle, start);
   }
-  return out;
 }
 
 /** {@link grepText} for a file, as contract `GrepMatch`es. */

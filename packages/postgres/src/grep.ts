@@ -1,4 +1,4 @@
-import { type GrepMatch, type GrepQuery, grepFileText, grepGlobSearchRoot, grepUtf8 } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, grepFileText, grepFileUtf8, grepGlobSearchRoot } from "@deepfs/core";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { descendantRange } from "./path-range.js";
@@ -33,8 +33,13 @@ export function trigramCanNarrow(pattern: string): boolean {
   return /[A-Za-z0-9]{3}/.test(pattern);
 }
 
-/** SQL condition: the row is `dir` itself or lies below it. */
+/**
+ * SQL condition: the row is `dir` itself or lies below it. Every path lies below the root: for it
+ * there is no condition, which the planner would otherwise answer with a range scan of the primary
+ * key over the whole tenant, combined with the trigram index for nothing.
+ */
 function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<postgres.Row[]> {
+  if (dir === "/") return sql`TRUE`;
   const { from, to } = descendantRange(dir);
   return sql`(f.path = ${dir} OR (f.path >= ${from} AND f.path < ${to}))`;
 }
@@ -247,7 +252,7 @@ function lineSearcher(pattern: string): (path: string, text: Buffer, limit: numb
   // A pattern that reaches a driver is well-formed (see GrepQuery.matchesNothing): it has a UTF-8 form.
   const needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
   if (needle === null) return (path, text, limit) => grepFileText(path, text.toString("utf8"), pattern, limit);
-  return (path, text, limit) => grepUtf8(text, needle, limit).map((m) => ({ path, line: m.line, text: m.text }));
+  return (path, text, limit) => grepFileUtf8(path, text, needle, limit);
 }
 
 /**

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { countLines, grepText, grepUtf8, readTextWindow, splitLines } from "../../src/index.js";
+import { countLines, grepFileUtf8, grepText, grepUtf8, readTextWindow, splitLines } from "../../src/index.js";
 
 const RUNS = { numRuns: 300 };
 
@@ -150,6 +150,9 @@ describe("grepText against a naive oracle (properties)", () => {
         const bytes = Buffer.from(content, "utf8");
         const found = grepUtf8(bytes, Buffer.from(needle, "utf8"), limit);
         expect(found).toEqual(grepText(content, needle, limit));
+        expect(grepFileUtf8("/f", bytes, Buffer.from(needle, "utf8"), limit)).toEqual(
+          found.map((m) => ({ path: "/f", ...m })),
+        );
         // A plain Uint8Array view in the middle of a larger buffer searches only its own bytes.
         const framed = new Uint8Array(bytes.length + 4);
         framed.set(Buffer.from("ab\n"), 0);
