@@ -1,6 +1,7 @@
-import { type GrepMatch, type GrepQuery, grepFileText, grepFileUtf8, grepGlobSearchRoot } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, grepGlobSearchRoot } from "@deepfs/core";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
+import { batchRows, linesInNode, linesInSql, UnorderedMatches } from "./grep-lines.js";
 import { descendantRange } from "./path-range.js";
 import { type TableRef, tableSql } from "./schema.js";
 
@@ -12,10 +13,6 @@ import { type TableRef, tableSql } from "./schema.js";
  */
 export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
 
-/** At most this many rows per round trip when texts are streamed with a cursor. */
-const MAX_BATCH_ROWS = 1000;
-/** Bytes of text per round trip when files are streamed to Node (the rows per batch follow). */
-const TEXT_BATCH_BYTES = 2 * 1024 * 1024;
 /** With a cap, the files first scanned in path order before the index is asked (see phase 1). */
 const PREFIX_FILES = 256;
 
@@ -63,8 +60,11 @@ interface Candidate {
  *    the index is never read); only if they do not hold `maxCount + 1` matches is the rest searched.
  * 2. The lines of those files: when they total at most {@link SPLIT_IN_SQL_MAX_BYTES}, split and
  *    matched in SQL (`string_to_array` + `WITH ORDINALITY` + `strpos`), so that only matching lines
- *    cross the wire; otherwise their texts are streamed with a cursor and searched in Node with
- *    core's line matcher, stopping as soon as `maxCount + 1` matches are found.
+ *    cross the wire; otherwise their texts are streamed raw and searched in Node on their bytes
+ *    (`grep-lines.ts`), stopping as soon as `maxCount + 1` matches are found.
+ *
+ * Without a cap or a glob, a pattern the index cannot narrow is one scan instead (see
+ * {@link FileSearch.oneScan}): the scan reads every text anyway, so it sends the matching ones.
  */
 export async function grepInDatabase(
   sql: PostgresClient,
@@ -78,6 +78,11 @@ export async function grepInDatabase(
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
   const limit = Number.isFinite(query.maxCount) ? query.maxCount + 1 : Number.POSITIVE_INFINITY;
   const search = new FileSearch(sql, ref, namespace, query, options.trigramIndex);
+  if (search.oneScan(limit)) {
+    const found = new UnorderedMatches(query.pattern);
+    await search.scanTexts((row) => found.add(row));
+    return { matches: found.inPathOrder() };
+  }
   const matches: GrepMatch[] = [];
   const linesOf = async (files: Candidate[]) => {
     if (files.length === 0) return;
@@ -116,6 +121,26 @@ class FileSearch {
   ) {
     this.useIndex = trigramIndex && trigramCanNarrow(query.pattern);
     this.root = query.glob === null ? query.dir : grepGlobSearchRoot(query.glob, query.dir);
+  }
+
+  /**
+   * True when one pass is cheapest: without a cap or a glob, a pattern the index cannot narrow
+   * (1-2 characters, punctuation, or no trigram index) is a scan of every text anyway, so the scan
+   * sends the matching texts themselves rather than their paths for a second read.
+   */
+  oneScan(limit: number): boolean {
+    return !this.useIndex && !Number.isFinite(limit) && this.query.glob === null;
+  }
+
+  /** The one pass: every matching text, raw, to `onRow` as the server sends it (see {@link oneScan}). */
+  async scanTexts(onRow: (row: unknown) => void): Promise<void> {
+    await withPlan(this.sql, SCAN_PLAN, (q) =>
+      q`
+          SELECT f.path, f.text_content FROM ${tableSql(q, this.ref)} f
+          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`
+        .raw()
+        .forEach(onRow),
+    );
   }
 
   private condition(q: PostgresClient): postgres.PendingQuery<postgres.Row[]> {
@@ -195,116 +220,19 @@ const SCAN_PLAN = "SELECT set_config('enable_indexscan', 'off', true), set_confi
  * local to a transaction on a reserved connection, and the four statements are sent at once (one
  * round trip); should one fail, the transaction is rolled back and the settings go with it.
  */
-async function withPlan(
+async function withPlan<T>(
   sql: PostgresClient,
   settings: typeof INDEX_PLAN | typeof SCAN_PLAN,
-  statement: (q: PostgresClient) => postgres.PendingQuery<postgres.Row[]>,
-): Promise<postgres.RowList<postgres.Row[]>> {
+  statement: (q: PostgresClient) => Promise<T>,
+): Promise<T> {
   const reserved = await sql.reserve();
   try {
     const q = reserved as unknown as PostgresClient;
     const settled = await Promise.allSettled([q`BEGIN READ ONLY`, q.unsafe(settings), statement(q), q`COMMIT`]);
     const failed = settled.find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
-    return (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
+    return (settled[2] as PromiseFulfilledResult<T>).value;
   } finally {
     reserved.release();
   }
-}
-
-/** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
-async function linesInSql(
-  sql: PostgresClient,
-  ref: TableRef,
-  namespace: string,
-  pattern: string,
-  paths: string[],
-  limit: number,
-): Promise<GrepMatch[]> {
-  // A final newline ends the last line, it does not start an empty one: only an empty pattern can
-  // match that empty string, so only then is the line count tested (referencing the array again
-  // re-splits the text for every line, which made a 200,000-line file quadratic).
-  const rows = await sql`
-    SELECT f.path, l.n::int4 AS line, l.text
-    FROM ${tableSql(sql, ref)} f
-    CROSS JOIN LATERAL (SELECT string_to_array(f.text_content, chr(10)) AS lines) s
-    CROSS JOIN LATERAL unnest(s.lines) WITH ORDINALITY AS l(text, n)
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[]) AND ${
-      pattern === "" ? sql`(l.n < cardinality(s.lines) OR l.text <> '')` : sql`strpos(l.text, ${pattern}) > 0`
-    }
-    ORDER BY f.path, l.n
-    LIMIT ${Number.isFinite(limit) ? limit : null}`;
-  return rows.map((row) => ({ path: row.path as string, line: row.line as number, text: row.text as string }));
-}
-
-/** Rows per cursor batch for files of `averageBytes`: about {@link TEXT_BATCH_BYTES} a round trip. */
-function batchRows(averageBytes: number): number {
-  return Math.min(MAX_BATCH_ROWS, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
-}
-
-/**
- * The matching lines of one file's text, given as the raw bytes of its `text_content` (PostgreSQL
- * sends a text value in the connection's encoding, UTF-8, and a text value is always valid in the
- * database's encoding and never holds NUL): searched on its bytes (only matching lines are
- * decoded); the empty pattern, which matches every line, on the decoded text.
- */
-function lineSearcher(pattern: string): (path: string, text: Buffer, limit: number) => GrepMatch[] {
-  // A pattern that reaches a driver is well-formed (see GrepQuery.matchesNothing): it has a UTF-8 form.
-  const needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
-  if (needle === null) return (path, text, limit) => grepFileText(path, text.toString("utf8"), pattern, limit);
-  return (path, text, limit) => grepFileUtf8(path, text, needle, limit);
-}
-
-/**
- * Phase 2, large files: their texts streamed and searched in Node on their raw bytes (not decoded
- * into strings, which costs more than the search). With a limit, in path order with a cursor,
- * stopping as soon as `limit` matches are found; without one, in the order the server reads them,
- * each row searched as it arrives (while the server sends the next ones), then put in path order.
- */
-async function linesInNode(
-  sql: PostgresClient,
-  ref: TableRef,
-  namespace: string,
-  pattern: string,
-  paths: string[],
-  limit: number,
-  batch: number,
-): Promise<GrepMatch[]> {
-  const search = lineSearcher(pattern);
-  const texts = (ordered: boolean) =>
-    sql`
-    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
-    ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
-  if (Number.isFinite(limit)) {
-    const matches: GrepMatch[] = [];
-    for await (const rows of texts(true).cursor(batch)) {
-      for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
-        // A file rewritten as binary since phase 1 has no text left: it has no match either.
-        if (text === null) continue;
-        for (const match of search(path.toString("utf8"), text, limit - matches.length)) matches.push(match);
-        // Leaving the loop closes the cursor: the remaining files are never read.
-        if (matches.length >= limit) return matches;
-      }
-    }
-    return matches;
-  }
-  const found: Array<{ path: Buffer; matches: GrepMatch[] }> = [];
-  let failure: unknown = null;
-  await texts(false).forEach((row) => {
-    // Runs inside the driver's message handler: nothing may escape it.
-    try {
-      const [path, text] = row as unknown as [Buffer, Buffer | null];
-      if (text === null || failure !== null) return;
-      const matches = search(path.toString("utf8"), text, limit);
-      // The row's buffers belong to the connection's read buffer: keep a copy of the path only.
-      if (matches.length > 0) found.push({ path: Buffer.from(path), matches });
-    } catch (error) {
-      failure ??= error;
-    }
-  });
-  if (failure !== null) throw failure;
-  // Byte order is the order of the path column (collation "C").
-  found.sort((a, b) => Buffer.compare(a.path, b.path));
-  return found.flatMap((file) => file.matches);
 }

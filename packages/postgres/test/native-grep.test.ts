@@ -193,6 +193,24 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     expect(long.sent.join("\n")).toMatch(/text_content LIKE/);
   });
 
+  it("without a cap or glob, a needle without trigrams is one scan that sends the matching texts", async () => {
+    for (const pattern of ["3\n", "ip", "é", "%_", ""]) {
+      const one = await measured(() => backend.grep(pattern, "/src/m4"));
+      expect(one.result, JSON.stringify(pattern)).toEqual(await expected(pattern, "/src/m4"));
+      if (pattern.includes("\n")) continue;
+      const selects = one.sent.filter((statement) => /\bSELECT f\.path/.test(statement));
+      expect(selects, JSON.stringify(pattern)).toHaveLength(1);
+      expect(selects[0]).toMatch(/f\.text_content FROM/);
+      expect(one.sent.join("\n")).toMatch(/enable_bitmapscan/);
+    }
+    // With a glob or a cap, the files are found first (their paths), then their lines.
+    for (const call of [() => backend.grep("ip", "/src/m4", "f4*.txt"), () => backend.grep("ip", "/src/m4", null, 5)]) {
+      const two = await measured(call);
+      expect(two.sent.filter((statement) => /\bSELECT f\.path/.test(statement)).length).toBeGreaterThan(1);
+    }
+    expect(await backend.grep("ip", "/src/m4", "f4*.txt")).toEqual(await expected("ip", "/src/m4", "f4*.txt"));
+  });
+
   it("compresses the searchable text with LZ4 when the server has it", async () => {
     const lz4 = await sql`
       SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`;

@@ -1,0 +1,126 @@
+import { type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
+import type { PostgresClient } from "./config.js";
+import { type TableRef, tableSql } from "./schema.js";
+
+/** At most this many rows per round trip when texts are streamed with a cursor. */
+const MAX_BATCH_ROWS = 1000;
+/** Bytes of text per round trip when files are streamed to Node (the rows per batch follow). */
+const TEXT_BATCH_BYTES = 2 * 1024 * 1024;
+
+/** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
+export async function linesInSql(
+  sql: PostgresClient,
+  ref: TableRef,
+  namespace: string,
+  pattern: string,
+  paths: string[],
+  limit: number,
+): Promise<GrepMatch[]> {
+  // A final newline ends the last line, it does not start an empty one: only an empty pattern can
+  // match that empty string, so only then is the line count tested (referencing the array again
+  // re-splits the text for every line, which made a 200,000-line file quadratic).
+  const rows = await sql`
+    SELECT f.path, l.n::int4 AS line, l.text
+    FROM ${tableSql(sql, ref)} f
+    CROSS JOIN LATERAL (SELECT string_to_array(f.text_content, chr(10)) AS lines) s
+    CROSS JOIN LATERAL unnest(s.lines) WITH ORDINALITY AS l(text, n)
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[]) AND ${
+      pattern === "" ? sql`(l.n < cardinality(s.lines) OR l.text <> '')` : sql`strpos(l.text, ${pattern}) > 0`
+    }
+    ORDER BY f.path, l.n
+    LIMIT ${Number.isFinite(limit) ? limit : null}`;
+  return rows.map((row) => ({ path: row.path as string, line: row.line as number, text: row.text as string }));
+}
+
+/** Rows per cursor batch for files of `averageBytes`: about {@link TEXT_BATCH_BYTES} a round trip. */
+export function batchRows(averageBytes: number): number {
+  return Math.min(MAX_BATCH_ROWS, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
+}
+
+/**
+ * The matching lines of one file's text, given as the raw bytes of its `text_content` (PostgreSQL
+ * sends a text value in the connection's encoding, UTF-8, and a text value is always valid in the
+ * database's encoding and never holds NUL): searched on its bytes (only matching lines are
+ * decoded); the empty pattern, which matches every line, on the decoded text.
+ */
+function lineSearcher(pattern: string): (path: string, text: Buffer, limit: number) => GrepMatch[] {
+  // A pattern that reaches a driver is well-formed (see GrepQuery.matchesNothing): it has a UTF-8 form.
+  const needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
+  if (needle === null) return (path, text, limit) => grepFileText(path, text.toString("utf8"), pattern, limit);
+  return (path, text, limit) => grepFileUtf8(path, text, needle, limit);
+}
+
+/**
+ * The matches of raw `(path, text_content)` rows that arrive in any order (each row searched as it
+ * arrives, while the server sends the next ones), given back in path order. {@link add} runs inside
+ * the driver's message handler: nothing may escape it, so a failure is kept and thrown by
+ * {@link inPathOrder}.
+ */
+export class UnorderedMatches {
+  private readonly search: ReturnType<typeof lineSearcher>;
+  private readonly files: Array<{ path: Buffer; matches: GrepMatch[] }> = [];
+  private failure: { error: unknown } | null = null;
+
+  constructor(pattern: string) {
+    this.search = lineSearcher(pattern);
+  }
+
+  add(row: unknown): void {
+    try {
+      const [path, text] = row as [Buffer, Buffer | null];
+      // A file rewritten as binary meanwhile has no text left: it has no match either.
+      if (text === null || this.failure !== null) return;
+      const matches = this.search(path.toString("utf8"), text, Number.POSITIVE_INFINITY);
+      // The row's buffers belong to the connection's read buffer: keep a copy of the path only.
+      if (matches.length > 0) this.files.push({ path: Buffer.from(path), matches });
+    } catch (error) {
+      this.failure ??= { error };
+    }
+  }
+
+  inPathOrder(): GrepMatch[] {
+    if (this.failure !== null) throw this.failure.error;
+    // Byte order is the order of the path column (collation "C").
+    this.files.sort((a, b) => Buffer.compare(a.path, b.path));
+    return this.files.flatMap((file) => file.matches);
+  }
+}
+
+/**
+ * Phase 2, large files: their texts streamed and searched in Node on their raw bytes (not decoded
+ * into strings, which costs more than the search). With a limit, in path order with a cursor,
+ * stopping as soon as `limit` matches are found; without one, in the order the server reads them
+ * (see {@link UnorderedMatches}).
+ */
+export async function linesInNode(
+  sql: PostgresClient,
+  ref: TableRef,
+  namespace: string,
+  pattern: string,
+  paths: string[],
+  limit: number,
+  batch: number,
+): Promise<GrepMatch[]> {
+  const texts = (ordered: boolean) =>
+    sql`
+    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
+    ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
+  if (!Number.isFinite(limit)) {
+    const found = new UnorderedMatches(pattern);
+    await texts(false).forEach((row) => found.add(row));
+    return found.inPathOrder();
+  }
+  const search = lineSearcher(pattern);
+  const matches: GrepMatch[] = [];
+  for await (const rows of texts(true).cursor(batch)) {
+    for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
+      // A file rewritten as binary since phase 1 has no text left: it has no match either.
+      if (text === null) continue;
+      for (const match of search(path.toString("utf8"), text, limit - matches.length)) matches.push(match);
+      // Leaving the loop closes the cursor: the remaining files are never read.
+      if (matches.length >= limit) return matches;
+    }
+  }
+  return matches;
+}
