@@ -108,7 +108,9 @@ export async function linesInNode(
     ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
   if (!Number.isFinite(limit)) {
     const found = new UnorderedMatches(pattern);
-    await texts(false).forEach((row) => found.add(row));
+    await texts(false).forEach((row) => {
+      found.add(row);
+    });
     return found.inPathOrder();
   }
   const search = lineSearcher(pattern);
