@@ -6,6 +6,21 @@ import { type TableRef, tableSql } from "./schema.js";
 const MAX_BATCH_ROWS = 1000;
 /** Bytes of text per round trip when files are streamed to Node (the rows per batch follow). */
 const TEXT_BATCH_BYTES = 2 * 1024 * 1024;
+/**
+ * Up to this many bytes of matching files, their lines are split and matched in SQL, so that only
+ * the matching lines cross the wire; beyond, the files are streamed to Node and searched there
+ * (splitting in SQL costs about ten times more per byte than sending the text and searching it in
+ * Node, which only pays off while the files are small).
+ */
+export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
+/** Bytes of files found by phase 1 that make one phase-2 read while phase 1 goes on. */
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** A file phase 1 found: its path and size. */
+export interface Candidate {
+  path: string;
+  size: number;
+}
 
 /** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
 export async function linesInSql(
@@ -125,4 +140,72 @@ export async function linesInNode(
     }
   }
   return matches;
+}
+
+/**
+ * Phase 2 of a grep without a cap, fed while phase 1 still runs: once the files found pass
+ * {@link SPLIT_IN_SQL_MAX_BYTES} (their lines will be searched in Node), every
+ * {@link READ_AHEAD_BYTES} of them are read (raw, in any order) while the server goes on finding
+ * the next ones; reads run one after another. Files found that stay within the split size are
+ * split in SQL at the end, as before. {@link add} runs inside the driver's message handler and
+ * never throws; a failed read is thrown by {@link matches}.
+ */
+export class ReadAhead {
+  private readonly found: UnorderedMatches;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private totalBytes = 0;
+  private reading = false;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | null = null;
+
+  constructor(
+    private readonly sql: PostgresClient,
+    private readonly ref: TableRef,
+    private readonly namespace: string,
+    private readonly pattern: string,
+  ) {
+    this.found = new UnorderedMatches(pattern);
+  }
+
+  add(file: Candidate): void {
+    this.pending.push(file.path);
+    this.pendingBytes += file.size;
+    this.totalBytes += file.size;
+    if (this.totalBytes > SPLIT_IN_SQL_MAX_BYTES && this.pendingBytes >= READ_AHEAD_BYTES) this.readPending();
+  }
+
+  /** Every match, in path order, once phase 1 has ended. */
+  async matches(): Promise<GrepMatch[]> {
+    if (!this.reading && this.totalBytes <= SPLIT_IN_SQL_MAX_BYTES) {
+      if (this.pending.length === 0) return [];
+      return linesInSql(this.sql, this.ref, this.namespace, this.pattern, this.pending, Number.POSITIVE_INFINITY);
+    }
+    if (this.pending.length > 0) this.readPending();
+    await this.chain;
+    if (this.failure !== null) throw this.failure.error;
+    return this.found.inPathOrder();
+  }
+
+  private readPending(): void {
+    const paths = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.reading = true;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failure !== null) return;
+        await this.sql`
+          SELECT f.path, f.text_content FROM ${tableSql(this.sql, this.ref)} f
+          WHERE f.namespace = ${this.namespace} AND f.path = ANY(${paths}::text[])`
+          .raw()
+          .forEach((row) => {
+            this.found.add(row);
+          });
+      })
+      // Kept, never left unhandled while phase 1 still runs: `matches` throws it.
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      });
+  }
 }

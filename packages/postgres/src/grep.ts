@@ -1,17 +1,20 @@
 import { type GrepMatch, type GrepQuery, grepGlobSearchRoot } from "@deepfs/core";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
-import { batchRows, linesInNode, linesInSql, UnorderedMatches } from "./grep-lines.js";
+import {
+  batchRows,
+  type Candidate,
+  linesInNode,
+  linesInSql,
+  ReadAhead,
+  SPLIT_IN_SQL_MAX_BYTES,
+  UnorderedMatches,
+} from "./grep-lines.js";
+
+export { SPLIT_IN_SQL_MAX_BYTES } from "./grep-lines.js";
+
 import { descendantRange } from "./path-range.js";
 import { type TableRef, tableSql } from "./schema.js";
-
-/**
- * Up to this many bytes of matching files, their lines are split and matched in SQL, so that only
- * the matching lines cross the wire; beyond, the files are streamed to Node and searched there
- * (splitting in SQL costs about ten times more per byte than sending the text and searching it in
- * Node, which only pays off while the files are small).
- */
-export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
 
 /** With a cap, the files first scanned in path order before the index is asked (see phase 1). */
 const PREFIX_FILES = 256;
@@ -41,14 +44,9 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
   return sql`(f.path = ${dir} OR (f.path >= ${from} AND f.path < ${to}))`;
 }
 
-interface Candidate {
-  path: string;
-  size: number;
-}
-
 /**
  * Grep inside the database, with a cost that follows the matches returned rather than the size of
- * the matching files. Two phases, in path order:
+ * the matching files. Two phases:
  *
  * 1. The paths (and sizes) of the files that contain the pattern, filtered by the `glob` in Node
  *    (core's matcher). When the pattern has trigrams and a `pg_trgm` index exists, the search runs
@@ -63,7 +61,9 @@ interface Candidate {
  *    cross the wire; otherwise their texts are streamed raw and searched in Node on their bytes
  *    (`grep-lines.ts`), stopping as soon as `maxCount + 1` matches are found.
  *
- * Without a cap or a glob, a pattern the index cannot narrow is one scan instead (see
+ * With a cap both phases go in path order. Without one, order only matters at the end: phase 1
+ * streams the files as the server finds them and phase 2 reads them while it does (see
+ * `ReadAhead`); and without a glob either, a pattern the index cannot narrow is one scan (see
  * {@link FileSearch.oneScan}): the scan reads every text anyway, so it sends the matching ones.
  */
 export async function grepInDatabase(
@@ -83,6 +83,11 @@ export async function grepInDatabase(
     await search.scanTexts((row) => found.add(row));
     return { matches: found.inPathOrder() };
   }
+  if (!Number.isFinite(limit)) {
+    const lines = new ReadAhead(sql, ref, namespace, query.pattern);
+    await search.streamAll((file) => lines.add(file));
+    return { matches: await lines.matches() };
+  }
   const matches: GrepMatch[] = [];
   const linesOf = async (files: Candidate[]) => {
     if (files.length === 0) return;
@@ -95,15 +100,11 @@ export async function grepInDatabase(
         : await linesInNode(sql, ref, namespace, query.pattern, paths, left, batchRows(bytes / paths.length));
     for (const match of found) matches.push(match);
   };
-  let after: string | null = null;
-  if (Number.isFinite(limit)) {
-    const prefix = await search.prefix(PREFIX_FILES, limit);
-    await linesOf(prefix.files);
-    if (matches.length >= limit || prefix.last === null) return { matches };
-    after = prefix.last;
-  }
+  const prefix = await search.prefix(PREFIX_FILES, limit);
+  await linesOf(prefix.files);
+  if (matches.length >= limit || prefix.last === null) return { matches };
   // Every matching file holds at least one match: the matches still wanted lie in that many files.
-  await linesOf(await search.after(after, limit - matches.length));
+  await linesOf(await search.after(prefix.last, limit - matches.length));
   return { matches };
 }
 
@@ -185,14 +186,31 @@ class FileSearch {
     return { files, last };
   }
 
-  /** The first `limit` matching files whose path follows `after` (all of them when null). */
-  async after(after: string | null, limit: number): Promise<Candidate[]> {
+  /**
+   * Every matching file of the scope that passes the glob, to `onFile` as the server finds them
+   * (in no order: sorting would hold every row back until the last). `onFile` must not throw.
+   */
+  async streamAll(onFile: (file: Candidate) => void): Promise<void> {
+    await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, (q) =>
+      q`
+          SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
+          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`.forEach(
+        (row) => {
+          const path = row.path as string;
+          if (this.accepted(path)) onFile({ path, size: row.size as number });
+        },
+      ),
+    );
+  }
+
+  /** The first `limit` matching files whose path follows `after`, in path order. */
+  async after(after: string, limit: number): Promise<Candidate[]> {
     // Without a glob every row found is kept: the LIMIT lets the server stop early.
     const rowLimit = this.query.glob === null && Number.isFinite(limit) ? limit : null;
     const search = (q: PostgresClient) => q`
       SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
       WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}
-        ${after === null ? q`` : q`AND f.path > ${after}`}
+        AND f.path > ${after}
       ORDER BY f.path
       LIMIT ${rowLimit}`;
     // The trigram index when the pattern has trigrams; else a scan of the whole scope, never the

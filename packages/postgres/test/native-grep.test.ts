@@ -3,6 +3,7 @@ import { grepTexts, parseGrepArgs } from "@deepfs/core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPLIT_IN_SQL_MAX_BYTES } from "../src/grep.js";
+import { ReadAhead } from "../src/grep-lines.js";
 import { PostgresBackend } from "../src/index.js";
 import { dropTable, pgUrl, randomName, skipReason } from "./support.js";
 
@@ -150,6 +151,11 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
       const all = await backend.grep("WIDE", "/big", "b09*.txt");
       expect(all).toEqual(await expected("WIDE", "/big", "b09*.txt"));
       expect(all.matches).toHaveLength(10 * 2_000);
+      // 10 MB found: read in several parts while the search for the files goes on, one answer in order.
+      const everything = await measured(() => backend.grep("WIDE", "/big"));
+      expect(everything.result).toEqual(await expected("WIDE", "/big"));
+      expect(everything.result.matches).toHaveLength(100 * 2_000);
+      expect(everything.sent.filter((statement) => /f\.path = ANY/.test(statement)).length).toBeGreaterThan(1);
     } finally {
       await sql`DELETE FROM ${sql(table)} WHERE namespace = ${namespace} AND path LIKE '/big/%'`;
     }
@@ -180,6 +186,22 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
       expect(all.sent.join("\n")).not.toMatch(/strpos\(l\.text/);
     } finally {
       await sql`DELETE FROM ${sql(table)} WHERE namespace = ${namespace} AND path LIKE '/wide/%'`;
+    }
+  });
+
+  it("a read that fails while the search goes on is thrown once at the end, never left unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const lines = new ReadAhead(sql, { schema: "public", table: `${table}_missing` }, namespace, "x");
+      // 3 x 8 MB found: reads start (and fail) while files are still being added.
+      for (let i = 0; i < 3 * 1024; i++) lines.add({ path: `/f${i}`, size: 8 * 1024 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await expect(lines.matches()).rejects.toThrow(/does not exist/);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
     }
   });
 
