@@ -16,6 +16,13 @@ export const SPLIT_IN_SQL_MAX_BYTES = 1024 * 1024;
 /** Bytes of files found by phase 1 that make one phase-2 read while phase 1 goes on. */
 const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
+/** Where a tenant's texts are read from. */
+export interface TenantTable {
+  sql: PostgresClient;
+  ref: TableRef;
+  namespace: string;
+}
+
 /** A file phase 1 found: its path and size. */
 export interface Candidate {
   path: string;
@@ -24,9 +31,7 @@ export interface Candidate {
 
 /** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
 export async function linesInSql(
-  sql: PostgresClient,
-  ref: TableRef,
-  namespace: string,
+  { sql, ref, namespace }: TenantTable,
   pattern: string,
   paths: string[],
   limit: number,
@@ -102,35 +107,24 @@ export class UnorderedMatches {
 }
 
 /**
- * Phase 2, large files: their texts streamed and searched in Node on their raw bytes (not decoded
- * into strings, which costs more than the search). With a limit, in path order with a cursor,
- * stopping as soon as `limit` matches are found; without one, in the order the server reads them
- * (see {@link UnorderedMatches}).
+ * Phase 2 of a capped grep, large files: their texts streamed raw in path order with a cursor and
+ * searched in Node on their bytes (not decoded into strings, which costs more than the search),
+ * stopping as soon as `limit` matches are found.
  */
 export async function linesInNode(
-  sql: PostgresClient,
-  ref: TableRef,
-  namespace: string,
+  { sql, ref, namespace }: TenantTable,
   pattern: string,
   paths: string[],
   limit: number,
   batch: number,
 ): Promise<GrepMatch[]> {
-  const texts = (ordered: boolean) =>
-    sql`
-    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
-    ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
-  if (!Number.isFinite(limit)) {
-    const found = new UnorderedMatches(pattern);
-    await texts(false).forEach((row) => {
-      found.add(row);
-    });
-    return found.inPathOrder();
-  }
   const search = lineSearcher(pattern);
   const matches: GrepMatch[] = [];
-  for await (const rows of texts(true).cursor(batch)) {
+  const texts = sql`
+    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
+    ORDER BY f.path`.raw();
+  for await (const rows of texts.cursor(batch)) {
     for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
       // A file rewritten as binary since phase 1 has no text left: it has no match either.
       if (text === null) continue;
@@ -160,9 +154,7 @@ export class ReadAhead {
   private failure: { error: unknown } | null = null;
 
   constructor(
-    private readonly sql: PostgresClient,
-    private readonly ref: TableRef,
-    private readonly namespace: string,
+    private readonly tenant: TenantTable,
     private readonly pattern: string,
   ) {
     this.found = new UnorderedMatches(pattern);
@@ -179,7 +171,7 @@ export class ReadAhead {
   async matches(): Promise<GrepMatch[]> {
     if (!this.reading && this.totalBytes <= SPLIT_IN_SQL_MAX_BYTES) {
       if (this.pending.length === 0) return [];
-      return linesInSql(this.sql, this.ref, this.namespace, this.pattern, this.pending, Number.POSITIVE_INFINITY);
+      return linesInSql(this.tenant, this.pattern, this.pending, Number.POSITIVE_INFINITY);
     }
     if (this.pending.length > 0) this.readPending();
     await this.chain;
@@ -195,9 +187,10 @@ export class ReadAhead {
     this.chain = this.chain
       .then(async () => {
         if (this.failure !== null) return;
-        await this.sql`
-          SELECT f.path, f.text_content FROM ${tableSql(this.sql, this.ref)} f
-          WHERE f.namespace = ${this.namespace} AND f.path = ANY(${paths}::text[])`
+        const { sql, ref, namespace } = this.tenant;
+        await sql`
+          SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
+          WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])`
           .raw()
           .forEach((row) => {
             this.found.add(row);

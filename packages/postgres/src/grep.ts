@@ -78,13 +78,14 @@ export async function grepInDatabase(
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
   const limit = Number.isFinite(query.maxCount) ? query.maxCount + 1 : Number.POSITIVE_INFINITY;
   const search = new FileSearch(sql, ref, namespace, query, options.trigramIndex);
+  const tenant = { sql, ref, namespace };
   if (search.oneScan(limit)) {
     const found = new UnorderedMatches(query.pattern);
     await search.scanTexts((row) => found.add(row));
     return { matches: found.inPathOrder() };
   }
   if (!Number.isFinite(limit)) {
-    const lines = new ReadAhead(sql, ref, namespace, query.pattern);
+    const lines = new ReadAhead(tenant, query.pattern);
     await search.streamAll((file) => lines.add(file));
     return { matches: await lines.matches() };
   }
@@ -96,8 +97,8 @@ export async function grepInDatabase(
     const left = limit - matches.length;
     const found =
       bytes <= SPLIT_IN_SQL_MAX_BYTES
-        ? await linesInSql(sql, ref, namespace, query.pattern, paths, left)
-        : await linesInNode(sql, ref, namespace, query.pattern, paths, left, batchRows(bytes / paths.length));
+        ? await linesInSql(tenant, query.pattern, paths, left)
+        : await linesInNode(tenant, query.pattern, paths, left, batchRows(bytes / paths.length));
     for (const match of found) matches.push(match);
   };
   const prefix = await search.prefix(PREFIX_FILES, limit);

@@ -194,7 +194,7 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
     try {
-      const lines = new ReadAhead(sql, { schema: "public", table: `${table}_missing` }, namespace, "x");
+      const lines = new ReadAhead({ sql, ref: { schema: "public", table: `${table}_missing` }, namespace }, "x");
       // 3 x 8 MB found: reads start (and fail) while files are still being added.
       for (let i = 0; i < 3 * 1024; i++) lines.add({ path: `/f${i}`, size: 8 * 1024 });
       await new Promise((resolve) => setTimeout(resolve, 100));
