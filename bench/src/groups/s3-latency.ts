@@ -10,9 +10,9 @@ import { splitLines } from "@deepfs/core";
 import { createS3Client, S3Backend, type S3Config } from "@deepfs/s3";
 import type { BenchContext, BenchGroup } from "../context.js";
 import { expectedMatches, generateCorpus, NEEDLE, standardSpec } from "../corpus.js";
-import { type LatencyProxy, startLatencyProxy } from "../latency-proxy.js";
+import { type InFlightStats, startLatencyProxy } from "../latency-proxy.js";
 import { compare, expectCount, median, type Row, time, unavailable } from "../measure.js";
-import { startMemoryS3 } from "../memory-s3.js";
+import { startRemoteMemoryS3 } from "../memory-s3-worker.js";
 import { s3Config } from "../services.js";
 
 export const GROUP = "S3Backend";
@@ -70,11 +70,15 @@ export async function parallelFetch(
 const fmt = (n: number) => n.toLocaleString("en-US");
 
 /** Times ours, and reads from the proxy how many requests it kept in flight while doing so. */
-async function timeOurs(runs: number, proxy: LatencyProxy, grep: () => Promise<unknown>) {
+async function timeOurs(
+  runs: number,
+  proxy: { inFlight(): InFlightStats | Promise<InFlightStats>; resetInFlight(): void | Promise<void> },
+  grep: () => Promise<unknown>,
+) {
   await grep();
-  proxy.resetInFlight();
+  await proxy.resetInFlight();
   const samples = await time({ runs, warmup: 0 }, grep);
-  const { mean, peak } = proxy.inFlight();
+  const { mean, peak } = await proxy.inFlight();
   return { samples, inFlight: `${mean.toFixed(1)} requests in flight on average (peak ${peak})` };
 }
 
@@ -156,20 +160,19 @@ export async function latencyRows(ctx: BenchContext, config: S3Config, objects: 
 }
 
 /**
- * The same measure against the in-memory server (see `memory-s3.ts`), which answers every request
- * at once: the goal row (ours against the sequential peer) where the server is not the bottleneck,
- * and ours against 16 parallel GETs that search nothing. Nothing runs against moto here.
+ * The same measure against the in-memory server (see `memory-s3.ts`, run on a worker thread by
+ * `memory-s3-worker.ts`), which answers every request at once: the goal row (ours against the
+ * sequential peer) where the server is not the bottleneck, and ours against 16 parallel GETs that
+ * search nothing. Nothing runs against moto here.
  */
 export async function memoryLatencyRows(ctx: BenchContext, objects: number): Promise<Row[]> {
   const bucket = "memory";
   const prefix = "bench-mem";
   const spec = standardSpec(ctx.seed, objects);
   const expected = expectedMatches(spec).needle;
-  const store = new Map<string, Uint8Array>();
-  for (const f of generateCorpus(spec)) store.set(`${prefix}${f.path}`, Buffer.from(f.content));
-  const keys = [...store.keys()];
-  const server = await startMemoryS3(bucket, store);
-  const proxy = await startLatencyProxy(server.url, LATENCY_MS);
+  const keys = generateCorpus(spec).map((f) => `${prefix}${f.path}`);
+  // The server and its proxy run on a worker thread: serving the requests takes no CPU from ours.
+  const proxy = await startRemoteMemoryS3({ bucket, prefix, seed: ctx.seed, objects, latencyMs: LATENCY_MS });
   const config: S3Config = {
     bucket,
     prefix,
@@ -206,7 +209,7 @@ export async function memoryLatencyRows(ctx: BenchContext, objects: number): Pro
           maxRatio: MAX_RATIO,
           note:
             `A server holding the objects in memory that answers every request at once (unlike moto), behind the ` +
-            `same proxy. Limit with ${GREP_CONCURRENCY} requests in flight: ${fmt(objects)} / ${GREP_CONCURRENCY} x ` +
+            `same proxy, both on a worker thread. Limit with ${GREP_CONCURRENCY} requests in flight: ${fmt(objects)} / ${GREP_CONCURRENCY} x ` +
             `${LATENCY_MS} ms = ${fmt(Math.round(limitMs))} ms, ${(limitMs / peerMs).toFixed(3)}x the peer; ours is ` +
             `${(median(ours) / limitMs).toFixed(2)}x that limit. Ours kept ${inFlight} (grepConcurrency ` +
             `${GREP_CONCURRENCY}). ${oursRuns} runs of ours after one warm-up, ${peerRuns} of the peer.`,
@@ -227,7 +230,6 @@ export async function memoryLatencyRows(ctx: BenchContext, objects: number): Pro
     client.destroy();
     await backend.close();
     await proxy.close();
-    await server.close();
   }
 }
 
