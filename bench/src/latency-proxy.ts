@@ -6,9 +6,20 @@
 import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** How many requests the proxy held or forwarded at once, since the last {@link LatencyProxy.resetInFlight}. */
+export interface InFlightStats {
+  /** Most requests in flight at one time. */
+  peak: number;
+  /** Requests in flight on average while at least one was (time-weighted). */
+  mean: number;
+}
+
 export interface LatencyProxy {
   /** `http://127.0.0.1:PORT`: use it as the S3 endpoint. */
   url: string;
+  /** Requests in flight (from arrival to the end of the answer) since the last reset. */
+  inFlight(): InFlightStats;
+  resetInFlight(): void;
   close(): Promise<void>;
 }
 
@@ -17,7 +28,24 @@ export async function startLatencyProxy(upstream: string, delayMs: number): Prom
   const target = new URL(upstream);
   // Enough pooled connections that the proxy never queues a request the client sent in parallel.
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  let current = 0;
+  let peak = 0;
+  let weighted = 0;
+  let busy = 0;
+  let since = performance.now();
+  const account = (delta: number) => {
+    const now = performance.now();
+    if (current > 0) {
+      weighted += current * (now - since);
+      busy += now - since;
+    }
+    since = now;
+    current += delta;
+    peak = Math.max(peak, current);
+  };
   const server: Server = createServer((incoming, outgoing) => {
+    account(1);
+    outgoing.once("close", () => account(-1));
     setTimeout(() => {
       const forwarded = request(
         {
@@ -42,6 +70,16 @@ export async function startLatencyProxy(upstream: string, delayMs: number): Prom
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    inFlight: () => {
+      account(0);
+      return { peak, mean: busy > 0 ? weighted / busy : 0 };
+    },
+    resetInFlight: () => {
+      account(0);
+      peak = current;
+      weighted = 0;
+      busy = 0;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -26,6 +26,11 @@ const GROUPS: GroupEntry[] = [
   { name: "pg-scale", services: ["postgres"], load: async () => (await import("./groups/pg-scale.js")).pgScaleGroup },
   { name: "s3", services: ["s3"], load: async () => (await import("./groups/s3.js")).s3Group },
   {
+    name: "s3-latency",
+    services: ["s3"],
+    load: async () => (await import("./groups/s3-latency.js")).s3LatencyGroup,
+  },
+  {
     name: "composite",
     services: ["postgres", "s3"],
     load: async () => (await import("./groups/composite.js")).compositeGroup,

@@ -1,15 +1,19 @@
 /**
  * S3Backend grep through the 20 ms latency proxy at several sizes, against "list, then sequential
- * GETs" through the same proxy, with the limit printed next to the peer.
+ * GETs" through the same proxy, with the limit printed next to the peer: against moto (a real S3
+ * server, which answers one request at a time) and against an in-memory server that answers in
+ * parallel (see `memory-s3.ts`), where only the latency limits the client.
  */
 import { randomBytes } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { splitLines } from "@deepfs/core";
 import { createS3Client, S3Backend, type S3Config } from "@deepfs/s3";
-import type { BenchContext } from "../context.js";
+import type { BenchContext, BenchGroup } from "../context.js";
 import { expectedMatches, generateCorpus, NEEDLE, standardSpec } from "../corpus.js";
-import { startLatencyProxy } from "../latency-proxy.js";
-import { compare, expectCount, median, type Row, time } from "../measure.js";
+import { type InFlightStats, startLatencyProxy } from "../latency-proxy.js";
+import { compare, expectCount, median, type Row, time, unavailable } from "../measure.js";
+import { startRemoteMemoryS3 } from "../memory-s3-worker.js";
+import { s3Config } from "../services.js";
 
 export const GROUP = "S3Backend";
 export const PEER = "list, then sequential GETs";
@@ -65,6 +69,19 @@ export async function parallelFetch(
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
+/** Times ours, and reads from the proxy how many requests it kept in flight while doing so. */
+async function timeOurs(
+  runs: number,
+  proxy: { inFlight(): InFlightStats | Promise<InFlightStats>; resetInFlight(): void | Promise<void> },
+  grep: () => Promise<unknown>,
+) {
+  await grep();
+  await proxy.resetInFlight();
+  const samples = await time({ runs, warmup: 0 }, grep);
+  const { mean, peak } = await proxy.inFlight();
+  return { samples, inFlight: `${mean.toFixed(1)} requests in flight on average (peak ${peak})` };
+}
+
 /**
  * Rows at `objects` objects through the proxy: ours against the sequential peer (the goal row),
  * and against the server's ceiling through the same proxy (16 parallel GETs that search nothing).
@@ -94,7 +111,7 @@ export async function latencyRows(ctx: BenchContext, config: S3Config, objects: 
     const oursRuns = Math.min(ctx.timing.runs, 3);
     const peerRuns = objects >= 5_000 ? 1 : oursRuns;
     ctx.log(`s3: grep over ${fmt(objects)} through the proxy (${oursRuns} runs, peer ${peerRuns})`);
-    const ours = await time({ runs: oursRuns, warmup: 1 }, async () =>
+    const { samples: ours, inFlight } = await timeOurs(oursRuns, proxy, async () =>
       expectCount("ours grep", (await slowBackend.grep(NEEDLE, "/")).matches?.length ?? 0, expected),
     );
     const ceiling = await time({ runs: oursRuns, warmup: 0 }, () =>
@@ -118,7 +135,8 @@ export async function latencyRows(ctx: BenchContext, config: S3Config, objects: 
             `= ${fmt(Math.round(limitMs))} ms, ${(limitMs / peerMs).toFixed(3)}x the peer. This server's own limit ` +
             `(moto answers one request at a time): ${fmt(Math.round(ceilingMs))} ms to GET every object ` +
             `${GREP_CONCURRENCY} at a time through the proxy without searching, ${(ceilingMs / peerMs).toFixed(3)}x ` +
-            `the peer. ${oursRuns} runs of ours after one warm-up, ${peerRuns} of the peer.`,
+            `the peer. Ours kept ${inFlight} (grepConcurrency ${GREP_CONCURRENCY}). ${oursRuns} runs of ours after ` +
+            `one warm-up, ${peerRuns} of the peer.`,
         },
         { ours, theirs },
       ),
@@ -140,3 +158,100 @@ export async function latencyRows(ctx: BenchContext, config: S3Config, objects: 
     await proxy.close();
   }
 }
+
+/**
+ * The same measure against the in-memory server (see `memory-s3.ts`, run on a worker thread by
+ * `memory-s3-worker.ts`), which answers every request at once: the goal row (ours against the
+ * sequential peer) where the server is not the bottleneck, and ours against 16 parallel GETs that
+ * search nothing. Nothing runs against moto here.
+ */
+export async function memoryLatencyRows(ctx: BenchContext, objects: number): Promise<Row[]> {
+  const bucket = "memory";
+  const prefix = "bench-mem";
+  const spec = standardSpec(ctx.seed, objects);
+  const expected = expectedMatches(spec).needle;
+  const keys = generateCorpus(spec).map((f) => `${prefix}${f.path}`);
+  // The server and its proxy run on a worker thread: serving the requests takes no CPU from ours.
+  const proxy = await startRemoteMemoryS3({ bucket, prefix, seed: ctx.seed, objects, latencyMs: LATENCY_MS });
+  const config: S3Config = {
+    bucket,
+    prefix,
+    endpointUrl: proxy.url,
+    region: "us-east-1",
+    accessKeyId: "bench",
+    secretAccessKey: "bench",
+    grepConcurrency: GREP_CONCURRENCY,
+  };
+  const backend = new S3Backend(config);
+  const client = createS3Client(config);
+  const measure = `grep needle, ${fmt(objects)} objects, ${LATENCY_MS} ms per request, in-memory server`;
+  try {
+    const oursRuns = Math.min(ctx.timing.runs, 3);
+    const peerRuns = objects >= 5_000 ? 1 : oursRuns;
+    ctx.log(`s3: grep over ${fmt(objects)} in memory through the proxy (${oursRuns} runs, peer ${peerRuns})`);
+    const { samples: ours, inFlight } = await timeOurs(oursRuns, proxy, async () =>
+      expectCount("ours grep", (await backend.grep(NEEDLE, "/")).matches?.length ?? 0, expected),
+    );
+    const ceiling = await time({ runs: oursRuns, warmup: 0 }, () =>
+      parallelFetch(client, bucket, keys, GREP_CONCURRENCY),
+    );
+    const theirs = await time({ runs: peerRuns, warmup: 0 }, async () =>
+      expectCount("sequential grep", await sequentialGrep(client, bucket, `${prefix}/`, NEEDLE), expected),
+    );
+    const peerMs = median(theirs);
+    const limitMs = (objects / GREP_CONCURRENCY) * LATENCY_MS;
+    return [
+      compare(
+        {
+          group: GROUP,
+          measure,
+          peer: PEER,
+          maxRatio: MAX_RATIO,
+          note:
+            `A server holding the objects in memory that answers every request at once (unlike moto), behind the ` +
+            `same proxy, both on a worker thread. Limit with ${GREP_CONCURRENCY} requests in flight: ${fmt(objects)} / ${GREP_CONCURRENCY} x ` +
+            `${LATENCY_MS} ms = ${fmt(Math.round(limitMs))} ms, ${(limitMs / peerMs).toFixed(3)}x the peer; ours is ` +
+            `${(median(ours) / limitMs).toFixed(2)}x that limit. Ours kept ${inFlight} (grepConcurrency ` +
+            `${GREP_CONCURRENCY}). ${oursRuns} runs of ours after one warm-up, ${peerRuns} of the peer.`,
+        },
+        { ours, theirs },
+      ),
+      compare(
+        {
+          group: GROUP,
+          measure: `${measure}, against ${GREP_CONCURRENCY} parallel GETs`,
+          peer: `${GREP_CONCURRENCY} parallel GETs through the proxy, no search`,
+          maxRatio: null,
+        },
+        { ours, theirs: ceiling },
+      ),
+    ];
+  } finally {
+    client.destroy();
+    await backend.close();
+    await proxy.close();
+  }
+}
+
+/**
+ * The latency rows on their own (`--only s3-latency`): at each size, against moto, then against
+ * the in-memory server.
+ */
+export const s3LatencyGroup: BenchGroup = {
+  name: "s3-latency",
+  async run(ctx: BenchContext): Promise<Row[]> {
+    const rows: Row[] = [];
+    const config = s3Config(ctx.env, `bench-lat-${randomBytes(4).toString("hex")}`);
+    for (const objects of ctx.sizes.s3Latency) {
+      if ("unavailable" in config) {
+        rows.push(
+          unavailable(GROUP, `grep needle, ${fmt(objects)} objects`, PEER, `<= ${MAX_RATIO}x`, config.unavailable),
+        );
+      } else {
+        rows.push(...(await latencyRows(ctx, config, objects)));
+      }
+      rows.push(...(await memoryLatencyRows(ctx, objects)));
+    }
+    return rows;
+  },
+};

@@ -6,7 +6,11 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 export interface S3Tuning {
   /** Key prefix of every file (a "folder" of the bucket); normalised to end with `/`. Default: none. */
   prefix?: string;
-  /** Objects grep fetches at once. Default 16. */
+  /**
+   * Most objects grep fetches at once. Default 16. A cap: grep keeps fewer GETs in flight while the
+   * server queues them (the latency it observes rises with the requests in flight), and grows to
+   * the cap while it does not; `1` makes grep sequential.
+   */
   grepConcurrency?: number;
   /** grep skips objects larger than this many MiB. Default 10. */
   maxGrepFileSizeMb?: number;

@@ -1,6 +1,7 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { type GrepMatch, type GrepQuery, grepGlobSearchRoot, isBinaryPath } from "@deepfs/core";
 import type { Fault } from "@deepfs/core/kit";
+import { AdaptiveConcurrency } from "./adaptive-concurrency.js";
 import { isNotFound } from "./errors.js";
 import type { KeyMapper } from "./keys.js";
 import { type LineMatch, LineSearcher } from "./line-search.js";
@@ -14,8 +15,13 @@ export interface GrepContext {
   bucket: string;
   keys: KeyMapper;
   pageSize: number | undefined;
-  /** Objects fetched at once. */
+  /** Most objects fetched at once (`grepConcurrency`); fewer while the server queues them. */
   concurrency: number;
+  /**
+   * The in-flight limit the last grep ended with, shared between the greps of one backend: the
+   * next one starts from it instead of relearning it (undefined: start at 4, or the cap if smaller).
+   */
+  learned?: { limit: number | undefined };
   /** Larger objects are skipped. */
   maxFileBytes: number;
 }
@@ -31,7 +37,8 @@ const LOOKAHEAD = 1000;
  * grep over objects: the listing of the candidate keys (narrowed by the search path and the glob's
  * literal prefix; binary types and oversized objects left out) feeds a bounded pool of GETs while
  * it goes on, page after page, and each object is streamed through a line searcher (see
- * {@link LineSearcher} and {@link OrderedSearch}).
+ * {@link LineSearcher} and {@link OrderedSearch}). How many GETs are in flight follows the latency
+ * observed, up to `concurrency` (see {@link AdaptiveConcurrency}).
  *
  * ListObjectsV2 returns keys in UTF-8 binary order, which below one prefix is the order of
  * `comparePaths`, so candidates arrive in path order and `maxCount` can stop the work early (the
@@ -45,8 +52,13 @@ export async function grepObjects(
 ): Promise<{ matches: GrepMatch[] } | Fault> {
   // A pattern spanning lines, or one no valid UTF-8 text can contain, matches nothing: skip the downloads.
   if (query.matchesNothing) return { matches: [] };
+  const limit = new AdaptiveConcurrency({
+    max: ctx.concurrency,
+    ...(ctx.learned?.limit !== undefined ? { initial: ctx.learned.limit } : {}),
+  });
   const pool = new OrderedSearch({
     concurrency: ctx.concurrency,
+    limit,
     wanted: query.maxCount + 1,
     search: (candidate, room, stop) => searchObject(ctx, candidate.key, query.pattern, room, stop),
     signal,
@@ -55,7 +67,9 @@ export async function grepObjects(
     () => pool.end(),
     (error: unknown) => pool.fail(error),
   );
-  return pool.done;
+  const answer = await pool.done;
+  if (ctx.learned) ctx.learned.limit = limit.limit;
+  return answer;
 }
 
 /** Lists the candidates into the pool, in path order, a page or so ahead of the searches. */

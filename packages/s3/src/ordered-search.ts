@@ -10,9 +10,21 @@ export interface Candidate {
   key: string;
 }
 
+/** Chooses how many searches run at once, from their timings (see `AdaptiveConcurrency`). */
+export interface InFlightLimit {
+  /** Searches that may run now (at most `concurrency`). */
+  readonly limit: number;
+  /** A search starts: a token for {@link finished}. */
+  started(): number;
+  /** The search of `token` is over: `ok` when it answered, false when it failed or was aborted. */
+  finished(token: number, ok: boolean): void;
+}
+
 export interface OrderedSearchOptions {
-  /** Most objects searched at once (`grepConcurrency`). */
+  /** Most objects searched at once (`grepConcurrency`): the hard cap. */
   concurrency: number;
+  /** Fewer at once while this says so (adaptive concurrency); the cap alone when omitted. */
+  limit?: InFlightLimit | undefined;
   /** Matches after which nothing later can change the answer (`maxCount + 1`). */
   wanted: number;
   /** Searches one object for at most `room` matches; rejects on a hard failure. */
@@ -25,8 +37,9 @@ export interface OrderedSearchOptions {
  * A bounded pool that searches candidates as they arrive (in path order, while the listing is
  * still running) and finalises them strictly in that order.
  *
- * - At most `concurrency` searches run at once, and none starts more than a window of `4 × concurrency` past the first unfinished one, so that the matches
- *   held while waiting for a slow object stay bounded.
+ * - At most `concurrency` searches run at once (fewer while `limit` says so), and none starts more
+ *   than a window of `4 × concurrency` past the first unfinished one, so that the matches held
+ *   while waiting for a slow object stay bounded.
  * - Once the finalised prefix holds `wanted` matches, nothing later can change the answer: every
  *   request in flight is aborted, the listing too (through {@link signal}), and the answer holds
  *   at most a few matches past `wanted - 1` (the facade caps it and reports the truncation).
@@ -132,21 +145,25 @@ export class OrderedSearch {
   private pump(): void {
     while (
       !this.stopped &&
-      this.active < this.options.concurrency &&
+      this.active < this.inFlightLimit() &&
       this.next < this.added &&
       this.next < this.finalised + this.window
     ) {
       const index = this.next++;
       const slot = this.slots.get(index) as { candidate: Candidate; lines?: LineMatch[] };
       this.active++;
+      const limit = this.options.limit;
+      const token = limit?.started() ?? 0;
       // Matches already finalised only grow, so the room left now bounds what this file can add.
       this.options
         .search(slot.candidate, this.options.wanted - this.matches.length, this.controller.signal)
         .then(
           (lines) => {
+            limit?.finished(token, !this.stopped);
             slot.lines = lines;
           },
           (error: unknown) => {
+            limit?.finished(token, false);
             // After a stop, aborted requests and destroyed bodies fail by design.
             if (this.stopped) return;
             this.failed ??= { ...s3Fault(error), path: slot.candidate.path };
@@ -161,6 +178,11 @@ export class OrderedSearch {
         });
     }
     this.wakeProducer();
+  }
+
+  private inFlightLimit(): number {
+    const { concurrency, limit } = this.options;
+    return limit ? Math.max(1, Math.min(concurrency, limit.limit)) : concurrency;
   }
 
   private finalise(): void {

@@ -51,6 +51,8 @@ export class S3Driver implements Driver {
 
   /** Creation times of the versions last read or written, so a compare-and-swap PUT needs no HEAD. */
   private readonly createdAt = new CreatedAtCache();
+  /** grep's in-flight limit, carried from one grep to the next (see `grepObjects`). */
+  private readonly grepLimit: { limit: number | undefined } = { limit: undefined };
   /** The version history (`history` option), from bucket versioning. */
   readonly history?: S3History;
 
@@ -208,6 +210,7 @@ export class S3Driver implements Driver {
       keys: this.keys,
       pageSize: this.tuning.listPageSize,
       concurrency: this.tuning.grepConcurrency,
+      learned: this.grepLimit,
       maxFileBytes: this.tuning.maxGrepFileBytes,
     };
     return grepObjects(ctx, query, call.signal);

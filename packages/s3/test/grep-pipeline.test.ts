@@ -28,6 +28,26 @@ function recordRequests(client: S3Client): string[] {
   return sent;
 }
 
+/** Most GetObject requests a client had in flight at once, each held `delayMs` like a distant store. */
+function countGetsInFlight(client: S3Client, delayMs: number): { peak: number } {
+  const seen = { peak: 0 };
+  let current = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== "GetObjectCommand") return next(args);
+      seen.peak = Math.max(seen.peak, ++current);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return await next(args);
+      } finally {
+        current--;
+      }
+    },
+    { step: "initialize", name: "countGetsInFlight" },
+  );
+  return seen;
+}
+
 const COUNT = 50;
 const names = Array.from({ length: COUNT }, (_, i) => `f${String(i).padStart(2, "0")}.txt`);
 /** Every file holds two matching lines. */
@@ -86,6 +106,19 @@ describe.skipIf(skipReason)("S3Backend grep pipelines the listing into the GETs"
     expect(sent.filter((r) => r === "G").length).toBeLessThanOrEqual(8);
     expect(sent.filter((r) => r === "L").length).toBeLessThanOrEqual(3);
     recorded.destroy();
+  });
+
+  it("never has more GETs in flight than grepConcurrency, whatever the latency it observes", async () => {
+    for (const grepConcurrency of [1, 3, 16]) {
+      const counted = testClient();
+      const inFlight = countGetsInFlight(counted, 10);
+      const backend = new S3Backend({ client: counted, bucket, prefix, listPageSize: 20, grepConcurrency });
+      expect(await backend.grep("needle")).toEqual({ matches: allMatches });
+      expect(inFlight.peak).toBeLessThanOrEqual(grepConcurrency);
+      // Sequential with a cap of 1; parallel otherwise (the adaptive limit starts at 4 or the cap).
+      expect(inFlight.peak).toBeGreaterThanOrEqual(Math.min(grepConcurrency, 3));
+      counted.destroy();
+    }
   });
 
   it("gives the same answer with the server's page size and with one key per page", async () => {
