@@ -53,20 +53,29 @@ export interface RealCorpus {
 
 /**
  * The real-code corpus, whole or its first `limit` files in path order (a deterministic subset for
- * stores that are slow to load and for `--quick`).
+ * stores that are slow to load and for `--quick`). `skipHidden` leaves out the files below a
+ * directory whose name starts with a dot (a few bundled `node_modules/.pnpm`), which deepagents'
+ * FilesystemBackend never searches, so that both sides of a disk grep search the same files.
  */
-export async function loadRealCorpus(limit = Number.POSITIVE_INFINITY): Promise<RealCorpus> {
-  const files = await realCodeCorpus(undefined, limit);
+export async function loadRealCorpus(
+  limit = Number.POSITIVE_INFINITY,
+  options: { skipHidden?: boolean } = {},
+): Promise<RealCorpus> {
+  const all = await realCodeCorpus(undefined, limit);
+  const subset = all.length === limit;
+  const hidden = (f: CorpusFile) => f.path.split("/").some((segment) => segment.startsWith("."));
+  const files = options.skipHidden ? all.filter((f) => !hidden(f)) : all;
   const n = files.length.toLocaleString("en-US");
   const megabytes = files.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0) / 1e6;
-  const subset = files.length === limit;
+  const skipped = all.length - files.length;
   return {
     files,
     megabytes,
     label: `real code, ${subset ? "first " : ""}${n} files`,
     note:
       `Real code: ${subset ? `the first ${n} (in path order)` : n} .js/.mjs/.cjs/.ts files ` +
-      `(${megabytes.toFixed(1)} MB) of node_modules/.pnpm.`,
+      `(${megabytes.toFixed(1)} MB) of node_modules/.pnpm` +
+      (skipped > 0 ? ` (${skipped} files below hidden directories left out: the peer never searches them).` : "."),
   };
 }
 

@@ -62,7 +62,7 @@ async function ripgrep(root: string): Promise<number> {
  * row against the peer; the rows against `rg` on the real tree come from `local-real.ts`.
  */
 async function realCodeRows(ctx: BenchContext, dir: string): Promise<Row[]> {
-  const corpus = await loadRealCorpus(ctx.quick ? 1_000 : Number.POSITIVE_INFINITY);
+  const corpus = await loadRealCorpus(ctx.quick ? 1_000 : Number.POSITIVE_INFINITY, { skipHidden: true });
   ctx.log(`local: writing ${corpus.label} to disk`);
   await writeTree(dir, corpus.files);
   const ours = new LocalBackend({ rootDir: dir });

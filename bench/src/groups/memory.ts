@@ -114,7 +114,9 @@ async function withPostgres(
  * with the smallest and the largest answer: the rare identifier and `return`.
  */
 async function realCodeRows(ctx: BenchContext, runs: number, idle: ProbeResult): Promise<Row[]> {
-  const corpus = await loadRealCorpus(ctx.quick ? QUICK_REAL_FILES : Number.POSITIVE_INFINITY);
+  const corpus = await loadRealCorpus(ctx.quick ? QUICK_REAL_FILES : Number.POSITIVE_INFINITY, {
+    skipHidden: true,
+  });
   const needles = REAL_NEEDLES.slice(0, 2);
   const rows: Row[] = [];
   ctx.log(`memory: writing ${corpus.label} to disk`);
