@@ -2,28 +2,29 @@
  * Child process of the memory measure: runs ONE grep over the memory corpus and prints a JSON line
  * `{ matches, maxRssMb, ms }`. It runs alone so that its peak RSS is the search's, not the bench's.
  *
- * usage: node memory-probe.js <local|fs-peer|postgres|postgres-glob|pg-fetch-all|idle> <root dir | postgres url> [namespace|table]
+ * usage: node memory-probe.js <local|fs-peer|postgres|postgres-glob|pg-fetch-all|idle> <root dir | postgres url> [namespace|table] [needle]
+ * (the needle defaults to the synthetic corpus's {@link NEEDLE})
  */
 import { NEEDLE } from "./corpus.js";
 import { peakRssMb } from "./peak-rss.js";
 
-async function grep(kind: string, target: string, extra: string): Promise<number> {
+async function grep(kind: string, target: string, extra: string, needle: string): Promise<number> {
   switch (kind) {
     case "local": {
       const { LocalBackend } = await import("@deepfs/local");
-      return (await new LocalBackend({ rootDir: target }).grep(NEEDLE, "/")).matches?.length ?? -1;
+      return (await new LocalBackend({ rootDir: target }).grep(needle, "/")).matches?.length ?? -1;
     }
     case "fs-peer": {
       const { FilesystemBackend } = await import("deepagents");
       return (
-        (await new FilesystemBackend({ rootDir: target, virtualMode: true }).grep(NEEDLE, "/")).matches?.length ?? -1
+        (await new FilesystemBackend({ rootDir: target, virtualMode: true }).grep(needle, "/")).matches?.length ?? -1
       );
     }
     case "postgres": {
       const { PostgresBackend } = await import("@deepfs/postgres");
       const backend = new PostgresBackend({ url: target, namespace: extra });
       try {
-        return (await backend.grep(NEEDLE, "/")).matches?.length ?? -1;
+        return (await backend.grep(needle, "/")).matches?.length ?? -1;
       } finally {
         await backend.close();
       }
@@ -46,7 +47,7 @@ async function grep(kind: string, target: string, extra: string): Promise<number
         const rows = await sql`SELECT path, content FROM ${sql(extra)}`;
         let matches = 0;
         for (const row of rows)
-          for (const line of (row.content as string).split("\n")) if (line.includes(NEEDLE)) matches++;
+          for (const line of (row.content as string).split("\n")) if (line.includes(needle)) matches++;
         return matches;
       } finally {
         await sql.end();
@@ -59,8 +60,8 @@ async function grep(kind: string, target: string, extra: string): Promise<number
   }
 }
 
-const [kind = "", target = "", extra = ""] = process.argv.slice(2);
+const [kind = "", target = "", extra = "", needle = NEEDLE] = process.argv.slice(2);
 const start = performance.now();
-const matches = await grep(kind, target, extra);
+const matches = await grep(kind, target, extra, needle);
 const ms = performance.now() - start;
 process.stdout.write(`${JSON.stringify({ matches, maxRssMb: peakRssMb(), ms })}\n`);

@@ -3,7 +3,8 @@
  * each layer, alone and all four stacked, on StateBackend, LocalBackend and PostgreSQL. Telemetry
  * runs with no tracer provider registered (what a user who has not set one up pays: the goal is
  * within noise of no layer); audit with a sink that keeps nothing (the layer's own cost, not the
- * sink's); permissions with three rules; quotas with limits never reached.
+ * sink's); permissions with three rules; quotas with limits never reached. Grep also on real code
+ * (the shared needle set), all four layers stacked against the bare backend.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,6 +17,7 @@ import { withTelemetry } from "@deepfs/telemetry";
 import type { BenchContext, BenchGroup } from "../context.js";
 import { type CorpusFile, expectedMatches, generateCorpus, NEEDLE, standardSpec } from "../corpus.js";
 import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { loadRealCorpus, matchCount, type RealCorpus, realGrepRows } from "../real-needles.js";
 import { pgUrl } from "../services.js";
 
 const GROUP = "controls";
@@ -51,6 +53,7 @@ async function measureBackend(
   name: string,
   corpus: CorpusFile[],
   needles: number,
+  real: RealCorpus,
   open: Open,
 ): Promise<Row[]> {
   const rows: Row[] = [];
@@ -90,13 +93,39 @@ async function measureBackend(
       const layered = layer(opened.backend);
       const samples = await timePair(ctx.timing, { run: () => grep(layered) }, { run: () => grep(opened.backend) });
       rows.push(
-        compare({ group: GROUP, measure: `${name}: grep needle, ${label}`, peer: PEER, maxRatio: null }, samples),
+        compare(
+          { group: GROUP, measure: `${name}: grep needle, synthetic corpus, ${label}`, peer: PEER, maxRatio: null },
+          samples,
+        ),
       );
     }
   } finally {
     await opened.close();
   }
+  rows.push(...(await realCodeRows(ctx, name, real, open)));
   return rows;
+}
+
+/** Grep over real code, needle by needle, through all four layers stacked against the bare backend. */
+async function realCodeRows(ctx: BenchContext, name: string, real: RealCorpus, open: Open): Promise<Row[]> {
+  const [label, layer] = LAYERS[LAYERS.length - 1] as (typeof LAYERS)[number];
+  const opened = await open();
+  try {
+    await writeAll(opened.backend, real.files);
+    const layered = layer(opened.backend);
+    return await realGrepRows(ctx, {
+      group: GROUP,
+      peer: PEER,
+      corpus: real,
+      ours: async (needle) => matchCount(await layered.grep(needle, "/"), `${name} grep, ${label}`),
+      theirs: async (needle) => matchCount(await opened.backend.grep(needle, "/"), `${name} grep`),
+      maxRatio: () => null,
+      prefix: `${name}: ${label}, `,
+      note: "The cost of the layers on a grep whose answer follows real code's match counts.",
+    });
+  } finally {
+    await opened.close();
+  }
 }
 
 export const controlsGroup: BenchGroup = {
@@ -106,17 +135,18 @@ export const controlsGroup: BenchGroup = {
     const spec = standardSpec(ctx.seed, files);
     const corpus = generateCorpus(spec);
     const needles = expectedMatches(spec).needle;
+    const real = await loadRealCorpus(ctx.quick ? 300 : 2_000);
     const rows: Row[] = [];
 
     rows.push(
-      ...(await measureBackend(ctx, "StateBackend", corpus, needles, async () => ({
+      ...(await measureBackend(ctx, "StateBackend", corpus, needles, real, async () => ({
         backend: new StateBackend(),
         close: async () => {},
       }))),
     );
 
     rows.push(
-      ...(await measureBackend(ctx, "LocalBackend", corpus, needles, async () => {
+      ...(await measureBackend(ctx, "LocalBackend", corpus, needles, real, async () => {
         const root = mkdtempSync(path.join(ctx.tmpDir, "controls-local-"));
         const backend = new LocalBackend({ rootDir: root });
         return {
@@ -135,7 +165,7 @@ export const controlsGroup: BenchGroup = {
     } else {
       const table = `bench_controls_${randomBytes(4).toString("hex")}`;
       rows.push(
-        ...(await measureBackend(ctx, "PostgresBackend", corpus, needles, async () => {
+        ...(await measureBackend(ctx, "PostgresBackend", corpus, needles, real, async () => {
           const backend = new PostgresBackend({ url, table, namespace: `run-${randomBytes(4).toString("hex")}` });
           await backend.initialize();
           return {

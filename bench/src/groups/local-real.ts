@@ -12,6 +12,7 @@ import fastGlob from "fast-glob";
 import type { BenchContext } from "../context.js";
 import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
 import { dependencyStore } from "../real-corpus.js";
+import { REAL_NEEDLES } from "../real-needles.js";
 
 const GROUP = "LocalBackend";
 const RG_PEER = "`rg -F -n -uu` (process spawn included)";
@@ -21,8 +22,6 @@ const RG_GOAL: Record<Engine, number> = {
   // builtin: what a user gets without installing anything (no npm package ships rg without a download).
   builtin: 1.5,
 };
-/** A rare identifier and a very common word: few files to answer from, and ~300,000 lines. */
-export const REAL_NEEDLES = ["ContinuationToken", "return"] as const;
 const GLOB = "**/*.ts";
 
 type Engine = "ripgrep" | "builtin";
@@ -78,7 +77,9 @@ export async function realTreeRows(ctx: BenchContext): Promise<Row[]> {
       rows.push(unavailable(GROUP, label(`grep (engine ${engine})`), RG_PEER, goal, `rg: ${(error as Error).message}`));
     }
   }
-  for (const needle of rgReady ? REAL_NEEDLES : []) {
+  // The shared needle set; with `--quick`, its first two (a rare identifier, a very common keyword).
+  const needles = REAL_NEEDLES.slice(0, ctx.quick ? 2 : REAL_NEEDLES.length).map((n) => n.needle);
+  for (const needle of rgReady ? needles : []) {
     // The count both sides must give, from rg, before anything is timed.
     const expected = await ripgrepLines(root, needle);
     for (const engine of ["ripgrep", "builtin"] as const) {

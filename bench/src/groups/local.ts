@@ -20,6 +20,7 @@ import {
 } from "../corpus.js";
 import { writeTree } from "../fs-corpus.js";
 import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { loadRealCorpus, matchCount, realGrepRows } from "../real-needles.js";
 import { realTreeRows } from "./local-real.js";
 
 const GROUP = "LocalBackend";
@@ -53,6 +54,33 @@ async function ripgrep(root: string): Promise<number> {
     },
   );
   return stdout.split("\n").filter(Boolean).length;
+}
+
+/**
+ * Grep over real code written to a tree of its own (all of it; the first 1,000 files with
+ * `--quick`), needle by needle, ours against the peer on that tree. Informational, as the synthetic
+ * row against the peer; the rows against `rg` on the real tree come from `local-real.ts`.
+ */
+async function realCodeRows(ctx: BenchContext, dir: string): Promise<Row[]> {
+  const corpus = await loadRealCorpus(ctx.quick ? 1_000 : Number.POSITIVE_INFINITY, { skipHidden: true });
+  ctx.log(`local: writing ${corpus.label} to disk`);
+  await writeTree(dir, corpus.files);
+  const ours = new LocalBackend({ rootDir: dir });
+  const peer = new FilesystemBackend({ rootDir: dir, virtualMode: true });
+  try {
+    return await realGrepRows(ctx, {
+      group: GROUP,
+      peer: PEER,
+      corpus,
+      ours: async (needle) => matchCount(await ours.grep(needle, "/"), "ours grep"),
+      theirs: async (needle) => matchCount(await peer.grep(needle, "/"), "peer grep"),
+      maxRatio: () => null,
+      note: "Written to a directory of its own; both search that tree.",
+    });
+  } finally {
+    await ours.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export const localGroup: BenchGroup = {
@@ -149,9 +177,11 @@ export const localGroup: BenchGroup = {
       null,
       await both(async (b) => expectCount("glob", (await b.glob("**/*.ts", "/")).files?.length ?? 0, tsCount)),
     );
-    ctx.log("local: grep");
+    rows.push(...(await realCodeRows(ctx, path.join(base, "real"))));
+    ctx.log("local: grep, synthetic corpus");
+    const synthetic = `grep needle, synthetic corpus, ${n} files`;
     row(
-      "grep needle",
+      synthetic,
       null,
       await both(async (b) => expectCount("grep", (await b.grep(NEEDLE, "/")).matches?.length ?? 0, expected.needle)),
     );
@@ -159,7 +189,7 @@ export const localGroup: BenchGroup = {
     try {
       await run("rg", ["--version"]);
       row(
-        "grep needle",
+        synthetic,
         1.5,
         await timePair(
           ctx.timing,
@@ -172,7 +202,7 @@ export const localGroup: BenchGroup = {
         "`rg -F -n` (process spawn included)",
       );
     } catch (error) {
-      rows.push(unavailable(GROUP, "grep needle", "`rg -F -n`", "<= 1.5x", `rg: ${(error as Error).message}`));
+      rows.push(unavailable(GROUP, synthetic, "`rg -F -n`", "<= 1.5x", `rg: ${(error as Error).message}`));
     }
     await rm(base, { recursive: true, force: true });
     rows.push(...(await realTreeRows(ctx)));

@@ -1,10 +1,11 @@
 /**
  * Peak memory of one grep over the memory corpus (200 MB in the full run), each grep in a fresh
  * child process whose whole process tree is sampled (so ripgrep's memory counts too). The corpus is
- * streamed to disk and to PostgreSQL file by file; the bench never holds it.
+ * streamed to disk and to PostgreSQL file by file; the bench never holds it. First on real code
+ * (the rare identifier and `return`, the smallest and the largest answer of the needle set).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PostgresBackend } from "@deepfs/postgres";
@@ -14,6 +15,7 @@ import { bulkSpec, type CorpusFile, expectedMatches, streamCorpus } from "../cor
 import { writeTree } from "../fs-corpus.js";
 import type { Row } from "../measure.js";
 import { type ProbeResult, runProbe } from "../process-tree-rss.js";
+import { countLines, loadRealCorpus, QUICK_REAL_FILES, REAL_NEEDLES } from "../real-needles.js";
 import { pgUrl } from "../services.js";
 
 const GROUP = "memory";
@@ -70,19 +72,108 @@ async function* batches(files: Iterable<CorpusFile>, size: number): AsyncGenerat
   if (batch.length > 0) yield batch;
 }
 
+/** The files into PostgresBackend and into a plain `(path, content)` table, 200 at a time. */
+async function loadPostgres(
+  backend: PostgresBackend,
+  sql: postgres.Sql,
+  table: string,
+  files: Iterable<CorpusFile>,
+): Promise<void> {
+  await backend.initialize();
+  await sql`CREATE TABLE ${sql(table)} (path text PRIMARY KEY, content text NOT NULL)`;
+  for await (const batch of batches(files, 200)) {
+    const results = await backend.uploadFiles(batch.map((f): [string, Uint8Array] => [f.path, Buffer.from(f.content)]));
+    if (results.some((r) => r.error)) throw new Error("upload to PostgresBackend failed");
+    await sql`INSERT INTO ${sql(table)} ${sql(batch, "path", "content")}`;
+  }
+  await sql`ANALYZE`;
+}
+
+/** Runs `fn` with a PostgresBackend and a plain table of its own, both dropped afterwards. */
+async function withPostgres(
+  url: string,
+  fn: (backend: PostgresBackend, sql: postgres.Sql, namespace: string, table: string) => Promise<void>,
+): Promise<void> {
+  const suffix = randomBytes(4).toString("hex");
+  const namespace = `bench-memory-${suffix}`;
+  const table = `bench_memory_${suffix}`;
+  const backend = new PostgresBackend({ url, namespace, maxPoolSize: 2 });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await fn(backend, sql, namespace, table);
+  } finally {
+    await sql`DROP TABLE IF EXISTS ${sql(table)}`.catch(() => {});
+    await sql`DELETE FROM deepfs_files WHERE namespace = ${namespace}`.catch(() => {});
+    await sql.end();
+    await backend.close();
+  }
+}
+
+/**
+ * The same greps over real code (all of it; the first 2,000 files with `--quick`) for the needles
+ * with the smallest and the largest answer: the rare identifier and `return`.
+ */
+async function realCodeRows(ctx: BenchContext, runs: number, idle: ProbeResult): Promise<Row[]> {
+  const corpus = await loadRealCorpus(ctx.quick ? QUICK_REAL_FILES : Number.POSITIVE_INFINITY, {
+    skipHidden: true,
+  });
+  const needles = REAL_NEEDLES.slice(0, 2);
+  const rows: Row[] = [];
+  ctx.log(`memory: writing ${corpus.label} to disk`);
+  const root = await mkdtemp(path.join(ctx.tmpDir, "memory-real-"));
+  await writeTree(root, corpus.files);
+  const expected = needles.map((n) => countLines(corpus.files, n.needle));
+  const what = (i: number) =>
+    `grep ${needles[i]?.kind} \`${needles[i]?.needle}\` (${expected[i]?.toLocaleString("en-US")} lines), ${corpus.label}`;
+  for (const [i, { needle }] of needles.entries()) {
+    ctx.log(`memory: LocalBackend ${what(i)}`);
+    rows.push(
+      memoryRow(
+        `LocalBackend ${what(i)}`,
+        "deepagents FilesystemBackend",
+        await peak(["local", root, "", needle], runs, expected[i] ?? 0),
+        await peak(["fs-peer", root, "", needle], runs, expected[i] ?? 0),
+        idle,
+        `${corpus.note} Written to a directory of its own. LocalBackend runs ripgrep, whose RSS is included.`,
+      ),
+    );
+  }
+  await rm(root, { recursive: true, force: true });
+  const url = pgUrl(ctx.env);
+  if (typeof url !== "string") return rows;
+  await withPostgres(url, async (backend, sql, namespace, table) => {
+    ctx.log(`memory: loading ${corpus.label} into PostgreSQL`);
+    await loadPostgres(backend, sql, table, corpus.files);
+    for (const [i, { needle }] of needles.entries()) {
+      ctx.log(`memory: PostgresBackend ${what(i)}`);
+      rows.push(
+        memoryRow(
+          `PostgresBackend ${what(i)}`,
+          "fetch everything, search in Node",
+          await peak(["postgres", url, namespace, needle], runs, expected[i] ?? 0),
+          await peak(["pg-fetch-all", url, table, needle], runs, expected[i] ?? 0),
+          idle,
+          corpus.note,
+        ),
+      );
+    }
+  });
+  return rows;
+}
+
 export const memoryGroup: BenchGroup = {
   name: "memory",
   async run(ctx: BenchContext): Promise<Row[]> {
     const spec = bulkSpec(ctx.seed, ctx.sizes.memoryMb);
     const expected = expectedMatches(spec).needle;
     const runs = Math.min(3, ctx.timing.runs);
-    const size = `${ctx.sizes.memoryMb} MB (${spec.files.toLocaleString("en-US")} files of 10 KB)`;
-    const rows: Row[] = [];
+    const size = `synthetic corpus, ${ctx.sizes.memoryMb} MB (${spec.files.toLocaleString("en-US")} files of 10 KB)`;
+    const idle = await peak(["idle"], runs, 0);
+    const rows: Row[] = await realCodeRows(ctx, runs, idle);
 
     ctx.log(`memory: writing ${size} to disk`);
     const root = await mkdtemp(path.join(ctx.tmpDir, "memory-"));
     await writeTree(root, streamCorpus(spec));
-    const idle = await peak(["idle"], runs, 0);
     ctx.log("memory: LocalBackend grep");
     rows.push(
       memoryRow(
@@ -107,23 +198,9 @@ export const memoryGroup: BenchGroup = {
       });
       return rows;
     }
-    const suffix = randomBytes(4).toString("hex");
-    const namespace = `bench-memory-${suffix}`;
-    const table = `bench_memory_${suffix}`;
-    const backend = new PostgresBackend({ url, namespace, maxPoolSize: 2 });
-    const sql = postgres(url, { max: 1, onnotice: () => {} });
-    try {
+    await withPostgres(url, async (backend, sql, namespace, table) => {
       ctx.log(`memory: loading ${size} into PostgreSQL`);
-      await backend.initialize();
-      await sql`CREATE TABLE ${sql(table)} (path text PRIMARY KEY, content text NOT NULL)`;
-      for await (const batch of batches(streamCorpus(spec), 200)) {
-        const results = await backend.uploadFiles(
-          batch.map((f): [string, Uint8Array] => [f.path, Buffer.from(f.content)]),
-        );
-        if (results.some((r) => r.error)) throw new Error("upload to PostgresBackend failed");
-        await sql`INSERT INTO ${sql(table)} ${sql(batch, "path", "content")}`;
-      }
-      await sql`ANALYZE`;
+      await loadPostgres(backend, sql, table, streamCorpus(spec));
       ctx.log("memory: PostgresBackend grep");
       rows.push(
         memoryRow(
@@ -135,12 +212,7 @@ export const memoryGroup: BenchGroup = {
           "",
         ),
       );
-    } finally {
-      await sql`DROP TABLE IF EXISTS ${sql(table)}`.catch(() => {});
-      await sql`DELETE FROM deepfs_files WHERE namespace = ${namespace}`.catch(() => {});
-      await sql.end();
-      await backend.close();
-    }
+    });
     return rows;
   },
 };

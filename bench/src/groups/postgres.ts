@@ -12,11 +12,10 @@ import type { BenchContext, BenchGroup } from "../context.js";
 import { type CorpusFile, expectedMatches, generateCorpus, NEEDLE, RARE_NEEDLE, standardSpec } from "../corpus.js";
 import { compare, expectCount, type Row, time, timePair, unavailable } from "../measure.js";
 import { countingClient } from "../pg-client.js";
-import { realCodeCorpus } from "../real-corpus.js";
+import { loadRealCorpus, matchCount, NO_MATCH, QUICK_REAL_FILES, REAL_NEEDLES, realGrepRow } from "../real-needles.js";
 
 const GROUP = "PostgresBackend";
 const PEER = "fetch everything, search in Node";
-const NO_MATCH = "zz_no_such_text_zz";
 
 /**
  * The baseline's grep: every row over the wire, then a literal search of each line, keeping what a
@@ -47,21 +46,14 @@ async function loadBackend(backend: PostgresBackend, corpus: CorpusFile[]): Prom
   }
 }
 
-/** The needle set of the real-code measures: kind, needle and the issue's goal. */
-const REAL_NEEDLES = [
-  { kind: "rare identifier", needle: "ContinuationToken", maxRatio: 0.05 },
-  { kind: "common keyword", needle: "return", maxRatio: 0.25 },
-  { kind: "common keyword", needle: "import", maxRatio: 0.25 },
-  { kind: "2-character needle", needle: "0x", maxRatio: 0.3 },
-  { kind: "absent needle", needle: NO_MATCH, maxRatio: 0.05 },
-] as const;
-
-/** Lines of `files` that contain `pattern`: the expected match count. */
-function countLines(files: CorpusFile[], pattern: string): number {
-  let count = 0;
-  for (const f of files) for (const line of splitLines(f.content)) if (line.includes(pattern)) count++;
-  return count;
-}
+/** The issue's goal (ours / peer) for each needle of the real-code set. */
+const REAL_GOALS: Record<string, number> = {
+  ContinuationToken: 0.05,
+  return: 0.25,
+  import: 0.25,
+  "0x": 0.3,
+  [NO_MATCH]: 0.05,
+};
 
 /**
  * Grep over real code (the repository's installed dependencies), needle by needle, against fetch
@@ -69,9 +61,10 @@ function countLines(files: CorpusFile[], pattern: string): number {
  * with `maxCount` 100, where the cost must follow the matches returned.
  */
 async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
-  const corpus = await realCodeCorpus(undefined, ctx.quick ? 1_000 : Number.POSITIVE_INFINITY);
+  const real = await loadRealCorpus(ctx.quick ? QUICK_REAL_FILES : Number.POSITIVE_INFINITY);
+  const corpus = real.files;
   const n = corpus.length.toLocaleString("en-US");
-  const megabytes = corpus.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0) / 1e6;
+  const megabytes = real.megabytes;
   const suffix = randomBytes(4).toString("hex");
   const namespace = `bench-real-${suffix}`;
   const baselineTable = `bench_fetch_all_real_${suffix}`;
@@ -90,40 +83,31 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
       await theirs.sql`INSERT INTO ${theirs.sql(baselineTable)} ${theirs.sql(corpus.slice(i, i + 500), "path", "content")}`;
     }
     await ours.sql`ANALYZE`;
-    const note = `Real code: ${n} .js/.mjs/.cjs/.ts files (${megabytes.toFixed(1)} MB) of node_modules/.pnpm, same server.`;
+    const note = `${real.note} Same server.`;
     rows.push(await tableSizeRow(ours.sql, ourTable, megabytes * 1e6, n));
-    for (const { kind, needle, maxRatio } of REAL_NEEDLES) {
-      const expected = countLines(corpus, needle);
-      ctx.log(`postgres: real code, grep ${JSON.stringify(needle)} (${expected} lines)`);
+    for (const needle of REAL_NEEDLES) {
       rows.push(
-        compare(
+        await realGrepRow(
+          ctx,
           {
             group: GROUP,
-            measure: `grep ${kind} \`${needle}\` (${expected.toLocaleString("en-US")} lines), real code, ${n} files`,
             peer: PEER,
-            maxRatio,
-            note,
+            corpus: real,
+            ours: async (pattern) => matchCount(await backend.grep(pattern, "/"), "ours grep"),
+            theirs: (pattern) => fetchEverythingGrep(theirs.sql, baselineTable, pattern),
+            maxRatio: (x) => REAL_GOALS[x.needle] ?? null,
+            note: "Same server.",
           },
-          await timePair(
-            ctx.timing,
-            {
-              run: async () =>
-                expectCount("ours grep", (await backend.grep(needle, "/")).matches?.length ?? 0, expected),
-            },
-            {
-              run: async () =>
-                expectCount("fetch-all grep", await fetchEverythingGrep(theirs.sql, baselineTable, needle), expected),
-            },
-          ),
+          needle,
         ),
       );
       const grepSamples = rows[rows.length - 1]?.samples?.ours ?? [];
-      for (const limit of await limitRows(ctx, ours.sql, ourTable, namespace, needle)) {
+      for (const limit of await limitRows(ctx, ours.sql, ourTable, namespace, needle.needle)) {
         rows.push(
           compare(
             {
               group: GROUP,
-              measure: `grep \`${needle}\` against ${limit.what}, real code`,
+              measure: `grep \`${needle.needle}\` against ${limit.what}, real code`,
               peer: `limit: ${limit.what}`,
               maxRatio: null,
               note: `${note} ${limit.note}`,
@@ -138,7 +122,7 @@ async function realCodeRows(ctx: BenchContext, url: string): Promise<Row[]> {
       compare(
         {
           group: GROUP,
-          measure: `grep \`return\` with maxCount ${cap}, real code, ${n} files`,
+          measure: `grep \`return\` with maxCount ${cap}, ${real.label}`,
           peer: PEER,
           maxRatio: 0.05,
           note: `${note} The peer still fetches every row; ours stops at maxCount + 1 matches.`,

@@ -14,6 +14,7 @@ import {
   standardSpec,
 } from "../corpus.js";
 import { compare, expectCount, type Row, timePair } from "../measure.js";
+import { loadRealCorpus, matchCount, QUICK_REAL_FILES, realGrepRows } from "../real-needles.js";
 
 const GROUP = "StateBackend";
 const PEER = "deepagents StateBackend";
@@ -43,6 +44,25 @@ async function oursWriteAll(corpus: CorpusFile[]): Promise<StateBackend> {
     if (result.error) throw new Error(result.error);
   }
   return backend;
+}
+
+/**
+ * Grep over real code (all of it; the first 2,000 files with `--quick`), needle by needle, both
+ * backends holding the same files. Same goal as the synthetic grep row.
+ */
+async function realCodeRows(ctx: BenchContext): Promise<Row[]> {
+  const corpus = await loadRealCorpus(ctx.quick ? QUICK_REAL_FILES : Number.POSITIVE_INFINITY);
+  ctx.log(`state: writing ${corpus.label} into both`);
+  const ours = await oursWriteAll(corpus.files);
+  const peer = peerBackend(await peerWriteAll(corpus.files));
+  return realGrepRows(ctx, {
+    group: GROUP,
+    peer: PEER,
+    corpus,
+    ours: async (needle) => matchCount(await ours.grep(needle, "/"), "ours grep"),
+    theirs: async (needle) => matchCount(await peer.grep(needle, "/"), "peer grep"),
+    maxRatio: () => 1.0,
+  });
 }
 
 function uniqueLine(content: string): string {
@@ -120,9 +140,10 @@ export const stateGroup: BenchGroup = {
       ),
     );
 
-    ctx.log("state: grep");
+    rows.push(...(await realCodeRows(ctx)));
+    ctx.log("state: grep, synthetic corpus");
     row(
-      "grep needle",
+      `grep needle, synthetic corpus, ${n} files`,
       await timePair(
         ctx.timing,
         {
