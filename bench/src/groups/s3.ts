@@ -10,7 +10,7 @@ import { expectedMatches, generateCorpus, NEEDLE, standardSpec } from "../corpus
 import { compare, expectCount, median, type Row, timePair, unavailable } from "../measure.js";
 import { loadRealCorpus, matchCount, realGrepRows } from "../real-needles.js";
 import { s3Config } from "../services.js";
-import { GREP_CONCURRENCY, GROUP, latencyRows, PEER, parallelFetch, sequentialGrep } from "./s3-latency.js";
+import { GREP_CONCURRENCY, GROUP, PEER, parallelFetch, sequentialGrep } from "./s3-latency.js";
 import { listingRows } from "./s3-listing.js";
 
 /**
@@ -117,7 +117,6 @@ export const s3Group: BenchGroup = {
       client.destroy();
       await backend.close();
     }
-    for (const objects of ctx.sizes.s3Latency) rows.push(...(await latencyRows(ctx, config, objects)));
     rows.push(...(await listingRows(ctx)));
     return rows;
   },
