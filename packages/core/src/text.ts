@@ -135,44 +135,26 @@ export function grepText(
 }
 
 /**
- * {@link grepText} on the UTF-8 bytes of a text, without decoding it: only the matching lines are
- * decoded. `bytes` must be valid UTF-8 and `needle` the UTF-8 of a well-formed, non-empty pattern
- * without `\n`; then the result equals `grepText(decode(bytes), pattern, limit)`: UTF-8 is
- * self-synchronising (a needle's bytes occur exactly where its characters do) and a line ends at
- * the byte `\n`. For a store that hands out the raw bytes of its texts (a database row, a file),
- * this skips decoding every byte that is not on a matching line, which is most of them.
+ * {@link grepFileText} on the UTF-8 bytes of a text, without decoding it: only the matching lines
+ * are decoded. `bytes` must be valid UTF-8 and `needle` the UTF-8 of a well-formed, non-empty
+ * pattern without `\n`; then the result equals `grepFileText(path, decode(bytes), pattern, limit)`:
+ * UTF-8 is self-synchronising (a needle's bytes occur exactly where its characters do) and a line
+ * ends at the byte `\n`. For a store that hands out the raw bytes of its texts (a database row, a
+ * file), this skips decoding every byte that is not on a matching line, which is most of them.
  */
-export function grepUtf8(
+export function grepFileUtf8(
+  path: string,
   bytes: Uint8Array,
   needle: Uint8Array,
   limit = Number.POSITIVE_INFINITY,
-): Array<{ line: number; text: string }> {
-  const out: Array<{ line: number; text: string }> = [];
-  scanUtf8Lines(bytes, needle, limit, (line, text) => out.push({ line, text }));
-  return out;
-}
-
-/** {@link grepUtf8} for a file, as contract `GrepMatch`es (built once, not copied). */
-export function grepFileUtf8(path: string, bytes: Uint8Array, needle: Uint8Array, limit?: number): GrepMatch[] {
+): GrepMatch[] {
   const out: GrepMatch[] = [];
-  scanUtf8Lines(bytes, needle, limit ?? Number.POSITIVE_INFINITY, (line, text) => out.push({ path, line, text }));
-  return out;
-}
-
-/** The loop of {@link grepUtf8}: each matching line's number and decoded text, at most `limit`. */
-function scanUtf8Lines(
-  bytes: Uint8Array,
-  needle: Uint8Array,
-  limit: number,
-  emit: (line: number, text: string) => void,
-): void {
-  if (limit <= 0 || needle.length === 0) return;
+  if (limit <= 0 || needle.length === 0) return out;
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let hit = buffer.indexOf(needle);
   let line = 1;
   // Start of the line `line`.
   let start = 0;
-  let emitted = 0;
   while (hit !== -1) {
     for (let nl = buffer.indexOf(10, start); nl !== -1 && nl < hit; nl = buffer.indexOf(10, nl + 1)) {
       line++;
@@ -180,12 +162,13 @@ function scanUtf8Lines(
     }
     const newline = buffer.indexOf(10, hit + needle.length);
     const end = newline === -1 ? buffer.length : newline;
-    emit(line, buffer.toString("utf8", start, end));
-    if (++emitted >= limit || newline === -1) return;
+    out.push({ path, line, text: buffer.toString("utf8", start, end) });
+    if (out.length >= limit || newline === -1) break;
     line++;
     start = newline + 1;
     hit = buffer.indexOf(needle, start);
   }
+  return out;
 }
 
 /** {@link grepText} for a file, as contract `GrepMatch`es. */
