@@ -57,6 +57,14 @@ export function batchRows(averageBytes: number): number {
   return Math.min(MAX_BATCH_ROWS, Math.max(1, Math.floor(TEXT_BATCH_BYTES / Math.max(averageBytes, 1))));
 }
 
+/** The raw `(path, text_content)` rows of `paths`, in path order or as the server reads them. */
+function textsOf({ sql, ref, namespace }: TenantTable, paths: string[], ordered: boolean) {
+  return sql`
+    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
+    ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
+}
+
 /**
  * The matching lines of one file's text, given as the raw bytes of its `text_content` (PostgreSQL
  * sends a text value in the connection's encoding, UTF-8, and a text value is always valid in the
@@ -112,7 +120,7 @@ export class UnorderedMatches {
  * stopping as soon as `limit` matches are found.
  */
 export async function linesInNode(
-  { sql, ref, namespace }: TenantTable,
+  tenant: TenantTable,
   pattern: string,
   paths: string[],
   limit: number,
@@ -120,11 +128,7 @@ export async function linesInNode(
 ): Promise<GrepMatch[]> {
   const search = lineSearcher(pattern);
   const matches: GrepMatch[] = [];
-  const texts = sql`
-    SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
-    ORDER BY f.path`.raw();
-  for await (const rows of texts.cursor(batch)) {
+  for await (const rows of textsOf(tenant, paths, true).cursor(batch)) {
     for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
       // A file rewritten as binary since phase 1 has no text left: it has no match either.
       if (text === null) continue;
@@ -149,7 +153,6 @@ export class ReadAhead {
   private pending: string[] = [];
   private pendingBytes = 0;
   private totalBytes = 0;
-  private reading = false;
   private chain: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
 
@@ -169,7 +172,8 @@ export class ReadAhead {
 
   /** Every match, in path order, once phase 1 has ended. */
   async matches(): Promise<GrepMatch[]> {
-    if (!this.reading && this.totalBytes <= SPLIT_IN_SQL_MAX_BYTES) {
+    // Within the split size nothing was read ahead (reads start only beyond it).
+    if (this.totalBytes <= SPLIT_IN_SQL_MAX_BYTES) {
       if (this.pending.length === 0) return [];
       return linesInSql(this.tenant, this.pattern, this.pending, Number.POSITIVE_INFINITY);
     }
@@ -183,18 +187,12 @@ export class ReadAhead {
     const paths = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.reading = true;
     this.chain = this.chain
       .then(async () => {
         if (this.failure !== null) return;
-        const { sql, ref, namespace } = this.tenant;
-        await sql`
-          SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
-          WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])`
-          .raw()
-          .forEach((row) => {
-            this.found.add(row);
-          });
+        await textsOf(this.tenant, paths, false).forEach((row) => {
+          this.found.add(row);
+        });
       })
       // Kept, never left unhandled while phase 1 still runs: `matches` throws it.
       .catch((error: unknown) => {

@@ -8,6 +8,7 @@ import {
   linesInSql,
   ReadAhead,
   SPLIT_IN_SQL_MAX_BYTES,
+  type TenantTable,
   UnorderedMatches,
 } from "./grep-lines.js";
 
@@ -73,22 +74,22 @@ export async function grepInDatabase(
   query: GrepQuery,
   options: { trigramIndex: boolean } = { trigramIndex: false },
 ): Promise<{ matches: GrepMatch[] }> {
-  // A pattern core knows can match nothing ("\n" or NUL) never reaches SQL: a text value cannot
-  // even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
+  // A pattern core knows can match nothing (see GrepQuery.matchesNothing) never reaches SQL: a
+  // text value cannot even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
-  const limit = Number.isFinite(query.maxCount) ? query.maxCount + 1 : Number.POSITIVE_INFINITY;
-  const search = new FileSearch(sql, ref, namespace, query, options.trigramIndex);
-  const tenant = { sql, ref, namespace };
-  if (search.oneScan(limit)) {
-    const found = new UnorderedMatches(query.pattern);
-    await search.scanTexts((row) => found.add(row));
-    return { matches: found.inPathOrder() };
-  }
-  if (!Number.isFinite(limit)) {
+  const tenant: TenantTable = { sql, ref, namespace };
+  const search = new FileSearch(tenant, query, options.trigramIndex);
+  if (!Number.isFinite(query.maxCount)) {
+    if (search.oneScan()) {
+      const found = new UnorderedMatches(query.pattern);
+      await search.scanTexts((row) => found.add(row));
+      return { matches: found.inPathOrder() };
+    }
     const lines = new ReadAhead(tenant, query.pattern);
     await search.streamAll((file) => lines.add(file));
     return { matches: await lines.matches() };
   }
+  const limit = query.maxCount + 1;
   const matches: GrepMatch[] = [];
   const linesOf = async (files: Candidate[]) => {
     if (files.length === 0) return;
@@ -114,24 +115,29 @@ class FileSearch {
   private readonly useIndex: boolean;
   private readonly root: string;
 
+  private readonly sql: PostgresClient;
+  private readonly ref: TableRef;
+  private readonly namespace: string;
+
   constructor(
-    private readonly sql: PostgresClient,
-    private readonly ref: TableRef,
-    private readonly namespace: string,
+    { sql, ref, namespace }: TenantTable,
     private readonly query: GrepQuery,
     trigramIndex: boolean,
   ) {
+    this.sql = sql;
+    this.ref = ref;
+    this.namespace = namespace;
     this.useIndex = trigramIndex && trigramCanNarrow(query.pattern);
     this.root = query.glob === null ? query.dir : grepGlobSearchRoot(query.glob, query.dir);
   }
 
   /**
-   * True when one pass is cheapest: without a cap or a glob, a pattern the index cannot narrow
-   * (1-2 characters, punctuation, or no trigram index) is a scan of every text anyway, so the scan
-   * sends the matching texts themselves rather than their paths for a second read.
+   * True when one pass is cheapest for a grep without a cap: without a glob, a pattern the index
+   * cannot narrow (1-2 characters, punctuation, or no trigram index) is a scan of every text
+   * anyway, so the scan sends the matching texts themselves rather than their paths for a second read.
    */
-  oneScan(limit: number): boolean {
-    return !this.useIndex && !Number.isFinite(limit) && this.query.glob === null;
+  oneScan(): boolean {
+    return !this.useIndex && this.query.glob === null;
   }
 
   /** The one pass: every matching text, raw, to `onRow` as the server sends it (see {@link oneScan}). */
