@@ -171,6 +171,18 @@ export function auditBoard(
     }
     return lo === 0 ? Number.NEGATIVE_INFINITY : (latestStart[lo - 1] as number);
   };
+  // Acknowledged edits by start time: the edits an observation must show are a run of this list.
+  const edits = [...record.edits].sort((a, b) => a[1].start - b[1].start);
+  const firstStartAfter = (time: number): number => {
+    let lo = 0;
+    let hi = edits.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((edits[mid] as [string, Interval])[1].start <= time) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   let lost = 0;
   for (const seen of observations) {
     const upload = record.uploads.get(seen.upload);
@@ -191,9 +203,12 @@ export function auditBoard(
       else if (edit && edit.start > seen.end) log.violation(`board ${path} showed an edit before it began`);
     }
     // An acknowledged edit that began after this upload ended and ended before the read began
-    // falls between them in every serial order: its token must be there.
-    for (const [token, edit] of record.edits) {
-      if (edit.start > upload.end && edit.end < seen.start && !present.has(token)) {
+    // falls between them in every serial order: its token must be there. Only edits that began
+    // in that window can qualify, so the scan costs what the observation holds, not every edit.
+    for (let i = firstStartAfter(upload.end); i < edits.length; i++) {
+      const [token, edit] = edits[i] as [string, Interval];
+      if (edit.start >= seen.start) break;
+      if (edit.end < seen.start && !present.has(token)) {
         lost++;
         log.violation(`board ${path}: an acknowledged edit is missing (lost write)`);
       }
