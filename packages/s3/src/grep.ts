@@ -88,8 +88,15 @@ async function produceCandidates(ctx: GrepContext, query: GrepQuery, pool: Order
     pageSize: ctx.pageSize,
     signal: pool.signal,
   });
-  // The first page is asked for at once, alongside the lookup of the search path as a file.
-  let next = objects.next();
+  // Each page is asked for before it is awaited (the first one alongside the lookup of the search
+  // path as a file), so a failure may come while nothing awaits it yet: marked handled at once, it
+  // is still thrown where it is awaited, never reported as an unhandled rejection.
+  const ask = () => {
+    const page = objects.next();
+    page.catch(() => {});
+    return page;
+  };
+  let next = ask();
   try {
     if (root === query.dir && root !== "/") {
       const file = await firstKeyAt(ctx.client, ctx.bucket, ctx.keys.fileKey(root), pool.signal);
@@ -105,12 +112,10 @@ async function produceCandidates(ctx: GrepContext, query: GrepQuery, pool: Order
         await pool.room(LOOKAHEAD);
         if (pool.isStopped) break;
       }
-      next = objects.next();
+      next = ask();
     }
   } finally {
-    // A page request left pending (the pool stopped, or the lookup failed) is aborted with the
-    // pool; its failure is expected and must not surface as an unhandled rejection.
-    next.catch(() => {});
+    // A page request left pending (the pool stopped, or the lookup failed) is aborted with the pool.
     objects.return(undefined).catch(() => {});
   }
 }

@@ -217,6 +217,31 @@ describe.skipIf(skipReason)("S3Backend under real faults (fault-injecting proxy 
     expect(download).toMatchObject({ error: "permission_denied", code: "permission_denied", content: null });
   });
 
+  it("a listing page that fails while grep still looks its path up as a file is grep's error, never an unhandled rejection", async () => {
+    await observer.write("/race/a.txt", "needle\n");
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    try {
+      // The lookup of "/race" as a file hangs for one attempt (readTimeout, then a retry), while
+      // every attempt of the listing below "/race/" fails at once: the page fails first.
+      proxy.hang(1, { method: "GET", url: /max-keys=1&prefix=[^&]*%2Frace$/ });
+      proxy.fail(Number.POSITIVE_INFINITY, {
+        method: "GET",
+        url: /list-type=2&prefix=[^&]*%2Frace%2F/,
+        status: 500,
+        code: "InternalError",
+      });
+      const [result, faults] = await injectedDuring(() => backend.grep("needle", "/race"));
+      expect(result.code).toBe("backend_unavailable");
+      expect(faults).toBeGreaterThanOrEqual(ATTEMPTS + 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+  });
+
   it("answers backend_unavailable from every method during an outage, and recovers without a restart", async () => {
     await observer.write("/outage/a.txt", "needle\n");
     proxy.fail(Number.POSITIVE_INFINITY, { status: 500, code: "InternalError" });
