@@ -1,5 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { decodeUtf8Strict } from "@deepfs/core";
+import { type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
 import { isOpenInside, isOpenInsideSync } from "./descriptors.js";
 import { readRegularFile } from "./file-io.js";
 import { threadpoolFs } from "./fs-calls.js";
@@ -8,15 +9,17 @@ import { IoMode } from "./io-mode.js";
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
-/** The searchable text of a file, null when grep skips it, or a promise of either. */
-export type ScanResult = string | null | Promise<string | null>;
+/** The searchable bytes of a file (its own copy), null when grep skips it, or a promise of either. */
+export type ScanResult = Buffer | null | Promise<Buffer | null>;
 
 /**
- * Reads files for grep and gives the searchable text of each under the core rule, or null when
+ * Reads files for grep and gives the searchable bytes of each under the core rule, or null when
  * grep must skip it: not a regular file, over the size limit, containing NUL, or not valid UTF-8.
- * Files without the needle (the pattern's UTF-8 bytes, when it has them) are skipped before any
- * decoding: UTF-8 is self-synchronising, so byte containment equals string containment for valid
- * text.
+ * Files without the needle (the pattern's UTF-8 bytes, when it has them) are skipped at once:
+ * UTF-8 is self-synchronising, so byte containment equals string containment for valid text.
+ * {@link GrepFileScanner.matches} then decodes only the matching lines, so an answer never holds
+ * a slice of a whole decoded file (which kept every matching file's text alive: 260 MB of heap
+ * for `return` over 15,756 real files, against 78 MB).
  *
  * The same guarantees as every read of the backend: the final component is opened without
  * following a symlink and without blocking on a FIFO, and what was opened is checked, through the
@@ -30,7 +33,7 @@ export class GrepFileScanner {
   private readonly needle: Buffer | null;
 
   constructor(
-    pattern: string,
+    private readonly pattern: string,
     private readonly maxBytes: number,
     private readonly root: HostRoot,
     private readonly io: IoMode,
@@ -40,7 +43,7 @@ export class GrepFileScanner {
     this.needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
   }
 
-  /** The file at `host`: its text, null, or a promise of either (large files, or no procfs). */
+  /** The file at `host`: its bytes, null, or a promise of either (large files, or no procfs). */
   scan(host: string): ScanResult {
     if (this.io.syncMaxBytes === 0) return this.scanThroughThreadpool(host);
     let fd: number;
@@ -60,7 +63,9 @@ export class GrepFileScanner {
         handedOver = true;
         return this.finishThroughThreadpool(fd, host, stats.size, inside === undefined);
       }
-      return this.textOf(this.readInto(fd, stats.size));
+      const bytes = this.searchable(this.readInto(fd, stats.size));
+      // The reused buffer is read again by the next scan: a searchable file gets a copy of its own.
+      return bytes && Buffer.from(bytes);
     } catch {
       return null;
     } finally {
@@ -68,11 +73,19 @@ export class GrepFileScanner {
     }
   }
 
-  /** The searchable text of `bytes`, or null (see the class). */
-  private textOf(bytes: Buffer): string | null {
+  /** The matches in the searchable bytes of a file (from {@link scan}), at most `limit`. */
+  matches(path: string, bytes: Buffer, limit: number): GrepMatch[] {
+    // The empty pattern matches every line: each line is in the answer, so decoding all is due.
+    return this.needle
+      ? grepFileUtf8(path, bytes, this.needle, limit)
+      : grepFileText(path, bytes.toString("utf8"), this.pattern, limit);
+  }
+
+  /** `bytes` when grep searches them, else null (see the class). */
+  private searchable(bytes: Buffer): Buffer | null {
     if (this.needle && bytes.indexOf(this.needle) === -1) return null;
-    if (bytes.indexOf(0) !== -1) return null;
-    return decodeUtf8Strict(bytes);
+    if (bytes.indexOf(0) !== -1 || !isUtf8(bytes)) return null;
+    return bytes;
   }
 
   /** Up to `size` bytes from the start of `fd`, in the reused buffer (valid until the next read). */
@@ -92,7 +105,7 @@ export class GrepFileScanner {
     try {
       if (check && !(await isOpenInside(fd, host, this.root, threadpoolFs))) return null;
       const bytes = await threadpoolFs.readAll(fd, size);
-      return bytes.length > this.maxBytes ? null : this.textOf(bytes);
+      return bytes.length > this.maxBytes ? null : this.searchable(bytes);
     } catch {
       return null;
     } finally {
@@ -100,11 +113,11 @@ export class GrepFileScanner {
     }
   }
 
-  private async scanThroughThreadpool(host: string): Promise<string | null> {
+  private async scanThroughThreadpool(host: string): Promise<Buffer | null> {
     try {
       // Through the threadpool: the read-ahead overlaps many reads, and a search must not hold the event loop.
       const read = await readRegularFile(host, this.maxBytes, IoMode.threadpool, this.root);
-      return read.kind === "file" ? this.textOf(read.bytes) : null;
+      return read.kind === "file" ? this.searchable(read.bytes) : null;
     } catch {
       // Vanished, unreadable, swapped for a symlink or moved outside the root since the listing: not searchable.
       return null;

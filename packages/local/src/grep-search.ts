@@ -1,4 +1,4 @@
-import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, grepFileText, isTextMimeType } from "@deepfs/core";
+import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
 import { type Fault, fault } from "@deepfs/core/kit";
 import { grepWorkers } from "./grep-pool.js";
 import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
@@ -138,14 +138,14 @@ export async function grepCandidates(
   };
   fill();
   for (const file of candidates) {
-    const text = await (pending.shift() as ScanResult);
+    const bytes = await (pending.shift() as ScanResult);
     const room = query.maxCount + 1 - matches.length;
     if (room <= 0) break;
     // Blocking reads give the event loop a turn every ~10 ms.
     const turn = io.pace();
     if (turn) await turn;
     fill();
-    if (text !== null) for (const match of grepFileText(file.path, text, query.pattern, room)) matches.push(match);
+    if (bytes !== null) for (const match of scanner.matches(file.path, bytes, room)) matches.push(match);
   }
   return { matches };
 }
@@ -182,7 +182,7 @@ async function grepInWorkers(
     const room = query.maxCount + 1 - matches.length;
     if (room <= 0) break;
     fill();
-    for (const hit of await batchMatches(batch, result, query, scanner, room)) {
+    for (const hit of await batchMatches(batch, result, scanner, room)) {
       for (const match of hit.matches) matches.push(match);
     }
   }
