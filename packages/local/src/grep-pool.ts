@@ -1,7 +1,15 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { type BatchScan, type ScanJob, scanFiles } from "./grep-worker.js";
+import {
+  type BatchScan,
+  type ScanJob,
+  scanFiles,
+  statFiles,
+  type WalkAnswer,
+  type WalkJob,
+  walkDirs,
+} from "./grep-worker.js";
 
 /** Workers at most: the search is bound by system calls and memory copies, a few threads saturate them. */
 const MAX_WORKERS = 4;
@@ -12,20 +20,32 @@ const { parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
 const { isUtf8 } = require("node:buffer");
 const scanFiles = (${scanFiles.toString()});
+const statFiles = (${statFiles.toString()});
+const walkDirs = (${walkDirs.toString()});
 const deps = { fs, isUtf8, state: { scratch: Buffer.allocUnsafeSlow(65536) } };
-parentPort.on("message", ({ id, job }) => {
+parentPort.on("message", ({ id, job, hosts, walk }) => {
   let result = null;
+  let transfer = [];
   try {
-    result = scanFiles(job, deps);
+    if (walk) {
+      result = walkDirs(walk, fs);
+    } else if (hosts) {
+      result = statFiles(hosts, fs);
+      transfer = [result.buffer];
+    } else {
+      result = scanFiles(job, deps);
+      transfer = [result.text.buffer];
+    }
   } catch {
     result = null;
+    transfer = [];
   }
-  parentPort.postMessage({ id, result }, result ? [result.text.buffer] : []);
+  parentPort.postMessage({ id, result }, transfer);
 });
 `;
 
 interface Pending {
-  resolve: (result: BatchScan | null) => void;
+  resolve: (result: BatchScan | Float64Array | WalkAnswer | null) => void;
 }
 
 /**
@@ -51,6 +71,22 @@ class GrepWorkerPool {
   }
 
   run(job: ScanJob): Promise<BatchScan | null> {
+    return this.send({ job }) as Promise<BatchScan | null>;
+  }
+
+  /** {@link statFiles} of `hosts` in a worker: null when the pool could not answer. */
+  stat(hosts: string[]): Promise<Float64Array | null> {
+    return this.send({ hosts }) as Promise<Float64Array | null>;
+  }
+
+  /** {@link walkDirs} of `walk` in a worker: null when the pool could not answer. */
+  walk(walk: WalkJob): Promise<WalkAnswer | null> {
+    return this.send({ walk }) as Promise<WalkAnswer | null>;
+  }
+
+  private send(
+    message: { job: ScanJob } | { hosts: string[] } | { walk: WalkJob },
+  ): Promise<BatchScan | Float64Array | WalkAnswer | null> {
     const slot = this.pick();
     if (!slot) return Promise.resolve(null);
     const id = this.nextId++;
@@ -62,7 +98,7 @@ class GrepWorkerPool {
           resolve(result);
         },
       });
-      slot.worker.postMessage({ id, job });
+      slot.worker.postMessage({ id, ...message });
     });
   }
 
@@ -86,7 +122,7 @@ class GrepWorkerPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
     const slot = { worker, busy: 0 };
-    worker.on("message", ({ id, result }: { id: number; result: BatchScan | null }) => {
+    worker.on("message", ({ id, result }: { id: number; result: BatchScan | Float64Array | WalkAnswer | null }) => {
       const waiting = this.pending.get(id);
       this.pending.delete(id);
       waiting?.resolve(result);

@@ -136,3 +136,89 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
   text.set(texts.subarray(0, used));
   return { scans: out, text };
 }
+
+/**
+ * The size and modification time (ms since the epoch, as `Stats.mtime` gives it) of each host
+ * path, without following a final symlink: `[size, mtime]` per path, NaN for a path that is gone
+ * or unreadable. Blocking calls, for a worker thread; self-contained like {@link scanFiles}.
+ */
+export function statFiles(hosts: string[], fs: Pick<typeof fsModule, "lstatSync">): Float64Array {
+  const out = new Float64Array(hosts.length * 2);
+  for (let i = 0; i < hosts.length; i++) {
+    let stats: ReturnType<typeof fs.lstatSync> | undefined;
+    try {
+      stats = fs.lstatSync(hosts[i] as string, { throwIfNoEntry: false });
+    } catch {
+      stats = undefined;
+    }
+    out[2 * i] = stats ? stats.size : Number.NaN;
+    out[2 * i + 1] = stats ? stats.mtime.getTime() : Number.NaN;
+  }
+  return out;
+}
+
+/** A part of a walk for {@link walkDirs}. */
+export interface WalkJob {
+  /** Host paths of the directories to read (and the directories below them). */
+  dirs: string[];
+  /** Entries read at most before the directories not yet read are handed back. */
+  budget: number;
+  /** Leave regular files out of the answer (only symlinks are wanted). */
+  linksOnly: boolean;
+  /** Source of the pattern of names that are never listed (unaddressable and internal names). */
+  hidden: string;
+}
+
+/** What {@link walkDirs} found: host paths, in no particular order. */
+export interface WalkAnswer {
+  files: string[];
+  links: string[];
+  /** Directories not read yet (the budget ran out). */
+  pending: string[];
+  /** Directories whose read failed with a transient error (too many open files...): to read again. */
+  retry: string[];
+}
+
+/**
+ * Reads the directories of `job` and those below them with blocking calls, depth first, until its
+ * budget of entries is spent: the regular files, the symlinks (never followed: the caller decides
+ * on each), and the directories left. Names matching `hidden` are skipped, directories included;
+ * entries of other kinds (FIFOs, sockets, devices) are left out; an entry whose kind readdir did not
+ * give is lstat'ed. Unreadable directories are skipped, except after a transient error. Runs in a
+ * worker thread or on the caller's; self-contained like {@link scanFiles}.
+ */
+export function walkDirs(job: WalkJob, fs: Pick<typeof fsModule, "readdirSync" | "lstatSync">): WalkAnswer {
+  const hidden = new RegExp(job.hidden);
+  const answer: WalkAnswer = { files: [], links: [], pending: [...job.dirs].reverse(), retry: [] };
+  const { files, links, pending, retry } = answer;
+  let read = 0;
+  while (pending.length > 0 && read < job.budget) {
+    const dir = pending.pop() as string;
+    let entries: fsModule.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "EMFILE" || code === "ENFILE" || code === "EAGAIN" || code === "EBUSY") retry.push(dir);
+      continue;
+    }
+    read += entries.length + 1;
+    for (const entry of entries) {
+      if (hidden.test(entry.name)) continue;
+      const host = dir === "/" ? `/${entry.name}` : `${dir}/${entry.name}`;
+      let kind = entry.isFile() ? 1 : entry.isDirectory() ? 2 : entry.isSymbolicLink() ? 3 : 0;
+      if (kind === 0 && !(entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice())) {
+        try {
+          const stats = fs.lstatSync(host);
+          kind = stats.isFile() ? 1 : stats.isDirectory() ? 2 : stats.isSymbolicLink() ? 3 : 0;
+        } catch {
+          kind = 0;
+        }
+      }
+      if (kind === 1 && !job.linksOnly) files.push(host);
+      else if (kind === 2) pending.push(host);
+      else if (kind === 3) links.push(host);
+    }
+  }
+  return answer;
+}

@@ -29,12 +29,13 @@ import { errnoCode, fromNodeError, symlinkNotWritable } from "./errors.js";
 import { etagOf } from "./etag.js";
 import { readRegularFile, writeFileAtomic } from "./file-io.js";
 import { type FsCalls, threadpoolFs } from "./fs-calls.js";
+import { grepWorkers } from "./grep-pool.js";
 import { type GrepEngines, grepCandidates } from "./grep-search.js";
 import type { HistoryHandle } from "./history-handle.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
-import { fileEntries, isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkFiles } from "./walk.js";
+import { isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkEntries } from "./walk.js";
 
 /** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
 export interface LocalDriverSettings {
@@ -260,8 +261,9 @@ export class LocalDriver implements Driver {
     const located = await this.locateSearchRoot(searchRoot, dir);
     if (isFault(located)) throw new FaultError(located);
     if (!located.stats?.isDirectory()) return;
-    const found = await walkFiles(located.host, searchRoot, { ...this.walkOptions(), keep });
-    yield* await fileEntries(found, this.settings.io);
+    // With blocking calls allowed, worker threads look up sizes and times while the walk goes on.
+    const workers = this.settings.io.syncMaxBytes > 0 ? grepWorkers() : undefined;
+    yield* await walkEntries(located.host, searchRoot, { ...this.walkOptions(), keep }, workers);
   }
 
   /**

@@ -1,9 +1,11 @@
-import { type Dirent, lstatSync, type Stats } from "node:fs";
+import { type Dirent, lstatSync, readdirSync, type Stats } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
 import pLimit from "p-limit";
 import { retrying } from "./errors.js";
+import { grepWorkers } from "./grep-pool.js";
+import { type WalkAnswer, type WalkJob, walkDirs } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 
@@ -17,8 +19,6 @@ export interface WalkedFile {
 
 /** How {@link walkFiles} treats what it finds. */
 export interface WalkOptions {
-  /** Prunes directories by virtual path. */
-  descend?: (dirPath: string) => boolean;
   /**
    * The real host path of the regular file the symlink `host` points to, or null to skip it
    * (dangling, outside the root, not a regular file). Without it, symlinks are skipped.
@@ -83,9 +83,19 @@ export async function entryKind(entry: Dirent, host: string): Promise<EntryKind>
  * reached); unreadable directories are skipped.
  */
 export async function walkFiles(host: string, path: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
-  const { descend = () => true, keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const files: WalkedFile[] = [];
   const add = options.found ?? ((file: WalkedFile) => files.push(file));
+  const io = options.io ?? IoMode.threadpool;
+  // With blocking calls allowed, the worker threads read the directories of a large tree.
+  const workers = io.syncMaxBytes > 0 ? grepWorkers() : undefined;
+  if (workers) await walkInWorkers(host, path, options, workers, add);
+  else await walkHere(host, path, options, add);
+  return files;
+}
+
+/** {@link walkFiles} on this thread: blocking calls (paced) or the threadpool, as `io` says. */
+async function walkHere(host: string, path: string, options: WalkOptions, add: (file: WalkedFile) => void) {
+  const { keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
   const limit = pLimit(WALK_CONCURRENCY);
   const fsCalls = io.metadata;
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
@@ -108,7 +118,7 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
       if (kind === "file") {
         if (!linksOnly && keep(childPath)) add({ path: childPath, host: hostOf() });
       } else if (kind === "directory") {
-        if (descend(childPath)) below.push(visit(hostOf(), childPath));
+        below.push(visit(hostOf(), childPath));
       } else if (kind === "symlink" && linkedFile && keep(childPath)) {
         const target = await linkedFile(hostOf());
         if (target !== null) add({ path: childPath, host: target });
@@ -117,8 +127,100 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
     await Promise.all(below);
   };
   await visit(host, path);
-  return files;
 }
+
+/** How a walk is shared with the workers (changed only by tests, to reach every path with few files). */
+export const walkBudgets = {
+  /** Entries read on this thread first: a small tree is walked without a round trip to a worker. */
+  first: 1_000,
+  /** Entries a worker reads per job before handing back the directories it has not read. */
+  job: 4_000,
+};
+
+/**
+ * {@link walkFiles} with the directories read by the worker threads (blocking calls there, in
+ * parallel), a few jobs per worker in flight; this thread filters what they found, resolves the
+ * symlinks (`linkedFile`) and hands out the directories they left. The first entries are read
+ * here ({@link walkBudgets}). A directory whose read failed transiently, or every directory once the
+ * pool fails, is walked here instead (with retries).
+ */
+async function walkInWorkers(
+  host: string,
+  path: string,
+  options: WalkOptions,
+  workers: NonNullable<ReturnType<typeof grepWorkers>>,
+  add: (file: WalkedFile) => void,
+): Promise<void> {
+  const { keep = () => true, linkedFile, linksOnly = false } = options;
+  const job = (dirs: string[], budget: number): WalkJob => ({
+    dirs,
+    budget,
+    linksOnly,
+    hidden: UNADDRESSABLE_NAME.source,
+  });
+  const pathOf = (found: string) => {
+    const rel = host === "/" ? found : found.slice(host.length);
+    return path === "/" ? rel : `${path}${rel}`;
+  };
+  const here: Array<Promise<void>> = [];
+  const take = async (answer: WalkAnswer) => {
+    for (const found of answer.files) {
+      const filePath = pathOf(found);
+      if (keep(filePath)) add({ path: filePath, host: found });
+    }
+    if (answer.retry.length > 0) {
+      for (const dir of answer.retry) here.push(walkHere(dir, pathOf(dir), options, add));
+    }
+    if (!linkedFile) return;
+    for (const link of answer.links) {
+      const linkPath = pathOf(link);
+      if (!keep(linkPath)) continue;
+      const target = await linkedFile(link);
+      if (target !== null) add({ path: linkPath, host: target });
+    }
+  };
+  const first = walkDirs(job([host], walkBudgets.first), readdirCalls);
+  const queue = first.pending;
+  await take(first);
+  const inFlight = workers.size * 2;
+  let running = 0;
+  let failure: unknown;
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (queue.length > 0 && running < inFlight && failure === undefined) {
+        // A share of the directories left: every job gets some while the queue is short.
+        const dirs = queue.splice(0, Math.ceil(queue.length / inFlight));
+        running++;
+        workers
+          .walk(job(dirs, walkBudgets.job))
+          .then(async (answer) => {
+            if (answer === null) {
+              // The pool failed: these directories are walked here.
+              for (const dir of dirs) here.push(walkHere(dir, pathOf(dir), options, add));
+              return;
+            }
+            queue.push(...answer.pending);
+            await take(answer);
+          })
+          .catch((error: unknown) => {
+            failure ??= error;
+          })
+          .finally(() => {
+            running--;
+            if (running === 0 && (queue.length === 0 || failure !== undefined)) resolve();
+            else pump();
+          });
+      }
+      if (running === 0) resolve();
+    };
+    pump();
+  });
+  await Promise.all(here);
+  if (failure !== undefined) throw failure;
+}
+
+/** {@link walkDirs}'s calls on this thread. */
+const readdirCalls = { readdirSync, lstatSync };
 
 /** Metadata lookups in flight at once for a listing or a glob. */
 export const STAT_CONCURRENCY = 32;
@@ -148,6 +250,63 @@ export async function fileEntries(files: WalkedFile[], io: IoMode = IoMode.threa
   const limit = pLimit(STAT_CONCURRENCY);
   const entries = await Promise.all(files.map((file) => limit(() => fileEntry(file.host, file.path))));
   return entries.filter((entry): entry is DriverEntry => entry !== null);
+}
+
+/** Files per batch whose sizes and times a worker looks up; a smaller remainder is looked up here. */
+const STAT_BATCH = 512;
+
+/** Worker threads that look up sizes and times (`GrepWorkerPool.stat`). */
+export interface StatWorkers {
+  stat(hosts: string[]): Promise<Float64Array | null>;
+}
+
+/**
+ * The listing entries of the files a walk finds (see {@link walkFiles}), in walk order. With
+ * `workers`, sizes and times are looked up by them in batches while the walk goes on (their
+ * blocking calls hold no thread of this loop); without, after the walk, as {@link fileEntries}.
+ */
+export async function walkEntries(
+  host: string,
+  path: string,
+  options: WalkOptions,
+  workers: StatWorkers | undefined,
+): Promise<DriverEntry[]> {
+  if (!workers) return fileEntries(await walkFiles(host, path, options), options.io);
+  const parts: Array<Promise<DriverEntry[]>> = [];
+  let batch: WalkedFile[] = [];
+  const send = (files: WalkedFile[]) => {
+    const part = statBatch(workers, files, options.io);
+    // Awaited after the walk: until then a failure must not count as unhandled.
+    part.catch(() => {});
+    parts.push(part);
+  };
+  const found = (file: WalkedFile) => {
+    batch.push(file);
+    if (batch.length < STAT_BATCH) return;
+    send(batch);
+    batch = [];
+  };
+  await walkFiles(host, path, { ...options, found });
+  parts.push(fileEntries(batch, options.io));
+  return (await Promise.all(parts)).flat();
+}
+
+async function statBatch(workers: StatWorkers, files: WalkedFile[], io: IoMode | undefined): Promise<DriverEntry[]> {
+  const stats = await workers.stat(files.map((file) => file.host));
+  if (!stats) return fileEntries(files, io);
+  const entries: DriverEntry[] = [];
+  for (const [i, file] of files.entries()) {
+    const size = stats[2 * i] as number;
+    // Gone or unreadable since the walk: not listed, as by fileEntries.
+    if (Number.isNaN(size)) continue;
+    entries.push({
+      path: file.path,
+      kind: "file",
+      size,
+      modifiedAt: new Date(stats[2 * i + 1] as number).toISOString(),
+    });
+  }
+  return entries;
 }
 
 /**

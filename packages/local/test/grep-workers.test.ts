@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { decodeUtf8Strict, grepText } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grepWorkers } from "../src/grep-pool.js";
-import { type BatchScan, type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
+import { type BatchScan, type FileScan, type ScanJob, scanFiles, statFiles } from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
+import { walkBudgets } from "../src/walk.js";
 import { tempRoot } from "./temp-root.js";
 
 const root = tempRoot();
@@ -166,6 +167,79 @@ describe("the worker pool", () => {
       const builtin = await new LocalBackend({ rootDir: many.dir, grepEngine: "builtin" }).grep("needle");
       expect(ripgrep.matches?.length).toBe(1500);
       expect(ripgrep).toEqual(builtin);
+    } finally {
+      many.remove();
+    }
+  });
+
+  it("looks up a glob's sizes and times in the workers: each file's own, links as their targets, gone files left out", async () => {
+    const many = tempRoot();
+    try {
+      // 1,300 files: two full batches for the workers and a remainder looked up on the main thread.
+      for (let d = 0; d < 13; d++) {
+        fs.mkdirSync(join(many.dir, `d${d}`));
+        for (let i = 0; i < 100; i++) {
+          const file = join(many.dir, `d${d}`, `f${i}.ts`);
+          fs.writeFileSync(file, "x".repeat(d * 100 + i));
+          fs.utimesSync(file, new Date(1_700_000_000_000 + i * 1_001), new Date(1_600_000_000_123 + d * 7_777 + i));
+        }
+      }
+      fs.symlinkSync(join(many.dir, "d3", "f7.ts"), join(many.dir, "link.ts"));
+      const found = await new LocalBackend({ rootDir: many.dir }).glob("**/*.ts");
+      expect(found.files).toHaveLength(1301);
+      for (const info of found.files ?? []) {
+        const host = info.path === "/link.ts" ? join(many.dir, "d3", "f7.ts") : join(many.dir, info.path);
+        const stats = fs.lstatSync(host);
+        expect(info, info.path).toMatchObject({ size: stats.size, modified_at: stats.mtime.toISOString() });
+      }
+      // The worker's lookup itself: a path gone since the walk is NaN (not listed), a link is not followed.
+      expect([...statFiles([join(many.dir, "gone.ts"), join(many.dir, "link.ts")], fs)].slice(0, 2)).toEqual([
+        Number.NaN,
+        Number.NaN,
+      ]);
+      expect(statFiles([join(many.dir, "link.ts")], fs)[0]).toBe(fs.lstatSync(join(many.dir, "link.ts")).size);
+    } finally {
+      many.remove();
+    }
+  });
+
+  it("walks a large tree in the workers as on this thread: links to files inside only, no linked directory, no hidden name", async () => {
+    const many = tempRoot();
+    try {
+      const expected: string[] = [];
+      // 3,000 files in nested directories: several jobs for the workers beyond the first entries.
+      for (let a = 0; a < 30; a++) {
+        for (let b = 0; b < 10; b++) {
+          const dir = join(many.dir, `a${a}`, `b${b}`);
+          fs.mkdirSync(dir, { recursive: true });
+          for (let i = 0; i < 10; i++) {
+            fs.writeFileSync(join(dir, `f${i}.txt`), "x");
+            expected.push(`/a${a}/b${b}/f${i}.txt`);
+          }
+        }
+      }
+      fs.symlinkSync(join(many.dir, "a1", "b1", "f1.txt"), join(many.dir, "a29", "b9", "to-file.txt"));
+      expected.push("/a29/b9/to-file.txt");
+      fs.symlinkSync(join(many.dir, "a2"), join(many.dir, "a28", "to-dir"));
+      fs.writeFileSync(join(outside.dir, "secret.txt"), "x");
+      fs.symlinkSync(join(outside.dir, "secret.txt"), join(many.dir, "a27", "to-outside.txt"));
+      fs.writeFileSync(join(many.dir, "a26", ".deepfs\\0123abcd.tmp"), "x");
+      fs.mkdirSync(join(many.dir, "a25", "bad\\name"));
+      fs.writeFileSync(join(many.dir, "a25", "bad\\name", "under.txt"), "x");
+      execFileSync("mkfifo", [join(many.dir, "a24", "fifo")]);
+      const walked = await new LocalBackend({ rootDir: many.dir }).glob("**");
+      expect(walked.files?.map((f) => f.path)).toEqual([...expected].sort());
+      // Small budgets: every job hands directories back, and the first part is one directory.
+      const budgets = { ...walkBudgets };
+      Object.assign(walkBudgets, { first: 1, job: 50 });
+      try {
+        expect(await new LocalBackend({ rootDir: many.dir }).glob("**")).toEqual(walked);
+      } finally {
+        Object.assign(walkBudgets, budgets);
+      }
+      // The same answer without the workers (every call through the threadpool).
+      const here = await new LocalBackend({ rootDir: many.dir, syncIoMaxBytes: 0 }).glob("**");
+      expect(here).toEqual(walked);
     } finally {
       many.remove();
     }
