@@ -73,10 +73,14 @@ export class GrepEngines {
     const { pattern } = query;
     if (query.maxCount !== Number.POSITIVE_INFINITY || io.syncMaxBytes === 0) return null;
     if (pattern.length === 0) return null;
-    const useRipgrep = await this.useRipgrep();
-    if (typeof useRipgrep !== "boolean") return useRipgrep;
     const workers = grepWorkers();
     if (!workers) return null;
+    // With the workers, walking and reading every file beats ripgrep's list of files that the
+    // workers then read again (measured on a 40,000-file tree: equal for a rare word, 0.84x for
+    // `return`), so `auto` takes the walk; ripgrep still serves `maxCount` searches (its list
+    // spares the reads of files without the needle) and every search where no worker can run.
+    const useRipgrep = this.engine === "auto" ? false : await this.useRipgrep();
+    if (typeof useRipgrep !== "boolean") return useRipgrep;
     const find = useRipgrep
       ? (found: (file: WalkedFile) => void) =>
           Promise.all([

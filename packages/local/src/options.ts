@@ -54,7 +54,13 @@ export interface LocalBackendOptions {
    * network filesystem that can hang. Default 65536.
    */
   syncIoMaxBytes?: number;
-  /** Which grep implementation to use. Default `auto`. */
+  /**
+   * Which grep implementation to use. `builtin`: a walk of the tree, every file read and searched on
+   * worker threads. `ripgrep`: ripgrep lists the files holding the pattern, which are then read and
+   * searched the same way (the contract's rules: whole-file UTF-8, no NUL, containment). `auto`
+   * (default): the built-in search where worker threads can run (Linux), as it was measured as fast
+   * or faster; ripgrep, when on PATH, for searches with `maxCount` and where they cannot.
+   */
   grepEngine?: GrepEngine;
   /** The ripgrep executable. Default `rg` (looked up on PATH). */
   ripgrepPath?: string;
