@@ -134,7 +134,7 @@ async function realCodeRows(ctx: BenchContext, runs: number, idle: ProbeResult):
         await peak(["local", root, "", needle], runs, expected[i] ?? 0),
         await peak(["fs-peer", root, "", needle], runs, expected[i] ?? 0),
         idle,
-        `${corpus.note} Written to a directory of its own. LocalBackend runs ripgrep, whose RSS is included.`,
+        `${corpus.note} Written to a directory of its own. LocalBackend searches on worker threads of its process (their memory counts; so would ripgrep's, were it run).`,
       ),
     );
   }
@@ -182,7 +182,7 @@ export const memoryGroup: BenchGroup = {
         await peak(["local", root], runs, expected),
         await peak(["fs-peer", root], runs, expected),
         idle,
-        "LocalBackend runs ripgrep to find candidate files, whose RSS is included.",
+        "LocalBackend searches on worker threads of its process (their memory counts; so would ripgrep's, were it run).",
       ),
     );
 
