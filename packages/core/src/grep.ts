@@ -79,14 +79,29 @@ export function grepTexts(files: Iterable<{ path: string; text: string }>, query
   // Search every file in any order, then order only the files that matched: with few matches,
   // sorting every candidate path (and scanning every text for NUL) costs more than the search.
   if (query.matchesNothing) return { matches: [] };
-  const keep = query.maxCount + 1;
-  const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
+  const hits: FileHits[] = [];
   for (const file of files) {
     if (!query.accepts(file.path)) continue;
-    const matches = grepFileText(file.path, file.text, query.pattern, keep);
+    const matches = grepFileText(file.path, file.text, query.pattern, query.maxCount + 1);
     if (matches.length > 0 && isSearchableText(file.text)) hits.push({ path: file.path, matches });
   }
+  return mergeFileHits(hits, query.maxCount);
+}
+
+/** The matches of one file (at most `maxCount + 1` of them). */
+export interface FileHits {
+  path: string;
+  matches: GrepMatch[];
+}
+
+/**
+ * The answer from each matching file's matches, gathered in any order: files in path order, the
+ * first `maxCount` matches, `truncated` when more existed. Each file must hold at most
+ * `maxCount + 1` matches, in line order.
+ */
+export function mergeFileHits(hits: FileHits[], maxCount: number): GrepResult {
   hits.sort((a, b) => comparePaths(a.path, b.path));
+  const keep = maxCount + 1;
   const matches: GrepMatch[] = [];
   for (const hit of hits) {
     if (matches.length >= keep) break;
@@ -95,5 +110,5 @@ export function grepTexts(files: Iterable<{ path: string; text: string }>, query
       matches.push(match);
     }
   }
-  return capGrepMatches(matches, query.maxCount);
+  return capGrepMatches(matches, maxCount);
 }

@@ -1,13 +1,14 @@
+import { isUtf8 } from "node:buffer";
 /**
  * glob and grep over a driver: the store's native search when it has one, otherwise a walk of
  * the search root with the core matcher and the reference grep.
  */
 import type { GlobQuery } from "../glob.js";
-import { capGrepMatches, type GrepQuery, grepTexts, sortGrepMatches } from "../grep.js";
+import { capGrepMatches, type FileHits, type GrepQuery, mergeFileHits, sortGrepMatches } from "../grep.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { comparePaths } from "../paths.js";
 import type { FileInfo, GlobResult, GrepResult } from "../protocol.js";
-import { decodeUtf8Strict } from "../text.js";
+import { decodeUtf8Strict, encodeUtf8, grepFileText, grepFileUtf8, isSearchableText } from "../text.js";
 import { type Driver, type DriverEntry, type Fault, fault, isFault } from "./driver.js";
 import { mapLimit } from "./limit.js";
 
@@ -64,7 +65,10 @@ export async function grepDriver(
   }
   const candidates = await candidatesOf(driver, query, options);
   if (isFault(candidates)) return candidates;
-  const texts: Array<{ path: string; text: string }> = [];
+  // Each file is searched as it arrives and only its matches are kept, so the search holds the
+  // answer, not every text it read.
+  const hits: FileHits[] = [];
+  const needle = query.pattern.length > 0 ? encodeUtf8(query.pattern) : null;
   let failed: Fault | undefined;
   await mapLimit(candidates, options.concurrency, async (entry) => {
     if (failed) return;
@@ -75,10 +79,28 @@ export async function grepDriver(
       return;
     }
     if ("window" in file) return;
-    const text = typeof file.content === "string" ? file.content : decodeUtf8Strict(file.content);
-    if (text !== null) texts.push({ path: entry.path, text });
+    const matches = fileMatches(entry.path, file.content, query, needle);
+    if (matches.length > 0) hits.push({ path: entry.path, matches });
   });
-  return failed ?? grepTexts(texts, query);
+  return failed ?? mergeFileHits(hits, query.maxCount);
+}
+
+/**
+ * The matches of one file under the contract's rule (no NUL, valid UTF-8 as a whole), at most
+ * `maxCount + 1`. Bytes are searched as bytes and only the matching lines decoded, each a string
+ * of its own (no match keeps the file's text alive).
+ */
+function fileMatches(path: string, content: string | Uint8Array, query: GrepQuery, needle: Uint8Array | null) {
+  const limit = query.maxCount + 1;
+  if (typeof content === "string") {
+    return isSearchableText(content) ? grepFileText(path, content, query.pattern, limit) : [];
+  }
+  if (needle === null) {
+    const text = decodeUtf8Strict(content);
+    return text !== null && isSearchableText(text) ? grepFileText(path, text, query.pattern, limit) : [];
+  }
+  if (content.indexOf(0) !== -1 || !isUtf8(content)) return [];
+  return grepFileUtf8(path, content, needle, limit);
 }
 
 /** The files a walking grep reads: the search path itself when it is a file, else the files below it. */
