@@ -48,20 +48,34 @@ interface Pending {
   resolve: (result: BatchScan | Float64Array | WalkAnswer | null) => void;
 }
 
+/** How long a worker may stay idle before it exits, freeing its thread, isolate and buffers (changed only by tests). */
+export const workerIdle = { ms: 5_000 };
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+  /** The timer that retires the worker once it has been idle for {@link workerIdle}. */
+  idle?: ReturnType<typeof setTimeout>;
+  /** Exiting on purpose (idle): its exit is no failure. */
+  retired?: boolean;
+}
+
 /**
- * A few worker threads that run {@link scanFiles} on batches of files, so that grep's blocking
- * reads use every core and never hold the event loop. Created on first use, shared by every
- * backend of the process; a worker keeps the process alive only while it has work. A worker that
- * fails makes the pool unusable (the caller then searches on the main thread); a batch answers
- * null when it could not be searched.
+ * A few worker threads that search batches of files ({@link scanFiles}), walk directories
+ * ({@link walkDirs}) and look up sizes and times ({@link statFiles}), so that the blocking calls
+ * use every core and never hold the event loop. Started on first use, shared by every backend of
+ * the process; a worker keeps the process alive only while it has work, and exits after
+ * {@link workerIdle} without any (a process that stopped searching keeps no threads or their memory).
+ * A worker that fails makes the pool unusable (the caller then works on the main thread); a job
+ * answers null when it could not be done.
  */
 class GrepWorkerPool {
-  private readonly workers: Array<{ worker: Worker; busy: number }> = [];
+  private readonly workers: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   broken = false;
 
-  /** Workers started so far. */
+  /** Workers running now. */
   get started(): number {
     return this.workers.length;
   }
@@ -90,11 +104,18 @@ class GrepWorkerPool {
     const slot = this.pick();
     if (!slot) return Promise.resolve(null);
     const id = this.nextId++;
-    if (slot.busy++ === 0) slot.worker.ref();
+    if (slot.busy++ === 0) {
+      slot.worker.ref();
+      clearTimeout(slot.idle);
+    }
     return new Promise((resolve) => {
       this.pending.set(id, {
         resolve: (result) => {
-          if (--slot.busy === 0) slot.worker.unref();
+          if (--slot.busy === 0) {
+            slot.worker.unref();
+            slot.idle = setTimeout(() => this.retire(slot), workerIdle.ms);
+            slot.idle.unref();
+          }
           resolve(result);
         },
       });
@@ -103,7 +124,7 @@ class GrepWorkerPool {
   }
 
   /** The least busy worker, started when fewer than {@link size} exist. */
-  private pick(): { worker: Worker; busy: number } | undefined {
+  private pick(): Slot | undefined {
     if (this.broken) return undefined;
     const idle = this.workers.find((slot) => slot.busy === 0);
     if (idle) return idle;
@@ -118,17 +139,27 @@ class GrepWorkerPool {
     return this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
   }
 
-  private start(): { worker: Worker; busy: number } {
+  /** Ends a worker that stayed idle; the next job starts another. */
+  private retire(slot: Slot): void {
+    if (slot.busy > 0 || this.broken) return;
+    slot.retired = true;
+    this.workers.splice(this.workers.indexOf(slot), 1);
+    void slot.worker.terminate();
+  }
+
+  private start(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
-    const slot = { worker, busy: 0 };
+    const slot: Slot = { worker, busy: 0 };
     worker.on("message", ({ id, result }: { id: number; result: BatchScan | Float64Array | WalkAnswer | null }) => {
       const waiting = this.pending.get(id);
       this.pending.delete(id);
       waiting?.resolve(result);
     });
     worker.on("error", () => this.fail());
-    worker.on("exit", () => this.fail());
+    worker.on("exit", () => {
+      if (!slot.retired) this.fail();
+    });
     this.workers.push(slot);
     return slot;
   }

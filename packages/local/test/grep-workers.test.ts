@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { decodeUtf8Strict, grepText } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grepWorkers } from "../src/grep-pool.js";
+import { grepWorkers, workerIdle } from "../src/grep-pool.js";
 import { type BatchScan, type FileScan, type ScanJob, scanFiles, statFiles } from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
 import { walkBudgets } from "../src/walk.js";
@@ -241,6 +241,27 @@ describe("the worker pool", () => {
       const here = await new LocalBackend({ rootDir: many.dir, syncIoMaxBytes: 0 }).glob("**");
       expect(here).toEqual(walked);
     } finally {
+      many.remove();
+    }
+  });
+
+  it("lets idle workers exit, and starts them again for the next search", async () => {
+    const many = tempRoot();
+    const idle = workerIdle.ms;
+    workerIdle.ms = 50;
+    try {
+      for (let i = 0; i < 300; i++) fs.writeFileSync(join(many.dir, `f${i}.txt`), `x\nneedle ${i}\n`);
+      const backend = new LocalBackend({ rootDir: many.dir, grepEngine: "builtin" });
+      expect((await backend.grep("needle")).matches).toHaveLength(300);
+      const pool = grepWorkers();
+      expect(pool?.started).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(pool?.started).toBe(0);
+      expect(grepWorkers()).toBe(pool);
+      expect((await backend.grep("needle 29")).matches).toHaveLength(11);
+      expect(pool?.started).toBeGreaterThan(0);
+    } finally {
+      workerIdle.ms = idle;
       many.remove();
     }
   });
