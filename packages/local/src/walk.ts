@@ -163,13 +163,19 @@ async function walkInWorkers(
     return path === "/" ? rel : `${path}${rel}`;
   };
   const here: Array<Promise<void>> = [];
+  // Walked here, awaited at the end: until then a failure must not count as unhandled.
+  const walkHereLater = (dir: string) => {
+    const walked = walkHere(dir, pathOf(dir), options, add);
+    walked.catch(() => {});
+    here.push(walked);
+  };
   const take = async (answer: WalkAnswer) => {
     for (const found of answer.files) {
       const filePath = pathOf(found);
       if (keep(filePath)) add({ path: filePath, host: found });
     }
     if (answer.retry.length > 0) {
-      for (const dir of answer.retry) here.push(walkHere(dir, pathOf(dir), options, add));
+      for (const dir of answer.retry) walkHereLater(dir);
     }
     if (!linkedFile) return;
     for (const link of answer.links) {
@@ -196,7 +202,7 @@ async function walkInWorkers(
           .then(async (answer) => {
             if (answer === null) {
               // The pool failed: these directories are walked here.
-              for (const dir of dirs) here.push(walkHere(dir, pathOf(dir), options, add));
+              for (const dir of dirs) walkHereLater(dir);
               return;
             }
             queue.push(...answer.pending);
