@@ -172,6 +172,7 @@ export interface WalkJob {
 /** What {@link walkDirs} found: host paths, in no particular order. */
 export interface WalkAnswer {
   files: string[];
+  /** Symlinks whose target is a regular file now (the caller still checks where it lies). */
   links: string[];
   /** Directories not read yet (the budget ran out). */
   pending: string[];
@@ -181,13 +182,16 @@ export interface WalkAnswer {
 
 /**
  * Reads the directories of `job` and those below them with blocking calls, depth first, until its
- * budget of entries is spent: the regular files, the symlinks (never followed: the caller decides
- * on each), and the directories left. Names matching `hidden` are skipped, directories included;
+ * budget of entries is spent: the regular files, the symlinks to regular files (never descended:
+ * the caller decides on each), and the directories left. Names matching `hidden` are skipped, directories included;
  * entries of other kinds (FIFOs, sockets, devices) are left out; an entry whose kind readdir did not
  * give is lstat'ed. Unreadable directories are skipped, except after a transient error. Runs in a
  * worker thread or on the caller's; self-contained like {@link scanFiles}.
  */
-export function walkDirs(job: WalkJob, fs: Pick<typeof fsModule, "readdirSync" | "lstatSync">): WalkAnswer {
+export function walkDirs(
+  job: WalkJob,
+  fs: Pick<typeof fsModule, "readdirSync" | "lstatSync" | "statSync">,
+): WalkAnswer {
   const hidden = new RegExp(job.hidden);
   const answer: WalkAnswer = { files: [], links: [], pending: [...job.dirs].reverse(), retry: [] };
   const { files, links, pending, retry } = answer;
@@ -217,7 +221,16 @@ export function walkDirs(job: WalkJob, fs: Pick<typeof fsModule, "readdirSync" |
       }
       if (kind === 1 && !job.linksOnly) files.push(host);
       else if (kind === 2) pending.push(host);
-      else if (kind === 3) links.push(host);
+      else if (kind === 3) {
+        // Only a link to a regular file can be a file of the walk (the caller checks it fully: its
+        // real path inside the root); links to directories, dangling or to anything else are dropped
+        // here, off the caller's thread (a package store holds thousands of directory links).
+        try {
+          if (fs.statSync(host).isFile()) links.push(host);
+        } catch {
+          // Dangling, looping or unreadable: no file.
+        }
+      }
     }
   }
   return answer;

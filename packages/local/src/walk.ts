@@ -1,4 +1,4 @@
-import { type Dirent, lstatSync, readdirSync, type Stats } from "node:fs";
+import { type Dirent, lstatSync, readdirSync, type Stats, statSync } from "node:fs";
 import { lstat, realpath, stat } from "node:fs/promises";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
@@ -226,7 +226,7 @@ async function walkInWorkers(
 }
 
 /** {@link walkDirs}'s calls on this thread. */
-const readdirCalls = { readdirSync, lstatSync };
+const readdirCalls = { readdirSync, lstatSync, statSync };
 
 /** Metadata lookups in flight at once for a listing or a glob. */
 export const STAT_CONCURRENCY = 32;

@@ -221,6 +221,8 @@ describe("the worker pool", () => {
       fs.symlinkSync(join(many.dir, "a1", "b1", "f1.txt"), join(many.dir, "a29", "b9", "to-file.txt"));
       expected.push("/a29/b9/to-file.txt");
       fs.symlinkSync(join(many.dir, "a2"), join(many.dir, "a28", "to-dir"));
+      fs.symlinkSync(join(many.dir, "nowhere.txt"), join(many.dir, "a23", "dangling.txt"));
+      fs.symlinkSync(join(many.dir, "a22", "loop.txt"), join(many.dir, "a22", "loop.txt"));
       fs.writeFileSync(join(outside.dir, "secret.txt"), "x");
       fs.symlinkSync(join(outside.dir, "secret.txt"), join(many.dir, "a27", "to-outside.txt"));
       fs.writeFileSync(join(many.dir, "a26", ".deepfs\\0123abcd.tmp"), "x");
