@@ -80,9 +80,8 @@ class GrepWorkerPool {
     return this.workers.length;
   }
 
-  get size(): number {
-    return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
-  }
+  /** Workers at most: one per core (asked once: each ask is a system call), up to {@link MAX_WORKERS}. */
+  readonly size = Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
 
   run(job: ScanJob): Promise<BatchScan | null> {
     return this.send({ job }) as Promise<BatchScan | null>;
