@@ -64,8 +64,8 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
  *
  * With a cap both phases go in path order. Without one, order only matters at the end: phase 1
  * streams the files as the server finds them and phase 2 reads them while it does (see
- * `ReadAhead`); and without a glob either, a pattern the index cannot narrow is one scan (see
- * {@link FileSearch.oneScan}): the scan reads every text anyway, so it sends the matching ones.
+ * `ReadAhead`); and without a glob either, both phases are one statement (see
+ * {@link FileSearch.oneScan}): the search that finds the files sends their texts.
  */
 export async function grepInDatabase(
   sql: PostgresClient,
@@ -132,17 +132,19 @@ class FileSearch {
   }
 
   /**
-   * True when one pass is cheapest for a grep without a cap: without a glob, a pattern the index
-   * cannot narrow (1-2 characters, punctuation, or no trigram index) is a scan of every text
-   * anyway, so the scan sends the matching texts themselves rather than their paths for a second read.
+   * True when one pass is cheapest for a grep without a cap: without a glob, every file the search
+   * finds is wanted, so the statement that finds them (the trigram index where it narrows, else a
+   * scan) sends their texts at once. Paths first and texts in a second read would have the server
+   * find every file, then look each one up again and read its text a second time; measured on real
+   * code, `return` (10,786 files, 165 MB): 836-1,036 ms in two phases against 531-653 ms in one.
    */
   oneScan(): boolean {
-    return !this.useIndex && this.query.glob === null;
+    return this.query.glob === null;
   }
 
   /** The one pass: every matching text, raw, to `onRow` as the server sends it (see {@link oneScan}). */
   async scanTexts(onRow: (row: unknown) => void): Promise<void> {
-    await withPlan(this.sql, SCAN_PLAN, (q) =>
+    await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, (q) =>
       q`
           SELECT f.path, f.text_content FROM ${tableSql(q, this.ref)} f
           WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`

@@ -80,17 +80,30 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     await sql.end();
   });
 
-  it("returns the same matches as the core matcher, and only matching lines cross the wire", async () => {
+  it("returns the same matches as the core matcher; with a glob or a cap, only matching lines cross the wire", async () => {
     const [{ size }] = (await sql`SELECT sum(size)::int8::text AS size FROM ${sql(table)}`) as unknown as [
       { size: string },
     ];
-    const { result, bytes, sent } = await measured(() => backend.grep("NEEDLE"));
-    expect(result).toEqual(await expected("NEEDLE"));
-    expect(result.matches).toHaveLength((FILES / NEEDLE_EVERY) * 2);
-    // 40 short lines came back out of ~10 MB of content; allow for protocol overhead.
     expect(Number(size)).toBeGreaterThan(10_000_000);
-    expect(bytes).toBeLessThan(8_000);
-    expect(sent.join("\n")).toMatch(/strpos\(l\.text/);
+    const [{ holding }] = (await sql`
+      SELECT sum(size)::int8::text AS holding FROM ${sql(table)}
+      WHERE namespace = ${namespace} AND text_content LIKE '%NEEDLE%'`) as unknown as [{ holding: string }];
+    // Without a glob or a cap, one statement finds the 20 files and sends them (about 1 KB each).
+    const whole = await measured(() => backend.grep("NEEDLE"));
+    expect(whole.result).toEqual(await expected("NEEDLE"));
+    expect(whole.result.matches).toHaveLength((FILES / NEEDLE_EVERY) * 2);
+    expect(whole.sent.filter((statement) => /\bSELECT f\.path/.test(statement))).toHaveLength(1);
+    expect(whole.bytes).toBeLessThan(Number(holding) + 8_000);
+    // With a glob, the paths first, then 40 short lines out of ~10 MB of content; allow for protocol overhead.
+    for (const call of [
+      () => backend.grep("NEEDLE", "/", "**/*.txt"),
+      () => backend.grep("NEEDLE", "/", null, 1_000),
+    ]) {
+      const { result, bytes, sent } = await measured(call);
+      expect(result.matches).toEqual(whole.result.matches);
+      expect(bytes).toBeLessThan(8_000);
+      expect(sent.join("\n")).toMatch(/strpos\(l\.text/);
+    }
   });
 
   it("turns maxCount into a LIMIT", async () => {
@@ -151,11 +164,16 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
       const all = await backend.grep("WIDE", "/big", "b09*.txt");
       expect(all).toEqual(await expected("WIDE", "/big", "b09*.txt"));
       expect(all.matches).toHaveLength(10 * 2_000);
-      // 10 MB found: read in several parts while the search for the files goes on, one answer in order.
+      // Without a glob, one statement finds the files and sends their texts.
       const everything = await measured(() => backend.grep("WIDE", "/big"));
       expect(everything.result).toEqual(await expected("WIDE", "/big"));
       expect(everything.result.matches).toHaveLength(100 * 2_000);
-      expect(everything.sent.filter((statement) => /f\.path = ANY/.test(statement)).length).toBeGreaterThan(1);
+      expect(everything.sent.filter((statement) => /\bSELECT f\.path/.test(statement))).toHaveLength(1);
+      expect(everything.sent.join("\n")).not.toMatch(/f\.path = ANY/);
+      // With a glob, 10 MB found: read in several parts while the search for the files goes on, one answer in order.
+      const globbed = await measured(() => backend.grep("WIDE", "/big", "*.txt"));
+      expect(globbed.result).toEqual(everything.result);
+      expect(globbed.sent.filter((statement) => /f\.path = ANY/.test(statement)).length).toBeGreaterThan(1);
     } finally {
       await sql`DELETE FROM ${sql(table)} WHERE namespace = ${namespace} AND path LIKE '/big/%'`;
     }
@@ -177,13 +195,16 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     for (const result of await backend.uploadFiles(files)) expect(result.error).toBeNull();
     for (const i of [3, 17, 30]) expect((await backend.write(names[i] as string, body(i, 1))).error).toBeUndefined();
     try {
-      const all = await measured(() => backend.grep("ÜBER😀", "/wide"));
-      expect(all.result).toEqual(await expected("ÜBER😀", "/wide"));
-      expect(all.result.matches).toHaveLength(40 * 286);
-      const paths = (all.result.matches ?? []).map((m) => m.path);
-      expect([...new Set(paths)]).toEqual([...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
-      // Matched in Node, not split in SQL.
-      expect(all.sent.join("\n")).not.toMatch(/strpos\(l\.text/);
+      // In one statement (no glob), and with a glob in two phases that read while they search.
+      for (const glob of [null, "**"]) {
+        const all = await measured(() => backend.grep("ÜBER😀", "/wide", glob));
+        expect(all.result).toEqual(await expected("ÜBER😀", "/wide"));
+        expect(all.result.matches).toHaveLength(40 * 286);
+        const paths = (all.result.matches ?? []).map((m) => m.path);
+        expect([...new Set(paths)]).toEqual([...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+        // Matched in Node, not split in SQL.
+        expect(all.sent.join("\n")).not.toMatch(/strpos\(l\.text/);
+      }
     } finally {
       await sql`DELETE FROM ${sql(table)} WHERE namespace = ${namespace} AND path LIKE '/wide/%'`;
     }
@@ -215,15 +236,16 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     expect(long.sent.join("\n")).toMatch(/text_content LIKE/);
   });
 
-  it("without a cap or glob, a needle without trigrams is one scan that sends the matching texts", async () => {
-    for (const pattern of ["3\n", "ip", "é", "%_", ""]) {
+  it("without a cap or glob, one statement finds the matching files and sends their texts", async () => {
+    for (const pattern of ["3\n", "ip", "é", "%_", "", "NEEDLE", "amet 4"]) {
       const one = await measured(() => backend.grep(pattern, "/src/m4"));
       expect(one.result, JSON.stringify(pattern)).toEqual(await expected(pattern, "/src/m4"));
       if (pattern.includes("\n")) continue;
       const selects = one.sent.filter((statement) => /\bSELECT f\.path/.test(statement));
       expect(selects, JSON.stringify(pattern)).toHaveLength(1);
       expect(selects[0]).toMatch(/f\.text_content FROM/);
-      expect(one.sent.join("\n")).toMatch(/enable_bitmapscan/);
+      // The trigram index where the pattern has trigrams, else a scan.
+      expect(one.sent.join("\n")).toMatch(/[A-Za-z]{3}/.test(pattern) ? /enable_seqscan/ : /enable_bitmapscan/);
     }
     // With a glob or a cap, the files are found first (their paths), then their lines.
     for (const call of [() => backend.grep("ip", "/src/m4", "f4*.txt"), () => backend.grep("ip", "/src/m4", null, 5)]) {
