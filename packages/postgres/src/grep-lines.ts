@@ -106,6 +106,19 @@ export class UnorderedMatches {
     }
   }
 
+  /** Matches found elsewhere (by {@link linesInSql}), in path order: kept with the rest. */
+  addInPathOrder(matches: GrepMatch[]): void {
+    let from = 0;
+    for (let i = 1; i <= matches.length; i++) {
+      if (i < matches.length && matches[i]?.path === matches[from]?.path) continue;
+      this.files.push({
+        path: Buffer.from((matches[from] as GrepMatch).path, "utf8"),
+        matches: matches.slice(from, i),
+      });
+      from = i;
+    }
+  }
+
   inPathOrder(): GrepMatch[] {
     if (this.failure !== null) throw this.failure.error;
     // Byte order is the order of the path column (collation "C").

@@ -65,7 +65,8 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
  * With a cap both phases go in path order. Without one, order only matters at the end: phase 1
  * streams the files as the server finds them and phase 2 reads them while it does (see
  * `ReadAhead`); and without a glob either, both phases are one statement (see
- * {@link FileSearch.oneScan}): the search that finds the files sends their texts.
+ * {@link FileSearch.oneScan}): the search that finds the files sends their texts once the files
+ * found pass {@link SPLIT_IN_SQL_MAX_BYTES} (the paths of those before, whose lines are split in SQL).
  */
 export async function grepInDatabase(
   sql: PostgresClient,
@@ -82,7 +83,13 @@ export async function grepInDatabase(
   if (!Number.isFinite(query.maxCount)) {
     if (search.oneScan()) {
       const found = new UnorderedMatches(query.pattern);
-      await search.scanTexts((row) => found.add(row));
+      const small: string[] = [];
+      await search.scanTexts(
+        (row) => found.add(row),
+        (path) => small.push(path),
+      );
+      if (small.length > 0)
+        found.addInPathOrder(await linesInSql(tenant, query.pattern, small, Number.POSITIVE_INFINITY));
       return { matches: found.inPathOrder() };
     }
     const lines = new ReadAhead(tenant, query.pattern);
@@ -142,14 +149,28 @@ class FileSearch {
     return this.query.glob === null;
   }
 
-  /** The one pass: every matching text, raw, to `onRow` as the server sends it (see {@link oneScan}). */
-  async scanTexts(onRow: (row: unknown) => void): Promise<void> {
+  /**
+   * The one pass (see {@link oneScan}): every matching file as the server finds it, in no order.
+   * Until the files found total {@link SPLIT_IN_SQL_MAX_BYTES}, only their paths are sent, to
+   * `onSmall`, so that a grep whose files are few and small still receives only its matching lines
+   * (split in SQL next, as phase 2 does); each file beyond comes raw, `(path, text)`, to `onRow`,
+   * searched while the server sends the next. The running total is a window sum over the rows in
+   * the order they are produced, which the server computes as it goes (the first row still comes
+   * at once). Neither callback may throw.
+   */
+  async scanTexts(onRow: (row: unknown) => void, onSmall: (path: string) => void): Promise<void> {
     await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, (q) =>
       q`
-          SELECT f.path, f.text_content FROM ${tableSql(q, this.ref)} f
+          SELECT f.path, CASE WHEN sum(f.size) OVER (ROWS UNBOUNDED PRECEDING) > ${SPLIT_IN_SQL_MAX_BYTES}::int8
+            THEN f.text_content END AS text_content
+          FROM ${tableSql(q, this.ref)} f
           WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`
         .raw()
-        .forEach(onRow),
+        .forEach((row) => {
+          // The condition holds only for rows with text: no text means "within the split size".
+          if ((row as unknown[])[1] === null) onSmall(((row as unknown[])[0] as Buffer).toString("utf8"));
+          else onRow(row);
+        }),
     );
   }
 
