@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { capGrepMatches, type GrepMatch, grepTexts, parseGrepArgs, sortGrepMatches } from "../src/index.js";
+import {
+  capGrepMatches,
+  concatMatches,
+  type GrepMatch,
+  grepTexts,
+  mergeFileHits,
+  parseGrepArgs,
+  sortGrepMatches,
+} from "../src/index.js";
 
 function query(...args: Parameters<typeof parseGrepArgs>) {
   const parsed = parseGrepArgs(...args);
@@ -83,5 +91,33 @@ describe("sortGrepMatches and capGrepMatches", () => {
     const m = (line: number): GrepMatch => ({ path: "/a", line, text: "" });
     expect(capGrepMatches([m(1), m(2)], 2)).toEqual({ matches: [m(1), m(2)] });
     expect(capGrepMatches([m(1), m(2), m(3)], 2)).toEqual({ matches: [m(1), m(2)], truncated: true });
+  });
+});
+
+describe("concatMatches and mergeFileHits", () => {
+  const m = (path: string, line: number): GrepMatch => ({ path, line, text: `${path}:${line}` });
+  const groups = [
+    { path: "/b", matches: [m("/b", 1), m("/b", 4)] },
+    { path: "/a", matches: [] },
+    { path: "/c", matches: [m("/c", 2)] },
+  ];
+
+  it("concatenates the groups in order, up to a limit, into a dense array", () => {
+    expect(concatMatches(groups)).toEqual([m("/b", 1), m("/b", 4), m("/c", 2)]);
+    expect(concatMatches(groups, 2)).toEqual([m("/b", 1), m("/b", 4)]);
+    expect(concatMatches(groups, 0)).toEqual([]);
+    expect(concatMatches(groups, -1)).toEqual([]);
+    expect(concatMatches([])).toEqual([]);
+    // Every slot is filled: no hole where the limit exceeded the matches.
+    const all = concatMatches(groups, 10);
+    expect(all).toHaveLength(3);
+    expect(all.every((_, i) => i in all)).toBe(true);
+  });
+
+  it("merges file hits in path order, capped with truncation", () => {
+    const hits = () => groups.map((g) => ({ ...g, matches: [...g.matches] })).reverse();
+    expect(mergeFileHits(hits(), Number.POSITIVE_INFINITY)).toEqual({ matches: [m("/b", 1), m("/b", 4), m("/c", 2)] });
+    expect(mergeFileHits(hits(), 2)).toEqual({ matches: [m("/b", 1), m("/b", 4)], truncated: true });
+    expect(mergeFileHits(hits(), 3)).toEqual({ matches: [m("/b", 1), m("/b", 4), m("/c", 2)] });
   });
 });

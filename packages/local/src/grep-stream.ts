@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
+import { comparePaths, concatMatches, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
 import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
 import type { BatchScan, FileScan } from "./grep-worker.js";
@@ -117,5 +117,5 @@ export async function grepWhileFinding(
   const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
   for (const batchHits of await Promise.all(searched)) for (const hit of batchHits) hits.push(hit);
   hits.sort((a, b) => comparePaths(a.path, b.path));
-  return { matches: hits.flatMap((hit) => hit.matches) };
+  return { matches: concatMatches(hits) };
 }

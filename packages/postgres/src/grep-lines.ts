@@ -1,4 +1,4 @@
-import { type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
+import { concatMatches, type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
 import type { PostgresClient } from "./config.js";
 import { type TableRef, tableSql } from "./schema.js";
 
@@ -123,7 +123,7 @@ export class UnorderedMatches {
     if (this.failure !== null) throw this.failure.error;
     // Byte order is the order of the path column (collation "C").
     this.files.sort((a, b) => Buffer.compare(a.path, b.path));
-    return this.files.flatMap((file) => file.matches);
+    return concatMatches(this.files);
   }
 }
 
