@@ -167,8 +167,9 @@ class FileSearch {
           WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`
         .raw()
         .forEach((row) => {
+          const [path, text] = row as unknown as [Buffer, Buffer | null];
           // The condition holds only for rows with text: no text means "within the split size".
-          if ((row as unknown[])[1] === null) onSmall(((row as unknown[])[0] as Buffer).toString("utf8"));
+          if (text === null) onSmall(path.toString("utf8"));
           else onRow(row);
         }),
     );
