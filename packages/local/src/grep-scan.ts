@@ -23,7 +23,8 @@ export type ScanResult = Buffer | null | Promise<Buffer | null>;
  *
  * The same guarantees as every read of the backend: the final component is opened without
  * following a symlink and without blocking on a FIFO, and what was opened is checked, through the
- * descriptor, to lie inside the root before a byte of it is used. When the backend makes small
+ * descriptor, to lie inside the root before a byte of it is used (only for a file grep would
+ * search: one without the needle, or binary, answers nothing wherever it lies). When the backend makes small
  * calls blocking (`syncIoMaxBytes` > 0), a file is opened, checked and stat'ed with blocking calls
  * (no threadpool round trips) and, when it is no larger than that, read into one reused buffer;
  * larger contents, and every call of a backend with `syncIoMaxBytes: 0`, go through the threadpool.
@@ -55,17 +56,24 @@ export class GrepFileScanner {
     }
     let handedOver = false;
     try {
-      const inside = isOpenInsideSync(fd, this.root);
-      if (inside === false) return null;
       const stats = fstatSync(fd);
       if (!stats.isFile() || stats.size > this.maxBytes) return null;
-      if (inside === undefined || stats.size === 0 || stats.size > this.io.syncMaxBytes) {
+      if (stats.size === 0 || stats.size > this.io.syncMaxBytes) {
         handedOver = true;
-        return this.finishThroughThreadpool(fd, host, stats.size, inside === undefined);
+        return this.finishThroughThreadpool(fd, host, stats.size);
       }
       const bytes = this.searchable(this.readInto(fd, stats.size));
+      // Where the file lies is asked only of a file grep would search, before any of its bytes is
+      // used: one without the needle answers nothing wherever it lies (as in the workers).
+      if (bytes === null) return null;
+      const inside = isOpenInsideSync(fd, this.root);
+      if (inside === false) return null;
+      if (inside === undefined) {
+        handedOver = true;
+        return this.finishThroughThreadpool(fd, host, stats.size);
+      }
       // The reused buffer is read again by the next scan: a searchable file gets a copy of its own.
-      return bytes && Buffer.from(bytes);
+      return Buffer.from(bytes);
     } catch {
       return null;
     } finally {
@@ -100,10 +108,10 @@ export class GrepFileScanner {
     return this.scratch.subarray(0, filled);
   }
 
-  /** The rest of {@link scan} for a file opened, stat'ed and (unless `check`) checked already. */
-  private async finishThroughThreadpool(fd: number, host: string, size: number, check: boolean) {
+  /** The rest of {@link scan} for a file opened and stat'ed already. */
+  private async finishThroughThreadpool(fd: number, host: string, size: number) {
     try {
-      if (check && !(await isOpenInside(fd, host, this.root, threadpoolFs))) return null;
+      if (!(await isOpenInside(fd, host, this.root, threadpoolFs))) return null;
       const bytes = await threadpoolFs.readAll(fd, size);
       return bytes.length > this.maxBytes ? null : this.searchable(bytes);
     } catch {

@@ -49,7 +49,9 @@ export interface ScanDeps {
  * lines end at the byte `\n`, so only matching lines are decoded.
  *
  * Each file is opened without following a final symlink, and what was opened is checked through
- * `/proc/self/fd` to lie inside the root before a byte of it is used. Blocking calls: this runs in
+ * `/proc/self/fd` to lie inside the root before a byte of it is used in an answer (a file whose
+ * bytes make no match answers nothing wherever it lies, so only the others are asked: one system
+ * call fewer for most files of a search). Blocking calls: this runs in
  * a worker thread. It must stay self-contained (its source is the worker's code): no reference to
  * anything outside its parameters and the globals of a Node worker.
  */
@@ -59,7 +61,26 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
   const out: FileScan[] = [];
   let texts = state.texts ?? Buffer.allocUnsafeSlow(64 * 1024);
   let used = 0;
-  const inside = (real: string) => rootBase === "/" || real === rootBase || real.startsWith(`${rootBase}/`);
+  // The file open as `fd` lies inside the root: what was opened, named through `/proc/self/fd`.
+  const liesInside = (fd: number) => {
+    const real = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    return rootBase === "/" || real === rootBase || real.startsWith(`${rootBase}/`);
+  };
+  // The bytes of the regular file open as `fd` (in the scratch buffer), null when it is not one or
+  // too large, "retry" when it reports no size (procfs and the like: read to its end another way).
+  const readOpen = (fd: number): Buffer | "retry" | null => {
+    const stats = fs.fstatSync(fd);
+    if (!stats.isFile() || stats.size > job.maxBytes) return null;
+    if (stats.size === 0) return "retry";
+    if (state.scratch.length < stats.size) state.scratch = Buffer.allocUnsafeSlow(stats.size * 2);
+    let filled = 0;
+    while (filled < stats.size) {
+      const read = fs.readSync(fd, state.scratch, filled, stats.size - filled, filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    return state.scratch.subarray(0, filled);
+  };
   for (const host of job.hosts) {
     let fd: number;
     try {
@@ -69,26 +90,19 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
       out.push(code === "EMFILE" || code === "ENFILE" || code === "EAGAIN" || code === "EINTR" ? "retry" : null);
       continue;
     }
-    let bytes: Buffer | null = null;
+    let read: Buffer | "retry" | null;
+    let hit = -1;
     try {
-      const stats = fs.fstatSync(fd);
-      if (inside(fs.readlinkSync(`/proc/self/fd/${fd}`)) && stats.isFile() && stats.size <= job.maxBytes) {
-        // A file that reports no size (procfs and the like) is read to its end another way.
-        if (stats.size === 0) {
-          out.push("retry");
-          continue;
-        }
-        if (state.scratch.length < stats.size) state.scratch = Buffer.allocUnsafeSlow(stats.size * 2);
-        let filled = 0;
-        while (filled < stats.size) {
-          const read = fs.readSync(fd, state.scratch, filled, stats.size - filled, filled);
-          if (read === 0) break;
-          filled += read;
-        }
-        bytes = state.scratch.subarray(0, filled);
+      read = readOpen(fd);
+      if (read !== null && read !== "retry") {
+        hit = read.indexOf(needle);
+        // Where the file lies is asked only of a file whose bytes would make matches, before any of
+        // them is used: a file without any answers nothing wherever it lies, and most files of a
+        // search have none (one system call fewer for each; all of them for a rare word).
+        if (hit === -1 || read.indexOf(0) !== -1 || !isUtf8(read) || !liesInside(fd)) read = null;
       }
     } catch {
-      bytes = null;
+      read = null;
     } finally {
       try {
         fs.closeSync(fd);
@@ -96,20 +110,20 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
         // A read-only descriptor: nothing to lose.
       }
     }
-    let hit = bytes === null ? -1 : bytes.indexOf(needle);
-    if (bytes === null || hit === -1 || bytes.indexOf(0) !== -1 || !isUtf8(bytes)) {
-      out.push(null);
+    if (read === null || read === "retry") {
+      out.push(read);
       continue;
     }
+    const bytes = read;
     const lines: number[] = [];
     let line = 1;
     let counted = 0;
     while (hit !== -1) {
-      for (let at = counted; at < hit; at++) {
-        if (bytes[at] === 10) {
-          line++;
-          counted = at + 1;
-        }
+      // The newlines before the hit, each found by indexOf (memchr): about twice as fast as a
+      // loop over the bytes in JavaScript on real code.
+      for (let nl = bytes.indexOf(10, counted); nl !== -1 && nl < hit; nl = bytes.indexOf(10, nl + 1)) {
+        line++;
+        counted = nl + 1;
       }
       const newline = bytes.indexOf(10, hit + needle.length);
       const end = newline === -1 ? bytes.length : newline;
