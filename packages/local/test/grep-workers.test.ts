@@ -109,6 +109,26 @@ describe("scanFiles (the workers' search) equals the core matcher", () => {
     expect(scan(job([join(outside.dir, "secret.txt")]))).toEqual([null]);
   });
 
+  it("asks where a file lies for every file it would search, and only for those", () => {
+    const asked: string[] = [];
+    const counting = {
+      ...deps,
+      fs: {
+        ...fs,
+        readlinkSync: ((path: string) => {
+          asked.push(path);
+          return fs.readlinkSync(path);
+        }) as typeof fs.readlinkSync,
+      },
+    };
+    const names = ["absent.txt", "crlf.txt", "nul.txt", "invalid-utf8.txt", "unicode.txt"];
+    const hosts = [...names.map((n) => join(root.dir, n)), join(outside.dir, "secret.txt")];
+    const answer = perFile(scanFiles(job(hosts), counting));
+    // The file outside holds the needle: asked, and refused; the one without it never asked.
+    expect(answer).toEqual([null, reference(FILES["crlf.txt"] as Buffer), null, null, expect.anything(), null]);
+    expect(asked).toHaveLength(3);
+  });
+
   it("skips directories, FIFOs and missing files; empty files go to the caller's own read", () => {
     const hosts = ["dir", "fifo", "missing.txt", "empty.txt"].map((n) => join(root.dir, n));
     expect(scan(job(hosts))).toEqual([null, null, null, "retry"]);
