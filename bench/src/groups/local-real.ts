@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { LocalBackend } from "@deepfs/local";
 import fastGlob from "fast-glob";
 import type { BenchContext } from "../context.js";
-import { compare, expectCount, type Row, timePair, unavailable } from "../measure.js";
+import { compare, expectCount, type Row, time, timePair, unavailable } from "../measure.js";
 import { dependencyStore } from "../real-corpus.js";
 import { REAL_NEEDLES } from "../real-needles.js";
 
@@ -92,6 +92,10 @@ export async function realTreeRows(ctx: BenchContext): Promise<Row[]> {
         { run: async () => expectCount("rg", await ripgrepLines(root, needle), expected) },
       );
       rows.push(compare({ group: GROUP, measure, peer: RG_PEER, maxRatio: RG_GOAL[engine] }, samples));
+      // The answer's own cost, where it is large enough to matter.
+      if (engine === "builtin" && expected >= LIMIT_FROM_LINES) {
+        rows.push(await answerLimitRow(ctx, backends.builtin, needle, samples.ours, label));
+      }
     }
   }
 
@@ -126,4 +130,64 @@ export async function realTreeRows(ctx: BenchContext): Promise<Row[]> {
     ),
   );
   return rows;
+}
+
+/** Answers of fewer lines get no limit row: building them is too small a part of the search to tell. */
+const LIMIT_FROM_LINES = 10_000;
+/** Matching lines per batch of the answer limit (the workers' batches hold about as many for `return`). */
+const LIMIT_BATCH_LINES = 1000;
+
+/**
+ * Our built-in grep against building its answer alone: the matching lines' UTF-8 bytes already in
+ * memory (batches of lines joined by `\n`, as the workers hand them over), decoded line by line
+ * into the match objects the answer is made of. Any engine in this process pays this at least,
+ * whatever its search; rg, which streams its output to a pipe, never does. On a machine where
+ * fresh memory is slow to map, this is most of what a large answer costs.
+ */
+async function answerLimitRow(
+  ctx: BenchContext,
+  backend: LocalBackend,
+  needle: string,
+  ours: number[],
+  label: (what: string) => string,
+): Promise<Row> {
+  const result = await backend.grep(needle, "/");
+  const matches = result.matches ?? [];
+  const batches: Array<{ bytes: Buffer; refs: Array<{ path: string; line: number }> }> = [];
+  for (let i = 0; i < matches.length; i += LIMIT_BATCH_LINES) {
+    const part = matches.slice(i, i + LIMIT_BATCH_LINES);
+    batches.push({
+      bytes: Buffer.from(part.map((m) => m.text).join("\n"), "utf8"),
+      refs: part.map((m) => ({ path: m.path, line: m.line })),
+    });
+  }
+  const megabytes = batches.reduce((sum, b) => sum + b.bytes.length, 0) / 1e6;
+  matches.length = 0;
+  const build = () => {
+    const answer: Array<{ path: string; line: number; text: string }> = [];
+    for (const { bytes, refs } of batches) {
+      let at = 0;
+      for (const ref of refs) {
+        const newline = bytes.indexOf(10, at);
+        const end = newline === -1 ? bytes.length : newline;
+        answer.push({ path: ref.path, line: ref.line, text: bytes.toString("utf8", at, end) });
+        at = end + 1;
+      }
+    }
+    return answer.length;
+  };
+  const lines = batches.reduce((sum, b) => sum + b.refs.length, 0);
+  const what = `building its answer alone (${lines.toLocaleString("en-US")} lines, ${megabytes.toFixed(1)} MB, decoded from bytes in memory)`;
+  ctx.log(`local: grep \`${needle}\` against ${what}`);
+  const limit = await time(ctx.timing, build);
+  return compare(
+    {
+      group: GROUP,
+      measure: label(`grep \`${needle}\` (engine builtin) against ${what}`),
+      peer: "limit: building the answer alone",
+      maxRatio: null,
+      note: "The matching lines' UTF-8 bytes, already in memory in batches of 1,000 lines, decoded line by line into match objects: what any search in this process pays for its answer at least (rg streams its output to a pipe and never does). Ours is the row above.",
+    },
+    { ours, theirs: limit },
+  );
 }
