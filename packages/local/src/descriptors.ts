@@ -1,4 +1,4 @@
-import { constants, existsSync, readlinkSync } from "node:fs";
+import { constants, existsSync, readlinkSync, statSync } from "node:fs";
 import { basename, dirname, sep } from "node:path";
 import { errnoCode, OUTSIDE_ROOT, retrying } from "./errors.js";
 import type { FsCalls } from "./fs-calls.js";
@@ -37,6 +37,20 @@ export async function isOpenInside(fd: number, openedAs: string, root: HostRoot,
   if (!root.contains(real)) return false;
   const [now, open] = [await fs.lstat(real), await fs.fstat(fd)];
   return now !== null && now.dev === open.dev && now.ino === open.ino;
+}
+
+/**
+ * The device (`st_dev`) of the root's base, for grep's rule on what it may read before asking
+ * where a file lies (see `grep-worker.ts`); NaN when unknown, or for an unbounded root, whose
+ * every file is inside anyway (then no file is read before the rule's question, or none is asked).
+ */
+export function rootDevice(root: HostRoot): number {
+  if (root.unbounded) return Number.NaN;
+  try {
+    return statSync(root.base).dev;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
-import { isOpenInside, isOpenInsideSync } from "./descriptors.js";
+import { isOpenInside, isOpenInsideSync, rootDevice } from "./descriptors.js";
 import { readRegularFile } from "./file-io.js";
 import { threadpoolFs } from "./fs-calls.js";
 import type { HostRoot } from "./host-root.js";
@@ -23,8 +23,9 @@ export type ScanResult = Buffer | null | Promise<Buffer | null>;
  *
  * The same guarantees as every read of the backend: the final component is opened without
  * following a symlink and without blocking on a FIFO, and what was opened is checked, through the
- * descriptor, to lie inside the root before a byte of it is used (only for a file grep would
- * search: one without the needle, or binary, answers nothing wherever it lies). When the backend makes small
+ * descriptor, to lie inside the root before a byte of it is used: a file of the root's filesystem
+ * is read first and asked only when grep would search it (one without the needle, or binary,
+ * answers nothing wherever it lies); any other file is asked before it is read. When the backend makes small
  * calls blocking (`syncIoMaxBytes` > 0), a file is opened, checked and stat'ed with blocking calls
  * (no threadpool round trips) and, when it is no larger than that, read into one reused buffer;
  * larger contents, and every call of a backend with `syncIoMaxBytes: 0`, go through the threadpool.
@@ -32,6 +33,8 @@ export type ScanResult = Buffer | null | Promise<Buffer | null>;
 export class GrepFileScanner {
   private scratch = Buffer.allocUnsafeSlow(64 * 1024);
   private readonly needle: Buffer | null;
+  /** The root's filesystem: only its files are read before being asked where they lie. */
+  private readonly rootDev: number;
 
   constructor(
     private readonly pattern: string,
@@ -42,6 +45,7 @@ export class GrepFileScanner {
     // A pattern that reaches a driver is well-formed (one with a lone surrogate matches nothing and
     // is answered by the facade), so a non-empty one has a UTF-8 form.
     this.needle = pattern.length > 0 ? Buffer.from(pattern, "utf8") : null;
+    this.rootDev = rootDevice(root);
   }
 
   /** The file at `host`: its bytes, null, or a promise of either (large files, or no procfs). */
@@ -58,13 +62,16 @@ export class GrepFileScanner {
     try {
       const stats = fstatSync(fd);
       if (!stats.isFile() || stats.size > this.maxBytes) return null;
-      if (stats.size === 0 || stats.size > this.io.syncMaxBytes) {
+      // A file on another filesystem than the root's (procfs, sysfs, a mount) is asked where it lies
+      // before anything of it is read, as are files read through the threadpool.
+      const foreign = !this.root.unbounded && stats.dev !== this.rootDev;
+      if (foreign || stats.size === 0 || stats.size > this.io.syncMaxBytes) {
         handedOver = true;
         return this.finishThroughThreadpool(fd, host, stats.size);
       }
       const bytes = this.searchable(this.readInto(fd, stats.size));
-      // Where the file lies is asked only of a file grep would search, before any of its bytes is
-      // used: one without the needle answers nothing wherever it lies (as in the workers).
+      // Where a file of the root's filesystem lies is asked only once grep would search it, before
+      // any of its bytes is used: one without the needle answers nothing wherever it lies.
       if (bytes === null) return null;
       const inside = isOpenInsideSync(fd, this.root);
       if (inside === false) return null;

@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { comparePaths, concatMatches, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
+import { rootDevice } from "./descriptors.js";
 import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
 import type { BatchScan, FileScan } from "./grep-worker.js";
@@ -20,6 +21,7 @@ export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot) {
     maxBytes,
     limit: query.maxCount + 1,
     rootBase: root.base,
+    rootDev: rootDevice(root),
     openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
   };
 }

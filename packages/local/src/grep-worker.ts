@@ -11,6 +11,11 @@ export interface ScanJob {
   limit: number;
   /** The root's real host path; `/` for none. Every opened file must lie inside it. */
   rootBase: string;
+  /**
+   * The device of the root's filesystem (`st_dev`), NaN when unknown: only a file on it is read
+   * before it is asked where it lies (see {@link scanFiles}).
+   */
+  rootDev: number;
   /** open(2) flags: read-only, no following a final symlink, no blocking on a FIFO. */
   openFlags: number;
 }
@@ -49,11 +54,12 @@ export interface ScanDeps {
  * lines end at the byte `\n`, so only matching lines are decoded.
  *
  * Each file is opened without following a final symlink, and what was opened is checked through
- * `/proc/self/fd` to lie inside the root before a byte of it is used in an answer (a file whose
- * bytes make no match answers nothing wherever it lies, so only the others are asked: one system
- * call fewer for most files of a search). Blocking calls: this runs in
- * a worker thread. It must stay self-contained (its source is the worker's code): no reference to
- * anything outside its parameters and the globals of a Node worker.
+ * `/proc/self/fd` to lie inside the root before a byte of it is used in an answer: a file on the
+ * root's own filesystem is read and searched first and asked only when it would make matches (one
+ * without any answers nothing wherever it lies: one system call fewer for most files of a search);
+ * a file on another filesystem (procfs, sysfs, a mount) is asked before it is read. Blocking calls:
+ * this runs in a worker thread. It must stay self-contained (its source is the worker's code): no
+ * reference to anything outside its parameters and the globals of a Node worker.
  */
 export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
   const { fs, isUtf8, state } = deps;
@@ -63,14 +69,20 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
   let used = 0;
   // The file open as `fd` lies inside the root: what was opened, named through `/proc/self/fd`.
   const liesInside = (fd: number) => {
+    if (rootBase === "/") return true;
     const real = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    return rootBase === "/" || real === rootBase || real.startsWith(`${rootBase}/`);
+    return real === rootBase || real.startsWith(`${rootBase}/`);
   };
-  // The bytes of the regular file open as `fd` (in the scratch buffer), null when it is not one or
-  // too large, "retry" when it reports no size (procfs and the like: read to its end another way).
-  const readOpen = (fd: number): Buffer | "retry" | null => {
+  // The searchable bytes of the regular file open as `fd` (in the scratch buffer) and the needle's
+  // first hit in them; null when grep skips the file, "retry" when it reports no size (procfs and
+  // the like: read to its end another way, which checks it first).
+  const scanOpen = (fd: number): { bytes: Buffer; hit: number } | "retry" | null => {
     const stats = fs.fstatSync(fd);
     if (!stats.isFile() || stats.size > job.maxBytes) return null;
+    // A file on another filesystem than the root's (procfs, sysfs, a mount) is asked where it lies
+    // before anything of it is read; one on the root's own, only once its bytes would make matches.
+    const askFirst = stats.dev !== job.rootDev;
+    if (askFirst && !liesInside(fd)) return null;
     if (stats.size === 0) return "retry";
     if (state.scratch.length < stats.size) state.scratch = Buffer.allocUnsafeSlow(stats.size * 2);
     let filled = 0;
@@ -79,7 +91,13 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
       if (read === 0) break;
       filled += read;
     }
-    return state.scratch.subarray(0, filled);
+    const bytes = state.scratch.subarray(0, filled);
+    const hit = bytes.indexOf(needle);
+    if (hit === -1 || bytes.indexOf(0) !== -1 || !isUtf8(bytes)) return null;
+    // A file without any match answers nothing wherever it lies, and most files of a search have
+    // none: they skip the question (one system call fewer each; every file, for a rare word).
+    if (!askFirst && !liesInside(fd)) return null;
+    return { bytes, hit };
   };
   for (const host of job.hosts) {
     let fd: number;
@@ -90,19 +108,11 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
       out.push(code === "EMFILE" || code === "ENFILE" || code === "EAGAIN" || code === "EINTR" ? "retry" : null);
       continue;
     }
-    let read: Buffer | "retry" | null;
-    let hit = -1;
+    let found: ReturnType<typeof scanOpen>;
     try {
-      read = readOpen(fd);
-      if (read !== null && read !== "retry") {
-        hit = read.indexOf(needle);
-        // Where the file lies is asked only of a file whose bytes would make matches, before any of
-        // them is used: a file without any answers nothing wherever it lies, and most files of a
-        // search have none (one system call fewer for each; all of them for a rare word).
-        if (hit === -1 || read.indexOf(0) !== -1 || !isUtf8(read) || !liesInside(fd)) read = null;
-      }
+      found = scanOpen(fd);
     } catch {
-      read = null;
+      found = null;
     } finally {
       try {
         fs.closeSync(fd);
@@ -110,11 +120,12 @@ export function scanFiles(job: ScanJob, deps: ScanDeps): BatchScan {
         // A read-only descriptor: nothing to lose.
       }
     }
-    if (read === null || read === "retry") {
-      out.push(read);
+    if (found === null || found === "retry") {
+      out.push(found);
       continue;
     }
-    const bytes = read;
+    const { bytes } = found;
+    let { hit } = found;
     const lines: number[] = [];
     let line = 1;
     let counted = 0;

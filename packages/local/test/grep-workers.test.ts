@@ -37,6 +37,7 @@ function job(hosts: string[], overrides: Partial<ScanJob> = {}): ScanJob {
     maxBytes: 1 << 20,
     limit: Number.POSITIVE_INFINITY,
     rootBase: fs.realpathSync(root.dir),
+    rootDev: fs.statSync(root.dir).dev,
     openFlags: FLAGS,
     ...overrides,
   };
@@ -109,24 +110,45 @@ describe("scanFiles (the workers' search) equals the core matcher", () => {
     expect(scan(job([join(outside.dir, "secret.txt")]))).toEqual([null]);
   });
 
-  it("asks where a file lies for every file it would search, and only for those", () => {
-    const asked: string[] = [];
-    const counting = {
+  /** `deps` whose filesystem counts the files asked where they lie and the reads. */
+  function counting() {
+    const calls = { asked: 0, reads: 0 };
+    const spied = {
       ...deps,
       fs: {
         ...fs,
         readlinkSync: ((path: string) => {
-          asked.push(path);
+          calls.asked++;
           return fs.readlinkSync(path);
         }) as typeof fs.readlinkSync,
+        readSync: ((...args: Parameters<typeof fs.readSync>) => {
+          calls.reads++;
+          return fs.readSync(...args);
+        }) as typeof fs.readSync,
       },
     };
-    const names = ["absent.txt", "crlf.txt", "nul.txt", "invalid-utf8.txt", "unicode.txt"];
-    const hosts = [...names.map((n) => join(root.dir, n)), join(outside.dir, "secret.txt")];
-    const answer = perFile(scanFiles(job(hosts), counting));
+    return { calls, spied };
+  }
+  const ASKED = ["absent.txt", "crlf.txt", "nul.txt", "invalid-utf8.txt", "unicode.txt"];
+
+  it("asks where a file of the root's filesystem lies when it would search it, and only then", () => {
+    const { calls, spied } = counting();
+    const hosts = [...ASKED.map((n) => join(root.dir, n)), join(outside.dir, "secret.txt")];
+    const answer = perFile(scanFiles(job(hosts), spied));
     // The file outside holds the needle: asked, and refused; the one without it never asked.
     expect(answer).toEqual([null, reference(FILES["crlf.txt"] as Buffer), null, null, expect.anything(), null]);
-    expect(asked).toHaveLength(3);
+    expect(calls.asked).toBe(3);
+  });
+
+  it("asks where a file of another filesystem lies before reading any of it", () => {
+    // The root's filesystem given as another: every file is now one of another filesystem.
+    const { calls, spied } = counting();
+    const hosts = [...ASKED.map((n) => join(root.dir, n)), join(outside.dir, "secret.txt"), "/proc/self/status"];
+    const answer = perFile(scanFiles(job(hosts, { rootDev: -1 }), spied));
+    expect(answer).toEqual([null, reference(FILES["crlf.txt"] as Buffer), null, null, expect.anything(), null, null]);
+    // Every file asked; the two outside never read (procfs would have answered "retry" if inside).
+    expect(calls.asked).toBe(7);
+    expect(calls.reads).toBe(5);
   });
 
   it("skips directories, FIFOs and missing files; empty files go to the caller's own read", () => {
