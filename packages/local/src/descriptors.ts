@@ -41,8 +41,9 @@ export async function isOpenInside(fd: number, openedAs: string, root: HostRoot,
 
 /**
  * The device (`st_dev`) of the root's base, for grep's rule on what it may read before asking
- * where a file lies (see `grep-worker.ts`); NaN when unknown, or for an unbounded root, whose
- * every file is inside anyway (then no file is read before the rule's question, or none is asked).
+ * where a file lies (see `grep-worker.ts`). NaN when it cannot be read: then every file counts as
+ * one of another filesystem and is asked first. NaN too for an unbounded root, where every file is
+ * inside and the question costs nothing.
  */
 export function rootDevice(root: HostRoot): number {
   if (root.unbounded) return Number.NaN;

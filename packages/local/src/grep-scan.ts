@@ -33,8 +33,11 @@ export type ScanResult = Buffer | null | Promise<Buffer | null>;
 export class GrepFileScanner {
   private scratch = Buffer.allocUnsafeSlow(64 * 1024);
   private readonly needle: Buffer | null;
-  /** The root's filesystem: only its files are read before being asked where they lie. */
-  private readonly rootDev: number;
+  /**
+   * The root's filesystem, read once per grep: only its files are read before being asked where
+   * they lie (here and, through `scanJob`, in the workers).
+   */
+  readonly rootDev: number;
 
   constructor(
     private readonly pattern: string,

@@ -168,7 +168,7 @@ async function grepInWorkers(
   root: HostRoot,
   scanner: GrepFileScanner,
 ): Promise<{ matches: GrepMatch[] }> {
-  const job = scanJob(query, maxBytes, root);
+  const job = scanJob(query, maxBytes, root, scanner);
   const batches: WalkedFile[][] = [];
   for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
   const inFlight: Array<Promise<BatchScan | null>> = [];

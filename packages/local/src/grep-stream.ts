@@ -1,6 +1,5 @@
 import { constants } from "node:fs";
 import { comparePaths, concatMatches, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
-import { rootDevice } from "./descriptors.js";
 import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
 import type { BatchScan, FileScan } from "./grep-worker.js";
@@ -15,13 +14,14 @@ export const BATCH_FILES = 128;
 export const WORKERS_FROM = 64;
 
 /** The part of a scan job that is the same for every batch of one grep. */
-export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot) {
+export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot, scanner: GrepFileScanner) {
   return {
     needle: Buffer.from(query.pattern, "utf8"),
     maxBytes,
     limit: query.maxCount + 1,
     rootBase: root.base,
-    rootDev: rootDevice(root),
+    // The device the scanner read once for this grep: the workers and this thread apply one rule.
+    rootDev: scanner.rootDev,
     openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
   };
 }
@@ -94,7 +94,7 @@ export async function grepWhileFinding(
   scanner: GrepFileScanner,
   small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] }>,
 ): Promise<{ matches: GrepMatch[] }> {
-  const job = scanJob(query, maxBytes, root);
+  const job = scanJob(query, maxBytes, root, scanner);
   // Each batch's matches are made as soon as its answer comes, while the workers search the next.
   const searched: Array<Promise<Array<{ path: string; matches: GrepMatch[] }>>> = [];
   let batch: WalkedFile[] = [];
