@@ -137,6 +137,11 @@ export function registerPermissionRules<B extends BackendProtocol>(
           await backend.readRaw(key),
           await backend.write(key, "overwritten"),
           await backend.write(env.at("/secret/new.txt"), "new"),
+          // Preconditions answer only for a write the rules allow: a refused write's `conflict`
+          // would tell whether a protected file exists, or whether a guessed etag is its own.
+          await backend.write(key, "x", { ifNoneMatch: "*" }),
+          await backend.write(env.at("/secret/new.txt"), "x", { ifMatch: '"guess"' }),
+          await backend.write(key, "x", { ifMatch: '"guess"' }),
           await backend.edit(key, "needle", "pin"),
           await backend.delete(key),
           await backend.ls(env.at("/secret/sub")),

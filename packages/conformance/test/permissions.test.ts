@@ -23,6 +23,14 @@ definePermissionContract({
   },
 });
 definePermissionContract({
+  name: "a driver without conditional writes (preconditions checked by a stat)",
+  create: () => {
+    const driver = new ForwardingDriver(DriverBackend.driverOf(new MemoryBackend()) as Driver);
+    driver.capabilities.conditionalWrites = false;
+    return new DriverBackend(driver);
+  },
+});
+definePermissionContract({
   name: "withQuota(MemoryBackend) with history",
   create: () => withQuota(new MemoryBackend({ history: true }), { maxBytes: 1_000_000 }),
 });

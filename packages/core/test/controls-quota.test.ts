@@ -88,6 +88,31 @@ describe("withQuota", () => {
     expect((await outer.write("/c.txt", "cc")).code).toBe("too_large");
   });
 
+  it("counts a path named twice in one upload batch as what its last copy leaves, on every kind of member", async () => {
+    for (const inner of [new MemoryBackend(), new StateBackend(), new CompositeBackend(new MemoryBackend(), {})]) {
+      const quota = withQuota(inner, { maxBytes: 1000 });
+      await quota.write("/f.txt", "x".repeat(900));
+      const answers = await quota.uploadFiles([
+        ["/f.txt", new Uint8Array(0)],
+        ["/g.bin", new Uint8Array(50)],
+        ["/f.txt", new Uint8Array(900)],
+      ]);
+      expect(answers.map((a) => a.error)).toEqual([null, null, null]);
+      expect(await quota.usage()).toEqual({ bytes: 950, files: 2 });
+      expect(await quota.usage()).toEqual(await totals(inner));
+      // The next write sees the real usage: what stays under the limit is taken, more is refused.
+      expect((await quota.write("/h.txt", "x".repeat(51))).code).toBe("too_large");
+      expect((await quota.write("/h.txt", "x".repeat(50))).error).toBeUndefined();
+      // Copies of one path are written in the order given: the last one is what stays.
+      await quota.uploadFiles([
+        ["/f.txt", new Uint8Array(1)],
+        ["/f.txt", new Uint8Array(2)],
+      ]);
+      expect((await quota.downloadFiles(["/f.txt"]))[0]?.content?.byteLength).toBe(2);
+      expect(await quota.usage()).toEqual(await totals(inner));
+    }
+  });
+
   it("counts a restore as a write", async () => {
     const inner = new MemoryBackend({ history: true });
     await inner.write("/h.txt", "x".repeat(10));

@@ -8,8 +8,10 @@ const SECRET_PARAM = /^(password|passwd|pass|secret|token|sslpassword|access[-_]
  */
 export function maskUrl(input: string): string {
   const text = String(input);
-  // user:password@ in the authority; the password ends at the last @ before the path.
-  let masked = text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, "$1:***@");
+  // user:password@ in the authority. The password ends at the last @ of the text: one typed
+  // without percent-encoding may hold `/`, `?`, `#` or `@` (more is masked when a query holds an
+  // @ too: a message shows less, never the password).
+  let masked = text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):.*@/is, "$1:***@");
   const query = masked.indexOf("?");
   if (query !== -1) {
     const head = masked.slice(0, query + 1);
@@ -35,12 +37,18 @@ export function maskUrl(input: string): string {
 /** The secrets in a URL (its password and secret parameters), to scrub from text that might echo them. */
 export function secretsOf(input: string): string[] {
   const secrets: string[] = [];
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:([^/?#]*)@/i.exec(input);
-  if (authority?.[1]) {
-    secrets.push(authority[1]);
-    try {
-      secrets.push(decodeURIComponent(authority[1]));
-    } catch {}
+  // The password runs from the user's `:` to one of the @ that follow (see maskUrl): each is a
+  // candidate, so an unencoded `/`, `?`, `#` or `@` in it cannot cut it short.
+  const user = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:/i.exec(input);
+  if (user) {
+    const rest = input.slice(user[0].length);
+    for (let at = rest.indexOf("@"), n = 0; at !== -1 && n < 16; at = rest.indexOf("@", at + 1), n++) {
+      const candidate = rest.slice(0, at);
+      secrets.push(candidate);
+      try {
+        secrets.push(decodeURIComponent(candidate));
+      } catch {}
+    }
   }
   const query = input.indexOf("?");
   if (query !== -1) {

@@ -179,6 +179,12 @@ describe("maskUrl", () => {
     );
     expect(maskUrl("postgres://a:b@c@host/db")).toBe("postgres://a:***@host/db");
     expect(maskUrl("postgres://app@db/app")).toBe("postgres://app@db/app");
+    // A password typed without percent-encoding may hold the characters that end a URL's parts.
+    for (const password of ["pa/ss", "pa#ss", "pa?ss", "p/a?s#s@x"]) {
+      const url = `postgres://user:${password}@host/db?bogus=1`;
+      expect(maskUrl(url)).toBe("postgres://user:***@host/db?bogus=1");
+      expect(scrubSecrets(`failed: ${url} (${password})`, secretsOf(url))).not.toContain(password);
+    }
     expect(maskUrl("s3://bucket/p?token=abc#/x")).toBe("s3://bucket/p?token=***#/x");
     expect(maskUrl("not a url: at all")).toBe("not a url: at all");
   });

@@ -7,7 +7,7 @@
 import type { GlobQuery } from "../glob.js";
 import type { GrepQuery } from "../grep.js";
 import type { DriverHistory } from "../history/history-types.js";
-import { chain } from "../kit/calls.js";
+import { chain, writeAfterCheck } from "../kit/calls.js";
 import {
   type BatchFile,
   type CallContext,
@@ -49,6 +49,8 @@ const GREP_CAP_LIMIT = 100_000;
 export class PermissionDriver extends ForwardingDriver {
   /** The rules this layer enforces. */
   readonly policy: PermissionPolicy;
+  /** Whether the store below checks write preconditions itself (else this layer does, after the rule). */
+  private readonly baseChecksConditions: boolean;
 
   constructor(base: Driver, policy: PermissionPolicy) {
     super(base);
@@ -57,6 +59,11 @@ export class PermissionDriver extends ForwardingDriver {
     // Without a native grep the facade would walk and read each file itself, and a file named as
     // the search path would answer the read's refusal: this layer walks its own visible files.
     this.capabilities.nativeGrep = base.capabilities.nativeGrep ?? typeof base.grep === "function";
+    // Preconditions are checked here, after the rule: checked above this layer (the facade's stat
+    // before the write), a refused write's `conflict` would tell whether a hidden file exists, and
+    // `ifMatch` whether a guessed content is what it holds.
+    this.baseChecksConditions = base.capabilities.conditionalWrites;
+    this.capabilities.conditionalWrites = true;
     self.grep = base.grep
       ? (query, call) => this.grepVisible(query, call)
       : (query, call) => this.grepWalking(query, call);
@@ -78,7 +85,11 @@ export class PermissionDriver extends ForwardingDriver {
   }
 
   override write(path: string, content: string | Uint8Array, call: WriteCall): ReturnType<Driver["write"]> {
-    return unless(this.policy.check("write", path), () => this.base.write(path, content, call));
+    return unless(this.policy.check("write", path), () =>
+      this.baseChecksConditions || (call.ifMatch === undefined && call.ifNoneMatch === undefined)
+        ? this.base.write(path, content, call)
+        : writeAfterCheck(this.base, path, content, call),
+    );
   }
 
   override list(dir: string, call: CallContext): ReturnType<Driver["list"]> {

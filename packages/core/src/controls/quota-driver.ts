@@ -112,9 +112,43 @@ export class QuotaDriver extends ForwardingDriver {
     return done;
   }
 
+  /**
+   * Plans and writes a batch. A path named more than once is planned against what its earlier
+   * copy left, not against the size before the batch (which would count the copies' changes from
+   * one start and undercount the store): the batch goes in rounds of distinct paths, each copy of a
+   * path in the order given, so the last one still lands last.
+   */
   private async writeBatchWithin(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
     const failed = await this.ready(call);
     if (failed) return files.map(() => failed);
+    const answers: Array<{ etag: string } | Fault> = new Array(files.length);
+    let pending = files.map((_, i) => i);
+    while (pending.length > 0) {
+      const named = new Set<string>();
+      const round: number[] = [];
+      const later: number[] = [];
+      for (const i of pending) {
+        const path = (files[i] as BatchFile).path;
+        if (named.has(path)) later.push(i);
+        else {
+          named.add(path);
+          round.push(i);
+        }
+      }
+      const written = await this.writeRound(
+        round.map((i) => files[i] as BatchFile),
+        call,
+      );
+      round.forEach((i, k) => {
+        answers[i] = written[k] as { etag: string } | Fault;
+      });
+      pending = later;
+    }
+    return answers;
+  }
+
+  /** Plans, writes and settles files of distinct paths. */
+  private async writeRound(files: BatchFile[], call: CallContext): Promise<Array<{ etag: string } | Fault>> {
     const plans: Array<Reservation | Fault> = [];
     for (const file of files) plans.push(await this.plan(file.path, file.bytes.byteLength, call));
     const accepted = files.filter((_, i) => !isFault(plans[i]));

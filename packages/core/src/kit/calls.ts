@@ -83,22 +83,25 @@ export function writeChecked(
   if (options?.ifMatch !== undefined) call.ifMatch = options.ifMatch;
   if (options?.ifNoneMatch) call.ifNoneMatch = options.ifNoneMatch;
   if (op) call.op = op;
-  if (conditional && !driver.capabilities.conditionalWrites)
-    return writeAfterCheck(driver, path, content, call, options);
+  if (conditional && !driver.capabilities.conditionalWrites) return writeAfterCheck(driver, path, content, call);
   return driver.write(path, content, call);
 }
 
-async function writeAfterCheck(
+/**
+ * Writes through a `driver` without conditional writes after checking the call's preconditions
+ * against a stat (the caller holds the path's lock). A layer that refuses some writes calls this
+ * after its own check, so that a precondition never answers for a write the layer would refuse.
+ */
+export async function writeAfterCheck(
   driver: Driver,
   path: string,
   content: string | Uint8Array,
   call: WriteCall,
-  options?: WriteOptions,
 ): Promise<{ etag: string } | Fault> {
   const stat = await driver.stat(path, { signal: call.signal });
   if (isFault(stat)) return stat;
-  if (stat.kind === "file" && checkPreconditions(path, stat.etag ?? "", options))
-    return fault("conflict", { reason: options?.ifNoneMatch === "*" ? "exists" : "changed" });
-  if (stat.kind === "none" && writeConflict(path, options)) return fault("conflict", { reason: "missing" });
+  if (stat.kind === "file" && checkPreconditions(path, stat.etag ?? "", call))
+    return fault("conflict", { reason: call.ifNoneMatch === "*" ? "exists" : "changed" });
+  if (stat.kind === "none" && writeConflict(path, call)) return fault("conflict", { reason: "missing" });
   return driver.write(path, content, call);
 }
