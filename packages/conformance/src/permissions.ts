@@ -59,7 +59,14 @@ const OTHER_SPELLINGS = [
   "/secret\u2215key.txt",
   "/secret\uff0fkey.txt",
 ];
-const CASE_SPELLINGS = ["/SECRET/key.txt", "/Secret/KEY.TXT", "/sEcReT/sub/DEEP.txt"];
+const CASE_SPELLINGS = [
+  "/SECRET/key.txt",
+  "/Secret/KEY.TXT",
+  "/sEcReT/sub/DEEP.txt",
+  // Letters a case-insensitive filesystem folds to `s` and `k` (long s, Kelvin sign).
+  "/\u017fecret/key.txt",
+  "/secret/\u212aey.txt",
+];
 
 /** Glob patterns (relative to the root, and anchored) that would reach the protected files. */
 const REACHING_PATTERNS = [

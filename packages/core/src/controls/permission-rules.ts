@@ -75,7 +75,9 @@ interface CompiledRule {
  * servers); `allow` rules match exactly, so folding never widens what they allow.
  */
 function fold(text: string): string {
-  return text.normalize("NFC").toLowerCase();
+  // Upper then lower case folds what lower case alone keeps apart (long s `ſ` and `s`, `ß` and
+  // `ss`): a fold coarser than any filesystem's only makes a restrictive rule refuse more.
+  return text.normalize("NFC").toUpperCase().toLowerCase();
 }
 
 function compileRule(rule: PermissionRule, index: number): CompiledRule {
