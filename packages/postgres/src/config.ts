@@ -1,6 +1,7 @@
 import { DeepfsError, type HistoryOption, type HistoryRetention } from "@deepfs/core";
 import postgres from "postgres";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
+import { LONGEST_TABLE_SUFFIX } from "./schema.js";
 
 /** A postgres.js client, with or without custom types. */
 // biome-ignore lint/suspicious/noExplicitAny: any postgres.js instance is accepted, whatever its custom types.
@@ -27,6 +28,13 @@ export interface PostgresStorageOptions {
   namespace?: string;
   /** Retries of transient faults (dropped connection, server restart, deadlock). */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB, as in LocalBackend:
+   * `read`, `readRaw` and `edit` of a larger file answer `too_large` without its content leaving the
+   * server, and grep skips it (`downloadFiles`, which moves bytes rather than model context, has
+   * no limit). Default 10.
+   */
+  maxFileSizeMb?: number;
   /**
    * Keep a version of every change (off by default): `true`, or limits `{ maxVersions?, maxAgeMs? }`
    * per file (the newest version of a file is always kept). Versions are rows of a second table,
@@ -83,6 +91,8 @@ export interface ResolvedConfig {
   namespace: string;
   minPoolSize: number;
   retry: RetryPolicy;
+  /** Largest file read (but for downloads) and searched by grep, in bytes. */
+  maxFileBytes: number;
   /** Retention of the version history, or null when history is off. */
   history: HistoryRetention | null;
 }
@@ -91,10 +101,25 @@ function invalid(message: string): never {
   throw new DeepfsError("invalid_argument", message);
 }
 
-function checkIdentifier(value: unknown, what: string): string {
+/** PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1); longer names are silently truncated. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * A schema or table name. `suffix`: the longest suffix of the names derived from it, which must
+ * fit too: PostgreSQL truncates longer identifiers, so two tables (or two indexes) whose names
+ * differ only past byte 63 would be one.
+ */
+function checkIdentifier(value: unknown, what: string, suffix = ""): string {
   // postgres.js splits identifiers on ".", and PostgreSQL forbids NUL: refuse both rather than misname.
   if (typeof value !== "string" || value === "" || value.includes(".") || value.includes("\u0000")) {
     invalid(`PostgresBackend: ${what} must be a non-empty name without '.' or NUL`);
+  }
+  const limit = MAX_IDENTIFIER_BYTES - Buffer.byteLength(suffix, "utf8");
+  if (Buffer.byteLength(value, "utf8") > limit) {
+    const derived = suffix ? ` (the backend also names '<${what}>${suffix}')` : "";
+    invalid(
+      `PostgresBackend: ${what} must be at most ${limit} bytes in UTF-8, as PostgreSQL truncates names over ${MAX_IDENTIFIER_BYTES} bytes${derived}`,
+    );
   }
   return value;
 }
@@ -158,7 +183,7 @@ export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
     invalid("PostgresBackend: pass a PostgresConfig, a connection URL or { sql }");
   }
   const config: PostgresConfig | PostgresClientConfig = typeof input === "string" ? { url: input } : input;
-  const table = checkIdentifier(config.table ?? "deepfs_files", "table");
+  const table = checkIdentifier(config.table ?? "deepfs_files", "table", LONGEST_TABLE_SUFFIX);
   const schema = checkIdentifier(config.schema ?? "public", "schema");
   const namespace = config.namespace ?? "default";
   if (typeof namespace !== "string" || namespace === "" || namespace.includes("\u0000")) {
@@ -168,7 +193,11 @@ export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
   if (!Number.isInteger(retry.attempts) || retry.attempts < 1)
     invalid("PostgresBackend: retry.attempts must be an integer >= 1");
   if (!(retry.baseDelayMs >= 0)) invalid("PostgresBackend: retry.baseDelayMs must be >= 0");
-  const base = { table, schema, namespace, retry, history: resolveHistory(config.history) };
+  const maxFileSizeMb = config.maxFileSizeMb ?? 10;
+  if (!(typeof maxFileSizeMb === "number" && maxFileSizeMb > 0 && Number.isFinite(maxFileSizeMb)))
+    invalid("PostgresBackend: maxFileSizeMb must be a positive number");
+  const maxFileBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
+  const base = { table, schema, namespace, retry, maxFileBytes, history: resolveHistory(config.history) };
   if ("sql" in config) {
     if (typeof config.sql !== "function") invalid("PostgresBackend: `sql` must be a postgres.js instance");
     return { ...base, sql: config.sql, ownsClient: false, minPoolSize: 0 };

@@ -21,6 +21,16 @@ export interface TenantTable {
   sql: PostgresClient;
   ref: TableRef;
   namespace: string;
+  /** Larger files are skipped (`maxFileSizeMb`); none when undefined. */
+  maxFileBytes?: number | undefined;
+}
+
+/**
+ * SQL condition: the file `f` is within grep's size limit. A test of the `size` column, written
+ * before any test of the text so that a larger file's text is never read for it.
+ */
+export function withinSizeSql(sql: PostgresClient, maxFileBytes: number | undefined) {
+  return maxFileBytes === undefined ? sql`TRUE` : sql`f.size <= ${maxFileBytes}::int8`;
 }
 
 /** A file phase 1 found: its path and size. */
@@ -31,7 +41,7 @@ export interface Candidate {
 
 /** Phase 2, small files: the matching lines of `paths`, split and matched in SQL. */
 export async function linesInSql(
-  { sql, ref, namespace }: TenantTable,
+  { sql, ref, namespace, maxFileBytes }: TenantTable,
   pattern: string,
   paths: string[],
   limit: number,
@@ -44,7 +54,7 @@ export async function linesInSql(
     FROM ${tableSql(sql, ref)} f
     CROSS JOIN LATERAL (SELECT string_to_array(f.text_content, chr(10)) AS lines) s
     CROSS JOIN LATERAL unnest(s.lines) WITH ORDINALITY AS l(text, n)
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[]) AND ${
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[]) AND ${withinSizeSql(sql, maxFileBytes)} AND ${
       pattern === "" ? sql`(l.n < cardinality(s.lines) OR l.text <> '')` : sql`strpos(l.text, ${pattern}) > 0`
     }
     ORDER BY f.path, l.n
@@ -58,10 +68,11 @@ export function batchRows(averageBytes: number): number {
 }
 
 /** The raw `(path, text_content)` rows of `paths`, in path order or as the server reads them. */
-function textsOf({ sql, ref, namespace }: TenantTable, paths: string[], ordered: boolean) {
+function textsOf({ sql, ref, namespace, maxFileBytes }: TenantTable, paths: string[], ordered: boolean) {
+  // The size again: a file found small may have grown since.
   return sql`
     SELECT f.path, f.text_content FROM ${tableSql(sql, ref)} f
-    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[])
+    WHERE f.namespace = ${namespace} AND f.path = ANY(${paths}::text[]) AND ${withinSizeSql(sql, maxFileBytes)}
     ${ordered ? sql`ORDER BY f.path` : sql``}`.raw();
 }
 

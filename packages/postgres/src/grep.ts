@@ -10,6 +10,7 @@ import {
   SPLIT_IN_SQL_MAX_BYTES,
   type TenantTable,
   UnorderedMatches,
+  withinSizeSql,
 } from "./grep-lines.js";
 
 export { SPLIT_IN_SQL_MAX_BYTES } from "./grep-lines.js";
@@ -62,6 +63,9 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
  *    cross the wire; otherwise their texts are streamed raw and searched in Node on their bytes
  *    (`grep-lines.ts`), stopping as soon as `maxCount + 1` matches are found.
  *
+ * Files over `maxFileBytes` (`maxFileSizeMb`) are left out in SQL, as every backend skips them:
+ * a test of the `size` column, ahead of the test of the text, so that their texts are never read.
+ *
  * With a cap both phases go in path order. Without one, order only matters at the end: phase 1
  * streams the files as the server finds them and phase 2 reads them while it does (see
  * `ReadAhead`); and without a glob either, both phases are one statement (see
@@ -73,12 +77,12 @@ export async function grepInDatabase(
   ref: TableRef,
   namespace: string,
   query: GrepQuery,
-  options: { trigramIndex: boolean } = { trigramIndex: false },
+  options: { trigramIndex: boolean; maxFileBytes?: number } = { trigramIndex: false },
 ): Promise<{ matches: GrepMatch[] }> {
   // A pattern core knows can match nothing (see GrepQuery.matchesNothing) never reaches SQL: a
   // text value cannot even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
-  const tenant: TenantTable = { sql, ref, namespace };
+  const tenant: TenantTable = { sql, ref, namespace, maxFileBytes: options.maxFileBytes };
   const search = new FileSearch(tenant, query, options.trigramIndex);
   if (!Number.isFinite(query.maxCount)) {
     if (search.oneScan()) {
@@ -125,15 +129,17 @@ class FileSearch {
   private readonly sql: PostgresClient;
   private readonly ref: TableRef;
   private readonly namespace: string;
+  private readonly maxFileBytes: number | undefined;
 
   constructor(
-    { sql, ref, namespace }: TenantTable,
+    { sql, ref, namespace, maxFileBytes }: TenantTable,
     private readonly query: GrepQuery,
     trigramIndex: boolean,
   ) {
     this.sql = sql;
     this.ref = ref;
     this.namespace = namespace;
+    this.maxFileBytes = maxFileBytes;
     this.useIndex = trigramIndex && trigramCanNarrow(query.pattern);
     this.root = query.glob === null ? query.dir : grepGlobSearchRoot(query.glob, query.dir);
   }
@@ -175,10 +181,12 @@ class FileSearch {
     );
   }
 
+  /** The file is searched (within the size limit, text) and holds the pattern. */
   private condition(q: PostgresClient): postgres.PendingQuery<postgres.Row[]> {
     const { pattern } = this.query;
-    if (pattern === "") return q`f.text_content IS NOT NULL`;
-    return q`f.text_content LIKE ${likeContaining(pattern)}`;
+    const small = withinSizeSql(q, this.maxFileBytes);
+    if (pattern === "") return q`${small} AND f.text_content IS NOT NULL`;
+    return q`${small} AND f.text_content LIKE ${likeContaining(pattern)}`;
   }
 
   private accepted(path: string): boolean {

@@ -10,6 +10,7 @@ import {
   FaultError,
   fault,
   isFault,
+  type ReadCall,
   type WriteCall,
 } from "@deepfs/core/kit";
 import type postgres from "postgres";
@@ -87,6 +88,8 @@ export class PostgresDriver implements Driver {
   private readonly ownsClient: boolean;
   private readonly minPoolSize: number;
   private readonly retry: RetryPolicy;
+  /** Largest file read (but for downloads) and searched by grep (`maxFileSizeMb`), in bytes. */
+  private readonly maxFileBytes: number;
   private schema: Promise<SchemaInfo> | null = null;
   /** Whether the table stores text files once (see `createSchema`); known once `ready()` answered. */
   private textOnce = false;
@@ -99,6 +102,7 @@ export class PostgresDriver implements Driver {
     this.ownsClient = config.ownsClient;
     this.minPoolSize = config.minPoolSize;
     this.retry = config.retry;
+    this.maxFileBytes = config.maxFileBytes;
     const { schema, table, namespace } = config;
     this.tenant = {
       location: Object.freeze({ schema, table }),
@@ -123,10 +127,21 @@ export class PostgresDriver implements Driver {
     });
   }
 
-  read(path: string, call: CallContext): Promise<DriverFile | Fault> {
+  /**
+   * One query. A file over the read limit (`maxFileSizeMb`) answers `too_large` and its content
+   * never leaves the server (the query sends only its size); a download (`whole`) has no limit.
+   */
+  read(path: string, call: ReadCall): Promise<DriverFile | Fault> {
+    const maxBytes = call.whole === true ? undefined : this.maxFileBytes;
     return this.run(call, async () => {
-      const row = await fetchFile(this.sql, this.tenant, path);
-      return row ? fileOf(path, row) : this.missing(path);
+      const row = await fetchFile(this.sql, this.tenant, path, maxBytes);
+      if (!row) return this.missing(path);
+      const size = row.size as number;
+      if (maxBytes !== undefined && size > maxBytes) {
+        const limit = `the maxFileSizeMb limit of ${maxBytes / (1024 * 1024)} MiB`;
+        return fault("too_large", { detail: `${size} bytes, over ${limit}` });
+      }
+      return fileOf(path, row);
     });
   }
 
@@ -216,11 +231,17 @@ export class PostgresDriver implements Driver {
     );
   }
 
-  /** The SQL grep (see `grep.ts`): at most `maxCount + 1` matches, in path and line order. */
+  /**
+   * The SQL grep (see `grep.ts`): at most `maxCount + 1` matches, in path and line order; files
+   * over `maxFileSizeMb` are skipped, as every backend skips them.
+   */
   grep(query: GrepQuery, call: CallContext): Promise<{ matches: GrepMatch[] } | Fault> {
     return this.run(call, async () => {
       const { trigramIndex } = await this.ready();
-      return grepInDatabase(this.sql, this.tenant.location, this.tenant.namespace, query, { trigramIndex });
+      return grepInDatabase(this.sql, this.tenant.location, this.tenant.namespace, query, {
+        trigramIndex,
+        maxFileBytes: this.maxFileBytes,
+      });
     });
   }
 

@@ -15,10 +15,21 @@ export interface Tenant {
 /** An ISO 8601 time from a timestamp column. */
 export const isoTime = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value));
 
-/** The row of the file at `path`, or undefined. */
-export async function fetchFile(sql: Queryable, t: Tenant, path: string): Promise<postgres.Row | undefined> {
+/**
+ * The row of the file at `path`, or undefined. With `maxBytes`, the content of a larger file stays
+ * on the server: its row comes with `size` and NULL `content` and `text_content`.
+ */
+export async function fetchFile(
+  sql: Queryable,
+  t: Tenant,
+  path: string,
+  maxBytes?: number,
+): Promise<postgres.Row | undefined> {
+  const within = maxBytes === undefined ? sql`TRUE` : sql`size <= ${maxBytes}::int8`;
   const rows = await sql`
-    SELECT content, text_content, mime_type, created_at, modified_at, version FROM ${tableSql(sql, t.location)}
+    SELECT CASE WHEN ${within} THEN content END AS content, CASE WHEN ${within} THEN text_content END AS text_content,
+           size::float8 AS size, mime_type, created_at, modified_at, version
+    FROM ${tableSql(sql, t.location)}
     WHERE namespace = ${t.namespace} AND path = ${path}`;
   return rows[0];
 }

@@ -34,6 +34,12 @@ export function historyRef(ref: TableRef): TableRef {
   return { schema: ref.schema, table: `${ref.table}_history` };
 }
 
+/**
+ * The longest suffix of the names derived from the table's (`_parent_idx`, `_text_trgm_idx`,
+ * `_history`, and the history table's index): a table name must leave room for it (see `config.ts`).
+ */
+export const LONGEST_TABLE_SUFFIX = "_history_seq_idx";
+
 /** `"schema"."table"` as a query fragment. */
 export function tableSql(sql: Queryable, ref: TableRef): postgres.PendingQuery<postgres.Row[]> {
   return sql`${sql(ref.schema)}.${sql(ref.table)}`;
@@ -186,5 +192,6 @@ async function createHistoryTable(tx: Transaction, ref: TableRef): Promise<void>
       pruned_from bigint,
       PRIMARY KEY (namespace, path, version_id)
     )`;
+  // The longest name derived from the table's: LONGEST_TABLE_SUFFIX.
   await tx`CREATE INDEX IF NOT EXISTS ${tx(`${history.table}_seq_idx`)} ON ${table} (namespace, version_id)`;
 }

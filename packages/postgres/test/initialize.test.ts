@@ -1,3 +1,4 @@
+import { DeepfsError } from "@deepfs/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { PostgresBackend } from "../src/index.js";
 import { ownedBackend, randomName, skipReason, testClient } from "./support.js";
@@ -66,6 +67,48 @@ describe.skipIf(skipReason)("initialize", () => {
     await owned.initialize();
     await owned.close();
     expect((await owned.ls("/")).code).toBe("backend_unavailable");
+  });
+
+  it("refuses a table or schema whose name, or a name derived from it, PostgreSQL would truncate", async () => {
+    // PostgreSQL cuts names at 63 bytes: two tables differing only past that would be one table.
+    // The longest name derived from the table's is its history table's index, `_history_seq_idx`.
+    const fits = `t${randomName("").replaceAll("_", "")}`.padEnd(47, "x");
+    const refused = (config: { table?: string; schema?: string }, limit: number) => {
+      let thrown: unknown;
+      try {
+        new PostgresBackend({ sql: admin, ...config });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, JSON.stringify(config)).toBeInstanceOf(DeepfsError);
+      expect((thrown as DeepfsError).code).toBe("invalid_argument");
+      expect((thrown as Error).message).toMatch(new RegExp(`at most ${limit} bytes`));
+    };
+    refused({ table: `${fits}y` }, 47);
+    refused({ table: "é".repeat(24) }, 47); // 24 characters, 48 bytes
+    refused({ schema: "s".repeat(64) }, 63);
+
+    // The longest that fit: every name is created whole, none truncated.
+    const longSchema = `${schema}`.padEnd(63, "s");
+    const backend = new PostgresBackend({ sql: admin, schema: longSchema, table: fits, history: true });
+    try {
+      expect((await backend.write("/a.txt", "a")).error).toBeUndefined();
+      const names = await admin`
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${longSchema} ORDER BY c.relname`;
+      expect(names.map((r) => r.relname)).toEqual(
+        expect.arrayContaining([
+          fits,
+          `${fits}_history`,
+          `${fits}_history_seq_idx`,
+          `${fits}_parent_idx`,
+          `${fits}_text_trgm_idx`,
+        ]),
+      );
+    } finally {
+      await backend.close();
+      await admin`DROP SCHEMA IF EXISTS ${admin(longSchema)} CASCADE`;
+    }
   });
 
   it("refuses bad configuration by throwing", () => {

@@ -12,7 +12,14 @@ export interface S3Tuning {
    * the cap while it does not; `1` makes grep sequential.
    */
   grepConcurrency?: number;
-  /** grep skips objects larger than this many MiB. Default 10. */
+  /**
+   * Largest file that `read`, `readRaw` and `edit` look at, in MiB, as in LocalBackend: a larger
+   * object answers `too_large` from the size in its GET response, before its body is read
+   * (`downloadFiles`, which moves bytes rather than model context, has no limit). Also grep's limit
+   * unless `maxGrepFileSizeMb` is set. Default 10.
+   */
+  maxFileSizeMb?: number;
+  /** grep skips objects larger than this many MiB. Default: `maxFileSizeMb` (10). */
   maxGrepFileSizeMb?: number;
   /** Uploads and downloads in flight at once for `uploadFiles` / `downloadFiles`. Default 8. */
   transferConcurrency?: number;
@@ -84,6 +91,9 @@ export function checkBucket(bucket: unknown): string {
 /** Resolved tuning values. */
 export interface ResolvedTuning {
   grepConcurrency: number;
+  /** Largest object read for `read`, `readRaw` and `edit` (whole bytes). */
+  maxFileBytes: number;
+  /** Largest object grep searches (whole bytes). */
   maxGrepFileBytes: number;
   transferConcurrency: number;
   multipartThresholdBytes: number;
@@ -95,9 +105,11 @@ export interface ResolvedTuning {
 const MIB = 1024 * 1024;
 
 export function resolveTuning(tuning: S3Tuning): ResolvedTuning {
+  const maxFileSizeMb = positive("maxFileSizeMb", tuning.maxFileSizeMb, 10);
   return {
     grepConcurrency: Math.floor(positive("grepConcurrency", tuning.grepConcurrency, 16)),
-    maxGrepFileBytes: positive("maxGrepFileSizeMb", tuning.maxGrepFileSizeMb, 10, true) * MIB,
+    maxFileBytes: Math.floor(maxFileSizeMb * MIB),
+    maxGrepFileBytes: Math.floor(positive("maxGrepFileSizeMb", tuning.maxGrepFileSizeMb, maxFileSizeMb, true) * MIB),
     transferConcurrency: Math.floor(positive("transferConcurrency", tuning.transferConcurrency, 8)),
     // Parts must be at least 5 MiB, so smaller thresholds would only produce single-part uploads.
     multipartThresholdBytes: Math.max(5, positive("multipartThresholdMb", tuning.multipartThresholdMb, 8)) * MIB,

@@ -36,6 +36,11 @@ export function isNotFound(error: unknown): boolean {
   return name === "NoSuchKey" || name === "NotFound" || (statusOf(error) === 404 && name !== "NoSuchBucket");
 }
 
+/** True when a `Range` asked for bytes the object does not have (416: it is empty). */
+export function isRangeNotSatisfiable(error: unknown): boolean {
+  return statusOf(error) === 416 || nameOf(error) === "InvalidRange";
+}
+
 /** True when an `If-Match` / `If-None-Match` condition did not hold (412), or lost a race (409). */
 export function isPreconditionFailed(error: unknown): boolean {
   const name = nameOf(error);

@@ -2,7 +2,7 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@a
 import { type GrepMatch, type GrepQuery, grepGlobSearchRoot, isBinaryPath } from "@deepfs/core";
 import type { Fault } from "@deepfs/core/kit";
 import { AdaptiveConcurrency } from "./adaptive-concurrency.js";
-import { isNotFound } from "./errors.js";
+import { isNotFound, isRangeNotSatisfiable } from "./errors.js";
 import type { KeyMapper } from "./keys.js";
 import { type LineMatch, LineSearcher } from "./line-search.js";
 import { listObjects } from "./listing.js";
@@ -76,8 +76,9 @@ export async function grepObjects(
 async function produceCandidates(ctx: GrepContext, query: GrepQuery, pool: OrderedSearch): Promise<void> {
   const root = grepGlobSearchRoot(query.glob, query.dir);
   const candidateOf = (key: string, size: number): Candidate | undefined => {
-    // Keys ending in "/" are directory markers of other tools, never files.
-    if (key.endsWith("/") || size > ctx.maxFileBytes) return undefined;
+    // Keys ending in "/" are directory markers of other tools, never files; an empty object has
+    // no line to match (and a range of it could not be satisfied).
+    if (key.endsWith("/") || size === 0 || size > ctx.maxFileBytes) return undefined;
     const path = ctx.keys.toPath(key);
     if (path === null || isBinaryPath(path) || !query.accepts(path)) return undefined;
     return { path, key };
@@ -120,7 +121,13 @@ async function produceCandidates(ctx: GrepContext, query: GrepQuery, pool: Order
   }
 }
 
-/** Streams one object through a {@link LineSearcher}: its matches, `[]` for binary or vanished objects. */
+/**
+ * Streams one object through a {@link LineSearcher}: its matches, `[]` for binary, vanished or
+ * oversized objects. The size was checked on the listing, but the object may have been replaced
+ * since: the GET asks for at most `maxFileBytes` bytes (`Range`), an object the response says is
+ * larger is skipped, and the searcher takes no more than that many bytes (a server that ignores
+ * the range cannot make it hold more, nor grow a line without end).
+ */
 async function searchObject(
   ctx: GrepContext,
   key: string,
@@ -130,17 +137,25 @@ async function searchObject(
 ): Promise<LineMatch[]> {
   let response: GetObjectCommandOutput;
   try {
-    response = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }), { abortSignal: signal });
+    response = await ctx.client.send(
+      new GetObjectCommand({ Bucket: ctx.bucket, Key: key, Range: `bytes=0-${ctx.maxFileBytes - 1}` }),
+      { abortSignal: signal },
+    );
   } catch (error) {
-    // Deleted between the listing and the fetch: no longer a file to search.
-    if (isNotFound(error)) return [];
+    // Deleted between the listing and the fetch, or emptied (a range of nothing cannot be
+    // satisfied): no longer a file with lines to search.
+    if (isNotFound(error) || isRangeNotSatisfiable(error)) return [];
     throw error;
   }
   const body = response.Body as
     | (AsyncIterable<Uint8Array> & { destroy?: () => void; readableEnded?: boolean })
     | undefined;
   if (!body) return [];
-  const searcher = new LineSearcher(pattern, limit);
+  if (objectSize(response) > ctx.maxFileBytes) {
+    body.destroy?.();
+    return [];
+  }
+  const searcher = new LineSearcher(pattern, limit, ctx.maxFileBytes);
   // Aborting after the headers arrived must also stop the body, or its socket stays busy.
   const destroy = () => body.destroy?.();
   signal.addEventListener("abort", destroy, { once: true });
@@ -151,7 +166,13 @@ async function searchObject(
     return searcher.finish() ?? [];
   } finally {
     signal.removeEventListener("abort", destroy);
-    // Leaving early (binary, abort, error): release the connection instead of leaking it.
+    // Leaving early (binary, oversized, abort, error): release the connection instead of leaking it.
     if (body.readableEnded === false) destroy();
   }
+}
+
+/** The length of the whole object a (possibly ranged) GET answered: `Content-Range`'s total, else its length. */
+function objectSize(response: GetObjectCommandOutput): number {
+  const total = /\/(\d+)$/.exec(response.ContentRange ?? "")?.[1];
+  return total !== undefined ? Number(total) : (response.ContentLength ?? 0);
 }

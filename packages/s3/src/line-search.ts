@@ -14,7 +14,7 @@ export interface LineMatch {
  * over text that `contentFromBytes` accepts): lines split on `\n`, a final `\n` starts no extra
  * line, and a file holding a NUL byte or invalid UTF-8 anywhere is binary and yields nothing.
  *
- * Memory stays at one line plus one chunk: complete lines are searched as bytes (UTF-8 is
+ * Memory stays at one line plus one chunk (and under `maxBytes`): complete lines are searched as bytes (UTF-8 is
  * self-synchronising, so a byte match of a valid pattern in valid text is a character match) and
  * only matching lines are decoded.
  */
@@ -27,21 +27,32 @@ export class LineSearcher {
   private lines = 0;
   private readonly found: LineMatch[] = [];
   private isBinary = false;
+  /** Bytes fed so far. */
+  private received = 0;
 
-  /** `pattern` must not contain `\n` and must be well-formed; `limit` caps the matches kept. */
-  constructor(pattern: string, limit: number) {
+  /**
+   * `pattern` must not contain `\n` and must be well-formed; `limit` caps the matches kept; a file
+   * of more than `maxBytes` bytes is skipped as it passes that size (so no line is held past it).
+   */
+  constructor(
+    pattern: string,
+    limit: number,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {
     this.pattern = Buffer.from(pattern, "utf8");
     this.limit = limit;
   }
 
-  /** True once the file is known to be binary; further input is ignored. */
+  /** True once the file is known to be binary (or too large); further input is ignored. */
   get binary(): boolean {
     return this.isBinary;
   }
 
-  /** Feeds the next chunk; returns false once the file is known to be binary (stop reading). */
+  /** Feeds the next chunk; returns false once the file is known to be binary or too large (stop reading). */
   push(chunk: Uint8Array): boolean {
     if (this.isBinary) return false;
+    this.received += chunk.byteLength;
+    if (this.received > this.maxBytes) return this.markBinary();
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (bytes.includes(NUL)) return this.markBinary();
     const lastNewline = bytes.lastIndexOf(NEWLINE);
@@ -55,7 +66,7 @@ export class LineSearcher {
     return this.scan(block);
   }
 
-  /** Ends the input: the matches, or `null` for a binary file. */
+  /** Ends the input: the matches, or `null` for a binary (or too large) file. */
   finish(): LineMatch[] | null {
     if (!this.isBinary && this.pending.length > 0) {
       const last = Buffer.concat(this.pending);

@@ -87,13 +87,22 @@ export class LineWindow {
 }
 
 /**
- * Streams `body` through a {@link LineWindow}: the window, or `null` when the bytes are not UTF-8
- * (reading stops there). The body is always consumed or destroyed, so its socket is released.
+ * Streams `body` through a {@link LineWindow}: the window, `null` when the bytes are not UTF-8, or
+ * `"too_large"` once more than `maxBytes` arrived (reading stops there: a body whose length was
+ * not announced is bounded too). The body is always consumed or destroyed, so its socket is released.
  */
-export async function readWindow(body: ByteStream, offset?: number, limit?: number): Promise<Window | null> {
+export async function readWindow(
+  body: ByteStream,
+  offset?: number,
+  limit?: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<Window | null | "too_large"> {
   const window = new LineWindow(offset, limit);
+  let received = 0;
   try {
     for await (const chunk of body) {
+      received += chunk.byteLength;
+      if (received > maxBytes) return "too_large";
       if (!window.push(chunk)) return null;
     }
     return window.finish();

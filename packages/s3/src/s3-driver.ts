@@ -42,8 +42,12 @@ import { WriteProbe } from "./write-probe.js";
 
 /** DeleteObjects takes at most this many keys per request. */
 const DELETE_BATCH = 1000;
+const MIB = 1024 * 1024;
 /** Text files larger than this are read as a stream that keeps only the requested lines. */
-const STREAMED_READ_BYTES = 1024 * 1024;
+const STREAMED_READ_BYTES = MIB;
+/** Why a write whose retry failed its condition answers `backend_unavailable` (see `store`). */
+const UNCERTAIN_WRITE =
+  "the PUT was retried after its answer was lost and the file has changed since, so it may or may not have been applied; read the file before trying again";
 
 /** The objects of one bucket and prefix as a deepfs {@link Driver}. */
 export class S3Driver implements Driver {
@@ -85,23 +89,31 @@ export class S3Driver implements Driver {
   }
 
   /**
-   * One GET. A large text read for a window is streamed through a line counter that keeps only the
+   * One GET. A file over the read limit (`maxFileSizeMb`) answers `too_large` from the length its
+   * response announces, before the body is read (the body is dropped); a download (`whole`) has no
+   * limit. A large text read for a window is streamed through a line counter that keeps only the
    * window (memory stays at the window plus one chunk); anything else is read whole.
    */
   async read(path: string, call: ReadCall): Promise<DriverFile | DriverWindow | Fault> {
-    const whole = (call as ReadCall & { whole?: boolean }).whole === true;
+    const whole = call.whole === true;
+    const maxBytes = whole ? Number.POSITIVE_INFINITY : this.tuning.maxFileBytes;
     try {
       const opened = await this.open(path, call.signal);
       if (isFault(opened)) return opened;
       const size = opened.ContentLength;
+      if (size !== undefined && size > maxBytes) {
+        bodyOf(opened).destroy?.();
+        return this.tooLarge(size);
+      }
       if (call.window && isTextMimeType(getMimeType(path)) && (size === undefined || size > STREAMED_READ_BYTES)) {
-        const window = await readWindow(bodyOf(opened), call.window.offset, call.window.limit);
+        const window = await readWindow(bodyOf(opened), call.window.offset, call.window.limit, maxBytes);
+        if (window === "too_large") return this.tooLarge(size);
         if (window) return { window, etag: opened.ETag ?? "" };
         // Not UTF-8 after all, so the contract wants all of its bytes: fetch them whole (rare).
         const again = await this.open(path, call.signal);
-        return isFault(again) ? again : await this.load(path, again, whole);
+        return isFault(again) ? again : await this.load(path, again, whole, maxBytes);
       }
-      return await this.load(path, opened, whole);
+      return await this.load(path, opened, whole, maxBytes);
     } catch (error) {
       return s3Fault(error);
     }
@@ -235,12 +247,35 @@ export class S3Driver implements Driver {
     }
   }
 
-  /** Reads the whole body of an opened file: bytes for a transfer (`whole`), else text when it is text. */
-  private async load(path: string, response: GetObjectCommandOutput, whole: boolean): Promise<DriverFile> {
-    const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+  /**
+   * Reads the whole body of an opened file, up to `maxBytes` (`too_large` beyond): bytes for a
+   * transfer (`whole`), else text when it is text.
+   */
+  private async load(
+    path: string,
+    response: GetObjectCommandOutput,
+    whole: boolean,
+    maxBytes: number,
+  ): Promise<DriverFile | Fault> {
+    const size = response.ContentLength;
+    if (size !== undefined && size > maxBytes) {
+      bodyOf(response).destroy?.();
+      return this.tooLarge(size);
+    }
+    let bytes: Uint8Array | null;
+    if (!Number.isFinite(maxBytes))
+      bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+    else bytes = await readAtMost(bodyOf(response), maxBytes);
+    if (bytes === null) return this.tooLarge(size);
     const file = storedFileOf(response);
     this.createdAt.remember(path, file.etag, file.createdAt);
     return { ...file, content: whole ? bytes : contentFromBytes(path, bytes) };
+  }
+
+  /** The fault for a file over the read limit (`size`: its length, when known). */
+  private tooLarge(size: number | undefined): Fault {
+    const limit = `the maxFileSizeMb limit of ${this.tuning.maxFileBytes / MIB} MiB`;
+    return fault("too_large", { detail: size === undefined ? `over ${limit}` : `${size} bytes, over ${limit}` });
   }
 
   /**
@@ -288,11 +323,16 @@ export class S3Driver implements Driver {
       await this.history?.prune(key, signal);
       return { etag };
     } catch (error) {
-      if (isPreconditionFailed(error) && retriedBySdk(error)) {
+      const failedCondition = isPreconditionFailed(error) || (ifMatch !== undefined && isNotFound(error));
+      if (failedCondition && retriedBySdk(error)) {
         // An earlier attempt may have landed and had its answer lost, so that the retry failed its
         // own condition: if the stored object is this write, the write succeeded.
         const stored = await headObject(this.client, this.bucket, key).catch(() => undefined);
         if (stored?.writeId === writeId) return { etag: stored.etag };
+        // Otherwise it may still have landed and been replaced (or deleted) since. `conflict` would
+        // have the facade plan an edit again on content that may already hold it, so the outcome
+        // is reported as unknown, as PostgreSQL does for a COMMIT whose answer was lost.
+        return fault("backend_unavailable", { detail: UNCERTAIN_WRITE, cause: error });
       }
       // A PUT with If-Match on a key that no longer exists answers 404.
       if (ifMatch !== undefined && isNotFound(error)) return fault("conflict", { reason: "missing", cause: error });
@@ -337,6 +377,28 @@ export class S3Driver implements Driver {
     }
     return (await flush()) ?? count;
   }
+}
+
+/** Reads `body` whole if it holds at most `maxBytes` bytes; else null, the body destroyed. */
+async function readAtMost(body: ByteStream, maxBytes: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      total += chunk.byteLength;
+      if (total > maxBytes) return null;
+      chunks.push(chunk);
+    }
+  } finally {
+    if (body.readableEnded === false) body.destroy?.();
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** The body of a GET as the byte stream it is in Node (an empty one when there is none). */

@@ -149,6 +149,29 @@ describe.skipIf(skipReason)("S3Backend under real faults (fault-injecting proxy 
     expect(written).toMatchObject({ path: "/ack.txt", etag: after.etag });
   });
 
+  it("never applies an edit twice when its PUT landed, its answer was lost and the file changed before the retry", async () => {
+    await observer.write("/twice.txt", "END\n");
+    // A's PUT lands; before its (lost) answer reaches A, B edits the same file from elsewhere; A's
+    // SDK retry then fails If-Match, and the stored object is B's, not A's. Whether A's edit was
+    // applied cannot be told from there: it must not be planned again on B's content (which holds it).
+    let other: Awaited<ReturnType<S3Backend["edit"]>> | undefined;
+    proxy.loseResponse(1, { method: "PUT" }, async () => {
+      other = await observer.edit("/twice.txt", "END", "B\nEND");
+    });
+    const edited = await backend.edit("/twice.txt", "END", "A\nEND");
+    expect(other).toMatchObject({ path: "/twice.txt", occurrences: 1 });
+    expect(edited.code).toBe("backend_unavailable");
+    expect(edited.error).toMatch(/may or may not have been applied/);
+    expect((await observer.read("/twice.txt")).content).toBe("A\nB\nEND");
+
+    // The same for a write pinned with ifMatch: unknown, never a `conflict` that says it was not applied.
+    const base = await observer.write("/twice.txt", "v1\n");
+    proxy.loseResponse(1, { method: "PUT" }, () => observer.write("/twice.txt", "v3\n"));
+    const written = await backend.write("/twice.txt", "v2\n", { ifMatch: base.etag });
+    expect(written.code).toBe("backend_unavailable");
+    expect((await observer.read("/twice.txt")).content).toBe("v3");
+  });
+
   it("loses no update among concurrent edits while PUTs fail now and then", async () => {
     const lines = Array.from({ length: 10 }, (_, i) => `line ${i}: todo`);
     await observer.write("/tasks.txt", `${lines.join("\n")}\n`);

@@ -84,7 +84,8 @@ describe("S3Backend read streaming", () => {
       },
       destroy() {},
     } as unknown as S3Client;
-    const backend = new S3Backend({ client: fake, bucket: "b" });
+    // Within the read limit (maxFileSizeMb), which refuses larger files before reading them.
+    const backend = new S3Backend({ client: fake, bucket: "b", maxFileSizeMb: 512 });
     const read = await backend.read("/huge.log", 1008 * 4096 - 2, 5);
     expect(read).toEqual({
       content: `${line.slice(0, -1)}\n${line.slice(0, -1)}`,

@@ -49,6 +49,10 @@ export class FaultProxy {
   requests = 0;
   /** Requests answered by a fault (errors sent and connections hung). */
   injected = 0;
+  /** Body bytes of forwarded responses read from the server (as far as the client took them). */
+  bytesForwarded = 0;
+  /** Forwarded responses whose client went away before their end. */
+  responsesCutShort = 0;
 
   private faults: ActiveFault[] = [];
   private readonly sockets = new Set<Socket>();
@@ -122,9 +126,20 @@ export class FaultProxy {
   /**
    * Forwards the next `times` matching requests, lets the server complete them, then resets the
    * client's connection instead of answering: the change is made but its acknowledgement is lost.
+   * `meanwhile` runs (and is awaited) after the server answered and before the reset.
    */
-  loseResponse(times: number, match: FaultMatch = {}): void {
-    this.arm(times, match, (req, res) => this.forward(req, res, true));
+  loseResponse(times: number, match: FaultMatch = {}, meanwhile?: () => Promise<unknown>): void {
+    this.arm(times, match, (req, res) => this.forward(req, res, { meanwhile }));
+  }
+
+  /** Runs `first` (and awaits it) before forwarding each of the next `times` matching requests. */
+  delay(times: number, match: FaultMatch, first: () => Promise<unknown>): void {
+    this.arm(times, match, (req, res) => {
+      Promise.resolve()
+        .then(first)
+        .catch(() => {})
+        .then(() => this.forward(req, res));
+    });
   }
 
   /** Disarms every fault and drops the hung connections; later requests pass through again. */
@@ -165,7 +180,11 @@ export class FaultProxy {
     fault.apply(req, res);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, loseResponse = false): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    lose?: { meanwhile?: (() => Promise<unknown>) | undefined },
+  ): void {
     const upstream = httpRequest(
       {
         host: this.target.hostname.replace(/^\[|\]$/g, ""),
@@ -176,18 +195,29 @@ export class FaultProxy {
         agent: this.upstream,
       },
       (answer) => {
-        if (loseResponse) {
+        if (lose) {
           answer.resume();
-          answer.once("end", () => res.socket?.destroy());
+          answer.once("end", () => {
+            // A failure of `meanwhile` is the test's to see (in what it returns); the reset happens anyway.
+            Promise.resolve()
+              .then(lose.meanwhile)
+              .catch(() => {})
+              .then(() => res.socket?.destroy());
+          });
           return;
         }
+        answer.on("data", (chunk: Buffer) => {
+          this.bytesForwarded += chunk.length;
+        });
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
     );
     upstream.once("error", () => res.socket?.destroy());
     res.once("close", () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (res.writableFinished) return;
+      if (!lose) this.responsesCutShort++;
+      upstream.destroy();
     });
     req.pipe(upstream);
   }
