@@ -62,6 +62,11 @@ export function sameNamespace(a: readonly string[], b: readonly string[]): boole
   return a.length === b.length && a.every((component, i) => component === b[i]);
 }
 
+/** True when `namespace` is `prefix` or below it, component by component (never by text). */
+export function isWithinNamespace(namespace: readonly string[], prefix: readonly string[]): boolean {
+  return namespace.length >= prefix.length && prefix.every((component, i) => component === namespace[i]);
+}
+
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
 }

@@ -41,6 +41,17 @@ function retentionOf(option: HistoryOption | undefined): HistoryRetention | null
 }
 
 /**
+ * The store the calls go to: for an `AsyncBatchedStore` (what LangGraph hands a running graph, e.g.
+ * as deepagents' `runtime.store`) the store it queues for, whose `batch` the driver needs (the
+ * wrapper's throws) and whose lock every backend on that store shares.
+ */
+function storeBehind(store: BaseStore): BaseStore {
+  const wrapper = store as { lg_name?: unknown; store?: Partial<BaseStore> };
+  const inner = wrapper.lg_name === "AsyncBatchedStore" ? wrapper.store : undefined;
+  return typeof inner?.batch === "function" && typeof inner.get === "function" ? (inner as BaseStore) : store;
+}
+
+/**
  * Files in a LangGraph `BaseStore`: one store item per file, keyed by its virtual path, valued
  * with FileData v2 as deepagents' own `StoreBackend` writes it (so memories written by either
  * are readable by the other), in exactly one namespace.
@@ -81,11 +92,12 @@ export class StoreBackend extends DriverBackend<StoreDriver | HistoryDriver> imp
     if (encoding !== "bytes" && encoding !== "base64") {
       throw new DeepfsError("invalid_argument", 'StoreBackend `binaryEncoding` must be "bytes" or "base64"');
     }
-    const files = new StoreDriver(options.store, namespace, encoding);
+    const driven = storeBehind(options.store);
+    const files = new StoreDriver(driven, namespace, encoding);
     const retention = retentionOf(options.history);
     if (retention === null) super(files);
     else {
-      const versions = new DriverBackend(new StoreDriver(options.store, namespace, encoding, HISTORY_LABEL, true));
+      const versions = new DriverBackend(new StoreDriver(driven, namespace, encoding, HISTORY_LABEL, true));
       super(new HistoryDriver(files, new StoreHistory(versions, retention)));
     }
     this.files = files;

@@ -41,7 +41,7 @@ import {
   type StoredFile,
 } from "./file-value.js";
 import { currentNamespaceContext, type NamespaceOption, namespaceProblem } from "./namespace.js";
-import { PAGE_SIZE, scanNamespace } from "./store-scan.js";
+import { hasItemWithin, PAGE_SIZE, scanNamespace } from "./store-scan.js";
 
 type Namespace = readonly string[];
 
@@ -62,6 +62,9 @@ function lockOf(store: object): KeyedLock {
 }
 
 const lockKey = (ns: Namespace, path: string) => JSON.stringify([ns, path]);
+
+/** Scan-and-delete passes of a directory delete before it answers that files keep arriving. */
+const MAX_DELETE_PASSES = 5;
 
 export class StoreDriver implements Driver {
   readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: false };
@@ -274,22 +277,27 @@ export class StoreDriver implements Driver {
     }
     // The history store removes single versions only.
     if (this.flat) return fault("file_not_found");
+    // Until a whole pass finds nothing below the path: each pass removes what the scan saw, and a
+    // file written meanwhile is found by the next pass.
     const prefix = dirPrefix(path);
-    const keys: string[] = [];
-    for await (const page of scanNamespace(this.store, ns)) {
-      for (const item of page) if (item.path.startsWith(prefix)) keys.push(item.path);
-    }
-    if (keys.length === 0) return fault("file_not_found");
-    return lock.runScoped({ keys: keys.map((key) => lockKey(ns, key)) }, async () => {
-      for (let i = 0; i < keys.length; i += PAGE_SIZE) {
-        const batch = keys.slice(i, i + PAGE_SIZE).map((key) => ({ namespace: [...ns], key, value: null }));
-        await storeCall(() => this.store.batch(batch));
+    for (let pass = 0; pass < MAX_DELETE_PASSES; pass++) {
+      const keys: string[] = [];
+      for await (const page of scanNamespace(this.store, ns)) {
+        for (const item of page) if (item.path.startsWith(prefix)) keys.push(item.path);
       }
-      return { path };
-    });
+      if (keys.length === 0) return pass === 0 ? fault("file_not_found") : { path };
+      await lock.runScoped({ keys: keys.map((key) => lockKey(ns, key)) }, async () => {
+        for (let i = 0; i < keys.length; i += PAGE_SIZE) {
+          const batch = keys.slice(i, i + PAGE_SIZE).map((key) => ({ namespace: [...ns], key, value: null }));
+          await storeCall(() => this.store.batch(batch));
+        }
+      });
+    }
+    // Files keep being written below the path: what existed has gone, but the directory is not empty.
+    return fault("conflict", { reason: "contended" });
   }
 
-  /** Searches the values as the namespace is paged through: no item is fetched twice. */
+  /** Searches the values as the namespace is paged through: no item is searched twice. */
   async grep(query: GrepQuery): Promise<{ matches: GrepMatch[] } | Fault> {
     const ns = this.namespace();
     if (isFault(ns)) return ns;
@@ -326,9 +334,10 @@ export class StoreDriver implements Driver {
   private async hasBelow(ns: Namespace, path: string): Promise<boolean> {
     if (path === "/") return true;
     if (this.flat) {
-      // Any item in the directory's namespace or deeper (a prefix search of one item).
+      // Any item in the directory's namespace or deeper: by whole components, as a store that
+      // matches the joined namespace as text also answers `/dx` (and a LIKE wildcard) for `/d`.
       const [where] = this.locate(ns, `${dirPrefix(path)}x`);
-      return (await storeCall(() => this.store.search(where, { limit: 1 }))).length > 0;
+      return hasItemWithin(this.store, where);
     }
     const prefix = dirPrefix(path);
     for await (const page of scanNamespace(this.store, ns)) {
