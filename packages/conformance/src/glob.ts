@@ -58,6 +58,9 @@ export const GLOB_CASES: GlobCase[] = [
   { pattern: "[!a].txt", path: "/" },
   { pattern: "{a,b}/**/*.md", path: "/" },
   { pattern: "**/*.{md,txt}", path: "/" },
+  // Alternatives in different directories (under a router with routes at /a/ and /a/b/: spanning them).
+  { pattern: "{a/doc.md,a/b/notes.md}", path: "/" },
+  { pattern: "/{a/doc.md,a/b/**}", path: "/" },
   { pattern: ".*", path: "/" },
   { pattern: "**/.hidden/*", path: "/" },
   { pattern: "**/.gitkeep", path: "/" },

@@ -1,6 +1,6 @@
+import { automatonMatcher, buildGlobAutomaton, type GlobAutomaton, nameTest } from "./glob-automaton.js";
 import { expandGlobBraces } from "./glob-braces.js";
-import { type GlobToken, parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
-import { matchGroupedTokens, matchTokens } from "./glob-simulate.js";
+import { parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
 
 /** Longest accepted glob pattern, in characters (the longest path). */
 export const MAX_GLOB_LENGTH = 4096;
@@ -11,11 +11,24 @@ export const MAX_GLOB_LENGTH = 4096;
  */
 export const MAX_EXTGLOB_TOKENS = 128;
 
+/**
+ * Bound on the size of a pattern's automaton (states plus transitions that are not a literal name or
+ * character, glob-automaton.ts), per character of the pattern plus a constant: matching costs
+ * O(size × path length), so this keeps the cost of a pattern proportional to its length. Brace
+ * alternatives that share their parts stay far below it (`{**,?}/` nine times, 64 characters and
+ * 512 alternatives, has size 66); many distinct wildcards in few characters (`*[{!..Ͽ}]*`, a
+ * thousand different classes) are refused.
+ */
+export const MAX_GLOB_AUTOMATON_PER_CHAR = 4;
+const MAX_GLOB_AUTOMATON_BASE = 64;
+
 /** A validated pattern: its brace alternatives, each a list of segments (`**` or a name matcher). */
 export interface ParsedGlob {
   alternatives: Segment[][];
   /** The literal directory names every match of each alternative starts with (for narrowing). */
   literalPrefixes: string[][];
+  /** All alternatives as one automaton (glob-automaton.ts). */
+  automaton: GlobAutomaton;
 }
 
 /** Outcome of {@link checkGlobPattern}. */
@@ -35,7 +48,9 @@ function refuse(pattern: string, code: "invalid_path" | "invalid_argument", reas
  * Validates a glob pattern before any I/O, as paths are validated: no `.` or `..` segment in any
  * brace alternative (`invalid_path`), no control characters or lone surrogates, and a cost bounded
  * by the pattern's length: braces are counted before they are expanded, extglob groups may not nest
- * and hold at most {@link MAX_EXTGLOB_TOKENS} tokens (`invalid_argument`, saying which limit).
+ * and hold at most {@link MAX_EXTGLOB_TOKENS} tokens, and the automaton matching all alternatives at
+ * once is at most {@link MAX_GLOB_AUTOMATON_PER_CHAR} per character (`invalid_argument`, saying which
+ * limit).
  */
 export function checkGlobPattern(pattern: unknown): GlobCheck {
   if (typeof pattern !== "string" || pattern === "") {
@@ -51,13 +66,19 @@ export function checkGlobPattern(pattern: unknown): GlobCheck {
   const alternatives: Segment[][] = [];
   const literalPrefixes: string[][] = [];
   let extglobTokens = 0;
+  // Alternatives repeat segments (`{a,b}/{c,d}`): each text is parsed once.
+  const parsedSegments = new Map<string, SegmentParse>();
   for (const alternative of expanded.alternatives) {
     const segments: Segment[] = [];
     const prefix: string[] = [];
     let literalSoFar = true;
     for (const text of splitSegments(alternative)) {
       if (text === "") continue;
-      const parsed: SegmentParse = parseSegment(text);
+      let parsed = parsedSegments.get(text);
+      if (!parsed) {
+        parsed = parseSegment(text);
+        parsedSegments.set(text, parsed);
+      }
       if (!parsed.ok) return refuse(pattern, "invalid_argument", parsed.reason);
       const segment = parsed.segment;
       if (segment.literal === "." || segment.literal === "..") {
@@ -78,7 +99,16 @@ export function checkGlobPattern(pattern: unknown): GlobCheck {
     alternatives.push(segments);
     literalPrefixes.push(prefix);
   }
-  return { ok: true, glob: { alternatives, literalPrefixes } };
+  const automaton = buildGlobAutomaton(alternatives);
+  const maxSize = MAX_GLOB_AUTOMATON_PER_CHAR * pattern.length + MAX_GLOB_AUTOMATON_BASE;
+  if (automaton.size > maxSize) {
+    return refuse(
+      pattern,
+      "invalid_argument",
+      `its braces make a matcher of ${automaton.size} states and transitions, more than ${maxSize} for its length`,
+    );
+  }
+  return { ok: true, glob: { alternatives, literalPrefixes, automaton } };
 }
 
 /** Splits on `/` outside extglob parentheses, keeping escapes; empty segments (`//`) stay empty. */
@@ -100,98 +130,31 @@ function splitSegments(pattern: string): string[] {
   return segments;
 }
 
+/** Most alternatives the last-name shortcut tests one by one; past it the automaton shares their work. */
+const MAX_LAST_NAME_TESTS = 8;
+
 /**
  * Compiles a validated pattern into a matcher over relative POSIX paths whose cost per path is
- * bounded by the pattern's length: braces are counted before expansion, names are matched by a
- * wildcard automaton (no regex backtracking), extglob groups by position-set simulation, and `**`
- * segments by dynamic programming over segments.
+ * bounded by the pattern's length times the path's: all brace alternatives are matched at once by
+ * one automaton (glob-automaton.ts) whose size the check bounded, names by a wildcard automaton (no
+ * regex backtracking), extglob groups by position-set simulation.
  */
 export function compileParsedGlob(glob: ParsedGlob): (relativePath: string) => boolean {
-  // Every alternative `**/x` (the common `**/*.ts`): only the last name counts, and the path is
-  // not split. The general run below gives the same answer.
+  // A few alternatives `**/x` (the common `**/*.ts`): only the last name counts, and the path is
+  // not split. The automaton gives the same answer.
   const lastNameTests = glob.alternatives.map((segments) =>
     segments.length === 2 && segments[0]?.globstar && !segments[1]?.globstar ? nameTest(segments[1] as Segment) : null,
   );
-  if (lastNameTests.every((test) => test !== null)) {
+  if (lastNameTests.length <= MAX_LAST_NAME_TESTS && lastNameTests.every((test) => test !== null)) {
     return (path) => {
-      const names = [path.slice(path.lastIndexOf("/") + 1)];
+      const start = path.lastIndexOf("/") + 1;
       let chars: string[] | undefined;
       const charsOf = () => {
-        chars ??= [...(names[0] as string)];
+        chars ??= [...path.slice(start)];
         return chars;
       };
-      return lastNameTests.some((test) => (test as NameTest)(names, 0, charsOf));
+      return lastNameTests.some((test) => test?.(path, start, path.length, charsOf));
     };
   }
-  const alternatives = glob.alternatives.map(compileAlternative);
-  return (path) => {
-    const names = path.split("/");
-    // Each name is split into code points once, whatever the number of brace alternatives.
-    const split: Array<string[] | undefined> = [];
-    const charsOf = (j: number) => {
-      let chars = split[j];
-      if (!chars) {
-        chars = [...(names[j] as string)];
-        split[j] = chars;
-      }
-      return chars;
-    };
-    return alternatives.some((match) => match(names, charsOf));
-  };
-}
-
-/** Tests the name at index `j`; `charsOf(j)` gives its code points. */
-type NameTest = (names: string[], j: number, charsOf: (j: number) => string[]) => boolean;
-
-function compileAlternative(segments: Segment[]): (names: string[], charsOf: (j: number) => string[]) => boolean {
-  const last = segments.length - 1;
-  const tests = segments.map((segment) => (segment.globstar ? null : nameTest(segment)));
-  const lastTest = tests[1];
-  // `**/x`: any number of names, then one that passes x's test; the general run below gives the same.
-  if (tests.length === 2 && tests[0] === null && lastTest) {
-    return (names, charsOf) => lastTest(names, names.length - 1, charsOf);
-  }
-  return (names, charsOf) => {
-    // reachable[j]: the segments seen so far can consume exactly names[0..j).
-    let reachable = new Uint8Array(names.length + 1);
-    reachable[0] = 1;
-    for (let i = 0; i < tests.length; i++) {
-      const test = tests[i];
-      const next = new Uint8Array(names.length + 1);
-      if (!test) {
-        // Zero or more whole names; a trailing `**` after other segments needs at least one.
-        const minimum = i === last && i > 0 ? 1 : 0;
-        let open = false;
-        for (let j = 0; j <= names.length; j++) {
-          if (j - minimum >= 0 && reachable[j - minimum]) open = true;
-          if (open) next[j] = 1;
-        }
-      } else {
-        for (let j = 0; j < names.length; j++) {
-          if (reachable[j] && test(names, j, charsOf)) next[j + 1] = 1;
-        }
-      }
-      reachable = next;
-    }
-    return reachable[names.length] === 1;
-  };
-}
-
-function nameTest(segment: Segment): NameTest {
-  const { literal, tokens } = segment;
-  if (literal !== undefined) return (names, j) => names[j] === literal;
-  // `*suffix` and `prefix*` (the common `*.ts`): a star absorbs whole code points, so on well-formed
-  // names this is a plain string test, without splitting the name.
-  const fixed = (part: GlobToken[]) => part.every((t) => t.kind === "char" && t.char !== undefined);
-  const chars = (part: GlobToken[]) => part.map((t) => (t as { char: string }).char).join("");
-  if (tokens.length > 1 && tokens[0]?.kind === "star" && fixed(tokens.slice(1))) {
-    const suffix = chars(tokens.slice(1));
-    return (names, j) => (names[j] as string).endsWith(suffix);
-  }
-  if (tokens.length > 1 && tokens[tokens.length - 1]?.kind === "star" && fixed(tokens.slice(0, -1))) {
-    const prefix = chars(tokens.slice(0, -1));
-    return (names, j) => (names[j] as string).startsWith(prefix);
-  }
-  if (tokens.some((token) => token.kind === "group")) return (_, j, charsOf) => matchGroupedTokens(tokens, charsOf(j));
-  return (_, j, charsOf) => matchTokens(tokens, charsOf(j));
+  return automatonMatcher(glob.automaton);
 }

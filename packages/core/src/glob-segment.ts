@@ -1,27 +1,34 @@
 /**
  * One path segment of a glob pattern (between `/`s), tokenised for the bounded matchers of
  * glob-simulate.ts: single-character tests, stars, and extglob groups (`@(a|b)`, `?(...)`,
- * `*(...)`, `+(...)`, `!(...)`) whose alternatives hold only characters and stars.
+ * `*(...)`, `+(...)`, `!(...)`) whose alternatives hold only characters and stars. Every token has
+ * a `key` (its text, escapes resolved for literals): tokens with equal keys match the same
+ * characters, so the brace alternatives of a pattern share them in one automaton (glob-automaton.ts).
  */
 
 /** One character: `?`, a class, or a literal (then `char` is set). */
 export interface CharToken {
   kind: "char";
+  key: string;
   test: (c: string) => boolean;
   char?: string;
 }
 export interface StarToken {
   kind: "star";
+  key: string;
 }
 /** An extglob group; its alternatives never hold another group. */
 export interface GroupToken {
   kind: "group";
+  key: string;
   op: "@" | "?" | "*" | "+" | "!";
   alternatives: Array<Array<CharToken | StarToken>>;
 }
 export type GlobToken = CharToken | StarToken | GroupToken;
 
 export interface Segment {
+  /** The segment as written (escapes kept); segments with the same source match the same names. */
+  source: string;
   /** A whole-segment `**`. */
   globstar: boolean;
   tokens: GlobToken[];
@@ -33,11 +40,12 @@ export interface Segment {
 
 export type SegmentParse = { ok: true; segment: Segment } | { ok: false; reason: string };
 
-const ANY_CHAR: CharToken = { kind: "char", test: () => true };
+const ANY_CHAR: CharToken = { kind: "char", key: "?", test: () => true };
+const STAR: StarToken = { kind: "star", key: "*" };
 const GROUP_OPS = "@?*+!";
 
 export function parseSegment(text: string): SegmentParse {
-  if (text === "**") return { ok: true, segment: { globstar: true, tokens: [], groupTokens: 0 } };
+  if (text === "**") return { ok: true, segment: { source: text, globstar: true, tokens: [], groupTokens: 0 } };
   const chars = [...text];
   const tokens: GlobToken[] = [];
   let groupTokens = 0;
@@ -62,7 +70,7 @@ export function parseSegment(text: string): SegmentParse {
   const literal = tokens.every((t) => t.kind === "char" && t.char !== undefined)
     ? tokens.map((t) => (t as CharToken).char).join("")
     : undefined;
-  const segment: Segment = { globstar: false, tokens, groupTokens };
+  const segment: Segment = { source: text, globstar: false, tokens, groupTokens };
   if (literal !== undefined) segment.literal = literal;
   return { ok: true, segment };
 }
@@ -83,7 +91,8 @@ function parseGroup(
     const c = chars[i] as string;
     if (c === ")") {
       alternatives.push(current);
-      return { token: { kind: "group", op, alternatives }, end: i, size: size + 1 };
+      const key = chars.slice(start, i + 1).join("");
+      return { token: { kind: "group", key, op, alternatives }, end: i, size: size + 1 };
     }
     if (c === "|") {
       alternatives.push(current);
@@ -105,12 +114,15 @@ function parseGroup(
 
 function parseCharOrStar(chars: string[], i: number): { token: CharToken | StarToken; end: number } {
   const c = chars[i] as string;
-  if (c === "*") return { token: { kind: "star" }, end: i };
+  if (c === "*") return { token: STAR, end: i };
   if (c === "?") return { token: ANY_CHAR, end: i };
   if (c === "\\" && i + 1 < chars.length) return { token: literal(chars[i + 1] as string), end: i + 1 };
   if (c === "[") {
     const parsed = parseClass(chars, i);
-    if (parsed) return { token: { kind: "char", test: parsed.test }, end: parsed.end };
+    if (parsed) {
+      const key = chars.slice(i, parsed.end + 1).join("");
+      return { token: { kind: "char", key, test: parsed.test }, end: parsed.end };
+    }
   }
   return { token: literal(c), end: i };
 }
@@ -118,13 +130,13 @@ function parseCharOrStar(chars: string[], i: number): { token: CharToken | StarT
 // Tokens for ASCII literals are shared: a pattern with 1,024 brace alternatives reuses them.
 const ASCII_LITERALS: CharToken[] = Array.from({ length: 128 }, (_, code) => {
   const c = String.fromCharCode(code);
-  return { kind: "char", test: (x: string) => x === c, char: c };
+  return { kind: "char", key: `=${c}`, test: (x: string) => x === c, char: c };
 });
 
 function literal(c: string): CharToken {
   const code = c.charCodeAt(0);
   if (c.length === 1 && code < 128) return ASCII_LITERALS[code] as CharToken;
-  return { kind: "char", test: (x) => x === c, char: c };
+  return { kind: "char", key: `=${c}`, test: (x) => x === c, char: c };
 }
 
 const POSIX_CLASSES: Record<string, (c: string) => boolean> = {

@@ -37,7 +37,7 @@ export function matchTokens(tokens: GlobToken[], name: string[]): boolean {
  */
 export function matchGroupedTokens(tokens: GlobToken[], name: string[]): boolean {
   const n = name.length;
-  const run: Run = { name, memo: new Map(), a: new Uint8Array(n + 1), b: new Uint8Array(n + 1) };
+  const run = groupRun(name);
   let set = new Uint8Array(n + 1);
   set[0] = 1;
   for (const token of tokens) {
@@ -50,11 +50,40 @@ export function matchGroupedTokens(tokens: GlobToken[], name: string[]): boolean
 }
 
 /** One name's matching state: the memo of group ends by start, and two scratch sets. */
-interface Run {
+export interface GroupRun {
   name: string[];
   memo: Map<GroupToken, Array<Uint8Array | undefined>>;
+  /** Ends of a whole group (its operator applied) by start, for {@link groupEnds}. */
+  spans: Map<GroupToken, Array<Uint8Array | undefined>>;
   a: Uint8Array;
   b: Uint8Array;
+}
+
+/** A fresh matching state for one name (its code points). */
+export function groupRun(name: string[]): GroupRun {
+  const n = name.length;
+  return { name, memo: new Map(), spans: new Map(), a: new Uint8Array(n + 1), b: new Uint8Array(n + 1) };
+}
+
+/**
+ * The positions of `run.name` where the group (its operator applied) can end when it starts at
+ * `start`; computed once per group and start, O(tokens × n²) at most, like {@link matchGroupedTokens}.
+ */
+export function groupEnds(group: GroupToken, start: number, run: GroupRun): Uint8Array {
+  let byStart = run.spans.get(group);
+  if (!byStart) {
+    byStart = [];
+    run.spans.set(group, byStart);
+  }
+  const known = byStart[start];
+  if (known) return known;
+  const n = run.name.length;
+  const from = new Uint8Array(n + 1);
+  from[start] = 1;
+  const ends = new Uint8Array(n + 1);
+  applyGroup(group, from, ends, run);
+  byStart[start] = ends;
+  return ends;
 }
 
 /** `to` := the positions reached from `from` by one plain token (`to` is overwritten). */
@@ -70,7 +99,7 @@ function applyPlain(token: CharToken | StarToken, from: Uint8Array, to: Uint8Arr
 }
 
 /** Positions where one match of any of the group's alternatives can end, starting at `start`. */
-function endsOfOne(group: GroupToken, start: number, run: Run): Uint8Array {
+function endsOfOne(group: GroupToken, start: number, run: GroupRun): Uint8Array {
   let byStart = run.memo.get(group);
   if (!byStart) {
     byStart = [];
@@ -96,7 +125,7 @@ function endsOfOne(group: GroupToken, start: number, run: Run): Uint8Array {
 }
 
 /** `next` := the positions reached from `set` by the group (`next` starts empty). */
-function applyGroup(group: GroupToken, set: Uint8Array, next: Uint8Array, run: Run): void {
+function applyGroup(group: GroupToken, set: Uint8Array, next: Uint8Array, run: GroupRun): void {
   const n = run.name.length;
   const orOnce = (target: Uint8Array, start: number) => {
     const ends = endsOfOne(group, start, run);

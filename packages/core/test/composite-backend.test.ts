@@ -777,6 +777,50 @@ describe("grep and glob fan-out", () => {
   });
 });
 
+describe("brace patterns across mount points", () => {
+  it("routes each brace alternative on its own, so a brace spanning a mount point loses nothing", async () => {
+    const project = instrument(new StateBackend({ files: { "/a": "x", "/b": "x", "/src/c.ts": "x", "/{1}": "x" } }));
+    const composite = new CompositeBackend(new StateBackend({ files: { "/x/a": "x", "/a": "x" } }), {
+      "/proj": project.backend,
+    });
+    const single = new StateBackend({
+      files: { "/proj/a": "x", "/proj/b": "x", "/proj/src/c.ts": "x", "/proj/{1}": "x", "/x/a": "x", "/a": "x" },
+    });
+    const patterns = [
+      "{proj/a,proj/b}",
+      "/{proj/a,proj/b}",
+      "{proj/a,x/a}",
+      "{proj,x}/a",
+      "{proj/src/*.ts,a}",
+      "{proj/*,x/*}",
+      "{,proj/}a",
+      "{proj/src,x}/**",
+      "{proj/\\{1\\},proj/b}",
+      "{proj/{1},a}",
+      "proj/{a,b}",
+    ];
+    for (const pattern of patterns) {
+      const expected = paths((await single.glob(pattern)).files);
+      expect(expected.length, `${pattern} selects files`).toBeGreaterThan(0);
+      expect(paths((await composite.glob(pattern)).files), `glob ${pattern}`).toEqual(expected);
+      const grepped = await composite.grep("x", "/", pattern);
+      expect(paths(grepped.matches), `grep filter ${pattern}`).toEqual(
+        paths((await single.grep("x", "/", pattern)).matches),
+      );
+    }
+    // The route is asked for its own alternatives only, with the mount's names stripped.
+    await composite.glob("{proj/a,proj/b}");
+    expect(project.calls.at(-1)?.args).toEqual(["/{a,b}", "/"]);
+    await composite.glob("{proj/a,x/a}");
+    expect(project.calls.at(-1)?.args).toEqual(["/a", "/"]);
+    await composite.glob("{proj/\\{1\\},proj/b}");
+    expect(project.calls.at(-1)?.args).toEqual(["/{\\{1\\},b}", "/"]);
+    const calls = project.count("glob");
+    expect(paths((await composite.glob("{x,y}/a")).files)).toEqual(["/x/a"]);
+    expect(project.count("glob")).toBe(calls);
+  });
+});
+
 describe("execute and capabilities", () => {
   it("answers unsupported when the default backend is not a sandbox", async () => {
     const composite = new CompositeBackend(new StateBackend(), {});
@@ -1013,6 +1057,14 @@ describe("equivalence with one StateBackend holding the same files", () => {
     "**/src/*",
     "/x/y/src/**",
     "y/**",
+    // Braces whose alternatives lie in different members, or span a mount point.
+    "{a/keep.md,a/b/keep.md}",
+    "/{x/y/keep.md,x/y/*/keep.md}",
+    "{a/b,mem}/**",
+    "{a/b/keep.md,x/y/keep.md,mem/*}",
+    "/{x/y,a}/*.md",
+    "{mem,memo}/*",
+    "{a,x}/{b,y}/**/*.txt",
   ];
 
   it.each([1, 2, 3, 4, 5])("gives the same ls, glob and grep results (seed %i)", async (seed) => {
