@@ -1,5 +1,6 @@
 import type { BackendProtocol } from "@deepfs/core";
 import { describe } from "vitest";
+import { registerBoundsRules } from "./bounds.js";
 import { registerConcurrencyRules } from "./concurrency.js";
 import { type BackendContractOptions, createContractContext } from "./context.js";
 import { registerDeleteRules } from "./delete.js";
@@ -76,6 +77,7 @@ function registerAll<B extends BackendProtocol>(options: BackendContractOptions<
   if (!omitted.has("scale")) registerRouterScaleRules(ctx);
   registerErrorRules(ctx);
   registerHostileRules(ctx);
+  registerBoundsRules(ctx);
   registerIsolationRules(ctx);
   registerInternalNameRules(ctx);
   if (options.peers) registerPeerRules(ctx);

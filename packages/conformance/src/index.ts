@@ -7,6 +7,7 @@
  * ```
  */
 
+export { registerBoundsRules } from "./bounds.js";
 export { registerBranchRules } from "./branches.js";
 export { registerConcurrencyRules } from "./concurrency.js";
 export type {

@@ -1,4 +1,4 @@
-import { performStringReplacement } from "./edit.js";
+import { MAX_EDIT_FILE_BYTES, performStringReplacement } from "./edit.js";
 import { failure } from "./errors.js";
 import { isTextMimeType } from "./mime.js";
 import type { EditResult, ErrorCode, FileDataV2, ReadResult, WriteOptions } from "./protocol.js";
@@ -49,9 +49,9 @@ export interface EditBase {
 
 /**
  * What an edit of `base` comes to: a failure (aborted, a failed precondition, a binary file, the
- * old string missing or ambiguous), `done` when there is nothing to store (`oldString ===
- * newString`), or the new text and its number of replacements, for the backend to store (and to
- * compare-and-swap against `base.etag` where its store allows).
+ * old string missing or ambiguous, a result over `maxBytes` UTF-8 bytes), `done` when there is
+ * nothing to store (`oldString === newString`), or the new text and its number of replacements,
+ * for the backend to store (and to compare-and-swap against `base.etag` where its store allows).
  */
 export function planEdit(
   path: string,
@@ -60,13 +60,14 @@ export function planEdit(
   newString: string,
   replaceAll: boolean,
   options: WriteOptions | undefined,
+  maxBytes = MAX_EDIT_FILE_BYTES,
 ): Failure | { done: EditResult } | { content: string; occurrences: number } {
   if (options?.signal?.aborted) return failure("aborted", `Edit of '${path}' was aborted`);
   const precondition = checkPreconditions(path, base.etag, options);
   if (precondition) return precondition;
   const text = editableText(path, { content: base.content, mimeType: base.mimeType, created_at: "", modified_at: "" });
   if (typeof text !== "string") return text;
-  const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`);
+  const replaced = performStringReplacement(text, oldString, newString, replaceAll, `'${path}'`, maxBytes);
   if (!replaced.ok) return failure(replaced.code, replaced.error);
   if (oldString === newString) return { done: { path, occurrences: replaced.occurrences, etag: base.etag } };
   return { content: replaced.content, occurrences: replaced.occurrences };

@@ -1,3 +1,4 @@
+import { DeepfsError } from "./errors.js";
 import { isInternalTempPath } from "./internal-names.js";
 import { KeyedLock } from "./key-lock.js";
 import { DriverBackend } from "./kit/facade.js";
@@ -16,11 +17,22 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./protocol.js";
-import { isoSeconds, ShellDriver } from "./sandbox/shell-driver.js";
+import { isoSeconds, type LimitedDownload, ShellDriver, type ShellHost } from "./sandbox/shell-driver.js";
 
+export type { LimitedDownload } from "./sandbox/shell-driver.js";
 export { shellQuote } from "./sandbox/shell-scripts.js";
 
 type Upload = (files: Array<[string, Uint8Array]>) => Promise<FileUploadResponse[]>;
+
+/** Options of a {@link BaseSandbox}. */
+export interface BaseSandboxOptions {
+  /**
+   * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB (as LocalBackend's
+   * option of the same name). A larger file answers `too_large` on read, readRaw and edit (grep
+   * skips it) and is not transferred. `downloadFiles` has no limit. Default 10.
+   */
+  maxFileSizeMb?: number;
+}
 
 /**
  * The base of a sandbox backend (E2B, Daytona, a VM, a container): a subclass implements `id`,
@@ -44,13 +56,24 @@ type Upload = (files: Array<[string, Uint8Array]>) => Promise<FileUploadResponse
  *   failures per entry with the codes of the contract (`file_not_found`, `is_directory`,
  *   `permission_denied`, `invalid_path`), validating paths with `checkPath`.
  *
+ * Files larger than `maxFileSizeMb` (default 10 MiB) are not transferred for `read`, `readRaw`,
+ * `edit` or `grep`: the first three answer `too_large` and grep skips them. Their sizes are asked
+ * for first (one command), unless the subclass implements {@link BaseSandbox.downloadWithin},
+ * which checks them in the sandbox as it sends. `downloadFiles` is the subclass's own and moves
+ * whole files, whatever their size.
+ *
  * Etags are SHA-256 digests of the content, computed in Node. Every mutation of a path through one
  * instance (`write`, `edit`, `uploadFiles`, `delete`) is serialised inside this process: BaseSandbox
- * wraps the subclass's `uploadFiles` (a prototype method; not a class field) in a lock per path, so
+ * wraps the subclass's `uploadFiles` (a prototype method; not a class field) in a lock per file, so
  * an upload never lands between an edit's download and its upload, concurrent edits never lose a
- * change and `ifMatch`/`ifNoneMatch` hold; against writers in other processes (or commands run
- * with `execute`) atomicity is only as strong as the sandbox's own file replacement. `readRaw` reports
- * the birth time as `created_at` where `stat` knows it, else the epoch.
+ * change and `ifMatch`/`ifNoneMatch` hold. For that a file is known by its real location: an edit
+ * or a conditional write resolves the parent directory of its path in the sandbox (one command,
+ * `readlink -f`), so that one through a linked directory (`/w/alias/f` where `alias` links to
+ * `real`) waits for every change of `/w/real/f`; while one is in flight, other mutations resolve
+ * theirs too (a plain write, upload or delete needs no command otherwise). Against writers in
+ * other processes (or commands run with `execute`, or a link swapped in the middle of a call)
+ * atomicity is only as strong as the sandbox's own file replacement. `readRaw` reports the birth
+ * time as `created_at` where `stat` knows it, else the epoch.
  */
 export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements SandboxBackendProtocol {
   override readonly capabilities: BackendCapabilities = {
@@ -83,24 +106,51 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
   }
 
   /**
-   * Serialises the subclass's uploads with the facade's mutations of the same paths (the facade's
-   * own lock is private to it; see the class comment).
+   * Optional: reads files like `downloadFiles`, except that a file larger than `maxBytes` is not
+   * transferred; its entry answers code `too_large` (coarse `error` `invalid_path`) with its `size`.
+   * Implement it when the sandbox can check the size as it sends (a file that grows after a
+   * separate size check is then still refused); without it BaseSandbox asks for the sizes first.
+   */
+  protected downloadWithin?(paths: string[], maxBytes: number): Promise<LimitedDownload[]>;
+
+  /**
+   * Serialises mutations in call order, per path as the caller wrote it: the first of two locks
+   * (see {@link locked}).
    */
   private readonly pathLock: KeyedLock;
+  /**
+   * Serialises the subclass's uploads with the facade's mutations of the same files, by lock key
+   * (the file's real location; the facade's own lock is private to it; see the class comment).
+   */
+  private readonly keyLock: KeyedLock;
+  /** Read-modify-writes (edits, conditional writes) started and not finished. */
+  private readModifyWrites = 0;
+  /** Mutations running without a key: they started while no read-modify-write was in flight. */
+  private readonly unkeyed = new Set<Promise<unknown>>();
 
-  constructor() {
+  constructor(options: BaseSandboxOptions = {}) {
+    const maxFileSizeMb = options.maxFileSizeMb ?? 10;
+    if (!(typeof maxFileSizeMb === "number" && Number.isFinite(maxFileSizeMb) && maxFileSizeMb > 0)) {
+      throw new DeepfsError(
+        "invalid_argument",
+        `maxFileSizeMb must be a positive number, got ${String(maxFileSizeMb)}`,
+      );
+    }
     const sandbox = () => this as BaseSandbox;
     const upload: { unlocked?: Upload } = {};
-    super(
-      new ShellDriver({
-        run: async (command) => sandbox().runCommand(command),
-        execute: async (command, options) => sandbox().execute(command, options),
-        upload: async (files) => (upload.unlocked as Upload)(files),
-        download: async (paths) => sandbox().downloadFiles(paths),
-        isHidden: (path) => sandbox().isHiddenPath(path),
-      }),
-    );
+    const host: ShellHost = {
+      run: async (command) => sandbox().runCommand(command),
+      execute: async (command, options) => sandbox().execute(command, options),
+      upload: async (files) => (upload.unlocked as Upload)(files),
+      download: async (paths) => sandbox().downloadFiles(paths),
+      isHidden: (path) => sandbox().isHiddenPath(path),
+    };
+    super(new ShellDriver(host, { maxFileBytes: Math.floor(maxFileSizeMb * 1024 * 1024) }));
+    // A prototype method of the subclass is there already (class fields are not, see lockUploads).
+    const within = this.downloadWithin;
+    if (typeof within === "function") host.downloadWithin = (paths, maxBytes) => within.call(this, paths, maxBytes);
     this.pathLock = new KeyedLock();
+    this.keyLock = new KeyedLock();
     upload.unlocked = this.lockUploads();
   }
 
@@ -112,10 +162,10 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
     const upload = this.uploadFiles.bind(this);
     this.uploadFiles = (files) => {
       // Invalid entries are answered by the subclass; they need no lock of their own.
-      const keys = Array.isArray(files)
+      const paths = Array.isArray(files)
         ? files.map((file) => (Array.isArray(file) ? checkPath(file[0]) : null)).flatMap((c) => (c?.ok ? [c.path] : []))
         : [];
-      return this.pathLock.runScoped({ keys }, async () => upload(files));
+      return this.lockedByKey(paths, [], false, async () => upload(files));
     };
     return upload;
   }
@@ -128,7 +178,8 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
   }
 
   override write(filePath: string, content: string, options?: WriteOptions): Promise<WriteResult> {
-    return this.locked(filePath, false, () => super.write(filePath, content, options));
+    const conditional = options?.ifMatch !== undefined || options?.ifNoneMatch !== undefined;
+    return this.locked(filePath, false, conditional, () => super.write(filePath, content, options));
   }
 
   override edit(
@@ -138,11 +189,11 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
     replaceAll = false,
     options?: WriteOptions,
   ): Promise<EditResult> {
-    return this.locked(filePath, false, () => super.edit(filePath, oldString, newString, replaceAll, options));
+    return this.locked(filePath, false, true, () => super.edit(filePath, oldString, newString, replaceAll, options));
   }
 
   override delete(filePath: string): Promise<DeleteResult> {
-    return this.locked(filePath, true, () => super.delete(filePath));
+    return this.locked(filePath, true, false, () => super.delete(filePath));
   }
 
   /** As the facade's, with the birth and modification times of the file from one `stat`. */
@@ -168,11 +219,67 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
     return this.execute(command);
   }
 
-  /** Runs a mutation of `filePath` (and, when `recursive`, of what is below it) under the upload lock. */
-  private locked<T>(filePath: string, recursive: boolean, task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a mutation of `filePath` (and, when `recursive`, of what is below it) under the upload
+   * lock; `readModifyWrite` for one that reads the file before it writes (see {@link lockedByKey}).
+   */
+  private locked<T>(
+    filePath: string,
+    recursive: boolean,
+    readModifyWrite: boolean,
+    task: () => Promise<T>,
+  ): Promise<T> {
     const checked = checkPath(filePath);
     if (!checked.ok) return task();
-    const prefixes = recursive ? [checked.path === "/" ? "/" : `${checked.path}/`] : [];
-    return this.pathLock.runScoped({ keys: [checked.path], prefixes }, task);
+    return this.lockedByKey([checked.path], recursive ? [checked.path] : [], readModifyWrite, task);
   }
+
+  /**
+   * Runs a mutation of `paths` (and of everything below `trees`, a subset) once the earlier ones of
+   * the same files are done. The paths as written are locked first, at once, which keeps call
+   * order. A file may have several names (through a linked directory), and only a read-modify-
+   * write (an edit, a conditional write) can lose a change made through another name meanwhile.
+   * So: a read-modify-write waits for every mutation running without a key, then resolves its
+   * lock key in the sandbox (the file's real location) and locks it; while one is in flight,
+   * every other mutation does the same; when none is, a mutation runs under its path alone (no
+   * command), since all it could race with are plain writes, which may land in either order.
+   * The keys are handed to the facade (through the driver) so that it does not resolve them again.
+   * Keys are taken after paths, always, the holder of a key never waits for a path, and a mutation
+   * without a key waits for nothing more, so the locks cannot deadlock.
+   */
+  private lockedByKey<T>(
+    paths: string[],
+    trees: string[],
+    readModifyWrite: boolean,
+    task: () => Promise<T>,
+  ): Promise<T> {
+    if (paths.length === 0) return task();
+    return this.pathLock.runScoped({ keys: paths, prefixes: trees.map(subtreePrefix) }, async () => {
+      if (!readModifyWrite && this.readModifyWrites === 0) {
+        const running = this.driver.withLockKeys(paths, paths, task);
+        this.unkeyed.add(running);
+        try {
+          return await running;
+        } finally {
+          this.unkeyed.delete(running);
+        }
+      }
+      if (readModifyWrite) this.readModifyWrites++;
+      try {
+        if (readModifyWrite) await Promise.allSettled([...this.unkeyed]);
+        const keys = await this.driver.lockKeys(paths).catch(() => paths);
+        const keyTrees = trees.map((tree) => subtreePrefix(keys[paths.indexOf(tree)] ?? tree));
+        return await this.keyLock.runScoped({ keys, prefixes: keyTrees }, () =>
+          this.driver.withLockKeys(paths, keys, task),
+        );
+      } finally {
+        if (readModifyWrite) this.readModifyWrites--;
+      }
+    });
+  }
+}
+
+/** The lock prefix that covers everything below `path`. */
+function subtreePrefix(path: string): string {
+  return path === "/" ? "/" : `${path}/`;
 }

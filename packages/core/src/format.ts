@@ -1,5 +1,6 @@
+import { constants } from "node:buffer";
 import type { GrepMatch, ReadResult } from "./protocol.js";
-import { splitLines } from "./text.js";
+import { countLines } from "./text.js";
 
 /** Longest line shown on one row by {@link formatContentWithLineNumbers}; longer lines wrap. */
 export const MAX_LINE_LENGTH = 5000;
@@ -8,25 +9,55 @@ export const TOOL_RESULT_CHAR_LIMIT = 80_000;
 export const TRUNCATION_GUIDANCE = "... [results truncated, try being more specific with your parameters]";
 export const EMPTY_CONTENT_WARNING = "System reminder: File exists but has empty contents";
 
+const { MAX_STRING_LENGTH } = constants;
+
+/** Rows joined at a time: bounded arrays, never one element per line of a huge text. */
+const ROW_BATCH = 4096;
+
 /**
  * `cat -n` style rendering for tool output: a 6-wide right-aligned line number, a tab, the line.
  * Lines over {@link MAX_LINE_LENGTH} characters continue on rows numbered `N.1`, `N.2`, ...
+ * Throws a `RangeError` when the rendering would be longer than a string can be (a text of
+ * ~70 million lines), before building it whole.
  */
 export function formatContentWithLineNumbers(content: string | string[], startLine = 1): string {
-  const lines = typeof content === "string" ? splitLines(content) : content;
-  const rows: string[] = [];
-  lines.forEach((line, i) => {
-    const n = i + startLine;
-    if (line.length <= MAX_LINE_LENGTH) {
-      rows.push(`${String(n).padStart(6)}\t${line}`);
-      return;
-    }
-    for (let chunk = 0; chunk * MAX_LINE_LENGTH < line.length; chunk++) {
+  const batches: string[] = [];
+  let rows: string[] = [];
+  let length = 0;
+  let n = startLine;
+  const addLine = (line: string) => {
+    for (let chunk = 0; chunk === 0 || chunk * MAX_LINE_LENGTH < line.length; chunk++) {
       const label = chunk === 0 ? String(n) : `${n}.${chunk}`;
-      rows.push(`${label.padStart(6)}\t${line.slice(chunk * MAX_LINE_LENGTH, (chunk + 1) * MAX_LINE_LENGTH)}`);
+      const row = `${label.padStart(6)}\t${line.slice(chunk * MAX_LINE_LENGTH, (chunk + 1) * MAX_LINE_LENGTH)}`;
+      length += row.length + 1;
+      if (length > MAX_STRING_LENGTH) throw tooLong();
+      rows.push(row);
+      if (rows.length === ROW_BATCH) {
+        batches.push(rows.join("\n"));
+        rows = [];
+      }
     }
-  });
-  return rows.join("\n");
+    n++;
+  };
+  if (typeof content === "string") {
+    // Each line takes at least 7 more characters (number and tab): refuse before building anything.
+    if (content.length + 6 * countLines(content) > MAX_STRING_LENGTH) throw tooLong();
+    // Line by line with indexOf, as splitLines cuts them, without an array of every line.
+    for (let start = 0; start < content.length; ) {
+      const newline = content.indexOf("\n", start);
+      const end = newline === -1 ? content.length : newline;
+      addLine(content.slice(start, end));
+      start = end + 1;
+    }
+  } else {
+    for (const line of content) addLine(line);
+  }
+  if (rows.length > 0) batches.push(rows.join("\n"));
+  return batches.join("\n");
+}
+
+function tooLong(): RangeError {
+  return new RangeError("Invalid string length: too many lines to number");
 }
 
 /** The reminder to show for empty (or whitespace-only) content, else `null`. */

@@ -12,6 +12,7 @@ import {
   type WriteCall,
 } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
+import { isGreppable } from "./kit/search.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
 import { checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
 import type { FileData, FileDataV2 } from "./protocol.js";
@@ -156,7 +157,14 @@ export class MemoryDriver implements Driver {
     const texts: Array<{ path: string; text: string }> = [];
     for (const [p, entry] of this.entries) {
       const { content, mimeType } = entry.data;
-      if (typeof content === "string" && isTextMimeType(mimeType)) texts.push({ path: p, text: content });
+      // The walking grep's rule (type, glob, size), so that memory searches the files every store does.
+      if (
+        typeof content === "string" &&
+        isTextMimeType(mimeType) &&
+        isGreppable({ path: p, size: entry.size }, query.accepts)
+      ) {
+        texts.push({ path: p, text: content });
+      }
     }
     const found = grepTexts(texts, query);
     // Keep one match past the cap, so the facade can tell that more existed.

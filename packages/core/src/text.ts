@@ -45,7 +45,10 @@ export function countLines(text: string): number {
   return n;
 }
 
-/** Splits a text into its lines (see {@link countLines} for what a line is). */
+/**
+ * Splits a text into its lines (see {@link countLines} for what a line is). Only for texts of
+ * bounded size: V8 aborts the process when a split yields more than 2^27 pieces.
+ */
 export function splitLines(text: string): string[] {
   if (text.length === 0) return [];
   const lines = text.split("\n");
@@ -110,7 +113,14 @@ export function grepText(
   // A pattern containing "\n" can never match within one line.
   if (limit <= 0 || pattern.includes("\n")) return out;
   if (pattern.length === 0) {
-    splitLines(text).some((t, i) => out.push({ line: i + 1, text: t }) >= limit);
+    // Every line matches: take them one by one up to the cap. Splitting the whole text first costs
+    // every line for one match, and past 2^27 lines aborts the process.
+    for (let start = 0, line = 1; start < text.length && out.length < limit; line++) {
+      const newline = text.indexOf("\n", start);
+      const end = newline === -1 ? text.length : newline;
+      out.push({ line, text: text.slice(start, end) });
+      start = end + 1;
+    }
     return out;
   }
   // Jump from hit to hit with indexOf and count the newlines skipped, instead of splitting the text.

@@ -46,3 +46,23 @@ describe("text whose bytes are not valid UTF-8", () => {
     expect((binary as { error: string }).error).toMatch(/binary/);
   });
 });
+
+describe("planEdit bounds", () => {
+  const base = { etag: "e", content: "a".repeat(10), mimeType: "text/plain" };
+
+  it("answers too_large for a result over the limit, with the caller's path", () => {
+    const plan = planEdit("/x.txt", base, "a", "bb", true, undefined, 19);
+    expect(plan).toMatchObject({ code: "too_large" });
+    expect((plan as { error: string }).error).toContain("'/x.txt' would make it 20 bytes");
+    expect(planEdit("/x.txt", base, "a", "bb", true, undefined, 20)).toEqual({
+      content: "b".repeat(20),
+      occurrences: 10,
+    });
+  });
+
+  it("measures text given as bytes the same way", () => {
+    const bytes = { ...base, content: encodeUtf8("é".repeat(5)) };
+    expect(planEdit("/x.txt", bytes, "é", "éé", true, undefined, 19)).toMatchObject({ code: "too_large" });
+    expect(planEdit("/x.txt", bytes, "é", "éé", true, undefined, 20)).toMatchObject({ occurrences: 5 });
+  });
+});

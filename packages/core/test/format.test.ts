@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   checkEmptyContent,
   EMPTY_CONTENT_WARNING,
@@ -20,6 +20,19 @@ describe("formatContentWithLineNumbers", () => {
     expect(formatContentWithLineNumbers("x", 1234567)).toBe("1234567\tx");
     expect(formatContentWithLineNumbers("")).toBe("");
     expect(formatContentWithLineNumbers("a\n\nb")).toBe("     1\ta\n     2\t\n     3\tb");
+  });
+
+  it("numbers a text line by line without splitting it, across the batches it joins", () => {
+    const lines = Array.from({ length: 10_000 }, (_, i) => (i % 3 === 0 ? "" : `line ${i}`));
+    const expected = lines.map((line, i) => `${String(i + 7).padStart(6)}\t${line}`).join("\n");
+    const split = vi.spyOn(String.prototype, "split");
+    try {
+      expect(formatContentWithLineNumbers(`${lines.join("\n")}\n`, 7)).toBe(expected);
+      expect(split).not.toHaveBeenCalled();
+    } finally {
+      split.mockRestore();
+    }
+    expect(formatContentWithLineNumbers(lines, 7)).toBe(expected);
   });
 
   it("splits lines over 5,000 characters into N.1, N.2 rows", () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   countLines,
   decodeUtf8Lossy,
@@ -151,13 +151,37 @@ describe("grepText", () => {
         { length: Math.floor(next() * 20) },
         () => pieces[Math.floor(next() * pieces.length)],
       ).join("");
-      for (const pattern of ["ab", "a", "ba", "b a"]) {
+      for (const pattern of ["ab", "a", "ba", "b a", ""]) {
         const expected = splitLines(text)
           .map((t, n) => ({ line: n + 1, text: t }))
           .filter((l) => l.text.includes(pattern));
         expect(grepText(text, pattern), JSON.stringify({ text, pattern })).toEqual(expected);
       }
     }
+  });
+
+  it("takes only the lines it answers for an empty pattern, without splitting the text", () => {
+    const text = "first\n".concat("x\n".repeat(100_000));
+    const split = vi.spyOn(String.prototype, "split");
+    try {
+      expect(grepText(text, "", 2)).toEqual([
+        { line: 1, text: "first" },
+        { line: 2, text: "x" },
+      ]);
+      expect(grepText("a\n\nb", "", 5)).toEqual([
+        { line: 1, text: "a" },
+        { line: 2, text: "" },
+        { line: 3, text: "b" },
+      ]);
+      expect(split).not.toHaveBeenCalled();
+    } finally {
+      split.mockRestore();
+    }
+  });
+
+  it("answers an empty pattern with a cap over more than 2^27 lines (a split there aborts the process)", () => {
+    const text = "\n".repeat(2 ** 27 + 2);
+    expect(grepText(text, "", 1)).toEqual([{ line: 1, text: "" }]);
   });
 
   it("grepFileText adds the path", () => {

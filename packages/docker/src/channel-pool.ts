@@ -23,14 +23,16 @@ export class ChannelPool {
   ) {}
 
   /**
-   * Runs `command` on a channel. Undefined when no channel could run it (none can be opened, or it
-   * failed under the request, its processes killed): the caller must do the work another way.
+   * Runs `command` on a channel, fed `input`, its answer (stdout and stderr) at most
+   * `maxReplyBytes`. Undefined when no channel could run it (none can be opened, or it failed under
+   * the request, its processes killed, or it answered more than that): the caller must do the work
+   * another way.
    */
-  async run(command: string, input?: Buffer): Promise<ChannelReply | undefined> {
+  async run(command: string, input: Buffer, maxReplyBytes: number): Promise<ChannelReply | undefined> {
     const channel = await this.acquire();
     if (!channel) return undefined;
     try {
-      return await channel.run(command, input);
+      return await channel.run(command, input, maxReplyBytes);
     } catch (error) {
       if (error instanceof ChannelFailure) return undefined;
       throw error;

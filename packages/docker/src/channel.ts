@@ -21,7 +21,10 @@ export interface ChannelSpec {
 }
 
 export interface ChannelOptions {
-  /** How long a request (or the start) may go without a byte of answer before the channel is killed. */
+  /**
+   * How long a request (or the start) may wait for its answer's header, and then for the rest of
+   * the answer, before the channel is killed.
+   */
   stallMs: number;
   /** Kills every process carrying `DEEPFS_EXEC_ID=token` (through a plain exec). */
   kill: (token: string) => Promise<void>;
@@ -46,6 +49,8 @@ export class ChannelFailure extends Error {
 
 interface Pending {
   id: number;
+  /** Most bytes of stdout and stderr together that the answer may hold. */
+  maxReplyBytes: number;
   resolve: (reply: ChannelReply) => void;
   reject: (error: ChannelFailure) => void;
 }
@@ -61,8 +66,15 @@ const NEWLINE = 0x0a;
  * of a Docker exec (create, start, inspect: about 60 ms on a busy engine).
  *
  * One request at a time: {@link ChannelPool} queues them. Any trouble (the shell killed, the
- * container gone, no answer within `stallMs`, a garbled answer) kills every process of the channel,
- * then fails the request and every later one with {@link ChannelFailure}.
+ * container gone, no answer within `stallMs`, a garbled answer, an answer larger than the request
+ * allows) kills every process of the channel, then fails the request and every later one with
+ * {@link ChannelFailure}.
+ *
+ * The shell runs as the sandbox user, so anything the user runs can tamper with it (its staging
+ * files, its process): what it sends is untrusted. Each request states the largest answer it can
+ * legitimately get, and a header announcing more, or bytes nobody asked for, end the channel before
+ * they are buffered; the answer must also come within `stallMs` of its header. Memory held for a
+ * channel is bounded by the request's limit whatever the container writes.
  */
 export class ShellChannel {
   private readonly queue = new ByteQueue();
@@ -108,14 +120,16 @@ export class ShellChannel {
 
   /**
    * Runs `command` (one line of `sh`) in a subshell of the channel's shell, `input` on its stdin.
+   * An answer whose stdout and stderr together would exceed `maxReplyBytes` fails the request (and
+   * the channel) as soon as its header says so.
    */
-  run(command: string, input: Buffer = Buffer.alloc(0)): Promise<ChannelReply> {
+  run(command: string, input: Buffer, maxReplyBytes: number): Promise<ChannelReply> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending) return Promise.reject(new ChannelFailure("the channel is busy"));
     if (command.includes("\n")) return Promise.reject(new Error("a channel command is one line"));
     const id = ++this.nextId;
     return new Promise<ChannelReply>((resolve, reject) => {
-      this.pending = { id, resolve, reject };
+      this.pending = { id, maxReplyBytes, resolve, reject };
       this.arm();
       this.stream.write(`${id} ${input.length} ${command}\n`);
       if (input.length > 0) this.stream.write(input);
@@ -154,7 +168,7 @@ export class ShellChannel {
     });
   }
 
-  /** (Re)starts the stall timer while an answer is awaited. */
+  /** (Re)starts the stall timer while an answer is awaited: at a request, and at its answer's header. */
   private arm(): void {
     clearTimeout(this.timer);
     if (!this.pending && this.started) return;
@@ -167,7 +181,6 @@ export class ShellChannel {
   private receive(chunk: Buffer): void {
     if (this.failure) return;
     this.queue.push(chunk);
-    this.arm();
     for (;;) {
       if (!this.header) {
         const newline = this.queue.indexOf(NEWLINE, MAX_HEADER_BYTES);
@@ -192,11 +205,19 @@ export class ShellChannel {
           void this.abandon("the channel answered out of turn");
           return;
         }
+        const size = (stdoutBytes as number) + (stderrBytes as number);
+        if (size > this.pending.maxReplyBytes) {
+          const reason = `the channel announced ${size} bytes of answer, over the ${this.pending.maxReplyBytes} asked for`;
+          void this.abandon(reason, false);
+          return;
+        }
         this.header = {
           status: status as number,
           stdoutBytes: stdoutBytes as number,
           stderrBytes: stderrBytes as number,
         };
+        // The rest of the answer is at most maxReplyBytes: it gets one more stall period, not one per chunk.
+        this.arm();
       }
       const { status, stdoutBytes, stderrBytes } = this.header;
       if (this.queue.length < stdoutBytes + stderrBytes) return;
@@ -227,14 +248,16 @@ export class ShellChannel {
 
   /**
    * Gives up on the channel: kills its processes first (a stalled command must not finish a write
-   * after the caller redid it another way), then fails what is waiting.
+   * after the caller redid it another way), then fails what is waiting. Without `killFirst` (the
+   * command has ended: its answer's header came) the kill goes on while the caller moves on.
    */
-  private async abandon(reason: string): Promise<void> {
+  private async abandon(reason: string, killFirst = true): Promise<void> {
     if (this.failure) return;
     const failure = new ChannelFailure(reason);
     this.failure = failure;
     clearTimeout(this.timer);
-    await this.options.kill(this.token).catch(() => {});
+    const killed = this.options.kill(this.token).catch(() => {});
+    if (killFirst) await killed;
     this.end(failure);
   }
 

@@ -21,6 +21,10 @@ export interface Captured {
   stderr: Buffer;
 }
 
+/** Most bytes of stdout, and of stderr, kept of an internal command run with {@link DockerExec.capture}. */
+export const MAX_CAPTURE_BYTES = 1024 * 1024;
+// Room for the exit status that `deepfs_run` writes to stderr after the output.
+const RUN_STATUS_BYTES = 64;
 const EXIT_TIMEOUT = 124;
 const EXIT_ABORTED = 130;
 const EXIT_SIGKILL = 137;
@@ -81,6 +85,11 @@ export class DockerExec {
     return `deepfs_run ${this.config.maxOutputBytes + 1}`;
   }
 
+  /** The largest answer {@link channelRequest} can get: the output cap plus one byte, and the status. */
+  channelReplyLimit(): number {
+    return this.config.maxOutputBytes + 1 + RUN_STATUS_BYTES;
+  }
+
   /**
    * A channel's answer to {@link channelRequest} as `execute` would give it; undefined when the
    * channel could not run the command (the image lacks `head`, or no channel was had).
@@ -97,10 +106,19 @@ export class DockerExec {
     };
   }
 
-  /** Runs a short internal command as the sandbox user (fed `input`) through its own exec. */
-  async capture(container: Docker.Container, cmd: string[], input?: Buffer): Promise<Captured> {
-    const stdout = new CappedOutput();
-    const stderr = new CappedOutput();
+  /**
+   * Runs a short internal command as the sandbox user (fed `input`) through its own exec. At most
+   * `maxBytes` of its stdout, and of its stderr, are kept (a process of the user's could write
+   * into its pipes).
+   */
+  async capture(
+    container: Docker.Container,
+    cmd: string[],
+    input?: Buffer,
+    maxBytes = MAX_CAPTURE_BYTES,
+  ): Promise<Captured> {
+    const stdout = new CappedOutput(maxBytes);
+    const stderr = new CappedOutput(maxBytes);
     const spec = { ...this.spec(cmd), ...(input ? { input } : {}) };
     const { exitCode } = await retryDocker(() => runExec(container, spec, stdout.sink(), stderr.sink()));
     return { exitCode, stdout: stdout.bytes(), stderr: stderr.bytes() };

@@ -8,6 +8,7 @@ import {
   type FileDownloadResponse,
   type FileUploadResponse,
   failure,
+  type LimitedDownload,
   type ReadRawResult,
 } from "@deepfs/core";
 import { SandboxContainer } from "./container.js";
@@ -29,7 +30,10 @@ import { DockerTransfer } from "./transfer.js";
  * File transfers and the commands behind `ls`, `glob`, `grep`, `delete` and `readRaw` go through
  * up to three long-lived shells in the container (channel.ts), opened on first use, instead of a
  * Docker exec each: a small write or read costs a few milliseconds rather than about 60.
- * `execute` always runs its own exec.
+ * `execute` always runs its own exec. Those shells run as the sandbox user, so the agent's
+ * commands can tamper with them: every answer is bounded by what its request can need, and a
+ * channel that exceeds it is killed and replaced. `read`, `readRaw`, `edit` and `grep` never
+ * transfer a file larger than `maxFileSizeMb` (its size is checked in the container).
  *
  * Writes are atomic: every file, new or replaced, is written under a temporary name next to it
  * (core's `internalTempName`, `.deepfs\<nonce>-<n>.tmp`, which no user path can name; never listed
@@ -57,7 +61,7 @@ export class DockerSandbox extends BaseSandbox {
   }
 
   constructor(options: DockerSandboxOptions = {}) {
-    super();
+    super({ maxFileSizeMb: options.maxFileSizeMb });
     const id = options.id ?? options.attach ?? `deepfs-${randomBytes(6).toString("hex")}`;
     const config = resolveOptions(options, id);
     this.id = id;
@@ -149,10 +153,17 @@ export class DockerSandbox extends BaseSandbox {
    * Reads files with their exact bytes, as the sandbox user: one request to one of the container's
    * shell channels (no exec), or past 8 MiB one exec that streams them as a tar. Input order is
    * kept; a missing file gives `file_not_found`, a directory `is_directory`, an unreadable file
-   * `permission_denied`.
+   * `permission_denied`. Whole files, whatever their size (`maxFileSizeMb` bounds `read`, `readRaw`,
+   * `edit` and `grep`, not downloads): they are held in memory, so check sizes (`ls`) before
+   * downloading what a command of the agent's may have made large.
    */
   async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
     return this.transfer.download(paths);
+  }
+
+  /** Downloads that never send a file over `maxBytes`: its size is checked in the container. */
+  protected override downloadWithin(paths: string[], maxBytes: number): Promise<LimitedDownload[]> {
+    return this.transfer.download(paths, maxBytes);
   }
 
   /**
@@ -176,7 +187,8 @@ export class DockerSandbox extends BaseSandbox {
    */
   protected override async runCommand(command: string): Promise<ExecuteResponse> {
     const reply = await this.box.session(
-      (running) => running.channels.run(this.exec.channelRequest(), Buffer.from(command)),
+      (running) =>
+        running.channels.run(this.exec.channelRequest(), Buffer.from(command), this.exec.channelReplyLimit()),
       () => undefined,
       "Command",
     );

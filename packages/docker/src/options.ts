@@ -32,6 +32,12 @@ export interface DockerSandboxOptions {
   /** Most bytes of output one `execute` returns. Default 100,000. */
   maxOutputBytes?: number;
   /**
+   * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB: a larger one answers
+   * `too_large` (grep skips it) and is not transferred out of the container. `downloadFiles` has
+   * no limit. Default 10.
+   */
+  maxFileSizeMb?: number;
+  /**
    * Extra container labels (the sandbox adds `deepfs.managed`, `deepfs.sandbox`, and the creating
    * process's pid and host name as `deepfs.owner-pid` and `deepfs.owner-host`).
    */

@@ -74,32 +74,52 @@ for t do i=$((i+1)); place "$t"; done
 rm -rf -- "$s"`;
 
 /**
- * Streams the readable files among `$@` to stdout as one tar (symlinks followed), after printing
- * one status word per argument, one per line, to stderr. tar's own messages are discarded so that
- * stderr carries only the statuses.
+ * Streams the readable files among `$2...` to stdout as one tar (symlinks followed), after printing
+ * one status line per argument to stderr. `$1` is the largest file to send in bytes (`-`: no
+ * limit): a regular file larger than that is not sent, its status is `too_large SIZE`. tar's own
+ * messages are discarded so that stderr carries only the statuses.
  */
-export const DOWNLOAD_SCRIPT = `for p do
+export const DOWNLOAD_SCRIPT = `m=$1; shift
+for p do
   shift
   if [ -d "$p" ]; then echo is_directory >&2
   elif [ ! -e "$p" ]; then echo file_not_found >&2
   elif [ ! -r "$p" ]; then echo permission_denied >&2
+  elif [ "$m" != - ] && [ -f "$p" ] && z=$(stat -L -c %s -- "$p") && [ "$z" -gt "$m" ]; then echo "too_large $z" >&2
   else echo ok >&2; set -- "$@" ".$p"
   fi
 done
 [ $# -eq 0 ] || exec tar -chf - -C / "$@" 2>/dev/null`;
 
 /**
- * Kills every process whose environment holds \`DEEPFS_EXEC_ID=$1\`: the command of one execute and
- * all its descendants, whatever their process group. Stops them first so none can fork away, and
- * rescans until none is left.
+ * Kills the processes of one execute (or channel): every process whose environment holds
+ * \`DEEPFS_EXEC_ID=$1\`, whatever its process group, and every process of the sessions they are
+ * in. Docker starts each exec as a session of its own, so a descendant that dropped the variable
+ * (\`env -i\`) is still found by its session while a marked process of that session lives (the
+ * command's own shell, until it ends); the container's first session (1) and this script's own are
+ * never touched. A process that both drops the variable and starts a session of its own
+ * (\`setsid\`), or outlives every marked process of its session, is not found. Stops them first so
+ * none can fork away, and rescans until none is left.
  */
 export const KILL_SCRIPT = `m="DEEPFS_EXEC_ID=$1"
+sid() { read -r s 2>/dev/null < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; echo "$4"; }
+me=$(sid $$)
 for round in 1 2 3 4 5; do
-  pids=
+  pids=; sids=; all=
   for e in /proc/[0-9]*/environ; do
     p=\${e#/proc/}; p=\${p%/environ}
     [ "$p" = "$$" ] && continue
-    if tr '\\0' '\\n' < "$e" 2>/dev/null | grep -qxF -- "$m"; then pids="$pids $p"; fi
+    read -r s 2>/dev/null < "/proc/$p/stat" || continue
+    s=\${s##*) }; set -- $s; s=$4
+    [ "$s" = "$me" ] && continue
+    all="$all $p:$s"
+    if tr '\\0' '\\n' < "$e" 2>/dev/null | grep -qxF -- "$m"; then
+      pids="$pids $p"
+      case " $sids 1 " in *" $s "*) ;; *) sids="$sids $s" ;; esac
+    fi
+  done
+  for e in $all; do
+    case " $sids " in *" \${e#*:} "*) pids="$pids \${e%:*}" ;; esac
   done
   [ -z "$pids" ] && exit 0
   kill -STOP $pids 2>/dev/null; kill -KILL $pids 2>/dev/null
@@ -121,19 +141,24 @@ const DOWNLOAD_TOO_LARGE = 99;
  * input on stdin; the answer is a line `<id> <status> <stdout bytes> <stderr bytes>`, then stdout
  * and stderr. Input and output are staged in a private (0700) directory named after the shell's
  * pid and emptied after each answer; those of dead channels (killed mid-request) are removed when
- * the next one starts. `dd iflag=count_bytes,fullblock` (busybox and GNU) reads exactly the given
- * bytes from the pipe, which busybox `head -c` does not. Prints `ready` first, or `unsupported`
- * and exits when the image cannot do this.
+ * the next one starts. The sizes come from `stat` (busybox `wc -c` would read a huge sparse file
+ * through). The directory stays the sandbox user's: the shell must run as that user, and any
+ * process of that user can change its files (or the shell itself), so the host bounds what it
+ * takes from the channel instead (channel.ts). `dd iflag=count_bytes,fullblock` (busybox and GNU)
+ * reads exactly the given bytes from the pipe, which busybox `head -c` does not. Prints `ready`
+ * first, or `unsupported` and exits when the image cannot do this.
  *
  * Commands may call three functions; the first two do the work of {@link UPLOAD_SCRIPT} and
  * {@link DOWNLOAD_SCRIPT} with fewer processes, the input being a file already:
  * - `deepfs_upload NONCE SIZE PATH [SIZE PATH...]`: the input is the files' bytes one after
  *   another; prints one status line per file like UPLOAD_SCRIPT. A new file gets the user's umask.
- * - `deepfs_download MAX PATH...`: prints one status word per path to stderr like DOWNLOAD_SCRIPT,
- *   then the size of each readable file, one a line, and writes their bytes one after another to
- *   stdout. Exits {@link DOWNLOAD_TOO_LARGE} (after the statuses) when they hold more than MAX
- *   bytes in all, so that large files are streamed through an exec instead of staged here, and 1
- *   when one is not a regular file (a FIFO would block `cat`; DOWNLOAD_SCRIPT's tar skips it).
+ * - `deepfs_download MAX FILEMAX PATH...`: prints one status line per path to stderr like
+ *   DOWNLOAD_SCRIPT (`too_large SIZE` for a file over FILEMAX bytes, which is not sent; `-`: no
+ *   limit), then the size of each file it sends, one a line, and writes their bytes one after
+ *   another to stdout. Exits {@link DOWNLOAD_TOO_LARGE} (after the statuses) when they hold more
+ *   than MAX bytes in all, so that large files are streamed through an exec instead of staged
+ *   here, and 1 when a readable path is not a regular file (a FIFO would block `cat`;
+ *   DOWNLOAD_SCRIPT's tar skips it).
  * - `deepfs_run MAX`: runs the input as a script (stdin closed, stderr into stdout), writes at most
  *   MAX bytes of its output (the script dies of SIGPIPE past that) and its exit status to stderr.
  */
@@ -158,25 +183,31 @@ deepfs_run() {
   { (. "$d/i") </dev/null 2>&1; echo $? >&2; } | head -c "$1"
 }
 deepfs_download() {
-  m=$1; shift
+  m=$1; f=$2; shift 2; w=
   for p do
     shift
-    if [ -d "$p" ]; then echo is_directory >&2
-    elif [ ! -e "$p" ]; then echo file_not_found >&2
-    elif [ ! -r "$p" ]; then echo permission_denied >&2
-    else echo ok >&2; set -- "$@" "$p"
+    if [ -d "$p" ]; then w="$w is_directory"
+    elif [ ! -e "$p" ]; then w="$w file_not_found"
+    elif [ ! -r "$p" ]; then w="$w permission_denied"
+    elif [ -f "$p" ]; then w="$w r"; set -- "$@" "$p"
+    else return 1
     fi
   done
+  s=; [ $# -eq 0 ] || s=$(stat -L -c %s -- "$@") || return 1
+  t=0; l=
+  for x in $w; do
+    if [ "$x" != r ]; then echo "$x" >&2; continue; fi
+    z=\${s%%[!0-9]*}; s=\${s#"$z"}; s=\${s#?}; p=$1; shift
+    if [ "$f" != - ] && [ "$z" -gt "$f" ]; then echo "too_large $z" >&2; continue; fi
+    echo ok >&2; set -- "$@" "$p"; t=$((t+z)); l="$l $z"
+  done
   [ $# -eq 0 ] && return 0
-  for p do [ -f "$p" ] || return 1; done
-  s=$(stat -L -c %s -- "$@") || return 1
-  t=0; for z in $s; do t=$((t+z)); done
   [ "$t" -le "$m" ] || return ${DOWNLOAD_TOO_LARGE}
-  printf '%s\\n' "$s" >&2
+  printf '%s\\n' $l >&2
   exec cat -- "$@"
 }
 if ! mkdir -m 700 -- "$d" 2>/dev/null || ! printf abc > "$d/i" ||
-  [ "$(printf abc | take 2)" != ab ] || [ "$(part 1 1)" != b ]; then
+  [ "$(printf abc | take 2)" != ab ] || [ "$(part 1 1)" != b ] || [ "$(stat -c %s -- "$d/i")" != 3 ]; then
   echo unsupported; exit 0
 fi
 : > "$d/i"
@@ -186,8 +217,8 @@ while read -r n b c; do
   read -r e && [ "$e" = "$n" ] || break
   (eval "$c") < "$d/i" > "$d/o" 2> "$d/e"
   r=$?
-  set -- $(wc -c "$d/o" "$d/e")
-  printf '%s %s %s %s\\n' "$n" "$r" "$1" "$3"
+  set -- $(stat -c %s -- "$d/o" "$d/e")
+  printf '%s %s %s %s\\n' "$n" "$r" "$1" "$2"
   if [ -s "$d/o" ] || [ -s "$d/e" ]; then cat -- "$d/o" "$d/e"; fi
   : > "$d/i"; : > "$d/o"; : > "$d/e"
 done

@@ -3,16 +3,14 @@
  * through one of the container's shell channels (`deepfs_upload` / `deepfs_download`, no exec),
  * larger ones through an exec of their own fed (or streaming) a tar. Every file, new or replaced,
  * is written under a temporary name next to it and renamed into place.
+ *
+ * A download with a limit per file never sends a larger file (its size is checked in the
+ * container), and never takes in more than its files could hold: a file that grows meanwhile, or
+ * a process writing into the transfer's pipe, makes it fail rather than fill memory.
  */
 import { randomBytes } from "node:crypto";
-import { PassThrough } from "node:stream";
-import {
-  checkPath,
-  type ErrorCode,
-  type FileDownloadResponse,
-  type FileUploadResponse,
-  shellQuote,
-} from "@deepfs/core";
+import { PassThrough, Writable } from "node:stream";
+import { checkPath, type ErrorCode, type FileUploadResponse, type LimitedDownload, shellQuote } from "@deepfs/core";
 import { coarseCode } from "@deepfs/core/kit";
 import { buildArchive, readArchive } from "./archive.js";
 import type { CallFault, ReplacedBirth, Running, SandboxContainer } from "./container.js";
@@ -33,6 +31,12 @@ const MAX_BATCH_FILES = 500;
 const MAX_BATCH_ARG_BYTES = 64 * 1024;
 // Transfers larger than this stream through their own exec instead of being staged by a channel.
 const CHANNEL_MAX_BYTES = 8 * 1024 * 1024;
+// Status and size lines a transfer prints per file (`too_large 18446744073709551615`, `ok OLD NEW`
+// birth times), with room to spare; plus a little for the whole answer.
+const STATUS_BYTES_PER_FILE = 64;
+const STATUS_BYTES = 4096;
+// A tar entry's header, long-name records and padding, at most (paths are shorter than 4 KiB).
+const TAR_BYTES_PER_FILE = 16 * 1024;
 // Replaced files whose creation time is remembered, per container (the oldest are forgotten first).
 const MAX_REMEMBERED_BIRTHS = 10_000;
 
@@ -76,8 +80,12 @@ export class DockerTransfer {
     return results;
   }
 
-  async download(paths: string[]): Promise<FileDownloadResponse[]> {
-    const results: FileDownloadResponse[] = new Array(paths.length);
+  /**
+   * Downloads `paths`; with `maxBytes`, a file larger than that is not sent, and its entry answers
+   * `too_large` with its size.
+   */
+  async download(paths: string[], maxBytes = Number.POSITIVE_INFINITY): Promise<LimitedDownload[]> {
+    const results: LimitedDownload[] = new Array(paths.length);
     const todo: Array<{ index: number; path: string }> = [];
     paths.forEach((rawPath, index) => {
       const checked = checkPath(rawPath);
@@ -94,7 +102,7 @@ export class DockerTransfer {
     for (const batch of batches(todo)) {
       const unique = [...new Set(batch.map((item) => item.path))];
       const found = await this.box.session(
-        (running) => this.downloadBatch(running, unique),
+        (running) => this.downloadBatch(running, unique, maxBytes),
         (fault) => fault,
         "Download",
       );
@@ -102,8 +110,8 @@ export class DockerTransfer {
         const entry = found instanceof Map ? (found.get(item.path) ?? "file_not_found") : found;
         results[item.index] =
           entry instanceof Uint8Array
-            ? { path: item.path, content: entry.slice(), error: null }
-            : { path: item.path, content: null, ...downloadFailure(item.path, entry) };
+            ? ownCopy(item.path, entry)
+            : { path: item.path, content: null, ...downloadFailure(item.path, entry, maxBytes) };
       }
     }
     return results;
@@ -131,7 +139,8 @@ export class DockerTransfer {
     if (batch.reduce((total, item) => total + item.bytes.byteLength, 0) > CHANNEL_MAX_BYTES) return undefined;
     const input = Buffer.concat(batch.map((item) => item.bytes));
     const args = batch.flatMap((item) => [String(item.bytes.byteLength), shellQuote(item.path)]);
-    const reply = await running.channels.run(`deepfs_upload ${nonce} ${args.join(" ")}`, input);
+    const maxReply = batch.length * STATUS_BYTES_PER_FILE + STATUS_BYTES;
+    const reply = await running.channels.run(`deepfs_upload ${nonce} ${args.join(" ")}`, input, maxReply);
     return reply && { exitCode: reply.status, stdout: reply.stdout, stderr: reply.stderr };
   }
 
@@ -146,9 +155,14 @@ export class DockerTransfer {
     return this.exec.capture(running.container, cmd, archive);
   }
 
-  private async downloadBatch(running: Running, paths: string[]): Promise<Map<string, Uint8Array | string>> {
+  private async downloadBatch(
+    running: Running,
+    paths: string[],
+    maxBytes: number,
+  ): Promise<Map<string, Uint8Array | string>> {
     const { statuses, files } =
-      (await this.downloadThroughChannel(running, paths)) ?? (await this.downloadThroughExec(running, paths));
+      (await this.downloadThroughChannel(running, paths, maxBytes)) ??
+      (await this.downloadThroughExec(running, paths, maxBytes));
     // A readable file missing from the answer vanished meanwhile, or the container went away (cutting the tar).
     if (paths.some((path, i) => statuses[i] === "ok" && !files.has(path))) await assertRunning(running.container);
     const found = new Map<string, Uint8Array | string>();
@@ -163,8 +177,15 @@ export class DockerTransfer {
    * Downloads with a channel's `deepfs_download`; undefined when the files are too large for a
    * channel, or changed under it (the sizes and bytes disagree), or no channel could run it.
    */
-  private async downloadThroughChannel(running: Running, paths: string[]): Promise<DownloadedBatch | undefined> {
-    const reply = await running.channels.run(`deepfs_download ${CHANNEL_MAX_BYTES} ${paths.map(shellQuote).join(" ")}`);
+  private async downloadThroughChannel(
+    running: Running,
+    paths: string[],
+    maxBytes: number,
+  ): Promise<DownloadedBatch | undefined> {
+    const fileMax = Number.isFinite(maxBytes) ? String(Math.floor(maxBytes)) : "-";
+    const command = `deepfs_download ${CHANNEL_MAX_BYTES} ${fileMax} ${paths.map(shellQuote).join(" ")}`;
+    const maxReply = CHANNEL_MAX_BYTES + paths.length * STATUS_BYTES_PER_FILE + STATUS_BYTES;
+    const reply = await running.channels.run(command, Buffer.alloc(0), maxReply);
     if (reply?.status !== 0) return undefined;
     const lines = reply.stderr.toString("utf8").split("\n");
     const statuses = lines.slice(0, paths.length);
@@ -184,15 +205,35 @@ export class DockerTransfer {
     return { statuses, files };
   }
 
-  /** Downloads through an exec of its own, its tar parsed as it streams (for files of any size). */
-  private async downloadThroughExec(running: Running, paths: string[]): Promise<DownloadedBatch> {
+  /**
+   * Downloads through an exec of its own, its tar parsed as it streams (for files of any size).
+   * With a limit per file, the stream may hold no more than that many bytes per file (and the tar
+   * framing): past it, the exec is killed and the download fails.
+   */
+  private async downloadThroughExec(running: Running, paths: string[], maxBytes: number): Promise<DownloadedBatch> {
     const tar = new PassThrough();
-    const statusOutput = new CappedOutput();
+    const statusOutput = new CappedOutput(paths.length * STATUS_BYTES_PER_FILE + STATUS_BYTES);
     const parsed = readArchive(tar);
     // Without this the parse failure would surface only after the exec, unobserved until then.
     parsed.catch(() => {});
-    const spec = this.exec.spec(["/bin/sh", "-c", DOWNLOAD_SCRIPT, "sh", ...paths]);
-    await retryDocker(() => runExec(running.container, spec, tar, statusOutput.sink()));
+    const token = randomBytes(8).toString("hex");
+    const fileMax = Number.isFinite(maxBytes) ? String(Math.floor(maxBytes)) : "-";
+    const spec = this.exec.spec(["/bin/sh", "-c", DOWNLOAD_SCRIPT, "sh", fileMax, ...paths], {
+      DEEPFS_EXEC_ID: token,
+    });
+    const overflow = new AbortController();
+    const limit = paths.length * (maxBytes + TAR_BYTES_PER_FILE) + STATUS_BYTES;
+    const sink = boundedSink(tar, limit, () => overflow.abort());
+    const deadline = {
+      ms: Number.POSITIVE_INFINITY,
+      signal: overflow.signal,
+      kill: () => this.exec.kill(running.container, token),
+    };
+    await retryDocker(() => runExec(running.container, spec, sink, statusOutput.sink(), deadline));
+    if (overflow.signal.aborted) {
+      tar.destroy();
+      throw new SandboxUnavailableError("the sandbox sent more than the files it was asked for could hold");
+    }
     const statuses = statusOutput.text().split("\n");
     tar.end();
     const anyOk = statuses.slice(0, paths.length).includes("ok");
@@ -259,7 +300,50 @@ function uploadFailure(path: string, fault: CallFault): FileUploadResponse {
   return { path, error, code: fault.code, message: fault.error };
 }
 
-function downloadFailure(path: string, status: string | CallFault): Omit<FileDownloadResponse, "path" | "content"> {
+/**
+ * A download's bytes in a buffer of their own (a channel's answer holds several files); a copy
+ * the process cannot allocate is a failure, not a throw.
+ */
+function ownCopy(path: string, bytes: Uint8Array): LimitedDownload {
+  try {
+    return { path, content: bytes.slice(), error: null };
+  } catch {
+    const fault = {
+      code: "backend_unavailable" as const,
+      error: `Reading '${path}' failed: it does not fit in memory`,
+    };
+    return { path, content: null, ...downloadFailure(path, fault, Number.POSITIVE_INFINITY) };
+  }
+}
+
+/**
+ * A writable that passes what it is given to `target` until `limit` bytes have come, then drops
+ * everything and calls `onOverflow` once. It takes every chunk at once (the engine's stream does
+ * not wait anyway), so that what is held is what `target` holds, at most `limit` bytes.
+ */
+function boundedSink(target: Writable, limit: number, onOverflow: () => void): Writable {
+  let received = 0;
+  return new Writable({
+    write: (chunk: Buffer, _encoding, callback) => {
+      const before = received;
+      received += chunk.length;
+      if (received <= limit) target.write(chunk);
+      else if (before <= limit) onOverflow();
+      callback();
+    },
+  });
+}
+
+function downloadFailure(
+  path: string,
+  status: string | CallFault,
+  maxBytes: number,
+): Omit<LimitedDownload, "path" | "content"> {
+  if (typeof status === "string" && status.startsWith("too_large ")) {
+    const size = Number(status.slice("too_large ".length));
+    const message = `'${path}' is too large (${size} bytes, over the limit of ${maxBytes} bytes)`;
+    return { error: coarseCode("too_large"), code: "too_large", message, size };
+  }
   const [code, message]: [ErrorCode, string] =
     typeof status !== "string"
       ? [status.code, status.error]

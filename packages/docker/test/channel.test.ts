@@ -8,6 +8,8 @@ import { KILL_SCRIPT } from "../src/scripts.js";
 import {
   BUSYBOX_IMAGE,
   containersLabelled,
+  engineEvents,
+  engineTime,
   fileTag,
   PYTHON_IMAGE,
   skipReason,
@@ -27,25 +29,6 @@ const images = [
 async function channelPids(sandbox: DockerSandbox): Promise<string[]> {
   const listed = await sandbox.execute("ls -a /tmp | sed -n 's/^\\.deepfs-ch-//p'");
   return listed.output.split("\n").filter(Boolean);
-}
-
-/** Now, as the engine's event filters take it (seconds, fractions allowed). */
-const engineTime = () => (Date.now() / 1000).toFixed(3);
-
-/** What the engine did to the sandbox's container between `since` and now (exec_create, ...). */
-async function engineEvents(sandbox: DockerSandbox, since: string): Promise<string[]> {
-  const until = engineTime();
-  const stream = await testDocker().getEvents({
-    since: since as unknown as number,
-    until: until as unknown as number,
-    filters: { container: [sandbox.id] },
-  });
-  let text = "";
-  for await (const chunk of stream) text += String(chunk);
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { Action: string }).Action);
 }
 
 /** Open connections of this process (to the engine, among others) that keep it alive. */
@@ -258,16 +241,16 @@ describe.skipIf(Boolean(skipReason))("the file channel", () => {
       { user: "1000:1000", workdir: "/workspace", env: [] },
       { stallMs: 500, kill },
     );
-    expect(await channel.run("echo hi; cat; echo err >&2; exit 3", Buffer.from("in"))).toEqual({
+    expect(await channel.run("echo hi; cat; echo err >&2; exit 3", Buffer.from("in"), 100)).toEqual({
       status: 3,
       stdout: Buffer.from("hi\nin"),
       stderr: Buffer.from("err\n"),
     });
-    const error = await channel.run("sleep 31").catch((e: unknown) => e);
+    const error = await channel.run("sleep 31", Buffer.alloc(0), 100).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChannelFailure);
     expect(killed).toHaveLength(1);
     expect(channel.dead).toBe(true);
-    await expect(channel.run("true")).rejects.toBeInstanceOf(ChannelFailure);
+    await expect(channel.run("true", Buffer.alloc(0), 100)).rejects.toBeInstanceOf(ChannelFailure);
     expect((await sandbox.execute("ps -o args")).output).not.toContain("sleep 31");
   });
 

@@ -46,3 +46,22 @@ export function testSandbox(file: string, options: DockerSandboxOptions = {}): D
 export async function containersLabelled(key: string, value: string): Promise<Docker.ContainerInfo[]> {
   return testDocker().listContainers({ all: true, filters: { label: [`${key}=${value}`] } });
 }
+
+/** Now, as the engine's event filters take it (seconds, fractions allowed). */
+export const engineTime = (): string => (Date.now() / 1000).toFixed(3);
+
+/** What the engine did to the sandbox's container between `since` and now (exec_create, ...). */
+export async function engineEvents(sandbox: DockerSandbox, since: string): Promise<string[]> {
+  const until = engineTime();
+  const stream = await testDocker().getEvents({
+    since: since as unknown as number,
+    until: until as unknown as number,
+    filters: { container: [sandbox.id] },
+  });
+  let text = "";
+  for await (const chunk of stream) text += String(chunk);
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { Action: string }).Action);
+}

@@ -100,6 +100,21 @@ describe.skipIf(skipReason)("PostgresBackend size limit (maxFileSizeMb)", () => 
     expect(bytes).toBeLessThan(SMALL_TRAFFIC);
   });
 
+  it("an empty pattern over a small file of many lines is split once in SQL, not once per line", async () => {
+    // 20,000 lines (every other one empty) in 40 KB: small enough for its lines to be split in SQL.
+    const text = "x\n\n".repeat(10_000);
+    await backend.uploadFiles([["/lines/many.txt", Buffer.from(text)]]);
+    const started = performance.now();
+    const all = await backend.grep("", "/lines");
+    expect(all.matches?.length).toBe(20_000);
+    expect(all.matches?.[1]).toEqual({ path: "/lines/many.txt", line: 2, text: "" });
+    expect(all.matches?.at(-1)).toEqual({ path: "/lines/many.txt", line: 20_000, text: "" });
+    const capped = await backend.grep("", "/lines", null, 3);
+    expect(capped.matches?.map((m) => m.line)).toEqual([1, 2, 3]);
+    // Split once per line, this took over 30 s; a loose bound, far above the time it takes.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  }, 60_000);
+
   it("takes a larger limit, and refuses one that is not a positive number", async () => {
     const roomy = new PostgresBackend({ sql, table, namespace: "limits", maxFileSizeMb: 16 });
     expect(await roomy.read("/big/huge.log", 1, 1)).toMatchObject({ content: `needle ${"x".repeat(92)}` });

@@ -6,7 +6,8 @@
  * sentence (from the driver's structured faults) with the caller's canonical path.
  */
 import { planEdit, readResultOf } from "../backend-helpers.js";
-import { failure } from "../errors.js";
+import { MAX_EDIT_FILE_BYTES } from "../edit.js";
+import { DeepfsError, failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
 import { parseGrepArgs } from "../grep.js";
@@ -53,6 +54,12 @@ export interface FacadeOptions {
   maxGrepFileBytes?: number;
   /** Compare-and-swap rounds of an edit before it answers `conflict` (default 10). */
   editAttempts?: number;
+  /**
+   * Largest file, in UTF-8 bytes, an edit may produce; a larger result answers `too_large` and
+   * changes nothing (default {@link MAX_EDIT_FILE_BYTES}). A store whose reads refuse smaller files
+   * passes its read limit, so that an edit never makes a file it cannot read back.
+   */
+  maxEditFileBytes?: number;
   /** Why the store is read-only, shown in `read_only` answers. */
   readOnlyReason?: string;
 }
@@ -75,6 +82,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   private readonly transferConcurrency: number;
   private readonly walkGrepMaxBytes: number;
   private readonly casEditAttempts: number;
+  private readonly editMaxBytes: number;
   private readonly readOnlyWhy: string | undefined;
   private readonly historyCalls: HistoryCalls;
 
@@ -91,6 +99,10 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     this.transferConcurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.walkGrepMaxBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
     this.casEditAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
+    this.editMaxBytes = options.maxEditFileBytes ?? MAX_EDIT_FILE_BYTES;
+    if (!(Number.isSafeInteger(this.editMaxBytes) && this.editMaxBytes >= 0)) {
+      throw new DeepfsError("invalid_argument", "maxEditFileBytes must be a non-negative integer");
+    }
     this.readOnlyWhy = options.readOnlyReason;
     this.historyCalls = new HistoryCalls({
       driver,
@@ -345,7 +357,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
       if (isFault(got)) return got;
       if ("window" in got) return fault("backend_unavailable", { detail: "no whole file" });
       const base = { etag: got.etag, content: got.content, mimeType: got.mimeType ?? getMimeType(path) };
-      const plan = planEdit(path, base, edit.oldString, edit.newString, edit.replaceAll, options);
+      const plan = planEdit(path, base, edit.oldString, edit.newString, edit.replaceAll, options, this.editMaxBytes);
       if ("error" in plan) return { result: plan };
       if ("done" in plan) return { result: plan.done };
       const call: WriteCall = this.driver.capabilities.conditionalWrites

@@ -3,14 +3,30 @@
  * searches, deletes and `stat`s are one POSIX sh script each (shell-scripts.ts), run through the
  * sandbox's script runner; file contents travel only through the sandbox's own transfers, byte for
  * byte, and never appear in a command line. Etags are SHA-256 digests computed in Node.
+ *
+ * Whatever is in the sandbox may be hostile (an agent's commands run there): a file is never
+ * transferred for a read, an edit or a search when it is larger than the driver's limit, and the
+ * lock key of a path is its real location, so that edits through a linked directory serialise
+ * with those through the directory itself.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { contentFromBytes } from "../file-data.js";
 import { type GrepQuery, grepTexts } from "../grep.js";
-import type { BatchFile, Driver, DriverEntry, DriverFile, DriverStat, Fault, WriteCall } from "../kit/driver.js";
+import type {
+  BatchFile,
+  Driver,
+  DriverEntry,
+  DriverFile,
+  DriverStat,
+  Fault,
+  ReadCall,
+  WriteCall,
+} from "../kit/driver.js";
 import { FaultError, fault, isFault } from "../kit/driver.js";
+import { DEFAULT_MAX_GREP_FILE_BYTES } from "../kit/search.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
-import { checkPath, comparePaths, isWithin, parentDir } from "../paths.js";
+import { baseName, checkPath, comparePaths, isWithin, parentDir } from "../paths.js";
 import type {
   ExecuteOptions,
   ExecuteResponse,
@@ -22,18 +38,26 @@ import { decodeUtf8Lossy, encodeUtf8 } from "../text.js";
 import {
   deleteScript,
   fileCommand,
+  fileSizesScript,
   fileTimesScript,
   grepCandidatesScript,
   inlineCommand,
   listFilesScript,
   lsScript,
   parseStatRecords,
+  realDirsScript,
   ScriptStatus,
   STATUS_MARKER,
   type StatRecord,
   shellQuote,
   writeTargetScript,
 } from "./shell-scripts.js";
+
+/** One file of a bounded download: a file over the limit answers code `too_large` and its `size`. */
+export interface LimitedDownload extends FileDownloadResponse {
+  /** Bytes of a file refused as `too_large`, when the sandbox said. */
+  size?: number;
+}
 
 /** What the driver needs of the sandbox: its command runners, its transfers, its hidden paths. */
 export interface ShellHost {
@@ -45,12 +69,36 @@ export interface ShellHost {
   upload(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]>;
   /** Reads files byte for byte, answering per file in order. */
   download(paths: string[]): Promise<FileDownloadResponse[]>;
+  /**
+   * Optional: reads files like {@link download}, except that a file larger than `maxBytes` is not
+   * transferred (its entry answers code `too_large` with its `size`), checked in the sandbox as the
+   * file is sent. Without it the driver asks the sandbox for the sizes first (one more command),
+   * and a file that grows in between is only refused once it has been transferred.
+   */
+  downloadWithin?(paths: string[], maxBytes: number): Promise<LimitedDownload[]>;
   /** A path the sandbox keeps for itself: never listed nor searched. */
   isHidden(path: string): boolean;
 }
 
+/** Options of a {@link ShellDriver}. */
+export interface ShellDriverOptions {
+  /**
+   * Largest file that `read`, `readRaw`, `edit` and `grep` transfer, in bytes; a larger one answers
+   * `too_large` (grep skips it). Default 10 MiB (grep's limit in every backend). Downloads (a read
+   * with `whole`) have no limit.
+   */
+  maxFileBytes?: number;
+}
+
 /** Files grep downloads per transfer while collecting matches in path order. */
 const GREP_DOWNLOAD_BATCH = 32;
+/** Directories resolved by one script when lock keys are asked for (keeps its command line short). */
+const REAL_DIRS_BATCH = 200;
+/** Largest listing read back from a temporary file (a sandbox process could make it grow without end). */
+const MAX_SPOOLED_BYTES = 256 * 1024 * 1024;
+
+/** A file fetched for a read: its bytes, or its size when it is over the limit (unknown: undefined). */
+type Fetched = { bytes: Uint8Array } | { oversize: number | undefined } | Fault;
 
 /** Opaque version of some bytes: their SHA-256 digest. */
 export function etagOf(bytes: Uint8Array): string {
@@ -68,24 +116,87 @@ export class ShellDriver implements Driver {
    * so the driver does not claim store-side conditional writes.
    */
   readonly capabilities = { conditionalWrites: false, realDirectories: true, readOnly: false, nativeGrep: true };
+  private readonly maxFileBytes: number;
+  /** Lock keys already resolved for the call in progress (see {@link withLockKeys}). */
+  private readonly callKeys = new AsyncLocalStorage<ReadonlyMap<string, string>>();
 
-  constructor(private readonly host: ShellHost) {}
+  constructor(
+    private readonly host: ShellHost,
+    options: ShellDriverOptions = {},
+  ) {
+    this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
+  }
 
-  /** A file (with its size and etag, which takes a download), a directory, or nothing. */
+  /**
+   * A file (with its size and etag, which takes a download; a file over the limit has no etag and
+   * is not transferred), a directory, or nothing.
+   */
   async stat(path: string): Promise<DriverStat | Fault> {
     const target = await this.inspect(path);
     if (isFault(target)) return target.fault === "is_directory" ? { kind: "directory" } : target;
     if (!target.exists) return { kind: "none" };
-    const file = await this.load(path);
+    const file = await this.load(path, this.maxFileBytes);
     if (isFault(file)) return file.fault === "file_not_found" ? { kind: "none" } : file;
+    if ("oversize" in file) return { kind: "file", size: file.oversize ?? this.maxFileBytes + 1 };
     return { kind: "file", size: file.bytes.byteLength, etag: file.etag };
   }
 
-  /** One download. Times are not fetched here: `readRaw` asks for them with {@link times}. */
-  async read(path: string): Promise<DriverFile | Fault> {
-    const file = await this.load(path);
+  /**
+   * One download, refused with `too_large` (before anything is transferred) for a file over the
+   * limit unless the whole file is asked for. Times are not fetched here: `readRaw` asks for them
+   * with {@link times}.
+   */
+  async read(path: string, call: ReadCall = {}): Promise<DriverFile | Fault> {
+    const file = await this.load(path, call.whole ? Number.POSITIVE_INFINITY : this.maxFileBytes);
     if (isFault(file)) return file;
+    if ("oversize" in file) return this.tooLarge(file.oversize);
     return { content: contentFromBytes(path, file.bytes), etag: file.etag };
+  }
+
+  /**
+   * The lock key of `path`: the real path of its parent directory (symlinks resolved in the
+   * sandbox, as LocalBackend does on disk) joined with its name, so that `/w/alias/f` and
+   * `/w/real/f` serialise when `alias` links to `real`. The path itself when the sandbox cannot
+   * tell. Inside {@link withLockKeys} the keys given there are answered without asking again.
+   */
+  lockKey(path: string): Promise<string> | string {
+    const known = this.callKeys.getStore()?.get(path);
+    if (known !== undefined) return known;
+    return this.lockKeys([path]).then((keys) => keys[0] ?? path);
+  }
+
+  /** {@link lockKey} of several paths, with one script for all their parent directories. */
+  async lockKeys(paths: string[]): Promise<string[]> {
+    const dirs = [...new Set(paths.filter((p) => p !== "/").map(parentDir))];
+    const real = new Map<string, string>();
+    for (let i = 0; i < dirs.length; i += REAL_DIRS_BATCH) {
+      const batch = dirs.slice(i, i + REAL_DIRS_BATCH);
+      const run = await this.runScript(realDirsScript(batch)).catch(() => null);
+      if (!run || isFault(run) || run.status !== ScriptStatus.ok) continue;
+      const records = `\n${run.output}`.split("\n//").map((record) => record.replace(/\n$/, ""));
+      if (records.length !== 2 * batch.length + 1) continue;
+      batch.forEach((dir, k) => {
+        const found = records[2 * k + 1] as string;
+        const missing = records[2 * k + 2] as string;
+        if (!found.startsWith("/") || (missing !== "" && !missing.startsWith("/"))) return;
+        real.set(dir, `${found === "/" ? "" : found}${missing}` || "/");
+      });
+    }
+    return paths.map((path) => {
+      const dir = path === "/" ? undefined : real.get(parentDir(path));
+      if (dir === undefined) return path;
+      return dir === "/" ? `/${baseName(path)}` : `${dir}/${baseName(path)}`;
+    });
+  }
+
+  /**
+   * Runs `task` with the lock keys of `paths` known (`keys`, from {@link lockKeys}): a sandbox that
+   * holds its own lock on them first (BaseSandbox) resolves each path once per call.
+   */
+  withLockKeys<T>(paths: string[], keys: string[], task: () => T): T {
+    const known = new Map(this.callKeys.getStore() ?? []);
+    for (const [i, path] of paths.entries()) known.set(path, keys[i] ?? path);
+    return this.callKeys.run(known, task);
   }
 
   /** Birth time (0 when unknown) and modification time of a file, in seconds; null when unknown. */
@@ -163,7 +274,8 @@ export class ShellDriver implements Driver {
   async grep(query: GrepQuery): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault> {
     // No line of a searchable text holds "\n" or NUL, and neither can be passed as a shell argument.
     if (query.pattern.includes("\n") || query.pattern.includes("\u0000")) return { matches: [] };
-    const run = await this.runScript(grepCandidatesScript(query.dir, query.pattern));
+    // Files over the limit are left out by the search, and refused by the download if they grew since.
+    const run = await this.runScript(grepCandidatesScript(query.dir, query.pattern, this.maxFileBytes));
     if (isFault(run)) return run;
     if (run.status !== ScriptStatus.ok) return failedStatus(run.status);
     const candidates = [
@@ -177,14 +289,16 @@ export class ShellDriver implements Driver {
     ].sort(comparePaths);
     const matches: GrepMatch[] = [];
     for (let i = 0; i < candidates.length; i += GREP_DOWNLOAD_BATCH) {
-      const downloads = await this.host.download(candidates.slice(i, i + GREP_DOWNLOAD_BATCH));
+      const batchPaths = candidates.slice(i, i + GREP_DOWNLOAD_BATCH);
+      const downloads = await this.fetch(batchPaths, this.maxFileBytes, true);
       const texts: Array<{ path: string; text: string }> = [];
-      for (const file of downloads) {
-        // A file removed since the search is simply no longer there.
-        if (file.error || !file.content) continue;
-        const content = contentFromBytes(file.path, file.content);
-        if (typeof content === "string") texts.push({ path: file.path, text: content });
-      }
+      downloads.forEach((file, j) => {
+        // A file removed since the search is simply no longer there; one grown too large is skipped.
+        if (isFault(file) || !("bytes" in file)) return;
+        const path = batchPaths[j] as string;
+        const content = contentFromBytes(path, file.bytes);
+        if (typeof content === "string") texts.push({ path, text: content });
+      });
       const batch = grepTexts(texts, { ...query, maxCount: query.maxCount - matches.length });
       // One by one: spreading 200,000 matches into push() overflows the stack.
       for (const match of batch.matches ?? []) matches.push(match);
@@ -197,11 +311,70 @@ export class ShellDriver implements Driver {
     return this.host.execute(command, options);
   }
 
-  /** Downloads one file with its etag. */
-  private async load(path: string): Promise<{ bytes: Uint8Array; etag: string } | Fault> {
-    const [file] = await this.host.download([path]);
-    if (!file || file.error || !file.content) return transferFault(file);
-    return { bytes: file.content, etag: etagOf(file.content) };
+  /** Downloads one file with its etag, unless it is larger than `maxBytes`. */
+  private async load(
+    path: string,
+    maxBytes: number,
+  ): Promise<{ bytes: Uint8Array; etag: string } | { oversize: number | undefined } | Fault> {
+    const [file] = await this.fetch([path], maxBytes, false);
+    if (!file) return fault("backend_unavailable", { detail: "no answer for this file" });
+    if (isFault(file) || !("bytes" in file)) return file;
+    return { bytes: file.bytes, etag: etagOf(file.bytes) };
+  }
+
+  /**
+   * Downloads `paths`, in order; a file over `maxBytes` is answered with its size and not
+   * transferred. The host checks sizes as it sends when it can ({@link ShellHost.downloadWithin});
+   * otherwise the sizes are asked for first, unless the caller found the files with a size
+   * filter already (`sized`), and a file that grew in between is refused after its transfer.
+   */
+  private async fetch(paths: string[], maxBytes: number, sized: boolean): Promise<Fetched[]> {
+    if (!Number.isFinite(maxBytes)) {
+      const answers = await this.host.download(paths);
+      return paths.map((_, i) => fetched(answers[i], maxBytes));
+    }
+    if (this.host.downloadWithin) {
+      const answers = await this.host.downloadWithin(paths, maxBytes);
+      return paths.map((_, i) => fetched(answers[i], maxBytes));
+    }
+    const out = new Array<Fetched>(paths.length);
+    let wanted = paths.map((_, i) => i);
+    if (!sized) {
+      const sizes = await this.sizes(paths);
+      if (isFault(sizes)) return paths.map(() => sizes);
+      wanted = [];
+      sizes.forEach((size, i) => {
+        if (size === "special") out[i] = fault("invalid_argument", { detail: "not a regular file" });
+        else if (size !== undefined && size > maxBytes) out[i] = { oversize: size };
+        else wanted.push(i);
+      });
+    }
+    if (wanted.length > 0) {
+      const answers = await this.host.download(wanted.map((i) => paths[i] as string));
+      wanted.forEach((index, j) => {
+        out[index] = fetched(answers[j], maxBytes);
+      });
+    }
+    return out;
+  }
+
+  /** Size of each regular file among `paths` (undefined: missing or a directory; `special`: neither a file nor a directory). */
+  private async sizes(paths: string[]): Promise<Array<number | undefined | "special"> | Fault> {
+    const run = await this.runScript(fileSizesScript(paths));
+    if (isFault(run)) return run;
+    if (run.status !== ScriptStatus.ok) return failedStatus(run.status);
+    const lines = run.output.split("\n");
+    return paths.map((_, i) => {
+      const line = lines[i];
+      if (line === "s") return "special";
+      return line !== undefined && /^\d+$/.test(line) ? Number(line) : undefined;
+    });
+  }
+
+  private tooLarge(size: number | undefined): Fault {
+    const limit = `over this sandbox's read limit of ${formatLimit(this.maxFileBytes)}`;
+    const what = size === undefined ? limit : `${size} bytes, ${limit}`;
+    return fault("too_large", { detail: `${what}; read parts of it with execute (head, tail, sed -n)` });
   }
 
   /** After a failed upload: the precise reason when a directory or a file is in the way, else the answer's. */
@@ -244,11 +417,11 @@ export class ShellDriver implements Driver {
     const tail = spooled.output.slice(marker + STATUS_MARKER.length);
     const colon = tail.indexOf(":");
     const tempPath = tail.slice(colon + 1).trim();
-    const [file] = await this.host.download([tempPath]);
+    const [file] = await this.fetch([tempPath], MAX_SPOOLED_BYTES, false);
     await this.host.run(`rm -f -- ${shellQuote(tempPath)}`);
-    if (!file?.content)
+    if (!file || isFault(file) || !("bytes" in file))
       return fault("backend_unavailable", { detail: "the listing could not be read back from the sandbox" });
-    return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.content) };
+    return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.bytes) };
   }
 }
 
@@ -271,6 +444,20 @@ function commandFault(response: ExecuteResponse): Fault {
 
 function failedStatus(status: number): Fault {
   return fault("backend_unavailable", { detail: `the sandbox command failed with status ${status}` });
+}
+
+/** A download's answer for one file as a {@link Fetched}, over `maxBytes` or not. */
+function fetched(answer: LimitedDownload | undefined, maxBytes: number): Fetched {
+  if (answer?.code === "too_large") return { oversize: answer.size };
+  if (!answer || answer.error || !answer.content) return transferFault(answer);
+  // A host that could not check before sending (or a file that grew): refused all the same.
+  if (answer.content.byteLength > maxBytes) return { oversize: answer.content.byteLength };
+  return { bytes: answer.content };
+}
+
+function formatLimit(bytes: number): string {
+  const mib = bytes / 1024 / 1024;
+  return Number.isInteger(mib) ? `${mib} MiB` : `${bytes} bytes`;
 }
 
 /** The fault of a transfer's answer for one file (or of a missing answer). */

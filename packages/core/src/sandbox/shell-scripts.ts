@@ -71,15 +71,56 @@ export function listFilesScript(root: string): string {
   ].join("\n");
 }
 
-/** Regular files at or below `root` (skipping `/proc`, `/sys` and `/dev`) containing `pattern` as a byte substring, one path a line. */
-export function grepCandidatesScript(root: string, pattern: string): string {
+/**
+ * Regular files at or below `root` (skipping `/proc`, `/sys` and `/dev`) of at most `maxBytes`
+ * bytes containing `pattern` as a byte substring, one path a line. Larger files are not searched
+ * (grep's size rule): `-size -Nc` is "fewer than N bytes" in GNU and busybox find.
+ */
+export function grepCandidatesScript(root: string, pattern: string, maxBytes: number): string {
+  const size = Number.isFinite(maxBytes) ? ` -size -${Math.floor(maxBytes) + 1}c` : "";
   return [
     `r=${shellQuote(root)}`,
     '[ -e "$r" ] || exit 0',
     // Byte-wise matching: a UTF-8 substring of valid UTF-8 text is exactly a byte substring.
     "LC_ALL=C; export LC_ALL",
-    `find "$r" ${PRUNE_PSEUDO_FS} -type f -exec grep -l -F -e ${shellQuote(pattern)} -- {} +`,
+    `find "$r" ${PRUNE_PSEUDO_FS} -type f${size} -exec grep -l -F -e ${shellQuote(pattern)} -- {} +`,
     FIND_FAILED,
+  ].join("\n");
+}
+
+/**
+ * One line per path, in order: the size in bytes of a regular file (symlinks followed), `s` for
+ * anything else that exists (a FIFO or a device, which a download could never finish), `-` when
+ * the path is missing or is a directory (the download then answers why).
+ */
+export function fileSizesScript(paths: string[]): string {
+  return [
+    `set -- ${paths.map(shellQuote).join(" ")}`,
+    "for p do",
+    '  if [ -d "$p" ] || [ ! -e "$p" ]; then echo -',
+    '  elif [ -f "$p" ]; then stat -L -c %s -- "$p" 2>/dev/null || echo -',
+    "  else echo s",
+    "  fi",
+    "done",
+  ].join("\n");
+}
+
+/**
+ * Where each directory really is, as two records per argument, in order: `//<real path>\n` of its
+ * deepest existing ancestor (itself, when it exists; symlinks resolved; `//?` when that fails),
+ * then `//<missing names>\n` (`/a/b`, or empty). A real path holds no `//`, so records split
+ * safely on `\n//` whatever the names hold.
+ */
+export function realDirsScript(dirs: string[]): string {
+  return [
+    `set -- ${dirs.map(shellQuote).join(" ")}`,
+    "for p do",
+    "  m=",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a JS template.
+    '  while [ ! -d "$p" ]; do m="/${p##*/}$m"; p=${p%/*}; p=${p:-/}; done',
+    `  printf //; readlink -f -- "$p" || echo '?'`,
+    `  printf '//%s\\n' "$m"`,
+    "done",
   ].join("\n");
 }
 
