@@ -64,7 +64,7 @@ function betweenPages(store: BaseStore, namespace: readonly string[]) {
         return async (operations: Operation[]) => {
           const results = await target.batch(operations);
           for (const [i, op] of operations.entries()) {
-            if ("namespacePrefix" in op) await after(op.namespacePrefix, results[i] as Item[]);
+            if ("namespacePrefix" in op) await after(op.namespacePrefix, results[i] as unknown as Item[]);
           }
           return results;
         };
