@@ -33,6 +33,8 @@ export interface FsCalls {
   close(fd: number): Awaitable<void>;
   rename(from: string, to: string): Awaitable<void>;
   unlink(host: string): Awaitable<void>;
+  /** Removes an empty directory (ENOTEMPTY when it is not, ENOTDIR when it is no directory). */
+  rmdir(host: string): Awaitable<void>;
 }
 
 /** Blocking calls: no threadpool round trip (~150-200 µs each on a busy machine), but they hold the event loop. */
@@ -54,6 +56,7 @@ export const blockingFs: FsCalls = {
   close: (fd) => fs.closeSync(fd),
   rename: (from, to) => fs.renameSync(from, to),
   unlink: (host) => fs.unlinkSync(host),
+  rmdir: (host) => fs.rmdirSync(host),
 };
 
 /** Like `readFileSync(fd)` without its second fstat: the caller has just made one. */
@@ -101,4 +104,5 @@ export const threadpoolFs: FsCalls = {
   close: (fd) => closeAsync(fd),
   rename: (from, to) => fs.promises.rename(from, to),
   unlink: (host) => fs.promises.unlink(host),
+  rmdir: (host) => fs.promises.rmdir(host),
 };

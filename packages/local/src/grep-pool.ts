@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { openDirectoryExactlySync } from "./descriptors.js";
 import {
   type BatchScan,
   type ScanJob,
+  type StatJob,
   scanFiles,
   statFiles,
   type WalkAnswer,
@@ -22,15 +24,17 @@ const { isUtf8 } = require("node:buffer");
 const scanFiles = (${scanFiles.toString()});
 const statFiles = (${statFiles.toString()});
 const walkDirs = (${walkDirs.toString()});
+const openExactly = (${openDirectoryExactlySync.toString()});
 const deps = { fs, isUtf8, state: { scratch: Buffer.allocUnsafeSlow(65536) } };
-parentPort.on("message", ({ id, job, hosts, walk }) => {
+parentPort.on("message", ({ id, job, stat, walk }) => {
   let result = null;
   let transfer = [];
   try {
     if (walk) {
-      result = walkDirs(walk, fs);
-    } else if (hosts) {
-      result = statFiles(hosts, fs);
+      result = walkDirs(walk, fs, openExactly);
+      transfer = [result.fileStats.buffer];
+    } else if (stat) {
+      result = statFiles(stat, fs, openExactly);
       transfer = [result.buffer];
     } else {
       result = scanFiles(job, deps);
@@ -87,9 +91,9 @@ class GrepWorkerPool {
     return this.send({ job }) as Promise<BatchScan | null>;
   }
 
-  /** {@link statFiles} of `hosts` in a worker: null when the pool could not answer. */
-  stat(hosts: string[]): Promise<Float64Array | null> {
-    return this.send({ hosts }) as Promise<Float64Array | null>;
+  /** {@link statFiles} of `stat` in a worker: null when the pool could not answer. */
+  stat(stat: StatJob): Promise<Float64Array | null> {
+    return this.send({ stat }) as Promise<Float64Array | null>;
   }
 
   /** {@link walkDirs} of `walk` in a worker: null when the pool could not answer. */
@@ -98,7 +102,7 @@ class GrepWorkerPool {
   }
 
   private send(
-    message: { job: ScanJob } | { hosts: string[] } | { walk: WalkJob },
+    message: { job: ScanJob } | { stat: StatJob } | { walk: WalkJob },
   ): Promise<BatchScan | Float64Array | WalkAnswer | null> {
     const slot = this.pick();
     if (!slot) return Promise.resolve(null);

@@ -169,7 +169,8 @@ export class HistoryFiles {
       const record = end < 0 ? null : parseRecord(text.subarray(start, end).toString("utf8"));
       if (record === null) {
         if (end >= 0 && end < text.length - 1) {
-          throw new DeepfsError("backend_unavailable", `The history log ${this.logPath} is damaged at byte ${start}`);
+          // No host path: this message reaches agents (see `unavailable` in local-history.ts).
+          throw new DeepfsError("backend_unavailable", `the log is damaged at byte ${start}`);
         }
         await fs.promises.truncate(this.logPath, start);
         break;

@@ -1,5 +1,6 @@
 import { readlink, realpath } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { lstatIn } from "./descriptors.js";
 import { errnoCode } from "./errors.js";
 import { type FsCalls, threadpoolFs } from "./fs-calls.js";
 import type { HostRoot } from "./host-root.js";
@@ -60,8 +61,11 @@ export async function linkedRegularFile(
   try {
     const real = await fs.realpath(host);
     if (!root.contains(real)) return null;
-    // A real path has no symlink in it: lstat of it is the stat of what the link points to.
-    return (await fs.lstat(real))?.isFile() ? real : null;
+    // A real path has no symlink in it: lstat of it is the stat of what the link points to. Through
+    // its directory's checked descriptor: a directory on the way swapped for a symlink since
+    // realpath tells nothing of where that leads.
+    const [target] = await lstatIn(dirname(real), [basename(real)], fs);
+    return target?.isFile() ? real : null;
   } catch {
     return null;
   }

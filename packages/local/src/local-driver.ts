@@ -1,5 +1,4 @@
-import type { Dirent, Stats } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { basename, dirname } from "node:path";
 import {
   contentFromBytes,
@@ -24,7 +23,7 @@ import {
   type WriteCall,
 } from "@deepfs/core/kit";
 import pLimit from "p-limit";
-import { pinDirectory } from "./descriptors.js";
+import { childPath, type PinnedDirectory, pinDirectory } from "./descriptors.js";
 import { errnoCode, fromNodeError, symlinkNotWritable } from "./errors.js";
 import { etagOf } from "./etag.js";
 import { readRegularFile, writeFileAtomic } from "./file-io.js";
@@ -35,7 +34,8 @@ import type { HistoryHandle } from "./history-handle.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
-import { isVisibleName, listedEntry, STAT_CONCURRENCY, type WalkOptions, walkEntries } from "./walk.js";
+import { removeEntries } from "./remove-tree.js";
+import { isVisibleName, listedEntry, STAT_CONCURRENCY, statNamesHint, type WalkOptions, walkEntries } from "./walk.js";
 
 /** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
 export interface LocalDriverSettings {
@@ -53,6 +53,9 @@ export interface LocalDriverSettings {
   /** The version history (`history` option), when on. */
   history?: HistoryHandle;
 }
+
+/** Times `ls` locates a directory that turned into something else between locating and opening it. */
+const LIST_ATTEMPTS = 3;
 
 /** A file's bytes as read, with what the answers need. */
 interface Loaded {
@@ -171,37 +174,62 @@ export class LocalDriver implements Driver {
     return this.store(path, located.host, bytes, previous, io, call);
   }
 
-  /** The entries of a directory; a file, or nothing, lists as empty. */
+  /**
+   * The entries of a directory; a file, or nothing, lists as empty. Read through the pinned
+   * directory, and each entry stat'ed through it: a directory swapped for a symlink after it was
+   * located is not opened (`O_NOFOLLOW`), and is located again; it lists as what it is then,
+   * never as what a link leads to.
+   */
   async list(dir: string): Promise<DriverEntry[] | Fault> {
-    const located = await this.root.locate(dir, threadpoolFs);
-    if (isFault(located)) return located;
-    if (!located.stats?.isDirectory()) return [];
-    let entries: Dirent[];
-    try {
-      entries = await readdir(located.host, { withFileTypes: true });
-    } catch (error) {
-      const code = errnoCode(error);
-      return code === "ENOENT" || code === "ENOTDIR" ? [] : fromNodeError(error);
+    for (let attempt = 1; ; attempt++) {
+      const located = await this.root.locate(dir, threadpoolFs);
+      if (isFault(located)) return located;
+      if (!located.stats?.isDirectory()) return [];
+      let pinned: PinnedDirectory;
+      try {
+        pinned = await pinDirectory(located.host, this.root, threadpoolFs, false);
+      } catch (error) {
+        const code = errnoCode(error);
+        // No longer the directory it was located as (a symlink or a file now, or gone): again.
+        if ((code === "ENOTDIR" || code === "ELOOP" || code === "ENOENT") && attempt < LIST_ATTEMPTS) continue;
+        return code === "ENOENT" || code === "ENOTDIR" ? [] : fromNodeError(error);
+      }
+      try {
+        return await this.listPinned(dir, pinned);
+      } finally {
+        await pinned.close();
+      }
     }
-    const limit = pLimit(STAT_CONCURRENCY);
-    const listed = await Promise.all(
-      entries
-        .filter((entry) => isVisibleName(entry.name))
-        .map((entry) =>
-          limit(() => listedEntry(`${located.host}/${entry.name}`, joinVirtual(dir, entry.name), entry, this.root)),
-        ),
-    );
-    return listed.filter((entry): entry is DriverEntry => entry !== null);
+  }
+
+  private async listPinned(dir: string, pinned: PinnedDirectory): Promise<DriverEntry[] | Fault> {
+    try {
+      const entries = await threadpoolFs.readdir(pinned.path);
+      const limit = pLimit(STAT_CONCURRENCY);
+      const listed = await Promise.all(
+        entries
+          .filter((entry) => isVisibleName(entry.name))
+          .map((entry) =>
+            limit(() =>
+              listedEntry(childPath(pinned.path, entry.name), joinVirtual(dir, entry.name), entry, this.root),
+            ),
+          ),
+      );
+      return listed.filter((entry): entry is DriverEntry => entry !== null);
+    } catch (error) {
+      // Removed since it was opened: nothing to list, as for a missing directory.
+      return errnoCode(error) === "ENOENT" ? [] : fromNodeError(error);
+    }
   }
 
   /** Every file below `dir`: symlinks to files inside the root count, linked directories are not entered. */
   walk(dir: string): AsyncIterable<DriverEntry> {
-    return this.filesBelow(dir, dir, () => true);
+    return this.filesBelow(dir, dir, () => true, statNamesHint("**"));
   }
 
   /** Candidates for a glob: the walk of its narrowed search root, filtered before anything is stat'ed. */
   glob(query: GlobQuery): AsyncIterable<DriverEntry> {
-    return this.filesBelow(query.root, query.dir, query.matches);
+    return this.filesBelow(query.root, query.dir, query.matches, statNamesHint(query.pattern));
   }
 
   /** Unlinks a file or link, or removes a directory tree (never following a link), through the pinned parent. */
@@ -217,16 +245,17 @@ export class LocalDriver implements Driver {
   }
 
   private async unlink(path: string): Promise<{ path: string } | Fault> {
-    const located = await this.root.locate(path, threadpoolFs, false);
+    const io = this.settings.io;
+    const located = await this.root.locate(path, io.metadata, false);
     if (isFault(located)) return located;
     if (!located.stats) return fault("file_not_found");
     if (located.host === this.root.base) return this.clearRoot(path);
     try {
       // Through the pinned parent, so that a parent swapped for a symlink cannot redirect the removal.
-      const parent = await pinDirectory(dirname(located.host), this.root, threadpoolFs, false);
+      const parent = await pinDirectory(dirname(located.host), this.root, io.metadata, false);
       try {
-        // rm never follows symlinks: a link is unlinked, a directory's links are removed, not their targets.
-        await rm(`${parent.path}/${basename(located.host)}`, { recursive: true });
+        const entry = { name: basename(located.host), directory: located.stats.isDirectory() };
+        await removeEntries(parent, [entry], this.root, io);
       } finally {
         await parent.close();
       }
@@ -248,7 +277,8 @@ export class LocalDriver implements Driver {
     else if (!located.stats.isDirectory()) return { matches: [] };
     else {
       const { io } = this.settings;
-      const args = [located.host, searchRoot, maxGrepBytes, this.walkOptions()] as const;
+      // By path: grep reads each file through a checked descriptor (see `WalkOptions.byPath`).
+      const args = [located.host, searchRoot, maxGrepBytes, { ...this.walkOptions(), byPath: true }] as const;
       const whole = await grep.whole(query, ...args, this.root, io);
       if (whole) return whole;
       candidates = await grep.candidates(query.pattern, ...args);
@@ -257,13 +287,19 @@ export class LocalDriver implements Driver {
     return grepCandidates(candidates, query, maxGrepBytes, this.root, this.settings.io);
   }
 
-  private async *filesBelow(searchRoot: string, dir: string, keep: (path: string) => boolean) {
+  private async *filesBelow(
+    searchRoot: string,
+    dir: string,
+    keep: (path: string) => boolean,
+    statNames: RegExp | undefined,
+  ) {
     const located = await this.locateSearchRoot(searchRoot, dir);
     if (isFault(located)) throw new FaultError(located);
     if (!located.stats?.isDirectory()) return;
     // With blocking calls allowed, worker threads look up sizes and times while the walk goes on.
     const workers = this.settings.io.syncMaxBytes > 0 ? grepWorkers() : undefined;
-    yield* await walkEntries(located.host, searchRoot, { ...this.walkOptions(), keep }, workers);
+    const options = { ...this.walkOptions(), keep, ...(statNames ? { statNames } : {}) };
+    yield* await walkEntries(located.host, searchRoot, options, workers);
   }
 
   /**
@@ -377,11 +413,18 @@ export class LocalDriver implements Driver {
     if (!this.settings.virtualMode) {
       return fault("permission_denied", { detail: "'/' is never deleted in non-virtual mode" });
     }
+    const io = this.settings.io;
     try {
-      // Everything but the temp files of writes in flight (which no path names and a rename removes).
-      const names = (await readdir(this.root.base)).filter((name) => !isInternalTempName(name));
-      if (!names.some(isVisibleName)) return fault("file_not_found");
-      await Promise.all(names.map((name) => rm(`${this.root.base}/${name}`, { recursive: true })));
+      const base = await pinDirectory(this.root.base, this.root, io.metadata, false);
+      try {
+        // Everything but the temp files of writes in flight (which no path names and a rename removes).
+        const entries = (await io.metadata.readdir(base.path)).filter((entry) => !isInternalTempName(entry.name));
+        if (!entries.some((entry) => isVisibleName(entry.name))) return fault("file_not_found");
+        const named = entries.map((entry) => ({ name: entry.name, directory: entry.isDirectory() }));
+        await removeEntries(base, named, this.root, io);
+      } finally {
+        await base.close();
+      }
       return { path };
     } catch (error) {
       return fromNodeError(error);

@@ -31,9 +31,16 @@
  */
 import { constants, type Stats } from "node:fs";
 import type { VersionedFile, VersionOp } from "@deepfs/core";
-import { contentFromBytes, type FileVersion, type HistoryRetention, type SnapshotChange } from "@deepfs/core";
+import {
+  contentFromBytes,
+  DeepfsError,
+  type FileVersion,
+  type HistoryRetention,
+  type SnapshotChange,
+} from "@deepfs/core";
 import { type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
 import { isOpenInside } from "./descriptors.js";
+import { errnoCode } from "./errors.js";
 import { threadpoolFs } from "./fs-calls.js";
 import { fingerprint, HistoryFiles, hashOf, type LogRecord, objectHash } from "./history-files.js";
 import { HistoryIndex } from "./history-index.js";
@@ -56,9 +63,18 @@ interface Pending {
 /** A log longer than this many records past twice what retention keeps is rewritten. */
 const COMPACT_SLACK = 1024;
 
-/** The fault of a history that cannot be read or written (never file contents). */
+/**
+ * The fault of a history that cannot be read or written. Its sentence names no host path and no
+ * file contents (Node's messages hold host paths, of the root and of the history directory): a
+ * system error by its errno code only, one of the history's own by its message (which names none).
+ */
 function unavailable(error: unknown): Fault {
-  const detail = error instanceof Error ? `history: ${error.message}`.slice(0, 300) : "history unavailable";
+  const code = errnoCode(error);
+  const detail = DeepfsError.isInstance(error)
+    ? `history: ${error.message}`
+    : code !== undefined
+      ? `history: filesystem error ${code}`
+      : "history unavailable";
   return fault("backend_unavailable", { detail, cause: error });
 }
 

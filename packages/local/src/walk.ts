@@ -1,11 +1,22 @@
-import { type Dirent, lstatSync, readdirSync, type Stats, statSync } from "node:fs";
-import { lstat, realpath, stat } from "node:fs/promises";
+import { closeSync, type Dirent, lstatSync, openSync, readdirSync, readlinkSync, type Stats, statSync } from "node:fs";
+import { lstat, realpath } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import { isInternalTempName } from "@deepfs/core";
 import type { DriverEntry } from "@deepfs/core/kit";
 import pLimit from "p-limit";
+import {
+  childPath,
+  DIRECTORY_FLAGS,
+  lstatIn,
+  openDirectoryExactly,
+  openDirectoryExactlySync,
+  type PinnedDirectory,
+  PROC_FD_DIR,
+} from "./descriptors.js";
 import { retrying } from "./errors.js";
+import { threadpoolFs } from "./fs-calls.js";
 import { grepWorkers } from "./grep-pool.js";
-import { type WalkAnswer, type WalkJob, walkDirs } from "./grep-worker.js";
+import { type StatJob, type WalkAnswer, type WalkJob, walkDirs } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
 
@@ -15,7 +26,12 @@ export interface WalkedFile {
   path: string;
   /** Where to read it: the file itself, or the real path of the file a symlink points to. */
   host: string;
+  /** Its size and time, when the walk looked them up through its pinned directory ({@link WalkOptions.stat}). */
+  stats?: FileTimes;
 }
+
+/** What a listing answers of a file: its size and modification time. */
+type FileTimes = Pick<Stats, "size" | "mtime">;
 
 /** How {@link walkFiles} treats what it finds. */
 export interface WalkOptions {
@@ -35,7 +51,38 @@ export interface WalkOptions {
    * every ~10 ms) when the backend reads small files that way, else through the threadpool.
    */
   io?: IoMode;
+  /**
+   * Read directories by host path, without pinning them (grep: it reads every file through a
+   * descriptor checked to lie inside the root, and names only files whose bytes matched, so a
+   * directory swapped for a symlink mid-walk yields nothing from outside either way; two system
+   * calls per directory saved). Listings (glob, walk) never set it: they answer names and sizes.
+   */
+  byPath?: boolean;
+  /**
+   * Look up the size and time of each kept regular file while its directory is pinned for the
+   * walk (`stats`): on this thread every kept file; on the workers, those whose name `statNames`
+   * matches (they cannot run `keep`; a hint of what it keeps, see `statNamesHint`), the others
+   * are left to {@link fileEntries}.
+   */
+  stat?: boolean;
+  statNames?: RegExp;
 }
+
+/**
+ * The names of the files a glob of `pattern` can keep, as a pattern the workers can test (they
+ * cannot run the core matcher): every name when the pattern's last segment is `*` or `**`, the
+ * names that end with its literal rest when it is `*` and a literal (`*.ts`, `*.test.ts`), else
+ * none (undefined). Only a hint of which files to stat during the walk (see
+ * {@link WalkOptions.statNames}): the core matcher still decides every file.
+ */
+export function statNamesHint(pattern: string): RegExp | undefined {
+  const last = pattern.slice(pattern.lastIndexOf("/") + 1);
+  if (last === "*" || last === "**") return EVERY_NAME;
+  const suffix = /^\*([^*?[\]{}()!+@\\]+)$/.exec(last)?.[1];
+  return suffix === undefined ? undefined : new RegExp(`${suffix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+}
+
+const EVERY_NAME = /(?:)/;
 
 /** Directories read at once: enough to hide latency, far below any open-file limit. */
 const WALK_CONCURRENCY = 16;
@@ -93,40 +140,78 @@ export async function walkFiles(host: string, path: string, options: WalkOptions
   return files;
 }
 
-/** {@link walkFiles} on this thread: blocking calls (paced) or the threadpool, as `io` says. */
+/**
+ * {@link walkFiles} on this thread: blocking calls (paced) or the threadpool, as `io` says. Each
+ * directory is read, and the entries readdir gave no type for are stat'ed, through a descriptor
+ * checked to be the directory at exactly its host path ({@link openDirectoryExactly}): one swapped
+ * for a symlink since its parent was read is skipped, never read where the link leads.
+ */
 async function walkHere(host: string, path: string, options: WalkOptions, add: (file: WalkedFile) => void) {
-  const { keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool } = options;
+  const { keep = () => true, linkedFile, linksOnly = false, io = IoMode.threadpool, byPath = false } = options;
   const limit = pLimit(WALK_CONCURRENCY);
   const fsCalls = io.metadata;
-  const visit = async (dirHost: string, dirPath: string): Promise<void> => {
-    let entries: Dirent[];
+  const virtualOf = (dirPath: string, name: string) => (dirPath === "/" ? `/${name}` : `${dirPath}/${name}`);
+  const read = async (dirHost: string, dirPath: string) => {
+    await io.pace();
+    const dir = byPath ? unpinned(dirHost) : await openDirectoryExactly(dirHost, fsCalls);
+    if (!dir) return [];
     try {
-      entries = await limit(async () => {
-        await io.pace();
-        return retrying(() => fsCalls.readdir(dirHost));
-      });
+      const entries = await retrying(() => fsCalls.readdir(dir.path));
+      const listed: Array<{ name: string; kind: EntryKind; stats?: Stats | null }> = [];
+      const toStat: typeof listed = [];
+      // Only an entry whose type readdir did not give costs a wait (an lstat), while the directory is held.
+      for (const entry of entries) {
+        const kind = direntKind(entry) ?? (await entryKind(entry, childPath(dir.path, entry.name)));
+        const item: (typeof listed)[number] = { name: entry.name, kind };
+        listed.push(item);
+        if (options.stat && kind === "file" && !linksOnly && keep(virtualOf(dirPath, entry.name))) toStat.push(item);
+      }
+      // The kept files' sizes and times, through the directory held, STAT_CONCURRENCY at a time.
+      for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {
+        await Promise.all(
+          toStat.slice(i, i + STAT_CONCURRENCY).map(async (item) => {
+            item.stats = await Promise.resolve(fsCalls.lstat(childPath(dir.path, item.name))).catch(() => null);
+          }),
+        );
+      }
+      return listed;
+    } finally {
+      await dir.close();
+    }
+  };
+  const visit = async (dirHost: string, dirPath: string): Promise<void> => {
+    let entries: Awaited<ReturnType<typeof read>>;
+    try {
+      entries = await limit(() => read(dirHost, dirPath));
     } catch {
       return;
     }
     const below: Array<Promise<void>> = [];
-    for (const entry of entries) {
-      if (!isVisibleName(entry.name)) continue;
-      const hostOf = () => (dirHost === "/" ? `/${entry.name}` : `${dirHost}/${entry.name}`);
-      const childPath = dirPath === "/" ? `/${entry.name}` : `${dirPath}/${entry.name}`;
-      // Only an entry whose type readdir did not give costs a wait (an lstat).
-      const kind = direntKind(entry) ?? (await entryKind(entry, hostOf()));
+    for (const { name, kind, stats } of entries) {
+      if (!isVisibleName(name)) continue;
+      const hostOf = () => childPath(dirHost, name);
+      const virtualPath = virtualOf(dirPath, name);
       if (kind === "file") {
-        if (!linksOnly && keep(childPath)) add({ path: childPath, host: hostOf() });
+        // Looked up and gone since: not listed (as by fileEntries).
+        if (stats === null) continue;
+        if (!linksOnly && keep(virtualPath))
+          add(stats ? { path: virtualPath, host: hostOf(), stats } : { path: virtualPath, host: hostOf() });
       } else if (kind === "directory") {
-        below.push(visit(hostOf(), childPath));
-      } else if (kind === "symlink" && linkedFile && keep(childPath)) {
+        below.push(visit(hostOf(), virtualPath));
+      } else if (kind === "symlink" && linkedFile && keep(virtualPath)) {
+        // By host path: the link's real path is checked to lie inside the root before it counts.
         const target = await linkedFile(hostOf());
-        if (target !== null) add({ path: childPath, host: target });
+        if (target !== null) add({ path: virtualPath, host: target });
       }
     }
     await Promise.all(below);
   };
   await visit(host, path);
+}
+
+/** A directory read by its host path (see {@link WalkOptions.byPath}). */
+function unpinned(host: string): PinnedDirectory {
+  return { path: host, host, close: () => Promise.resolve() };
 }
 
 /** How a walk is shared with the workers (changed only by tests, to reach every path with few files). */
@@ -151,12 +236,15 @@ async function walkInWorkers(
   workers: NonNullable<ReturnType<typeof grepWorkers>>,
   add: (file: WalkedFile) => void,
 ): Promise<void> {
-  const { keep = () => true, linkedFile, linksOnly = false } = options;
+  const { keep = () => true, linkedFile, linksOnly = false, byPath = false } = options;
   const job = (dirs: string[], budget: number): WalkJob => ({
     dirs,
     budget,
     linksOnly,
     hidden: UNADDRESSABLE_NAME.source,
+    procFd: byPath ? "" : PROC_FD_DIR,
+    dirFlags: DIRECTORY_FLAGS,
+    statNames: options.stat && options.statNames ? options.statNames.source : null,
   });
   const pathOf = (found: string) => {
     const rel = host === "/" ? found : found.slice(host.length);
@@ -170,9 +258,13 @@ async function walkInWorkers(
     here.push(walked);
   };
   const take = async (answer: WalkAnswer) => {
-    for (const found of answer.files) {
+    const { files, fileStats } = answer;
+    for (const [i, found] of files.entries()) {
       const filePath = pathOf(found);
-      if (keep(filePath)) add({ path: filePath, host: found });
+      if (!keep(filePath)) continue;
+      const size = fileStats.length === 0 ? Number.NaN : (fileStats[2 * i] as number);
+      if (Number.isNaN(size)) add({ path: filePath, host: found });
+      else add({ path: filePath, host: found, stats: { size, mtime: new Date(fileStats[2 * i + 1] as number) } });
     }
     if (answer.retry.length > 0) {
       for (const dir of answer.retry) walkHereLater(dir);
@@ -185,7 +277,7 @@ async function walkInWorkers(
       if (target !== null) add({ path: linkPath, host: target });
     }
   };
-  const first = walkDirs(job([host], walkBudgets.first), readdirCalls);
+  const first = walkDirs(job([host], walkBudgets.first), readdirCalls, openDirectoryExactlySync);
   const queue = first.pending;
   await take(first);
   const inFlight = workers.size * 2;
@@ -226,7 +318,7 @@ async function walkInWorkers(
 }
 
 /** {@link walkDirs}'s calls on this thread. */
-const readdirCalls = { readdirSync, lstatSync, statSync };
+const readdirCalls = { readdirSync, lstatSync, statSync, openSync, readlinkSync, closeSync };
 
 /** Metadata lookups in flight at once for a listing or a glob. */
 export const STAT_CONCURRENCY = 32;
@@ -234,28 +326,62 @@ export const STAT_CONCURRENCY = 32;
 /**
  * The listing entries of walked files (their size and time), those still there: with blocking
  * calls one after another (paced) when the backend makes metadata calls that way, else through
- * the threadpool, {@link STAT_CONCURRENCY} at once.
+ * the threadpool, {@link STAT_CONCURRENCY} at once. The files of each directory are stat'ed
+ * through a descriptor checked to be the directory at exactly its host path ({@link lstatIn}), so
+ * a directory swapped for a symlink since the walk gives no size or time from where it leads.
  */
 export async function fileEntries(files: WalkedFile[], io: IoMode = IoMode.threadpool): Promise<DriverEntry[]> {
+  const entries: DriverEntry[] = [];
+  const add = (file: WalkedFile, found: FileTimes | null | undefined) => {
+    // Gone, unreadable, or turned into something else since the walk: not listed.
+    if (found) entries.push({ path: file.path, kind: "file", size: found.size, modifiedAt: found.mtime.toISOString() });
+  };
+  for (const file of files) if (file.stats) add(file, file.stats);
+  const runs = runsByDirectory(files.filter((file) => !file.stats));
+  const namesOf = (run: (typeof runs)[number]) => run.files.map((file) => basename(file.host));
+  let stats: Array<Array<Stats | null>>;
   if (io.syncMaxBytes > 0) {
-    const entries: DriverEntry[] = [];
-    for (const file of files) {
-      const turn = io.pace();
-      if (turn) await turn;
-      let stats: Stats | undefined;
-      try {
-        stats = lstatSync(file.host, { throwIfNoEntry: false });
-      } catch {
-        // Unreadable or turned into something else since the walk: not listed, as below.
-      }
-      if (stats)
-        entries.push({ path: file.path, kind: "file", size: stats.size, modifiedAt: stats.mtime.toISOString() });
-    }
-    return entries;
+    // One directory after another: one descriptor open at a time.
+    stats = [];
+    const turns = paced(io);
+    for (const run of runs) stats.push(await lstatIn(run.dir, namesOf(run), io.metadata, turns));
+  } else {
+    const statLimit = pLimit(STAT_CONCURRENCY);
+    // Directories open at once: each holds a descriptor while its files are stat'ed.
+    const dirLimit = pLimit(STAT_CONCURRENCY);
+    stats = await Promise.all(
+      runs.map((run) => dirLimit(() => lstatIn(run.dir, namesOf(run), threadpoolFs, statLimit))),
+    );
   }
-  const limit = pLimit(STAT_CONCURRENCY);
-  const entries = await Promise.all(files.map((file) => limit(() => fileEntry(file.host, file.path))));
-  return entries.filter((entry): entry is DriverEntry => entry !== null);
+  for (const [r, run] of runs.entries()) for (const [i, file] of run.files.entries()) add(file, stats[r]?.[i]);
+  return entries;
+}
+
+/** Runs of consecutive files in one directory (a walk finds the files of a directory together). */
+function runsByDirectory(files: WalkedFile[]): Array<{ dir: string; files: WalkedFile[] }> {
+  const runs: Array<{ dir: string; files: WalkedFile[] }> = [];
+  let last: { dir: string; files: WalkedFile[] } | undefined;
+  for (const file of files) {
+    const dir = dirname(file.host);
+    if (last?.dir !== dir) {
+      last = { dir, files: [] };
+      runs.push(last);
+    }
+    last.files.push(file);
+  }
+  return runs;
+}
+
+/** Runs a call when its turn comes (a p-limit, or {@link paced}). */
+type Limit = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** Runs calls one after another, each after the event loop's turn when blocking calls have held it long enough. */
+function paced(io: IoMode): Limit {
+  return async (call) => {
+    const turn = io.pace();
+    if (turn) await turn;
+    return call();
+  };
 }
 
 /** Files per batch whose sizes and times a worker looks up; a smaller remainder is looked up here. */
@@ -263,7 +389,7 @@ const STAT_BATCH = 512;
 
 /** Worker threads that look up sizes and times (`GrepWorkerPool.stat`). */
 export interface StatWorkers {
-  stat(hosts: string[]): Promise<Float64Array | null>;
+  stat(job: StatJob): Promise<Float64Array | null>;
 }
 
 /**
@@ -277,7 +403,7 @@ export async function walkEntries(
   options: WalkOptions,
   workers: StatWorkers | undefined,
 ): Promise<DriverEntry[]> {
-  if (!workers) return fileEntries(await walkFiles(host, path, options), options.io);
+  if (!workers) return fileEntries(await walkFiles(host, path, { ...options, stat: true }), options.io);
   const parts: Array<Promise<DriverEntry[]>> = [];
   let batch: WalkedFile[] = [];
   const send = (files: WalkedFile[]) => {
@@ -286,25 +412,36 @@ export async function walkEntries(
     part.catch(() => {});
     parts.push(part);
   };
+  // Looked up by the walk itself, through the directories it held.
+  const walked: DriverEntry[] = [];
   const found = (file: WalkedFile) => {
+    if (file.stats) {
+      const { size, mtime } = file.stats;
+      walked.push({ path: file.path, kind: "file", size, modifiedAt: mtime.toISOString() });
+      return;
+    }
     batch.push(file);
     if (batch.length < STAT_BATCH) return;
     send(batch);
     batch = [];
   };
-  await walkFiles(host, path, { ...options, found });
+  await walkFiles(host, path, { ...options, found, stat: true });
   parts.push(fileEntries(batch, options.io));
-  return (await Promise.all(parts)).flat();
+  return walked.concat(...(await Promise.all(parts)));
 }
 
 async function statBatch(workers: StatWorkers, files: WalkedFile[], io: IoMode | undefined): Promise<DriverEntry[]> {
-  const stats = await workers.stat(files.map((file) => file.host));
+  const hosts = files.map((file) => file.host);
+  const stats = await workers.stat({ hosts, procFd: PROC_FD_DIR, dirFlags: DIRECTORY_FLAGS });
   if (!stats) return fileEntries(files, io);
   const entries: DriverEntry[] = [];
+  const again: WalkedFile[] = [];
   for (const [i, file] of files.entries()) {
     const size = stats[2 * i] as number;
+    // Its directory could not be opened for now (too many open files): looked up again here, with retries.
+    if (size === -1) again.push(file);
     // Gone or unreadable since the walk: not listed, as by fileEntries.
-    if (Number.isNaN(size)) continue;
+    if (Number.isNaN(size) || size === -1) continue;
     entries.push({
       path: file.path,
       kind: "file",
@@ -312,12 +449,13 @@ async function statBatch(workers: StatWorkers, files: WalkedFile[], io: IoMode |
       modifiedAt: new Date(stats[2 * i + 1] as number).toISOString(),
     });
   }
-  return entries;
+  return again.length === 0 ? entries : entries.concat(await fileEntries(again, io));
 }
 
 /**
- * One `ls` entry of the host directory entry `entry` at `host` (virtual path `path`); symlinks are
- * shown as what they point to when that stays inside the root, and not at all otherwise.
+ * One `ls` entry of the host directory entry `entry` at `host` (virtual path `path`; `host` is
+ * reached through the listed directory's pinned descriptor); symlinks are shown as what they point
+ * to when that stays inside the root, and not at all otherwise.
  */
 export async function listedEntry(
   host: string,
@@ -332,9 +470,11 @@ export async function listedEntry(
   try {
     const real = await realpath(host);
     if (!root.contains(real)) return null;
-    const target = await stat(real);
-    if (target.isDirectory()) return { path, kind: "directory" };
-    return target.isFile() ? { path, kind: "file", size: target.size, modifiedAt: target.mtime.toISOString() } : null;
+    // What the link points to, stat'ed through its directory's checked descriptor: a directory on
+    // the way swapped for a symlink since realpath gives nothing from where that leads.
+    const [target] = await lstatIn(dirname(real), [basename(real)], threadpoolFs);
+    if (target?.isDirectory()) return { path, kind: "directory" };
+    return target?.isFile() ? { path, kind: "file", size: target.size, modifiedAt: target.mtime.toISOString() } : null;
   } catch {
     // Dangling or looping links are not shown.
     return null;

@@ -365,8 +365,25 @@ describe("a crash between the steps of a change", () => {
     const again = backend();
     const got = await again.history("/a.txt");
     expect(got.code).toBe("backend_unavailable");
+    expect(got.error).toContain("the log is damaged");
+    expect(got.error).not.toContain(parent.dir);
     expect((await again.write("/a.txt", "three\n")).error).toBeDefined();
     expect(readFileSync(join(rootDir, "a.txt"), "utf8")).toBe("two\n");
+  });
+
+  it("a history that cannot be written answers by errno code, naming no host path", async () => {
+    const b = backend();
+    await b.write("/a.txt", "one\n");
+    // Disk trouble, as the agent cannot cause it: the objects directory is a file now.
+    rmSync(join(historyDir, "objects"), { recursive: true });
+    writeFileSync(join(historyDir, "objects"), "");
+    const failed = await b.write("/b.txt", "two\n");
+    expect(failed.code).toBe("backend_unavailable");
+    expect(failed.error).toContain("ENOTDIR");
+    expect(failed.error).toContain("/b.txt");
+    // Neither the root's nor the history directory's host path (Node's message holds both).
+    expect(failed.error).not.toContain(parent.dir);
+    expect(failed.error).not.toContain("deepfs-history");
   });
 
   it("concurrent changes of many files are each one version, in one log", async () => {
