@@ -1,7 +1,8 @@
-import { encodeUtf8 } from "@deepfs/core";
+import { encodeUtf8, type GrepLimits, parseGrepArgs } from "@deepfs/core";
+import { DriverBackend, isFault, memberDriver } from "@deepfs/core/kit";
 import { describe, expect } from "vitest";
 import { expectBytes, expectFailure, expectSuccess } from "./assertions.js";
-import type { ContractContext, RuleEnv } from "./context.js";
+import { type ContractContext, HEAVY_TIMEOUT, type RuleEnv } from "./context.js";
 
 /** Asserts that the file at `path` still has the etag and bytes of `before`. */
 async function expectUnchanged(env: RuleEnv, path: string, before: { etag?: string; bytes: Uint8Array }) {
@@ -13,7 +14,8 @@ async function expectUnchanged(env: RuleEnv, path: string, before: { etag?: stri
 /**
  * Hostile sizes: small arguments that would make a call build something huge. An edit whose
  * result would exceed the edit limit (64 MiB by default, or a store's smaller read limit) answers
- * `too_large` before building it; grep with a cap reads only as many lines as it answers.
+ * `too_large` before building it; grep with a cap reads only as many lines as it answers; grep's
+ * answer is bounded (a million lines, 256 Mi characters by default) by the store's own search.
  */
 export function registerBoundsRules(ctx: ContractContext): void {
   describe("bounds", () => {
@@ -73,6 +75,84 @@ export function registerBoundsRules(ctx: ContractContext): void {
       });
       const last = await env.backend.grep("", second, null, 5);
       expect(last).toEqual({ matches: [{ path: second, line: 1, text: "other" }] });
+    });
+
+    ctx.rule(
+      "a grep whose answer would pass a million lines answers too_large; maxCount still answers",
+      async (env) => {
+        const dir = env.at("/many");
+        const lines = encodeUtf8("x\n".repeat(600_000));
+        const uploaded = await env.backend.uploadFiles([
+          [env.at("/many/a.txt"), lines],
+          [env.at("/many/b.txt"), lines],
+        ]);
+        expect(uploaded.map((u) => u.error)).toEqual([null, null]);
+        const refused = await env.backend.grep("x", dir);
+        expectFailure(refused, "too_large");
+        expect(refused.error).toContain(dir);
+        expect(refused.error).toContain("matching lines");
+        expect(refused.error).toContain("maxCount");
+        // A cap above the bound does not lift it; a cap under it answers as always.
+        expectFailure(await env.backend.grep("x", dir, null, 2_000_000), "too_large");
+        expect(await env.backend.grep("x", dir, null, 2)).toEqual({
+          matches: [
+            { path: env.at("/many/a.txt"), line: 1, text: "x" },
+            { path: env.at("/many/a.txt"), line: 2, text: "x" },
+          ],
+          truncated: true,
+        });
+        const one = await env.backend.grep("x", env.at("/many/b.txt"));
+        expectSuccess(one);
+        expect(one.matches?.length).toBe(600_000);
+      },
+      { timeout: HEAVY_TIMEOUT },
+    );
+
+    ctx.rule("grep's bounds are kept by the store's own search, in lines and in characters", async (env) => {
+      // The backend's own driver, or the router's adapter over a backend not built on one.
+      const driver = memberDriver(env.backend);
+      const limits: GrepLimits = { maxMatches: 10, maxTextLength: 1000 };
+      const bounded = new DriverBackend(driver, {
+        maxGrepMatches: limits.maxMatches,
+        maxGrepTextLength: limits.maxTextLength,
+      });
+      const hits = (n: number, width = 0) =>
+        Array.from({ length: n }, (_, i) => `hit ${i}${"y".repeat(width)}\n`).join("");
+      const uploaded = await env.backend.uploadFiles([
+        [env.at("/lim/a.txt"), encodeUtf8(hits(6))],
+        [env.at("/lim/b.txt"), encodeUtf8(hits(5))],
+        [env.at("/lim/c.txt"), encodeUtf8("nothing here\n")],
+        [env.at("/wide/a.txt"), encodeUtf8(hits(3, 400))],
+      ]);
+      expect(uploaded.map((u) => u.error)).toEqual([null, null, null, null]);
+      // 11 matching lines against a bound of 10.
+      const lines = await bounded.grep("hit", env.at("/lim"));
+      expectFailure(lines, "too_large");
+      expect(lines.error).toContain("more than 10 matching lines");
+      expect(await bounded.grep("hit", env.at("/lim"), null, 10)).toMatchObject({ truncated: true });
+      expect((await bounded.grep("hit", env.at("/lim"), null, 10)).matches?.length).toBe(10);
+      expect((await bounded.grep("hit", env.at("/lim"), "a.txt")).matches?.length).toBe(6);
+      expectSuccess(await env.backend.delete(env.at("/lim/b.txt")));
+      expectSuccess(await env.backend.write(env.at("/lim/b.txt"), hits(4)));
+      expect((await bounded.grep("hit", env.at("/lim"))).matches?.length).toBe(10);
+      // 3 lines of 406 characters against a bound of 1,000 characters.
+      const chars = await bounded.grep("hit", env.at("/wide"));
+      expectFailure(chars, "too_large");
+      expect(chars.error).toContain("more than 1,000 characters of matching lines");
+      expect((await bounded.grep("hit", env.at("/wide"), null, 1)).matches?.length).toBe(1);
+      // The store's own search stops there too: not an answer the facade has to refuse afterwards.
+      if (driver.grep) {
+        expectSuccess(await env.backend.write(env.at("/lim/b.txt"), hits(5)));
+        for (const [dir, what] of [
+          ["/lim", "lines"],
+          ["/wide", "characters"],
+        ] as const) {
+          const parsed = parseGrepArgs("hit", env.at(dir));
+          if (!parsed.ok) throw new Error(parsed.error);
+          const found = await driver.grep({ ...parsed.query, limits }, {});
+          expect(isFault(found) ? found.fault : `an answer of ${found.matches.length} matches`, what).toBe("too_large");
+        }
+      }
     });
 
     ctx.rule("replacement patterns ($&, $1, $$, $`, $') in new_string stay literal", async (env) => {

@@ -8,7 +8,7 @@
 import { protocolHistory } from "./composite-history.js";
 import { isFileDataV1 } from "./file-data.js";
 import type { GlobQuery } from "./glob.js";
-import type { GrepQuery } from "./grep.js";
+import { checkGrepAnswer, type GrepQuery } from "./grep.js";
 import type {
   BatchFile,
   Driver,
@@ -253,8 +253,17 @@ export function protocolDriver(backend: BackendProtocol): MemberDriver {
     async grep(query: GrepQuery) {
       const cap = Number.isFinite(query.maxCount) ? query.maxCount : null;
       const got = await backend.grep(query.pattern, query.dir, query.glob, cap);
-      if (failed(got)) return faultOf(got);
+      if (failed(got)) {
+        // A grep refused as too large is refused for its answer's size (the backend's own bound).
+        if (got.code === "too_large") {
+          return fault("too_large", { reason: "answer", detail: "more matching lines than the backend answers" });
+        }
+        return faultOf(got);
+      }
       const matches: GrepMatch[] = got.matches ?? [];
+      // The bounds of this search hold for a backend that answered more than they allow.
+      const over = checkGrepAnswer(matches, query);
+      if (over) return over;
       return got.truncated ? { matches, truncated: true } : { matches };
     },
 

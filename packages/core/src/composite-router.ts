@@ -25,6 +25,7 @@ import {
   fault,
   isFault,
   type ReadCall,
+  tightestLimits,
   type WriteCall,
 } from "./kit/driver.js";
 import { mapLimit } from "./kit/limit.js";
@@ -116,6 +117,8 @@ export class RouterDriver implements Driver {
       readOnly: false,
       nativeGrep: all("nativeGrep"),
     };
+    const limits = tightestLimits(table.members.map((m) => m.driver.capabilities.limits));
+    if (limits) this.capabilities.limits = limits;
   }
 
   /** The member serving a file path, or `is_directory` where the router shows a mount point. */

@@ -8,7 +8,7 @@ import { innerPath, type MountTable, outerPath, type SearchTarget } from "./comp
 import { callMember, outerEntry, outerMatch } from "./composite-paths.js";
 import { forwardPattern } from "./composite-patterns.js";
 import type { GlobQuery } from "./glob.js";
-import type { GrepQuery } from "./grep.js";
+import { type GrepQuery, GrepTally, grepAnswerTooLarge } from "./grep.js";
 import { type DriverEntry, type Fault, isFault } from "./kit/driver.js";
 import { globDriver, grepDriver } from "./kit/search.js";
 import { isWithin } from "./paths.js";
@@ -75,8 +75,11 @@ export async function grepFanOut(
   const answers = await Promise.all(table.searchTargets(query.dir).map((t) => grepMember(table, t, query, options)));
   const matches: GrepMatch[] = [];
   let more = false;
+  // Each member bounds its own answer; together they must stay within the same bounds.
+  const tally = new GrepTally(query);
   for (const answer of answers) {
     if (isFault(answer)) return answer;
+    if (!tally.add(answer.matches)) return grepAnswerTooLarge(tally);
     // One push per entry: spreading a member's answer into `push` overflows the stack past ~125,000.
     for (const match of answer.matches) matches.push(match);
     more ||= answer.more;

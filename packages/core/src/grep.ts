@@ -1,5 +1,6 @@
 import { failure } from "./errors.js";
 import { type PathMatcher, parseGrepGlob } from "./glob.js";
+import { type Fault, fault } from "./kit/driver.js";
 import { checkDirPath, comparePaths, isWithin } from "./paths.js";
 import type { ErrorCode, GrepMatch, GrepResult } from "./protocol.js";
 import { grepFileText, isSearchableText } from "./text.js";
@@ -20,6 +21,88 @@ export interface GrepQuery {
    * character of one is half of a pair). Backends answer `{ matches: [] }` without searching.
    */
   matchesNothing: boolean;
+  /** Bounds of the answer (see {@link GrepLimits}); the facade sets the store's. */
+  limits: GrepLimits;
+}
+
+/**
+ * Bounds of one grep's answer, whatever `maxCount` says: an agent that writes a file of a million
+ * one-character lines, or ten files of one 10 MiB line each, and greps them must not make the
+ * process hold an answer it cannot afford. Past either bound grep answers `too_large` (and stops
+ * searching as soon as it knows), never a silently shortened answer.
+ */
+export interface GrepLimits {
+  /** Most matching lines in an answer (only binds when `maxCount` is larger, or not given). */
+  maxMatches: number;
+  /** Most characters (UTF-16 code units) of matching lines' text in an answer. */
+  maxTextLength: number;
+}
+
+/** The bounds every store has unless it is given others: 1,000,000 lines, 256 Mi characters. */
+export const DEFAULT_GREP_LIMITS: Readonly<GrepLimits> = Object.freeze({
+  maxMatches: 1_000_000,
+  maxTextLength: 256 * 1024 * 1024,
+});
+
+/**
+ * Counts an answer as a grep builds it. Every grep that collects matches (any order) adds them
+ * here and stops with {@link grepAnswerTooLarge} once {@link GrepTally.within} is false; before a
+ * file is searched, {@link GrepTally.room} says how many of its matches can still be taken (one
+ * more than fits, so that going over shows).
+ */
+export class GrepTally {
+  private count = 0;
+  private textLength = 0;
+  private readonly countLimit: number;
+  private readonly textLimit: number;
+
+  constructor(query: Pick<GrepQuery, "maxCount" | "limits">) {
+    // A cap at or under the bound already keeps the answer within it: no need to count.
+    this.countLimit = query.maxCount <= query.limits.maxMatches ? Number.POSITIVE_INFINITY : query.limits.maxMatches;
+    this.textLimit = query.limits.maxTextLength;
+  }
+
+  /** Counts `matches`; false once the answer is past a bound. */
+  add(matches: readonly GrepMatch[]): boolean {
+    let length = 0;
+    for (const match of matches) length += match.text.length;
+    return this.addCounts(matches.length, length);
+  }
+
+  /** Counts `count` matches holding `textLength` characters of line text; false once past a bound. */
+  addCounts(count: number, textLength: number): boolean {
+    this.count += count;
+    this.textLength += textLength;
+    return this.within;
+  }
+
+  /** True while the answer counted is within both bounds. */
+  get within(): boolean {
+    return this.count <= this.countLimit && this.textLength <= this.textLimit;
+  }
+
+  /** How many more matches to collect at most: one past the count bound, or `Infinity`. */
+  get room(): number {
+    return Math.max(0, this.countLimit - this.count + 1);
+  }
+
+  /** Which bound was passed, for the answer's sentence. */
+  get passed(): string {
+    return this.count > this.countLimit
+      ? `more than ${this.countLimit.toLocaleString("en-US")} matching lines`
+      : `more than ${this.textLimit.toLocaleString("en-US")} characters of matching lines`;
+  }
+}
+
+/** The fault of a grep whose answer passed a bound of `tally`. */
+export function grepAnswerTooLarge(tally: GrepTally): Fault {
+  return fault("too_large", { reason: "answer", detail: tally.passed });
+}
+
+/** The fault when `matches` (an answer already built) passes the bounds of `query`, else null. */
+export function checkGrepAnswer(matches: readonly GrepMatch[], query: Pick<GrepQuery, "maxCount" | "limits">) {
+  const tally = new GrepTally(query);
+  return tally.add(matches) ? null : grepAnswerTooLarge(tally);
 }
 
 /** Validates and normalises grep's arguments; the failure is ready to return. */
@@ -51,7 +134,18 @@ export function parseGrepArgs(
     accepts = filter.accepts;
   }
   const matchesNothing = pattern.includes("\n") || pattern.includes("\u0000") || !pattern.isWellFormed();
-  return { ok: true, query: { pattern, dir: root, glob: glob || null, maxCount: cap, accepts, matchesNothing } };
+  return {
+    ok: true,
+    query: {
+      pattern,
+      dir: root,
+      glob: glob || null,
+      maxCount: cap,
+      accepts,
+      matchesNothing,
+      limits: DEFAULT_GREP_LIMITS,
+    },
+  };
 }
 
 /** Sorts matches by path, then line, in place. */
@@ -73,17 +167,34 @@ export function capGrepMatches(matches: GrepMatch[], maxCount: number): GrepResu
 
 /**
  * Grep over texts already in memory: the reference implementation of the contract. `files` yields
- * each candidate file's path and text (binary files must be left out by the caller).
+ * each candidate file's path and text (binary files must be left out by the caller). The answer's
+ * bounds are not applied (see {@link grepTextsWithin}).
  */
 export function grepTexts(files: Iterable<{ path: string; text: string }>, query: GrepQuery): GrepResult {
+  const unbounded = { maxMatches: Number.POSITIVE_INFINITY, maxTextLength: Number.POSITIVE_INFINITY };
+  return grepTextsWithin(files, { ...query, limits: unbounded }) as GrepResult;
+}
+
+/**
+ * {@link grepTexts} within the query's bounds, counted on `tally` (shared by the calls of one
+ * grep): `too_large` as soon as the matches found pass them.
+ */
+export function grepTextsWithin(
+  files: Iterable<{ path: string; text: string }>,
+  query: GrepQuery,
+  tally = new GrepTally(query),
+): GrepResult | Fault {
   // Search every file in any order, then order only the files that matched: with few matches,
   // sorting every candidate path (and scanning every text for NUL) costs more than the search.
   if (query.matchesNothing) return { matches: [] };
   const hits: FileHits[] = [];
   for (const file of files) {
     if (!query.accepts(file.path)) continue;
-    const matches = grepFileText(file.path, file.text, query.pattern, query.maxCount + 1);
-    if (matches.length > 0 && isSearchableText(file.text)) hits.push({ path: file.path, matches });
+    const matches = grepFileText(file.path, file.text, query.pattern, Math.min(query.maxCount + 1, tally.room));
+    if (matches.length > 0 && isSearchableText(file.text)) {
+      hits.push({ path: file.path, matches });
+      if (!tally.add(matches)) return grepAnswerTooLarge(tally);
+    }
   }
   return mergeFileHits(hits, query.maxCount);
 }

@@ -1,5 +1,5 @@
 import { contentFromBytes, createFileData, toFileDataV2 } from "./file-data.js";
-import { type GrepQuery, grepTexts } from "./grep.js";
+import { type GrepQuery, grepTextsWithin } from "./grep.js";
 import type { DriverHistory, HistoryOption, VersionOp } from "./history/history-types.js";
 import { VersionLog } from "./history/version-log.js";
 import {
@@ -9,13 +9,14 @@ import {
   type DriverStat,
   type Fault,
   fault,
+  isFault,
   type WriteCall,
 } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
 import { isGreppable } from "./kit/search.js";
 import { getMimeType, isTextMimeType } from "./mime.js";
 import { checkPath, comparePaths, isWithin, parentDir } from "./paths.js";
-import type { FileData, FileDataV2 } from "./protocol.js";
+import type { FileData, FileDataV2, GrepMatch } from "./protocol.js";
 import { utf8ByteLength } from "./text.js";
 
 interface Entry {
@@ -153,7 +154,7 @@ export class MemoryDriver implements Driver {
     return { path };
   }
 
-  async grep(query: GrepQuery) {
+  async grep(query: GrepQuery): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault> {
     const texts: Array<{ path: string; text: string }> = [];
     for (const [p, entry] of this.entries) {
       const { content, mimeType } = entry.data;
@@ -166,7 +167,8 @@ export class MemoryDriver implements Driver {
         texts.push({ path: p, text: content });
       }
     }
-    const found = grepTexts(texts, query);
+    const found = grepTextsWithin(texts, query);
+    if (isFault(found)) return found;
     // Keep one match past the cap, so the facade can tell that more existed.
     return { matches: found.matches ?? [], truncated: found.truncated };
   }

@@ -20,6 +20,7 @@ import {
   fault,
   isFault,
   type ReadCall,
+  tightestLimits,
   type WriteCall,
 } from "../kit/driver.js";
 import { mapLimit } from "../kit/limit.js";
@@ -102,6 +103,8 @@ export class BranchDriver implements Driver {
       readOnly: upper.capabilities.readOnly,
       nativeGrep: base.capabilities.nativeGrep ?? typeof base.grep === "function",
     };
+    const limits = tightestLimits([base.capabilities.limits, upper.capabilities.limits]);
+    if (limits) this.capabilities.limits = limits;
     this.walker = {
       capabilities: this.capabilities,
       stat: (path, call) => this.stat(path, call),

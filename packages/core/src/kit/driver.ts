@@ -47,7 +47,9 @@ export type FaultReason =
   /** unsupported: the store keeps no history (`detail`: how to turn it on, when it can be). */
   | "no_history"
   /** too_large: a quota would be exceeded (`detail`: which limit and the usage, numbers only). */
-  | "quota";
+  | "quota"
+  /** too_large: a grep's answer would pass its bounds (`detail`: which, numbers only). */
+  | "answer";
 
 /** Builds a {@link Fault}. */
 export function fault(code: ErrorCode, facts: Omit<Fault, "fault"> = {}): Fault {
@@ -87,6 +89,40 @@ export interface DriverCapabilities {
    * the wire; defaults to whether the driver has `grep`.
    */
   nativeGrep?: boolean;
+  /** Sizes the store bounds its answers by; each missing one has the facade's default. */
+  limits?: StoreLimits;
+}
+
+/**
+ * Sizes a store bounds its answers by. They travel with the driver's capabilities, so a layer over
+ * the store (permissions, quotas, a router) keeps them.
+ */
+export interface StoreLimits {
+  /**
+   * Largest file `read` answers (larger: `too_large`); an edit never makes a file larger than this
+   * (default: no read limit, and edits up to `MAX_EDIT_FILE_BYTES`).
+   */
+  maxFileBytes?: number;
+  /** Most matching lines a grep answers (default 1,000,000; see `GrepLimits`). */
+  maxGrepMatches?: number;
+  /** Most characters of matching lines a grep answers (default 256 Mi; see `GrepLimits`). */
+  maxGrepTextLength?: number;
+}
+
+/**
+ * The tightest of several stores' limits (each bound the smallest any of them has): the limits of
+ * a layer or router over all of them.
+ */
+export function tightestLimits(all: ReadonlyArray<StoreLimits | undefined>): StoreLimits | undefined {
+  const out: StoreLimits = {};
+  for (const limits of all) {
+    if (!limits) continue;
+    for (const key of ["maxFileBytes", "maxGrepMatches", "maxGrepTextLength"] as const) {
+      const value = limits[key];
+      if (value !== undefined) out[key] = Math.min(out[key] ?? value, value);
+    }
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** What is at a path. */

@@ -10,7 +10,7 @@ import { MAX_EDIT_FILE_BYTES } from "../edit.js";
 import { DeepfsError, failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
-import { parseGrepArgs } from "../grep.js";
+import { DEFAULT_GREP_LIMITS, type GrepLimits, parseGrepArgs } from "../grep.js";
 import type {
   ChangesResult,
   HistoryProtocol,
@@ -60,8 +60,26 @@ export interface FacadeOptions {
    * passes its read limit, so that an edit never makes a file it cannot read back.
    */
   maxEditFileBytes?: number;
+  /**
+   * Most matching lines a grep answers when `maxCount` allows more; past it grep answers
+   * `too_large` (default: the store's, else 1,000,000).
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters of matching lines' text a grep answers; past it grep answers `too_large`
+   * (default: the store's, else 256 Mi).
+   */
+  maxGrepTextLength?: number;
   /** Why the store is read-only, shown in `read_only` answers. */
   readOnlyReason?: string;
+}
+
+/** `value` when it is a whole number >= 0 (a limit), else a configuration error naming `name`. */
+function wholeNumber(name: string, value: number): number {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new DeepfsError("invalid_argument", `${name} must be a non-negative integer`);
+  }
+  return value;
 }
 
 /** The arguments of one edit, as validated. */
@@ -83,6 +101,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   private readonly walkGrepMaxBytes: number;
   private readonly casEditAttempts: number;
   private readonly editMaxBytes: number;
+  private readonly grepLimits: GrepLimits;
   private readonly readOnlyWhy: string | undefined;
   private readonly historyCalls: HistoryCalls;
 
@@ -99,10 +118,22 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     this.transferConcurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.walkGrepMaxBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
     this.casEditAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
-    this.editMaxBytes = options.maxEditFileBytes ?? MAX_EDIT_FILE_BYTES;
-    if (!(Number.isSafeInteger(this.editMaxBytes) && this.editMaxBytes >= 0)) {
-      throw new DeepfsError("invalid_argument", "maxEditFileBytes must be a non-negative integer");
-    }
+    const store = caps.limits ?? {};
+    // An edit never makes a file the store's reads would then refuse.
+    this.editMaxBytes = wholeNumber(
+      "maxEditFileBytes",
+      options.maxEditFileBytes ?? Math.min(MAX_EDIT_FILE_BYTES, store.maxFileBytes ?? MAX_EDIT_FILE_BYTES),
+    );
+    this.grepLimits = {
+      maxMatches: wholeNumber(
+        "maxGrepMatches",
+        options.maxGrepMatches ?? store.maxGrepMatches ?? DEFAULT_GREP_LIMITS.maxMatches,
+      ),
+      maxTextLength: wholeNumber(
+        "maxGrepTextLength",
+        options.maxGrepTextLength ?? store.maxGrepTextLength ?? DEFAULT_GREP_LIMITS.maxTextLength,
+      ),
+    };
     this.readOnlyWhy = options.readOnlyReason;
     this.historyCalls = new HistoryCalls({
       driver,
@@ -210,7 +241,7 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
   ): Promise<GrepResult> {
     const parsed = parseGrepArgs(pattern, this.dirArgument(path), glob, maxCount);
     if (!parsed.ok) return failure(parsed.code, parsed.error);
-    const { query } = parsed;
+    const query = { ...parsed.query, limits: this.grepLimits };
     const found = await guarded(() =>
       grepDriver(this.driver, query, { concurrency: this.transferConcurrency, maxFileBytes: this.walkGrepMaxBytes }),
     );

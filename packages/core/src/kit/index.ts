@@ -4,6 +4,7 @@
  * (retry, per-key lock, the grep rule, the coarse transfer code, the error sentences).
  */
 
+export { type MemberDriver, memberDriver } from "../composite-protocol-driver.js";
 export type {
   DriverHistory,
   FileVersion,

@@ -89,6 +89,9 @@ export function describeFault(op: Operation, path: string, fault: Fault): string
       return `'${at}' cannot be changed: ${fault.detail ?? "the backend is read-only"}`;
     case "too_large":
       if (fault.reason === "quota") return `${verb} '${at}' would exceed a quota${suffix(fault.detail, ": ", "")}`;
+      if (fault.reason === "answer") {
+        return `${verb} '${at}' would answer ${fault.detail ?? "too many matching lines"}; pass maxCount, or narrow the path, the glob or the pattern`;
+      }
       return `'${at}' is too large${suffix(fault.detail)}`;
     case "invalid_path":
       if (fault.reason === "too_long") return `Path '${at}' is too long${suffix(fault.detail, ": ", "")}`;

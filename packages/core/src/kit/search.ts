@@ -4,7 +4,16 @@ import { isUtf8 } from "node:buffer";
  * the search root with the core matcher and the reference grep.
  */
 import type { GlobQuery } from "../glob.js";
-import { capGrepMatches, type FileHits, type GrepQuery, mergeFileHits, sortGrepMatches } from "../grep.js";
+import {
+  capGrepMatches,
+  checkGrepAnswer,
+  type FileHits,
+  type GrepQuery,
+  GrepTally,
+  grepAnswerTooLarge,
+  mergeFileHits,
+  sortGrepMatches,
+} from "../grep.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { comparePaths } from "../paths.js";
 import type { FileInfo, GlobResult, GrepResult } from "../protocol.js";
@@ -61,6 +70,9 @@ export async function grepDriver(
     const found = await driver.grep(query, { signal: options.signal });
     if (isFault(found)) return found;
     const capped = capGrepMatches(sortGrepMatches(found.matches), query.maxCount);
+    // A native grep bounds its answer as it searches; this holds the bounds for one that did not.
+    const over = checkGrepAnswer(capped.matches ?? [], query);
+    if (over) return over;
     return found.truncated ? { ...capped, truncated: true } : capped;
   }
   const candidates = await candidatesOf(driver, query, options);
@@ -69,6 +81,7 @@ export async function grepDriver(
   // answer, not every text it read.
   const hits: FileHits[] = [];
   const needle = query.pattern.length > 0 ? encodeUtf8(query.pattern) : null;
+  const tally = new GrepTally(query);
   let failed: Fault | undefined;
   await mapLimit(candidates, options.concurrency, async (entry) => {
     if (failed) return;
@@ -79,19 +92,27 @@ export async function grepDriver(
       return;
     }
     if ("window" in file) return;
-    const matches = fileMatches(entry.path, file.content, query, needle);
-    if (matches.length > 0) hits.push({ path: entry.path, matches });
+    if (failed) return;
+    const matches = fileMatches(entry.path, file.content, query, needle, Math.min(query.maxCount + 1, tally.room));
+    if (matches.length === 0) return;
+    hits.push({ path: entry.path, matches });
+    if (!tally.add(matches)) failed = grepAnswerTooLarge(tally);
   });
   return failed ?? mergeFileHits(hits, query.maxCount);
 }
 
 /**
  * The matches of one file under the contract's rule (no NUL, valid UTF-8 as a whole), at most
- * `maxCount + 1`. Bytes are searched as bytes and only the matching lines decoded, each a string
+ * `limit`. Bytes are searched as bytes and only the matching lines decoded, each a string
  * of its own (no match keeps the file's text alive).
  */
-function fileMatches(path: string, content: string | Uint8Array, query: GrepQuery, needle: Uint8Array | null) {
-  const limit = query.maxCount + 1;
+function fileMatches(
+  path: string,
+  content: string | Uint8Array,
+  query: GrepQuery,
+  needle: Uint8Array | null,
+  limit: number,
+) {
   if (typeof content === "string") {
     return isSearchableText(content) ? grepFileText(path, content, query.pattern, limit) : [];
   }

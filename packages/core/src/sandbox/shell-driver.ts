@@ -12,7 +12,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { contentFromBytes } from "../file-data.js";
-import { type GrepQuery, grepTexts } from "../grep.js";
+import { type GrepQuery, GrepTally, grepTextsWithin } from "../grep.js";
 import type {
   BatchFile,
   Driver,
@@ -288,6 +288,7 @@ export class ShellDriver implements Driver {
       ),
     ].sort(comparePaths);
     const matches: GrepMatch[] = [];
+    const tally = new GrepTally(query);
     for (let i = 0; i < candidates.length; i += GREP_DOWNLOAD_BATCH) {
       const batchPaths = candidates.slice(i, i + GREP_DOWNLOAD_BATCH);
       const downloads = await this.fetch(batchPaths, this.maxFileBytes, true);
@@ -299,7 +300,8 @@ export class ShellDriver implements Driver {
         const content = contentFromBytes(path, file.bytes);
         if (typeof content === "string") texts.push({ path, text: content });
       });
-      const batch = grepTexts(texts, { ...query, maxCount: query.maxCount - matches.length });
+      const batch = grepTextsWithin(texts, { ...query, maxCount: query.maxCount - matches.length }, tally);
+      if (isFault(batch)) return batch;
       // One by one: spreading 200,000 matches into push() overflows the stack.
       for (const match of batch.matches ?? []) matches.push(match);
       if (batch.truncated) return { matches, truncated: true };

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_GREP_LIMITS, GrepTally, MemoryBackend, parseGrepArgs } from "../src/index.js";
+import { type Driver, DriverBackend, tightestLimits } from "../src/kit/index.js";
+
+function queryOf(maxCount?: number) {
+  const parsed = parseGrepArgs("x", "/", null, maxCount);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.query;
+}
+
+describe("GrepTally", () => {
+  it("counts lines only when maxCount is above the bound, and characters always", () => {
+    const limits = { maxMatches: 3, maxTextLength: 10 };
+    const capped = new GrepTally({ ...queryOf(3), limits });
+    expect(capped.room).toBe(Number.POSITIVE_INFINITY);
+    expect(capped.addCounts(100, 10)).toBe(true);
+    expect(capped.addCounts(0, 1)).toBe(false);
+    expect(capped.passed).toBe("more than 10 characters of matching lines");
+
+    const open = new GrepTally({ ...queryOf(), limits });
+    expect(open.room).toBe(4);
+    expect(open.addCounts(3, 3)).toBe(true);
+    expect(open.room).toBe(1);
+    expect(open.addCounts(1, 1)).toBe(false);
+    expect(open.room).toBe(0);
+    expect(open.passed).toBe("more than 3 matching lines");
+  });
+
+  it("parseGrepArgs gives the default bounds", () => {
+    expect(queryOf().limits).toEqual({ maxMatches: 1_000_000, maxTextLength: 256 * 1024 * 1024 });
+    expect(Object.isFrozen(DEFAULT_GREP_LIMITS)).toBe(true);
+  });
+});
+
+describe("store limits", () => {
+  it("tightestLimits keeps the smallest of each bound", () => {
+    expect(tightestLimits([undefined, undefined])).toBeUndefined();
+    expect(
+      tightestLimits([{ maxFileBytes: 10, maxGrepMatches: 5 }, undefined, { maxFileBytes: 4, maxGrepTextLength: 7 }]),
+    ).toEqual({ maxFileBytes: 4, maxGrepMatches: 5, maxGrepTextLength: 7 });
+  });
+
+  it("an edit never makes a file larger than the store's read limit", async () => {
+    const memory = new MemoryBackend();
+    const base = DriverBackend.driverOf(memory) as Driver;
+    const driver: Driver = Object.create(base, {
+      capabilities: { value: { ...base.capabilities, limits: { maxFileBytes: 99 } } },
+    });
+    const backend = new DriverBackend(driver);
+    expect((await backend.write("/a.txt", "a".repeat(50))).error).toBeUndefined();
+    const refused = await backend.edit("/a.txt", "a", "aa", true);
+    expect(refused.code).toBe("too_large");
+    expect((await backend.edit("/a.txt", "a", "a", true)).error).toBeUndefined();
+    // An explicit facade option wins over the store's limit.
+    const wide = new DriverBackend(driver, { maxEditFileBytes: 1000 });
+    expect((await wide.edit("/a.txt", "a", "aa", true)).occurrences).toBe(50);
+  });
+
+  it("the store's grep bounds apply unless the facade is given others, and are checked", async () => {
+    const memory = new MemoryBackend();
+    const base = DriverBackend.driverOf(memory) as Driver;
+    const driver: Driver = Object.create(base, {
+      capabilities: { value: { ...base.capabilities, limits: { maxGrepMatches: 2 } } },
+    });
+    expect((await memory.write("/a.txt", "x\nx\nx\n")).error).toBeUndefined();
+    const bounded = await new DriverBackend(driver).grep("x");
+    expect(bounded.code).toBe("too_large");
+    expect(bounded.error).toBe(
+      "Searching '/' would answer more than 2 matching lines; pass maxCount, or narrow the path, the glob or the pattern",
+    );
+    expect((await new DriverBackend(driver, { maxGrepMatches: 3 }).grep("x")).matches).toHaveLength(3);
+    expect(() => new DriverBackend(driver, { maxGrepMatches: -1 })).toThrow(/maxGrepMatches/);
+    expect(() => new DriverBackend(driver, { maxGrepTextLength: 1.5 })).toThrow(/maxGrepTextLength/);
+  });
+});
