@@ -9,7 +9,8 @@ import { utf8ByteLength } from "./text.js";
  * V8's longest string (2^29 − 24 UTF-16 units) and the 2^27 pieces at which building a string
  * from an array aborts the process; it keeps one edit's memory (the text, its result and the
  * result's UTF-8 for the store) to a few hundred MB at worst. A store with a smaller read limit
- * passes that limit to its facade (`maxEditFileBytes`), so an edit never makes a file it cannot read.
+ * declares it (`capabilities.limits.maxFileBytes` of its driver), which the facade applies instead,
+ * so an edit never makes a file the store cannot read back.
  */
 export const MAX_EDIT_FILE_BYTES = 64 * 1024 * 1024;
 
@@ -25,22 +26,23 @@ export type ReplacementResult =
 /** Pieces joined at a time when replacing: bounded arrays, measured ~3x faster than one split/join. */
 const JOIN_BATCH = 4096;
 
-function countOccurrences(content: string, needle: string): number {
+/** Occurrences of `needle` in `content` from the first one, at `first` (its text before is not scanned again). */
+function countOccurrences(content: string, needle: string, first: number): number {
   let n = 0;
-  for (let i = content.indexOf(needle); i !== -1; i = content.indexOf(needle, i + needle.length)) n++;
+  for (let i = first; i !== -1; i = content.indexOf(needle, i + needle.length)) n++;
   return n;
 }
 
 /**
  * `content` with every occurrence of `oldString` replaced by `newString`, literally (no `$&`-style
- * patterns). Never builds an array with one element per occurrence: V8 aborts the whole process
+ * patterns), the first occurrence being at `first`. Never builds an array with one element per occurrence: V8 aborts the whole process
  * (uncatchably) when a split yields more than 2^27 pieces.
  */
-function replaceEvery(content: string, oldString: string, newString: string): string {
+function replaceEvery(content: string, oldString: string, newString: string, first: number): string {
   const batches: string[] = [];
   let pieces: string[] = [];
   let last = 0;
-  for (let hit = content.indexOf(oldString); hit !== -1; hit = content.indexOf(oldString, last)) {
+  for (let hit = first; hit !== -1; hit = content.indexOf(oldString, last)) {
     pieces.push(content.slice(last, hit));
     last = hit + oldString.length;
     if (pieces.length === JOIN_BATCH) {
@@ -104,7 +106,7 @@ export function performStringReplacement(
       error: `String not found in ${path}; read the file and copy the exact text, including whitespace`,
     };
   }
-  const occurrences = countOccurrences(content, oldString);
+  const occurrences = countOccurrences(content, oldString, first);
   if (occurrences > 1 && !replaceAll) {
     return {
       ok: false,
@@ -119,6 +121,6 @@ export function performStringReplacement(
   const replaced =
     occurrences === 1
       ? content.slice(0, first) + newString + content.slice(first + oldString.length)
-      : replaceEvery(content, oldString, newString);
+      : replaceEvery(content, oldString, newString, first);
   return { ok: true, content: replaced, occurrences };
 }

@@ -56,8 +56,8 @@ export interface FacadeOptions {
   editAttempts?: number;
   /**
    * Largest file, in UTF-8 bytes, an edit may produce; a larger result answers `too_large` and
-   * changes nothing (default {@link MAX_EDIT_FILE_BYTES}). A store whose reads refuse smaller files
-   * passes its read limit, so that an edit never makes a file it cannot read back.
+   * changes nothing (default: the store's read limit, `capabilities.limits.maxFileBytes`, when it
+   * is smaller than {@link MAX_EDIT_FILE_BYTES}), so that an edit never makes a file it cannot read back.
    */
   maxEditFileBytes?: number;
   /**
