@@ -156,4 +156,13 @@ describe("StateBackend inside a LangGraph run keeps files in the thread's state"
     expect(upload).toMatchObject({ path: "/y.bin", code: "unsupported" });
     expect((await backend.read("/kept.txt")).content, "outside a run the memory answers").toBe("memory");
   });
+
+  it("grep bounds given to the backend hold for a thread's files too", async () => {
+    const backend = inThread(new StateBackend({ maxGrepMatches: 2 }), new Thread());
+    expect((await backend.write("/a.txt", "x\nx\nx\n")).error).toBeUndefined();
+    const refused = await backend.grep("x");
+    expect(refused.code).toBe("too_large");
+    expect(refused.error).toContain("more than 2 matching lines");
+    expect((await backend.grep("x", "/", null, 2)).matches).toHaveLength(2);
+  });
 });

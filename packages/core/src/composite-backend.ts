@@ -6,7 +6,7 @@ import { type Routed, RouterDriver, withFileInWay } from "./composite-router.js"
 import { globFanOut } from "./composite-search.js";
 import { DeepfsError, failure } from "./errors.js";
 import { parseGlobArgs } from "./glob.js";
-import { type Fault, isFault } from "./kit/driver.js";
+import { type Fault, grepLimitsOf, isFault } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
 import { failureOf, type Operation } from "./kit/messages.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES, fileInfoOf } from "./kit/search.js";
@@ -36,6 +36,13 @@ export interface CompositeRouterOptions {
    * (default `/`). Read by deepagents releases that support it; earlier ones ignore it.
    */
   artifactsRoot?: string;
+  /**
+   * Most matching lines one grep over the router answers (default: the smallest any member has,
+   * else 1,000,000; past it grep answers `too_large`).
+   */
+  maxGrepMatches?: number;
+  /** Most characters of matching lines one grep answers (default: the members' smallest, else 256 Mi). */
+  maxGrepTextLength?: number;
 }
 
 /** The object form of the {@link CompositeBackend} constructor. */
@@ -117,7 +124,11 @@ export class CompositeBackend extends DriverBackend<RouterDriver> implements San
     const artifactsRoot = checkArtifactsRoot(settings?.artifactsRoot);
     const table = new MountTable(defaultBackend, routeTable ?? {});
     const search = { concurrency: CONCURRENCY, maxFileBytes: DEFAULT_MAX_GREP_FILE_BYTES };
-    super(new RouterDriver(table, search), { concurrency: CONCURRENCY });
+    const router = new RouterDriver(table, search);
+    // Bounds given to the router win over its members' (which every member's share is searched with).
+    const given = settings ? grepLimitsOf(settings) : undefined;
+    if (given) router.capabilities.limits = { ...router.capabilities.limits, ...given };
+    super(router, { concurrency: CONCURRENCY });
     this.artifactsRoot = artifactsRoot;
     const members = table.members;
     const all = (flag: keyof BackendCapabilities) => members.every((m) => m.backend.capabilities?.[flag] === true);

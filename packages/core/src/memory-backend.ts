@@ -4,11 +4,13 @@ import type { DriverHistory, HistoryOption, VersionOp } from "./history/history-
 import { VersionLog } from "./history/version-log.js";
 import {
   type Driver,
+  type DriverCapabilities,
   type DriverEntry,
   type DriverFile,
   type DriverStat,
   type Fault,
   fault,
+  grepLimitsOf,
   isFault,
   type WriteCall,
 } from "./kit/driver.js";
@@ -36,6 +38,10 @@ export interface MemoryBackendOptions {
    * `files` are each a first version (op `write`).
    */
   history?: HistoryOption;
+  /** Most matching lines one grep answers (default 1,000,000; past it grep answers `too_large`). */
+  maxGrepMatches?: number;
+  /** Most characters of matching lines one grep answers (default 256 Mi; past it `too_large`). */
+  maxGrepTextLength?: number;
 }
 
 /** What keeps a {@link MemoryDriver}'s versions: it records each change in the same synchronous step. */
@@ -50,7 +56,12 @@ export interface VersionRecorder extends DriverHistory {
  * without a turn of the event loop.
  */
 export class MemoryDriver implements Driver {
-  readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: true };
+  readonly capabilities: DriverCapabilities = {
+    conditionalWrites: true,
+    realDirectories: false,
+    readOnly: false,
+    nativeGrep: true,
+  };
 
   private readonly entries = new Map<string, Entry>();
   /** Directory → its direct children (files, and directories without a trailing `/`). */
@@ -280,7 +291,10 @@ export function loadFiles(driver: MemoryDriver, files: MemoryBackendOptions["fil
  */
 export class MemoryBackend extends DriverBackend<MemoryDriver> {
   constructor(options: MemoryBackendOptions = {}) {
-    super(new MemoryDriver());
+    const driver = new MemoryDriver();
+    const limits = grepLimitsOf(options);
+    if (limits) driver.capabilities.limits = limits;
+    super(driver);
     loadFiles(this.driver, options.files);
     this.driver.enableHistory(options.history);
   }

@@ -13,6 +13,7 @@ import {
   type RestoreSnapshotResult,
   type SnapshotResult,
 } from "./history/history-types.js";
+import { type Driver, grepLimitsOf, type StoreLimits } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
 import { MemoryBackend, type MemoryBackendOptions } from "./memory-backend.js";
 import type {
@@ -93,6 +94,20 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
   constructor(options: StateBackendOptions = {}) {
     this.memory = new MemoryBackend(options);
     this.historyOption = options.history;
+    this.grepLimits = grepLimitsOf(options);
+  }
+
+  /** The grep bounds given to this backend, which a thread's files (a fresh view each step) keep too. */
+  private readonly grepLimits: StoreLimits | undefined;
+
+  /** `backend`, or for a thread's files with grep bounds given, a facade over them with those bounds. */
+  private bounded(backend: DriverBackend): DriverBackend {
+    if (!this.grepLimits || backend === this.memory) return backend;
+    const driver = DriverBackend.driverOf(backend) as Driver;
+    return new DriverBackend(driver, {
+      maxGrepMatches: this.grepLimits.maxGrepMatches,
+      maxGrepTextLength: this.grepLimits.maxGrepTextLength,
+    });
   }
 
   /**
@@ -118,7 +133,7 @@ export class StateBackend implements BackendProtocol, HistoryProtocol {
   }
 
   grep(pattern: string, path?: string | null, glob?: string | null, maxCount?: number | null): Promise<GrepResult> {
-    return this.reading((backend) => backend.grep(pattern, path, glob, maxCount), asIs);
+    return this.reading((backend) => this.bounded(backend).grep(pattern, path, glob, maxCount), asIs);
   }
 
   glob(pattern: string, path?: string): Promise<GlobResult> {

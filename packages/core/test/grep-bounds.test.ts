@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_GREP_LIMITS, GrepTally, MemoryBackend, parseGrepArgs } from "../src/index.js";
+import {
+  CompositeBackend,
+  DEFAULT_GREP_LIMITS,
+  GrepTally,
+  MemoryBackend,
+  parseGrepArgs,
+  StateBackend,
+  withQuota,
+} from "../src/index.js";
 import { type Driver, DriverBackend, tightestLimits } from "../src/kit/index.js";
 
 function queryOf(maxCount?: number) {
@@ -71,5 +79,34 @@ describe("store limits", () => {
     expect((await new DriverBackend(driver, { maxGrepMatches: 3 }).grep("x")).matches).toHaveLength(3);
     expect(() => new DriverBackend(driver, { maxGrepMatches: -1 })).toThrow(/maxGrepMatches/);
     expect(() => new DriverBackend(driver, { maxGrepTextLength: 1.5 })).toThrow(/maxGrepTextLength/);
+  });
+});
+
+describe("grep bounds as backend options", () => {
+  it("MemoryBackend and StateBackend take them, and a layer over them keeps them", async () => {
+    const files = { "/a.txt": "x\nx\nx\n" };
+    for (const backend of [
+      new MemoryBackend({ files, maxGrepMatches: 2 }),
+      new StateBackend({ files, maxGrepMatches: 2 }),
+    ]) {
+      expect((await backend.grep("x")).error).toContain("more than 2 matching lines");
+      expect((await backend.grep("x", "/", null, 2)).matches).toHaveLength(2);
+      expect((await withQuota(backend, { maxBytes: 1000 }).grep("x")).code).toBe("too_large");
+    }
+    expect((await new MemoryBackend({ files, maxGrepTextLength: 2 }).grep("x")).error).toContain(
+      "more than 2 characters of matching lines",
+    );
+    expect(() => new MemoryBackend({ maxGrepMatches: -1 })).toThrow(/maxGrepMatches/);
+  });
+
+  it("a router takes its members' tightest bounds unless it is given its own", async () => {
+    const tight = new MemoryBackend({ files: { "/a.txt": "x\nx\nx\n" }, maxGrepMatches: 2 });
+    const open = new MemoryBackend({ files: { "/b.txt": "x\nx\n" } });
+    const router = new CompositeBackend(open, { "/t/": tight });
+    expect((await router.grep("x", "/t")).error).toContain("more than 2 matching lines");
+    // 5 matches over both members, against the router's own bound of 4.
+    const own = new CompositeBackend(open, { "/t/": tight }, { maxGrepMatches: 4 });
+    expect((await own.grep("x", "/t")).matches).toHaveLength(3);
+    expect((await own.grep("x")).error).toContain("more than 4 matching lines");
   });
 });

@@ -125,6 +125,17 @@ export function tightestLimits(all: ReadonlyArray<StoreLimits | undefined>): Sto
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** The grep bounds among `options`, as store limits (undefined when none is given). */
+export function grepLimitsOf(options: {
+  maxGrepMatches?: number | undefined;
+  maxGrepTextLength?: number | undefined;
+}): StoreLimits | undefined {
+  const limits: StoreLimits = {};
+  if (options.maxGrepMatches !== undefined) limits.maxGrepMatches = options.maxGrepMatches;
+  if (options.maxGrepTextLength !== undefined) limits.maxGrepTextLength = options.maxGrepTextLength;
+  return Object.keys(limits).length > 0 ? limits : undefined;
+}
+
 /** What is at a path. */
 export type DriverStat =
   | { kind: "file"; size: number; etag?: string; modifiedAt?: string; createdAt?: string }
