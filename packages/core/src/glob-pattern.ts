@@ -1,4 +1,5 @@
-import { automatonMatcher, buildGlobAutomaton, type GlobAutomaton, nameTest } from "./glob-automaton.js";
+import { buildGlobAutomaton, type GlobAutomaton, nameTest } from "./glob-automaton.js";
+import { automatonMatcher } from "./glob-automaton-match.js";
 import { expandGlobBraces } from "./glob-braces.js";
 import { parseSegment, type Segment, type SegmentParse } from "./glob-segment.js";
 
