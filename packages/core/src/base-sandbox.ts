@@ -29,9 +29,20 @@ export interface BaseSandboxOptions {
   /**
    * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB (as LocalBackend's
    * option of the same name). A larger file answers `too_large` on read, readRaw and edit (grep
-   * skips it) and is not transferred. `downloadFiles` has no limit. Default 10.
+   * skips it) and is not transferred. `downloadFiles` has no limit. An edit whose result would be
+   * larger answers `too_large` (it would make a file that reads then refuse). Default 10.
    */
   maxFileSizeMb?: number;
+  /**
+   * Most matching lines a grep answers when `maxCount` allows more (or is not given); past it grep
+   * answers `too_large` and downloads no further file. Default 1,000,000.
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines a grep answers; past it grep answers
+   * `too_large` and downloads no further file. Default 256 Mi.
+   */
+  maxGrepTextLength?: number;
 }
 
 /**
@@ -57,10 +68,10 @@ export interface BaseSandboxOptions {
  *   `permission_denied`, `invalid_path`), validating paths with `checkPath`.
  *
  * Files larger than `maxFileSizeMb` (default 10 MiB) are not transferred for `read`, `readRaw`,
- * `edit` or `grep`: the first three answer `too_large` and grep skips them. Their sizes are asked
- * for first (one command), unless the subclass implements {@link BaseSandbox.downloadWithin},
- * which checks them in the sandbox as it sends. `downloadFiles` is the subclass's own and moves
- * whole files, whatever their size.
+ * `edit` or `grep`: the first three answer `too_large` and grep skips them; nor does an edit make
+ * a file larger than that. Their sizes are asked for first (one command), unless the subclass
+ * implements {@link BaseSandbox.downloadWithin}, which checks them in the sandbox as it sends.
+ * `downloadFiles` is the subclass's own and moves whole files, whatever their size.
  *
  * Etags are SHA-256 digests of the content, computed in Node. Every mutation of a path through one
  * instance (`write`, `edit`, `uploadFiles`, `delete`) is serialised inside this process: BaseSandbox
@@ -145,7 +156,14 @@ export abstract class BaseSandbox extends DriverBackend<ShellDriver> implements 
       download: async (paths) => sandbox().downloadFiles(paths),
       isHidden: (path) => sandbox().isHiddenPath(path),
     };
-    super(new ShellDriver(host, { maxFileBytes: Math.floor(maxFileSizeMb * 1024 * 1024) }));
+    // The limits travel in the driver's capabilities (the facade checks the grep bounds' values).
+    super(
+      new ShellDriver(host, {
+        maxFileBytes: Math.floor(maxFileSizeMb * 1024 * 1024),
+        maxGrepMatches: options.maxGrepMatches,
+        maxGrepTextLength: options.maxGrepTextLength,
+      }),
+    );
     // A prototype method of the subclass is there already (class fields are not, see lockUploads).
     const within = this.downloadWithin;
     if (typeof within === "function") host.downloadWithin = (paths, maxBytes) => within.call(this, paths, maxBytes);

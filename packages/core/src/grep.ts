@@ -76,6 +76,14 @@ export class GrepTally {
     return this.within;
   }
 
+  /** Takes back `matches` counted before and then dropped (past `maxCount`, they are not answered). */
+  remove(matches: readonly GrepMatch[]): void {
+    let length = 0;
+    for (const match of matches) length += match.text.length;
+    this.count -= matches.length;
+    this.textLength -= length;
+  }
+
   /** True while the answer counted is within both bounds. */
   get within(): boolean {
     return this.count <= this.countLimit && this.textLength <= this.textLimit;
@@ -187,16 +195,64 @@ export function grepTextsWithin(
   // Search every file in any order, then order only the files that matched: with few matches,
   // sorting every candidate path (and scanning every text for NUL) costs more than the search.
   if (query.matchesNothing) return { matches: [] };
-  const hits: FileHits[] = [];
+  const hits = new GrepHits(query, tally);
   for (const file of files) {
     if (!query.accepts(file.path)) continue;
-    const matches = grepFileText(file.path, file.text, query.pattern, Math.min(query.maxCount + 1, tally.room));
-    if (matches.length > 0 && isSearchableText(file.text)) {
-      hits.push({ path: file.path, matches });
-      if (!tally.add(matches)) return grepAnswerTooLarge(tally);
+    const matches = grepFileText(file.path, file.text, query.pattern, hits.room);
+    if (matches.length > 0 && isSearchableText(file.text) && !hits.add({ path: file.path, matches })) {
+      return grepAnswerTooLarge(tally);
     }
   }
-  return mergeFileHits(hits, query.maxCount);
+  return hits.answer();
+}
+
+/**
+ * The matches of the files a grep searched in any order, held within bounds: the first
+ * `maxCount + 1` in path order are all an answer can need, so once the files held have several
+ * times that many, the files past them in path order are dropped (and taken back from the tally).
+ * A capped grep over many matching files thus holds O(maxCount) matches, not `maxCount + 1` per
+ * file, and its answer's bounds count what it can answer, not everything it found.
+ */
+export class GrepHits {
+  private hits: FileHits[] = [];
+  private held = 0;
+  private readonly keep: number;
+  private readonly tally: GrepTally;
+
+  constructor(query: Pick<GrepQuery, "maxCount" | "limits">, tally = new GrepTally(query)) {
+    this.keep = query.maxCount + 1;
+    this.tally = tally;
+  }
+
+  /** How many matches of the next file to collect at most. */
+  get room(): number {
+    return Math.min(this.keep, this.tally.room);
+  }
+
+  /** Adds one file's matches (at most {@link room}, in line order); false once past a bound. */
+  add(hit: FileHits): boolean {
+    this.hits.push(hit);
+    this.held += hit.matches.length;
+    const within = this.tally.add(hit.matches);
+    // Past a bound, or holding several answers' worth: keep only what the answer can need.
+    if (this.held > 4 * this.keep || (!within && this.held > this.keep)) this.trim();
+    return this.tally.within;
+  }
+
+  /** Files in path order, the first `maxCount` matches, `truncated` when more existed. */
+  answer(): GrepResult {
+    return mergeFileHits(this.hits, this.keep - 1);
+  }
+
+  /** Drops the files past the first `keep` matches in path order. */
+  private trim(): void {
+    this.hits.sort((a, b) => comparePaths(a.path, b.path));
+    let kept = 0;
+    let files = 0;
+    while (files < this.hits.length && kept < this.keep) kept += (this.hits[files++] as FileHits).matches.length;
+    for (const dropped of this.hits.splice(files)) this.tally.remove(dropped.matches);
+    this.held = kept;
+  }
 }
 
 /** The matches of one file (at most `maxCount + 1` of them). */

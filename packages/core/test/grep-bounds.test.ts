@@ -2,13 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   CompositeBackend,
   DEFAULT_GREP_LIMITS,
+  GrepHits,
   GrepTally,
   MemoryBackend,
   parseGrepArgs,
   StateBackend,
   withQuota,
 } from "../src/index.js";
-import { type Driver, DriverBackend, tightestLimits } from "../src/kit/index.js";
+import { type Driver, DriverBackend, ForwardingDriver, tightestLimits } from "../src/kit/index.js";
 
 function queryOf(maxCount?: number) {
   const parsed = parseGrepArgs("x", "/", null, maxCount);
@@ -108,5 +109,44 @@ describe("grep bounds as backend options", () => {
     const own = new CompositeBackend(open, { "/t/": tight }, { maxGrepMatches: 4 });
     expect((await own.grep("x", "/t")).matches).toHaveLength(3);
     expect((await own.grep("x")).error).toContain("more than 4 matching lines");
+  });
+});
+
+describe("a capped grep holds what it can answer", () => {
+  it("the character bound counts the matches a maxCount can answer, not every matching file's", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) files[`/f${String(i).padStart(3, "0")}.txt`] = `hit ${"y".repeat(96)}\n`;
+    const memory = new MemoryBackend({ files, maxGrepTextLength: 1000 });
+    const walking = new DriverBackend(
+      new ForwardingDriver(DriverBackend.driverOf(memory) as Driver, { omit: ["grep"] }),
+    );
+    for (const backend of [memory, walking]) {
+      // 100 lines of 100 characters match; 2 are answered (and a third read to tell truncation).
+      const capped = await backend.grep("hit", "/", null, 2);
+      expect(capped.error).toBeUndefined();
+      expect(capped.matches?.map((m) => m.path)).toEqual(["/f000.txt", "/f001.txt"]);
+      expect(capped.truncated).toBe(true);
+      expect((await backend.grep("hit")).code).toBe("too_large");
+    }
+  });
+
+  it("GrepHits keeps the first files in path order whatever order they come in", () => {
+    const parsed = parseGrepArgs("x", "/", null, 3);
+    if (!parsed.ok) throw new Error(parsed.error);
+    const hits = new GrepHits(parsed.query);
+    const order = Array.from({ length: 50 }, (_, i) => (i * 37) % 50);
+    for (const i of order) {
+      const path = `/f${String(i).padStart(2, "0")}`;
+      expect(hits.room).toBe(4);
+      expect(hits.add({ path, matches: [1, 2].map((line) => ({ path, line, text: "x" })) })).toBe(true);
+    }
+    expect(hits.answer()).toEqual({
+      matches: [
+        { path: "/f00", line: 1, text: "x" },
+        { path: "/f00", line: 2, text: "x" },
+        { path: "/f01", line: 1, text: "x" },
+      ],
+      truncated: true,
+    });
   });
 });

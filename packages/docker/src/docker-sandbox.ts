@@ -61,7 +61,11 @@ export class DockerSandbox extends BaseSandbox {
   }
 
   constructor(options: DockerSandboxOptions = {}) {
-    super({ maxFileSizeMb: options.maxFileSizeMb });
+    super({
+      maxFileSizeMb: options.maxFileSizeMb,
+      maxGrepMatches: options.maxGrepMatches,
+      maxGrepTextLength: options.maxGrepTextLength,
+    });
     const id = options.id ?? options.attach ?? `deepfs-${randomBytes(6).toString("hex")}`;
     const config = resolveOptions(options, id);
     this.id = id;

@@ -34,9 +34,19 @@ export interface DockerSandboxOptions {
   /**
    * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB: a larger one answers
    * `too_large` (grep skips it) and is not transferred out of the container. `downloadFiles` has
-   * no limit. Default 10.
+   * no limit. An edit whose result would be larger answers `too_large`. Default 10.
    */
   maxFileSizeMb?: number;
+  /**
+   * Most matching lines a grep answers when `maxCount` allows more (or is not given); past it grep
+   * answers `too_large` and transfers no further file. Default 1,000,000.
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines a grep answers; past it grep answers
+   * `too_large` and transfers no further file. Default 256 Mi.
+   */
+  maxGrepTextLength?: number;
   /**
    * Extra container labels (the sandbox adds `deepfs.managed`, `deepfs.sandbox`, and the creating
    * process's pid and host name as `deepfs.owner-pid` and `deepfs.owner-host`).

@@ -134,6 +134,32 @@ describe.skipIf(Boolean(skipReason))("a hostile command in the sandbox", () => {
     expect(await sandbox.read("/workspace/l/over.txt")).toMatchObject({ content: "x" });
   });
 
+  it("an edit never makes a file over maxFileSizeMb; maxGrepMatches and maxGrepTextLength bound grep", async () => {
+    await using sandbox = testSandbox(tag, { maxFileSizeMb: 0.01, maxGrepMatches: 10, maxGrepTextLength: 1000 });
+    const text = `${"a".repeat(10_000)}\n`;
+    await sandbox.write("/workspace/b/a.txt", text);
+    // 20,001 bytes, over the read limit of 10,485.
+    expect(await sandbox.edit("/workspace/b/a.txt", "a", "aa", true)).toMatchObject({ code: "too_large" });
+    expect((await sandbox.readRaw("/workspace/b/a.txt")).data?.content).toBe(text);
+    const made = await sandbox.execute(
+      [
+        "mkdir -p /workspace/b/lines /workspace/b/wide",
+        "for i in $(seq 100 140); do printf 'hit\\n' > /workspace/b/lines/f$i.txt; done",
+        `for i in 1 2 3; do printf 'hit %0400d\\n' 0 >> /workspace/b/wide/w.txt; done`,
+      ].join(" && "),
+    );
+    expect(made).toMatchObject({ exitCode: 0 });
+    const lines = await sandbox.grep("hit", "/workspace/b/lines");
+    expect(lines).toMatchObject({ code: "too_large" });
+    expect(lines.error).toContain("more than 10 matching lines");
+    const capped = await sandbox.grep("hit", "/workspace/b/lines", null, 10);
+    expect([capped.matches?.length, capped.truncated]).toEqual([10, true]);
+    const wide = await sandbox.grep("hit", "/workspace/b/wide");
+    expect(wide).toMatchObject({ code: "too_large" });
+    expect(wide.error).toContain("more than 1,000 characters of matching lines");
+    expect((await sandbox.grep("hit", "/workspace/b/wide", null, 1)).matches).toHaveLength(1);
+  });
+
   it("cannot lose acknowledged edits by editing one file through a linked directory", async () => {
     await using sandbox = testSandbox(tag);
     const count = 20;

@@ -1,5 +1,5 @@
 import { DeepfsError, HistoryDriver, type HistoryOption, type HistoryRetention, StoreHistory } from "@deepfs/core";
-import { DriverBackend, isFault } from "@deepfs/core/kit";
+import { DriverBackend, grepLimitsOf, isFault } from "@deepfs/core/kit";
 import { type BaseStore, InMemoryStore } from "@langchain/langgraph";
 import type { BinaryEncoding } from "./file-value.js";
 import { HISTORY_LABEL, type NamespaceOption, validateNamespace } from "./namespace.js";
@@ -33,6 +33,16 @@ export interface StoreBackendOptions {
    * be lost). Across processes it is as strong as the store's conditional writes (see above).
    */
   history?: HistoryOption;
+  /**
+   * Most matching lines a grep answers when `maxCount` allows more (or is not given); past it grep
+   * answers `too_large` and stops scanning the namespace there. Default 1,000,000.
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines a grep answers; past it grep answers
+   * `too_large` and stops scanning the namespace there. Default 256 Mi.
+   */
+  maxGrepTextLength?: number;
 }
 
 function retentionOf(option: HistoryOption | undefined): HistoryRetention | null {
@@ -93,7 +103,8 @@ export class StoreBackend extends DriverBackend<StoreDriver | HistoryDriver> imp
       throw new DeepfsError("invalid_argument", 'StoreBackend `binaryEncoding` must be "bytes" or "base64"');
     }
     const driven = storeBehind(options.store);
-    const files = new StoreDriver(driven, namespace, encoding);
+    // The facade checks the limits' values (whole numbers >= 0) as it is built.
+    const files = new StoreDriver(driven, namespace, encoding, undefined, false, grepLimitsOf(options));
     const retention = retentionOf(options.history);
     if (retention === null) super(files);
     else {

@@ -7,19 +7,22 @@ import {
   contentFromBytes,
   createFileData,
   dirPrefix,
+  GrepHits,
   type GrepMatch,
   type GrepQuery,
+  GrepTally,
   getMimeType,
+  grepAnswerTooLarge,
   grepFileText,
   isSearchableText,
   isTextMimeType,
   isWithin,
   parentDir,
-  sortGrepMatches,
 } from "@deepfs/core";
 import {
   type BatchFile,
   type Driver,
+  type DriverCapabilities,
   type DriverEntry,
   type DriverFile,
   type DriverStat,
@@ -28,6 +31,7 @@ import {
   fault,
   isFault,
   KeyedLock,
+  type StoreLimits,
   type WriteCall,
 } from "@deepfs/core/kit";
 import type { BaseStore } from "@langchain/langgraph";
@@ -67,7 +71,7 @@ const lockKey = (ns: Namespace, path: string) => JSON.stringify([ns, path]);
 const MAX_DELETE_PASSES = 5;
 
 export class StoreDriver implements Driver {
-  readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: false };
+  readonly capabilities: DriverCapabilities;
 
   constructor(
     readonly store: BaseStore,
@@ -87,7 +91,15 @@ export class StoreDriver implements Driver {
      * costs more as versions accumulate. Lists have files only; walk and grep are not used there.
      */
     private readonly flat = false,
-  ) {}
+    /**
+     * The bounds of its answers (StoreBackend's `maxGrepMatches` and `maxGrepTextLength`), carried
+     * in its capabilities so that every layer and router over it keeps them.
+     */
+    limits?: StoreLimits,
+  ) {
+    this.capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: false };
+    if (limits) this.capabilities.limits = { ...limits };
+  }
 
   /** The namespace of this call: the fixed one, or the namespace function's answer for this run. */
   namespace(): Namespace | Fault {
@@ -297,24 +309,35 @@ export class StoreDriver implements Driver {
     return fault("conflict", { reason: "contended" });
   }
 
-  /** Searches the values as the namespace is paged through: no item is searched twice. */
-  async grep(query: GrepQuery): Promise<{ matches: GrepMatch[] } | Fault> {
+  /**
+   * Searches the values as the namespace is paged through: no item is searched twice. The answer
+   * is counted as it is found (`query.limits`): once past a bound the scan ends there, no further
+   * page is asked for, and grep answers `too_large`.
+   */
+  async grep(query: GrepQuery): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault> {
     const ns = this.namespace();
     if (isFault(ns)) return ns;
-    const keep = query.maxCount + 1;
-    let matches: GrepMatch[] = [];
+    if (query.matchesNothing) return { matches: [] };
+    const tally = new GrepTally(query);
+    // Pages arrive in store order: the first `maxCount + 1` matches in path order are kept.
+    const hits = new GrepHits(query, tally);
     for await (const page of scanNamespace(this.store, ns)) {
       for (const item of page) {
         if (!query.accepts(item.path)) continue;
         const file = decodeFileValue(item.path, item.value);
         const text = file?.data.content;
-        if (typeof text !== "string" || !isTextMimeType(file?.data.mimeType ?? "") || !isSearchableText(text)) continue;
-        for (const match of grepFileText(item.path, text, query.pattern, keep)) matches.push(match);
+        if (typeof text !== "string" || !isTextMimeType(file?.data.mimeType ?? "")) continue;
+        // At most one match past what the answer can hold: enough to tell that it would not fit.
+        const found = grepFileText(item.path, text, query.pattern, hits.room);
+        // Only a text with matches is checked for NUL: scanning every text costs more than the search.
+        if (found.length === 0 || !isSearchableText(text)) continue;
+        // Returning from the loop closes the scan (its generator), so no further page is read.
+        if (!hits.add({ path: item.path, matches: found })) return grepAnswerTooLarge(tally);
       }
-      // Pages arrive in store order: keep only the first `keep` matches in path order so far.
-      if (matches.length > keep) matches = sortGrepMatches(matches).slice(0, keep);
     }
-    return { matches: sortGrepMatches(matches) };
+    const answer = hits.answer();
+    const matches = answer.matches ?? [];
+    return answer.truncated ? { matches, truncated: true } : { matches };
   }
 
   /** Where `path` is kept: the namespace and key of its item (see `flat`). */

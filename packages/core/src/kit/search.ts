@@ -7,11 +7,10 @@ import type { GlobQuery } from "../glob.js";
 import {
   capGrepMatches,
   checkGrepAnswer,
-  type FileHits,
+  GrepHits,
   type GrepQuery,
   GrepTally,
   grepAnswerTooLarge,
-  mergeFileHits,
   sortGrepMatches,
 } from "../grep.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
@@ -77,11 +76,11 @@ export async function grepDriver(
   }
   const candidates = await candidatesOf(driver, query, options);
   if (isFault(candidates)) return candidates;
-  // Each file is searched as it arrives and only its matches are kept, so the search holds the
-  // answer, not every text it read.
-  const hits: FileHits[] = [];
-  const needle = query.pattern.length > 0 ? encodeUtf8(query.pattern) : null;
+  // Each file is searched as it arrives and only its matches are kept (within `maxCount`, see
+  // GrepHits), so the search holds the answer, not every text it read.
   const tally = new GrepTally(query);
+  const hits = new GrepHits(query, tally);
+  const needle = query.pattern.length > 0 ? encodeUtf8(query.pattern) : null;
   let failed: Fault | undefined;
   await mapLimit(candidates, options.concurrency, async (entry) => {
     if (failed) return;
@@ -93,12 +92,10 @@ export async function grepDriver(
     }
     if ("window" in file) return;
     if (failed) return;
-    const matches = fileMatches(entry.path, file.content, query, needle, Math.min(query.maxCount + 1, tally.room));
-    if (matches.length === 0) return;
-    hits.push({ path: entry.path, matches });
-    if (!tally.add(matches)) failed = grepAnswerTooLarge(tally);
+    const matches = fileMatches(entry.path, file.content, query, needle, hits.room);
+    if (matches.length > 0 && !hits.add({ path: entry.path, matches })) failed = grepAnswerTooLarge(tally);
   });
-  return failed ?? mergeFileHits(hits, query.maxCount);
+  return failed ?? hits.answer();
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * {@link ShellDriver}: a sandbox (E2B, Daytona, a VM, a container) as a {@link Driver}. Listings,
  * searches, deletes and `stat`s are one POSIX sh script each (shell-scripts.ts), run through the
- * sandbox's script runner; file contents travel only through the sandbox's own transfers, byte for
- * byte, and never appear in a command line. Etags are SHA-256 digests computed in Node.
+ * sandbox's script runner (shell-transport.ts); file contents travel only through the sandbox's
+ * own transfers, byte for byte, and never appear in a command line. Etags are SHA-256 digests
+ * computed in Node.
  *
  * Whatever is in the sandbox may be hostile (an agent's commands run there): a file is never
  * transferred for a read, an edit or a search when it is larger than the driver's limit, and the
@@ -16,69 +17,36 @@ import { type GrepQuery, GrepTally, grepTextsWithin } from "../grep.js";
 import type {
   BatchFile,
   Driver,
+  DriverCapabilities,
   DriverEntry,
   DriverFile,
   DriverStat,
   Fault,
   ReadCall,
+  StoreLimits,
   WriteCall,
 } from "../kit/driver.js";
 import { FaultError, fault, isFault } from "../kit/driver.js";
 import { DEFAULT_MAX_GREP_FILE_BYTES } from "../kit/search.js";
 import { getMimeType, isTextMimeType } from "../mime.js";
 import { baseName, checkPath, comparePaths, isWithin, parentDir } from "../paths.js";
-import type {
-  ExecuteOptions,
-  ExecuteResponse,
-  FileDownloadResponse,
-  FileUploadResponse,
-  GrepMatch,
-} from "../protocol.js";
-import { decodeUtf8Lossy, encodeUtf8 } from "../text.js";
+import type { ExecuteOptions, ExecuteResponse, FileUploadResponse, GrepMatch } from "../protocol.js";
+import { encodeUtf8 } from "../text.js";
 import {
   deleteScript,
-  fileCommand,
-  fileSizesScript,
   fileTimesScript,
   grepCandidatesScript,
-  inlineCommand,
   listFilesScript,
   lsScript,
   parseStatRecords,
   realDirsScript,
   ScriptStatus,
-  STATUS_MARKER,
   type StatRecord,
-  shellQuote,
   writeTargetScript,
 } from "./shell-scripts.js";
+import { failedStatus, type ShellHost, ShellTransport, transferFault } from "./shell-transport.js";
 
-/** One file of a bounded download: a file over the limit answers code `too_large` and its `size`. */
-export interface LimitedDownload extends FileDownloadResponse {
-  /** Bytes of a file refused as `too_large`, when the sandbox said. */
-  size?: number;
-}
-
-/** What the driver needs of the sandbox: its command runners, its transfers, its hidden paths. */
-export interface ShellHost {
-  /** Runs one of the driver's own scripts (`sh -c` semantics, output capped with `truncated`). */
-  run(command: string): Promise<ExecuteResponse>;
-  /** Runs the user's command. */
-  execute(command: string, options?: ExecuteOptions): Promise<ExecuteResponse>;
-  /** Writes files byte for byte (creating parents), answering per file in order; takes no lock. */
-  upload(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]>;
-  /** Reads files byte for byte, answering per file in order. */
-  download(paths: string[]): Promise<FileDownloadResponse[]>;
-  /**
-   * Optional: reads files like {@link download}, except that a file larger than `maxBytes` is not
-   * transferred (its entry answers code `too_large` with its `size`), checked in the sandbox as the
-   * file is sent. Without it the driver asks the sandbox for the sizes first (one more command),
-   * and a file that grows in between is only refused once it has been transferred.
-   */
-  downloadWithin?(paths: string[], maxBytes: number): Promise<LimitedDownload[]>;
-  /** A path the sandbox keeps for itself: never listed nor searched. */
-  isHidden(path: string): boolean;
-}
+export type { LimitedDownload, ShellHost } from "./shell-transport.js";
 
 /** Options of a {@link ShellDriver}. */
 export interface ShellDriverOptions {
@@ -88,17 +56,16 @@ export interface ShellDriverOptions {
    * with `whole`) have no limit.
    */
   maxFileBytes?: number;
+  /** Most matching lines a grep answers (a store limit, see `StoreLimits`; default the facade's). */
+  maxGrepMatches?: number;
+  /** Most characters of matching lines a grep answers (a store limit; default the facade's). */
+  maxGrepTextLength?: number;
 }
 
 /** Files grep downloads per transfer while collecting matches in path order. */
 const GREP_DOWNLOAD_BATCH = 32;
 /** Directories resolved by one script when lock keys are asked for (keeps its command line short). */
 const REAL_DIRS_BATCH = 200;
-/** Largest listing read back from a temporary file (a sandbox process could make it grow without end). */
-const MAX_SPOOLED_BYTES = 256 * 1024 * 1024;
-
-/** A file fetched for a read: its bytes, or its size when it is over the limit (unknown: undefined). */
-type Fetched = { bytes: Uint8Array } | { oversize: number | undefined } | Fault;
 
 /** Opaque version of some bytes: their SHA-256 digest. */
 export function etagOf(bytes: Uint8Array): string {
@@ -115,8 +82,9 @@ export class ShellDriver implements Driver {
    * Preconditions hold within one process only (the facade checks them under its per-path lock),
    * so the driver does not claim store-side conditional writes.
    */
-  readonly capabilities = { conditionalWrites: false, realDirectories: true, readOnly: false, nativeGrep: true };
+  readonly capabilities: DriverCapabilities;
   private readonly maxFileBytes: number;
+  private readonly transport: ShellTransport;
   /** Lock keys already resolved for the call in progress (see {@link withLockKeys}). */
   private readonly callKeys = new AsyncLocalStorage<ReadonlyMap<string, string>>();
 
@@ -125,6 +93,13 @@ export class ShellDriver implements Driver {
     options: ShellDriverOptions = {},
   ) {
     this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
+    this.transport = new ShellTransport(host);
+    // The read limit is a store limit: the facade then refuses an edit whose result would pass it,
+    // so that an edit never makes a file the sandbox's reads refuse.
+    const limits: StoreLimits = { maxFileBytes: this.maxFileBytes };
+    if (options.maxGrepMatches !== undefined) limits.maxGrepMatches = options.maxGrepMatches;
+    if (options.maxGrepTextLength !== undefined) limits.maxGrepTextLength = options.maxGrepTextLength;
+    this.capabilities = { conditionalWrites: false, realDirectories: true, readOnly: false, nativeGrep: true, limits };
   }
 
   /**
@@ -171,7 +146,7 @@ export class ShellDriver implements Driver {
     const real = new Map<string, string>();
     for (let i = 0; i < dirs.length; i += REAL_DIRS_BATCH) {
       const batch = dirs.slice(i, i + REAL_DIRS_BATCH);
-      const run = await this.runScript(realDirsScript(batch)).catch(() => null);
+      const run = await this.transport.run(realDirsScript(batch)).catch(() => null);
       if (!run || isFault(run) || run.status !== ScriptStatus.ok) continue;
       const records = `\n${run.output}`.split("\n//").map((record) => record.replace(/\n$/, ""));
       if (records.length !== 2 * batch.length + 1) continue;
@@ -201,7 +176,7 @@ export class ShellDriver implements Driver {
 
   /** Birth time (0 when unknown) and modification time of a file, in seconds; null when unknown. */
   async times(path: string): Promise<{ birth: number; mtime: number } | null> {
-    const run = await this.runScript(fileTimesScript(path));
+    const run = await this.transport.run(fileTimesScript(path));
     if (isFault(run)) return null;
     const [birth, mtime] = run.output.trim().split(" ").map(Number);
     return { birth: birth !== undefined && birth > 0 ? birth : 0, mtime: mtime !== undefined && mtime > 0 ? mtime : 0 };
@@ -232,7 +207,7 @@ export class ShellDriver implements Driver {
   }
 
   async list(dir: string): Promise<DriverEntry[] | Fault> {
-    const run = await this.runScript(lsScript(dir));
+    const run = await this.transport.run(lsScript(dir));
     if (isFault(run)) return run;
     if (run.status === ScriptStatus.permissionDenied) return fault("permission_denied");
     if (run.status !== ScriptStatus.ok) return failedStatus(run.status);
@@ -247,7 +222,7 @@ export class ShellDriver implements Driver {
 
   /** Every regular file below `dir`, from one `find` (skipping `/proc`, `/sys`, `/dev`). */
   async *walk(dir: string): AsyncIterable<DriverEntry> {
-    const run = await this.runScript(listFilesScript(dir));
+    const run = await this.transport.run(listFilesScript(dir));
     if (isFault(run)) throw new FaultError(run);
     if (run.status !== ScriptStatus.ok) throw new FaultError(failedStatus(run.status));
     for (const record of parseStatRecords(run.output)) {
@@ -258,7 +233,7 @@ export class ShellDriver implements Driver {
 
   async remove(path: string): Promise<{ path: string } | Fault> {
     if (path === "/") return fault("invalid_argument", { detail: "refusing to delete the whole sandbox filesystem" });
-    const run = await this.runScript(deleteScript(path));
+    const run = await this.transport.run(deleteScript(path));
     if (isFault(run)) return run;
     if (run.status === ScriptStatus.notFound) return fault("file_not_found");
     if (run.status === ScriptStatus.permissionDenied) return fault("permission_denied");
@@ -269,13 +244,20 @@ export class ShellDriver implements Driver {
   /**
    * Finds the files that contain the pattern with `grep -l` inside the sandbox, then downloads only
    * those (in path order, until `maxCount` is reached) and applies the core matcher, so that binary
-   * detection (NUL bytes, invalid UTF-8) and line splitting are exactly the contract's.
+   * detection (NUL bytes, invalid UTF-8) and line splitting are exactly the contract's. The answer
+   * is counted across the batches: once it passes `query.limits`, grep answers `too_large` and
+   * downloads nothing more. The list of candidates is not counted against those bounds (a file
+   * `grep -l` names may hold no line the contract matches: binary, invalid UTF-8); it is bounded
+   * as every listing is, by what the transport reads back from the sandbox.
    */
   async grep(query: GrepQuery): Promise<{ matches: GrepMatch[]; truncated?: boolean } | Fault> {
-    // No line of a searchable text holds "\n" or NUL, and neither can be passed as a shell argument.
-    if (query.pattern.includes("\n") || query.pattern.includes("\u0000")) return { matches: [] };
+    // No line of a searchable text holds "\n", NUL or a lone surrogate; the first two are also
+    // checked here because neither can be passed as a shell argument, whoever built the query.
+    if (query.matchesNothing || query.pattern.includes("\n") || query.pattern.includes("\u0000")) {
+      return { matches: [] };
+    }
     // Files over the limit are left out by the search, and refused by the download if they grew since.
-    const run = await this.runScript(grepCandidatesScript(query.dir, query.pattern, this.maxFileBytes));
+    const run = await this.transport.run(grepCandidatesScript(query.dir, query.pattern, this.maxFileBytes));
     if (isFault(run)) return run;
     if (run.status !== ScriptStatus.ok) return failedStatus(run.status);
     const candidates = [
@@ -291,7 +273,7 @@ export class ShellDriver implements Driver {
     const tally = new GrepTally(query);
     for (let i = 0; i < candidates.length; i += GREP_DOWNLOAD_BATCH) {
       const batchPaths = candidates.slice(i, i + GREP_DOWNLOAD_BATCH);
-      const downloads = await this.fetch(batchPaths, this.maxFileBytes, true);
+      const downloads = await this.transport.fetch(batchPaths, this.maxFileBytes, true);
       const texts: Array<{ path: string; text: string }> = [];
       downloads.forEach((file, j) => {
         // A file removed since the search is simply no longer there; one grown too large is skipped.
@@ -318,59 +300,10 @@ export class ShellDriver implements Driver {
     path: string,
     maxBytes: number,
   ): Promise<{ bytes: Uint8Array; etag: string } | { oversize: number | undefined } | Fault> {
-    const [file] = await this.fetch([path], maxBytes, false);
+    const [file] = await this.transport.fetch([path], maxBytes, false);
     if (!file) return fault("backend_unavailable", { detail: "no answer for this file" });
     if (isFault(file) || !("bytes" in file)) return file;
     return { bytes: file.bytes, etag: etagOf(file.bytes) };
-  }
-
-  /**
-   * Downloads `paths`, in order; a file over `maxBytes` is answered with its size and not
-   * transferred. The host checks sizes as it sends when it can ({@link ShellHost.downloadWithin});
-   * otherwise the sizes are asked for first, unless the caller found the files with a size
-   * filter already (`sized`), and a file that grew in between is refused after its transfer.
-   */
-  private async fetch(paths: string[], maxBytes: number, sized: boolean): Promise<Fetched[]> {
-    if (!Number.isFinite(maxBytes)) {
-      const answers = await this.host.download(paths);
-      return paths.map((_, i) => fetched(answers[i], maxBytes));
-    }
-    if (this.host.downloadWithin) {
-      const answers = await this.host.downloadWithin(paths, maxBytes);
-      return paths.map((_, i) => fetched(answers[i], maxBytes));
-    }
-    const out = new Array<Fetched>(paths.length);
-    let wanted = paths.map((_, i) => i);
-    if (!sized) {
-      const sizes = await this.sizes(paths);
-      if (isFault(sizes)) return paths.map(() => sizes);
-      wanted = [];
-      sizes.forEach((size, i) => {
-        if (size === "special") out[i] = fault("invalid_argument", { detail: "not a regular file" });
-        else if (size !== undefined && size > maxBytes) out[i] = { oversize: size };
-        else wanted.push(i);
-      });
-    }
-    if (wanted.length > 0) {
-      const answers = await this.host.download(wanted.map((i) => paths[i] as string));
-      wanted.forEach((index, j) => {
-        out[index] = fetched(answers[j], maxBytes);
-      });
-    }
-    return out;
-  }
-
-  /** Size of each regular file among `paths` (undefined: missing or a directory; `special`: neither a file nor a directory). */
-  private async sizes(paths: string[]): Promise<Array<number | undefined | "special"> | Fault> {
-    const run = await this.runScript(fileSizesScript(paths));
-    if (isFault(run)) return run;
-    if (run.status !== ScriptStatus.ok) return failedStatus(run.status);
-    const lines = run.output.split("\n");
-    return paths.map((_, i) => {
-      const line = lines[i];
-      if (line === "s") return "special";
-      return line !== undefined && /^\d+$/.test(line) ? Number(line) : undefined;
-    });
   }
 
   private tooLarge(size: number | undefined): Fault {
@@ -388,7 +321,7 @@ export class ShellDriver implements Driver {
 
   /** Whether `path` exists as a file, or why it cannot be written as one. */
   private async inspect(path: string): Promise<{ exists: boolean } | Fault> {
-    const run = await this.runScript(writeTargetScript(path, parentDir(path)));
+    const run = await this.transport.run(writeTargetScript(path, parentDir(path)));
     if (isFault(run)) return run;
     switch (run.status) {
       case ScriptStatus.ok:
@@ -400,30 +333,6 @@ export class ShellDriver implements Driver {
       default:
         return failedStatus(run.status);
     }
-  }
-
-  /**
-   * Runs a script and returns its exit status and stdout. Output is returned inline; when the
-   * sandbox cuts it, the script runs again writing to a temporary file that is downloaded whole.
-   */
-  private async runScript(script: string): Promise<{ status: number; output: string } | Fault> {
-    const inline = await this.host.run(inlineCommand(script));
-    const end = inline.output.lastIndexOf(STATUS_MARKER);
-    if (!inline.truncated && end !== -1) {
-      return { status: Number(inline.output.slice(end + STATUS_MARKER.length)), output: inline.output.slice(0, end) };
-    }
-    if (!inline.truncated) return commandFault(inline);
-    const spooled = await this.host.run(fileCommand(script));
-    const marker = spooled.output.lastIndexOf(STATUS_MARKER);
-    if (marker === -1) return commandFault(spooled);
-    const tail = spooled.output.slice(marker + STATUS_MARKER.length);
-    const colon = tail.indexOf(":");
-    const tempPath = tail.slice(colon + 1).trim();
-    const [file] = await this.fetch([tempPath], MAX_SPOOLED_BYTES, false);
-    await this.host.run(`rm -f -- ${shellQuote(tempPath)}`);
-    if (!file || isFault(file) || !("bytes" in file))
-      return fault("backend_unavailable", { detail: "the listing could not be read back from the sandbox" });
-    return { status: Number(tail.slice(0, colon)), output: decodeUtf8Lossy(file.bytes) };
   }
 }
 
@@ -437,36 +346,7 @@ function fileEntry(record: StatRecord): DriverEntry {
   return { path: record.path, kind: "file", size: record.size, modifiedAt: isoSeconds(record.mtime) };
 }
 
-function commandFault(response: ExecuteResponse): Fault {
-  if (response.exitCode === 124) return fault("timeout", { detail: "the sandbox command timed out" });
-  return fault("backend_unavailable", {
-    detail: `the sandbox command did not complete (exit ${response.exitCode ?? "none"})`,
-  });
-}
-
-function failedStatus(status: number): Fault {
-  return fault("backend_unavailable", { detail: `the sandbox command failed with status ${status}` });
-}
-
-/** A download's answer for one file as a {@link Fetched}, over `maxBytes` or not. */
-function fetched(answer: LimitedDownload | undefined, maxBytes: number): Fetched {
-  if (answer?.code === "too_large") return { oversize: answer.size };
-  if (!answer || answer.error || !answer.content) return transferFault(answer);
-  // A host that could not check before sending (or a file that grew): refused all the same.
-  if (answer.content.byteLength > maxBytes) return { oversize: answer.content.byteLength };
-  return { bytes: answer.content };
-}
-
 function formatLimit(bytes: number): string {
   const mib = bytes / 1024 / 1024;
   return Number.isInteger(mib) ? `${mib} MiB` : `${bytes} bytes`;
-}
-
-/** The fault of a transfer's answer for one file (or of a missing answer). */
-function transferFault(answer: FileUploadResponse | FileDownloadResponse | undefined): Fault {
-  const code = answer?.code ?? answer?.error ?? "file_not_found";
-  if (code === "file_not_found" || code === "is_directory" || code === "not_a_directory") return fault(code);
-  if (code === "permission_denied" || code === "invalid_path") return fault(code);
-  // Anything else (the sandbox unavailable, a timeout): the sandbox's own words say why.
-  return fault(code, answer?.message ? { detail: answer.message } : {});
 }
