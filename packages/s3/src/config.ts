@@ -13,14 +13,26 @@ export interface S3Tuning {
    */
   grepConcurrency?: number;
   /**
-   * Largest file that `read`, `readRaw` and `edit` look at, in MiB, as in LocalBackend: a larger
-   * object answers `too_large` from the size in its GET response, before its body is read
-   * (`downloadFiles`, which moves bytes rather than model context, has no limit). Also grep's limit
-   * unless `maxGrepFileSizeMb` is set. Default 10.
+   * Largest file that `read`, `readRaw`, `edit` and `readVersion` look at, in MiB, as in
+   * LocalBackend: a larger object (or version) answers `too_large` from the size in its GET
+   * response, before its body is read, and an edit never makes a file larger. `downloadFiles` and
+   * `restore`, which move bytes rather than model context, have no limit. Also grep's limit unless
+   * `maxGrepFileSizeMb` is set. Default 10.
    */
   maxFileSizeMb?: number;
   /** grep skips objects larger than this many MiB. Default: `maxFileSizeMb` (10). */
   maxGrepFileSizeMb?: number;
+  /**
+   * Most matching lines one grep answers when `maxCount` allows more: past it grep answers
+   * `too_large`, and stops listing and fetching as soon as its matches pass it. A whole number.
+   * Default 1,000,000.
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines one grep answers: past it grep answers
+   * `too_large`, stopping as for `maxGrepMatches`. A whole number. Default 256 Mi (268,435,456).
+   */
+  maxGrepTextLength?: number;
   /** Uploads and downloads in flight at once for `uploadFiles` / `downloadFiles`. Default 8. */
   transferConcurrency?: number;
   /** Files larger than this many MiB are uploaded in parts (multipart upload). Default 8. */
@@ -80,6 +92,15 @@ function positive(name: string, value: number | undefined, fallback: number, all
   return value;
 }
 
+/** `value` when it is a whole number >= 1 (undefined: not given), else a thrown configuration error. */
+function wholeAtLeastOne(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new DeepfsError("invalid_argument", `S3 option ${name} must be a whole number >= 1`);
+  }
+  return value;
+}
+
 /** The bucket name, or a thrown configuration error. */
 export function checkBucket(bucket: unknown): string {
   if (typeof bucket !== "string" || bucket.trim() === "") {
@@ -95,6 +116,9 @@ export interface ResolvedTuning {
   maxFileBytes: number;
   /** Largest object grep searches (whole bytes). */
   maxGrepFileBytes: number;
+  /** grep's answer bounds when given (`maxGrepMatches`, `maxGrepTextLength`); else the facade's defaults. */
+  maxGrepMatches: number | undefined;
+  maxGrepTextLength: number | undefined;
   transferConcurrency: number;
   multipartThresholdBytes: number;
   listPageSize: number | undefined;
@@ -110,6 +134,8 @@ export function resolveTuning(tuning: S3Tuning): ResolvedTuning {
     grepConcurrency: Math.floor(positive("grepConcurrency", tuning.grepConcurrency, 16)),
     maxFileBytes: Math.floor(maxFileSizeMb * MIB),
     maxGrepFileBytes: Math.floor(positive("maxGrepFileSizeMb", tuning.maxGrepFileSizeMb, maxFileSizeMb, true) * MIB),
+    maxGrepMatches: wholeAtLeastOne("maxGrepMatches", tuning.maxGrepMatches),
+    maxGrepTextLength: wholeAtLeastOne("maxGrepTextLength", tuning.maxGrepTextLength),
     transferConcurrency: Math.floor(positive("transferConcurrency", tuning.transferConcurrency, 8)),
     // Parts must be at least 5 MiB, so smaller thresholds would only produce single-part uploads.
     multipartThresholdBytes: Math.max(5, positive("multipartThresholdMb", tuning.multipartThresholdMb, 8)) * MIB,

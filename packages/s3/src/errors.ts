@@ -84,3 +84,12 @@ export function s3Fault(error: unknown): Fault {
   const what = status ? `HTTP ${status}${name ? ` ${name}` : ""}` : name || "network error";
   return fault("backend_unavailable", { detail: `${what} after retries; S3 is unavailable`, cause });
 }
+
+/**
+ * The fault for a file (or a version) over the read limit, `maxFileSizeMb` (`size`: its length in
+ * bytes, when known): numbers only.
+ */
+export function readLimitFault(size: number | undefined, maxFileBytes: number): Fault {
+  const limit = `the maxFileSizeMb limit of ${maxFileBytes / (1024 * 1024)} MiB`;
+  return fault("too_large", { detail: size === undefined ? `over ${limit}` : `${size} bytes, over ${limit}` });
+}

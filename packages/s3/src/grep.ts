@@ -1,5 +1,5 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { type GrepMatch, type GrepQuery, grepGlobSearchRoot, isBinaryPath } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, GrepTally, grepGlobSearchRoot, isBinaryPath } from "@deepfs/core";
 import type { Fault } from "@deepfs/core/kit";
 import { AdaptiveConcurrency } from "./adaptive-concurrency.js";
 import { isNotFound, isRangeNotSatisfiable } from "./errors.js";
@@ -44,6 +44,10 @@ const LOOKAHEAD = 1000;
  * `comparePaths`, so candidates arrive in path order and `maxCount` can stop the work early (the
  * GETs in flight and the listing itself). The search path itself, when it names a file, sorts
  * before everything below it and is looked up alongside the first page.
+ *
+ * The answer is counted against the query's bounds (`query.limits`, see `GrepTally`) as objects
+ * are searched: once the matches found pass them, the GETs in flight and the listing are aborted
+ * the same way and the answer is `too_large`, so the process never holds an answer past them.
  */
 export async function grepObjects(
   ctx: GrepContext,
@@ -56,11 +60,13 @@ export async function grepObjects(
     max: ctx.concurrency,
     ...(ctx.learned?.limit !== undefined ? { initial: ctx.learned.limit } : {}),
   });
+  const { maxTextLength } = query.limits;
   const pool = new OrderedSearch({
     concurrency: ctx.concurrency,
     limit,
     wanted: query.maxCount + 1,
-    search: (candidate, room, stop) => searchObject(ctx, candidate.key, query.pattern, room, stop),
+    tally: new GrepTally(query),
+    search: (candidate, room, stop) => searchObject(ctx, candidate.key, query.pattern, room, maxTextLength, stop),
     signal,
   });
   produceCandidates(ctx, query, pool).then(
@@ -126,13 +132,16 @@ async function produceCandidates(ctx: GrepContext, query: GrepQuery, pool: Order
  * oversized objects. The size was checked on the listing, but the object may have been replaced
  * since: the GET asks for at most `maxFileBytes` bytes (`Range`), an object the response says is
  * larger is skipped, and the searcher takes no more than that many bytes (a server that ignores
- * the range cannot make it hold more, nor grow a line without end).
+ * the range cannot make it hold more, nor grow a line without end). It keeps at most `limit`
+ * matches, and none past the first that bring their text over `maxText` characters (more than
+ * the whole answer may hold: enough to show the bound passed).
  */
 async function searchObject(
   ctx: GrepContext,
   key: string,
   pattern: string,
   limit: number,
+  maxText: number,
   signal: AbortSignal,
 ): Promise<LineMatch[]> {
   let response: GetObjectCommandOutput;
@@ -155,7 +164,7 @@ async function searchObject(
     body.destroy?.();
     return [];
   }
-  const searcher = new LineSearcher(pattern, limit, ctx.maxFileBytes);
+  const searcher = new LineSearcher(pattern, limit, ctx.maxFileBytes, maxText);
   // Aborting after the headers arrived must also stop the body, or its socket stays busy.
   const destroy = () => body.destroy?.();
   signal.addEventListener("abort", destroy, { once: true });

@@ -3,9 +3,14 @@
  * PutObject and DeleteObject of a versioned bucket keeps a version (or a delete marker) in the same
  * step, so writes need no extra request; the op of each version travels in its metadata. A
  * snapshot is a closed second of the server's clock (see {@link S3History.snapshot}).
+ *
+ * `readVersion` hands a version to the model, so it has the read limit (`maxFileSizeMb`): a larger
+ * version answers `too_large` before its content crosses the wire. A restore needs the whole
+ * version: `restore` copies it inside the store (see `copyVersion`), and `readAt`, which only a
+ * snapshot's restore reads, has no limit.
  */
 import { createHash } from "node:crypto";
-import { DeleteObjectsCommand, GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
   contentFromBytes,
   type FileVersion,
@@ -22,10 +27,12 @@ import {
   fault,
   isFault,
   mapLimit,
+  type WriteCall,
 } from "@deepfs/core/kit";
-import { isNotFound, keyTooLongFault, s3Fault } from "./errors.js";
+import { keyTooLongFault, s3Fault } from "./errors.js";
 import { type KeyMapper, keyTooLong } from "./keys.js";
 import { iso, storedFileOf } from "./put-object.js";
+import { copyVersion, getVersion, noVersion } from "./version-content.js";
 import {
   bucketClock,
   chronology,
@@ -43,6 +50,10 @@ export interface S3HistoryHost {
   readonly keys: KeyMapper;
   readonly pageSize: number | undefined;
   readonly retention: HistoryRetention;
+  /** The read limit (`maxFileSizeMb`), in bytes: `readVersion` answers `too_large` past it. */
+  readonly maxFileBytes: number;
+  /** The driver's write, through which a conditional restore goes (a PUT with its conditions). */
+  readonly write: (path: string, bytes: Uint8Array, call: WriteCall) => Promise<{ etag: string } | Fault>;
 }
 
 /** HEADs in flight at once when listing versions. */
@@ -50,8 +61,6 @@ const HEAD_CONCURRENCY = 8;
 /** Noncurrent versions one write prunes at most (the rest at the next write). */
 const PRUNE_PER_WRITE = 100;
 const OPS = new Set<string>(["write", "edit", "upload", "delete", "restore"]);
-
-const NO_VERSION = (version: string) => fault("file_not_found", { reason: "no_version", detail: version.slice(0, 40) });
 
 /** HEADs of versions, each at most once per call. */
 class Heads {
@@ -109,11 +118,37 @@ export class S3History implements DriverHistory {
   async readVersion(path: string, version: string, call: CallContext): Promise<DriverFile | Fault> {
     const key = this.host.keys.fileKey(path);
     if (keyTooLong(key)) return keyTooLongFault();
-    if (!plausibleVersion(version)) return NO_VERSION(version);
+    if (!plausibleVersion(version)) return noVersion(version);
     try {
       const refused = await this.ready(call.signal);
       if (refused) return refused;
-      return await this.fetch(path, key, version, call.signal);
+      return await this.fetch(path, key, version, this.host.maxFileBytes, call.signal);
+    } catch (error) {
+      return s3Fault(error);
+    }
+  }
+
+  /**
+   * Writes `version` back as the current object (op `restore`). Without a condition the store
+   * copies it (CopyObject with its version id): no byte crosses the wire, whatever its size. With
+   * `ifMatch` / `ifNoneMatch` the version is read whole and written by the driver's conditional PUT,
+   * since not every S3-compatible store honours conditions on a copy and a compare-and-swap must
+   * never become last-write-wins.
+   */
+  async restore(path: string, version: string, call: WriteCall): Promise<{ etag: string } | Fault> {
+    const key = this.host.keys.fileKey(path);
+    if (keyTooLong(key)) return keyTooLongFault();
+    if (!plausibleVersion(version)) return noVersion(version);
+    try {
+      const refused = await this.ready(call.signal);
+      if (refused) return refused;
+      if (call.ifMatch !== undefined || call.ifNoneMatch !== undefined) {
+        const got = await getVersion(this.host, key, version, Number.POSITIVE_INFINITY, call.signal);
+        return isFault(got) ? got : await this.host.write(path, got.bytes, { ...call, op: "restore" });
+      }
+      const copied = await copyVersion(this.host, path, key, version, call.signal);
+      if (!isFault(copied)) await this.prune(key, call.signal);
+      return copied;
     } catch (error) {
       return s3Fault(error);
     }
@@ -187,7 +222,8 @@ export class S3History implements DriverHistory {
       const then = await this.stateAt(await this.historyOf(key, heads, call.signal), at, heads);
       if (then === "pruned") return fault("unsupported", { path, reason: "history_pruned" });
       if (then === null) return null;
-      const file = await this.fetch(path, key, then.versionId, call.signal);
+      // Whole: the content is written back by the snapshot's restore, never shown.
+      const file = await this.fetch(path, key, then.versionId, Number.POSITIVE_INFINITY, call.signal);
       return isFault(file) ? file : { ...file, version: then.versionId };
     } catch (error) {
       return s3Fault(error);
@@ -259,29 +295,20 @@ export class S3History implements DriverHistory {
     return complete && !oldest.marker && (await heads.fresh(oldest)) ? null : "pruned";
   }
 
-  /** GetObject of one version: a delete marker is `deleted_version`, an unknown id `no_version`. */
+  /**
+   * GetObject of one version, at most `maxBytes` of it (`too_large` beyond, see `getVersion`): a
+   * delete marker is `deleted_version`, an unknown id `no_version`.
+   */
   private async fetch(
     path: string,
     key: string,
     version: string,
+    maxBytes: number,
     signal: AbortSignal | undefined,
   ): Promise<DriverFile | Fault> {
-    try {
-      const got = await this.host.client.send(
-        new GetObjectCommand({ Bucket: this.host.bucket, Key: key, VersionId: version }),
-        { abortSignal: signal },
-      );
-      const bytes = got.Body ? await got.Body.transformToByteArray() : new Uint8Array();
-      return { ...storedFileOf(got), content: contentFromBytes(path, bytes) };
-    } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const name = (error as { name?: string }).name;
-      if (status === 405 || name === "MethodNotAllowed")
-        return fault("file_not_found", { reason: "deleted_version", detail: version });
-      if (isNotFound(error) || status === 400 || name === "NoSuchVersion" || name === "InvalidArgument")
-        return NO_VERSION(version);
-      throw error;
-    }
+    const got = await getVersion(this.host, key, version, maxBytes, signal);
+    if (isFault(got)) return got;
+    return { ...storedFileOf(got.response), content: contentFromBytes(path, got.bytes) };
   }
 
   /** Null when the bucket has versioning Enabled, else the `unsupported` fault saying how to enable it. */

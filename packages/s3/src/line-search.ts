@@ -26,18 +26,23 @@ export class LineSearcher {
   /** Number of complete lines seen so far. */
   private lines = 0;
   private readonly found: LineMatch[] = [];
+  /** Characters of the matching lines kept. */
+  private foundText = 0;
   private isBinary = false;
   /** Bytes fed so far. */
   private received = 0;
 
   /**
-   * `pattern` must not contain `\n` and must be well-formed; `limit` caps the matches kept; a file
-   * of more than `maxBytes` bytes is skipped as it passes that size (so no line is held past it).
+   * `pattern` must not contain `\n` and must be well-formed; `limit` caps the matches kept, and so
+   * does `maxText`: none is kept after the one that brings their text (in UTF-16 code units) over
+   * it. A file of more than `maxBytes` bytes is skipped as it passes that size (so no line is held
+   * past it). Past either cap the file is still read to its end, to tell whether it is binary.
    */
   constructor(
     pattern: string,
     limit: number,
     private readonly maxBytes = Number.POSITIVE_INFINITY,
+    private readonly maxText = Number.POSITIVE_INFINITY,
   ) {
     this.pattern = Buffer.from(pattern, "utf8");
     this.limit = limit;
@@ -83,10 +88,15 @@ export class LineSearcher {
     return false;
   }
 
+  /** True once no further match is kept (see the constructor). */
+  private get full(): boolean {
+    return this.found.length >= this.limit || this.foundText > this.maxText;
+  }
+
   /** Searches whole lines (`block` ends with `\n`, or is the file's last line). */
   private scan(block: Buffer): boolean {
     if (!isUtf8(block)) return this.markBinary();
-    if (this.found.length >= this.limit) return true;
+    if (this.full) return true;
     const base = this.lines;
     let line = base;
     let counted = 0;
@@ -96,10 +106,12 @@ export class LineSearcher {
         line++;
         counted = nl + 1;
       }
-      if (this.found.length < this.limit) this.found.push({ line: line + 1, text: block.toString("utf8", start, end) });
+      const text = block.toString("utf8", start, end);
+      this.found.push({ line: line + 1, text });
+      this.foundText += text.length;
     };
     let from = 0;
-    while (from < block.length && this.found.length < this.limit) {
+    while (from < block.length && !this.full) {
       const hit = this.pattern.length === 0 ? from : block.indexOf(this.pattern, from);
       if (hit === -1) break;
       const start = hit === 0 ? 0 : block.lastIndexOf(NEWLINE, hit - 1) + 1;

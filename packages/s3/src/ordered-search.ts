@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import type { GrepMatch } from "@deepfs/core";
+import { type GrepMatch, type GrepTally, grepAnswerTooLarge } from "@deepfs/core";
 import type { Fault } from "@deepfs/core/kit";
 import { s3Fault } from "./errors.js";
 import type { LineMatch } from "./line-search.js";
@@ -27,6 +27,13 @@ export interface OrderedSearchOptions {
   limit?: InFlightLimit | undefined;
   /** Matches after which nothing later can change the answer (`maxCount + 1`). */
   wanted: number;
+  /**
+   * Counts the answer against grep's bounds: once it passes them, the search stops as for
+   * `wanted` and answers `too_large`. Without a cap (`wanted` infinite) every match found is in
+   * the answer, so each object's matches count as soon as its search ends, in any order; with a
+   * cap only the first `wanted - 1` in path order are, so they count as they are finalised.
+   */
+  tally?: GrepTally | undefined;
   /** Searches one object for at most `room` matches; rejects on a hard failure. */
   search: (candidate: Candidate, room: number, signal: AbortSignal) => Promise<LineMatch[]>;
   /** The caller's cancellation. */
@@ -43,12 +50,16 @@ export interface OrderedSearchOptions {
  * - Once the finalised prefix holds `wanted` matches, nothing later can change the answer: every
  *   request in flight is aborted, the listing too (through {@link signal}), and the answer holds
  *   at most a few matches past `wanted - 1` (the facade caps it and reports the truncation).
+ * - Once the answer counted on `tally` passes grep's bounds, everything stops the same way and
+ *   the answer is `too_large`: no more than the bounds (and the searches in flight) is ever held.
  * - The first hard failure (of a search or of the listing) stops everything and is the answer.
  */
 export class OrderedSearch {
   private readonly options: OrderedSearchOptions;
   private readonly controller = new AbortController();
   private readonly window: number;
+  /** True when `wanted` is finite: only the first `wanted - 1` matches in path order are answered. */
+  private readonly capped: boolean;
   /** Candidates not finalised yet, by index. */
   private readonly slots = new Map<number, { candidate: Candidate; lines?: LineMatch[] }>();
   private readonly matches: GrepMatch[] = [];
@@ -68,6 +79,7 @@ export class OrderedSearch {
   constructor(options: OrderedSearchOptions) {
     this.options = options;
     this.window = options.concurrency * 4;
+    this.capped = Number.isFinite(options.wanted);
     // One signal stops every in-flight GET (each adds listeners: the SDK's and the body's), so more
     // than Node's default of 10 is expected here, not a leak.
     setMaxListeners(4 * this.window + 8, this.controller.signal);
@@ -154,13 +166,19 @@ export class OrderedSearch {
       this.active++;
       const limit = this.options.limit;
       const token = limit?.started() ?? 0;
-      // Matches already finalised only grow, so the room left now bounds what this file can add.
+      // Matches already finalised (and counted) only grow, so the room left now bounds what this
+      // file can add: one past the cap, or one past the bound on matching lines.
+      const room = Math.min(
+        this.options.wanted - this.matches.length,
+        this.options.tally?.room ?? Number.POSITIVE_INFINITY,
+      );
       this.options
-        .search(slot.candidate, this.options.wanted - this.matches.length, this.controller.signal)
+        .search(slot.candidate, room, this.controller.signal)
         .then(
           (lines) => {
             limit?.finished(token, !this.stopped);
             slot.lines = lines;
+            if (!this.capped && !this.stopped) this.count(lines, lines.length);
           },
           (error: unknown) => {
             limit?.finished(token, false);
@@ -192,9 +210,22 @@ export class OrderedSearch {
       this.slots.delete(this.finalised);
       this.finalised++;
       const { path } = slot.candidate;
+      if (this.capped) this.count(slot.lines, this.options.wanted - 1 - this.matches.length);
       for (const m of slot.lines) this.matches.push({ path, line: m.line, text: m.text });
       if (this.matches.length >= this.options.wanted) this.stop();
     }
+  }
+
+  /** Counts the first `upTo` of `lines` on the tally; past its bounds, stops with `too_large`. */
+  private count(lines: readonly LineMatch[], upTo: number): void {
+    const tally = this.options.tally;
+    const n = Math.min(lines.length, upTo);
+    if (!tally || n <= 0) return;
+    let length = 0;
+    for (let i = 0; i < n; i++) length += (lines[i] as LineMatch).text.length;
+    if (tally.addCounts(n, length)) return;
+    this.failed ??= grepAnswerTooLarge(tally);
+    this.stop();
   }
 
   private settleIfDone(): void {

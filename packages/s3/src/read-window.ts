@@ -1,3 +1,4 @@
+import type { GetObjectCommandOutput } from "@aws-sdk/client-s3";
 import { normalizeReadWindow, type ReadResult } from "@deepfs/core";
 
 /** A GET body as Node gives it: an async byte stream that can be destroyed. */
@@ -109,4 +110,31 @@ export async function readWindow(
   } finally {
     if (body.readableEnded === false) body.destroy?.();
   }
+}
+
+/** Reads `body` whole if it holds at most `maxBytes` bytes; else null, the body destroyed. */
+export async function readAtMost(body: ByteStream, maxBytes: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      total += chunk.byteLength;
+      if (total > maxBytes) return null;
+      chunks.push(chunk);
+    }
+  } finally {
+    if (body.readableEnded === false) body.destroy?.();
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** The body of a GET as the byte stream it is in Node (an empty one when there is none). */
+export function bodyOf(response: GetObjectCommandOutput): ByteStream {
+  return (response.Body as ByteStream | undefined) ?? [];
 }

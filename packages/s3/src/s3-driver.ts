@@ -17,6 +17,7 @@ import {
   type BatchFile,
   type CallContext,
   type Driver,
+  type DriverCapabilities,
   type DriverEntry,
   type DriverFile,
   type DriverStat,
@@ -26,18 +27,19 @@ import {
   fault,
   isFault,
   type ReadCall,
+  type StoreLimits,
   type WriteCall,
 } from "@deepfs/core/kit";
 import pLimit from "p-limit";
 import type { ResolvedTuning } from "./config.js";
-import { isNotFound, isPreconditionFailed, keyTooLongFault, s3Fault } from "./errors.js";
+import { isNotFound, isPreconditionFailed, keyTooLongFault, readLimitFault, s3Fault } from "./errors.js";
 import { grepObjects } from "./grep.js";
 import { S3History } from "./history.js";
 import { type KeyMapper, keyTooLong } from "./keys.js";
 import { listObjects, listPages } from "./listing.js";
 import { hasObjectsBelow, headObject } from "./probe.js";
 import { CreatedAtCache, createdAtOf, iso, putObject, retriedBySdk, storedFileOf } from "./put-object.js";
-import { type ByteStream, readWindow } from "./read-window.js";
+import { bodyOf, readAtMost, readWindow } from "./read-window.js";
 import { WriteProbe } from "./write-probe.js";
 
 /** DeleteObjects takes at most this many keys per request. */
@@ -51,7 +53,7 @@ const UNCERTAIN_WRITE =
 
 /** The objects of one bucket and prefix as a deepfs {@link Driver}. */
 export class S3Driver implements Driver {
-  readonly capabilities = { nativeGrep: false, conditionalWrites: true, realDirectories: false, readOnly: false };
+  readonly capabilities: DriverCapabilities;
 
   /** Creation times of the versions last read or written, so a compare-and-swap PUT needs no HEAD. */
   private readonly createdAt = new CreatedAtCache();
@@ -66,8 +68,17 @@ export class S3Driver implements Driver {
     readonly keys: KeyMapper,
     private readonly tuning: ResolvedTuning,
   ) {
+    // The read limit, and grep's bounds when given, travel with the capabilities (through layers).
+    const limits: StoreLimits = { maxFileBytes: tuning.maxFileBytes };
+    if (tuning.maxGrepMatches !== undefined) limits.maxGrepMatches = tuning.maxGrepMatches;
+    if (tuning.maxGrepTextLength !== undefined) limits.maxGrepTextLength = tuning.maxGrepTextLength;
+    this.capabilities = { nativeGrep: false, conditionalWrites: true, realDirectories: false, readOnly: false, limits };
     const retention = tuning.history;
-    if (retention) this.history = new S3History({ client, bucket, keys, pageSize: tuning.listPageSize, retention });
+    if (retention) {
+      const { listPageSize: pageSize, maxFileBytes } = tuning;
+      const write = (path: string, bytes: Uint8Array, call: WriteCall) => this.write(path, bytes, call);
+      this.history = new S3History({ client, bucket, keys, pageSize, retention, maxFileBytes, write });
+    }
   }
 
   /** HEAD of the key; when there is no object, one listing request tells a directory from nothing. */
@@ -274,8 +285,7 @@ export class S3Driver implements Driver {
 
   /** The fault for a file over the read limit (`size`: its length, when known). */
   private tooLarge(size: number | undefined): Fault {
-    const limit = `the maxFileSizeMb limit of ${this.tuning.maxFileBytes / MIB} MiB`;
-    return fault("too_large", { detail: size === undefined ? `over ${limit}` : `${size} bytes, over ${limit}` });
+    return readLimitFault(size, this.tuning.maxFileBytes);
   }
 
   /**
@@ -377,31 +387,4 @@ export class S3Driver implements Driver {
     }
     return (await flush()) ?? count;
   }
-}
-
-/** Reads `body` whole if it holds at most `maxBytes` bytes; else null, the body destroyed. */
-async function readAtMost(body: ByteStream, maxBytes: number): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body) {
-      total += chunk.byteLength;
-      if (total > maxBytes) return null;
-      chunks.push(chunk);
-    }
-  } finally {
-    if (body.readableEnded === false) body.destroy?.();
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
-}
-
-/** The body of a GET as the byte stream it is in Node (an empty one when there is none). */
-function bodyOf(response: GetObjectCommandOutput): ByteStream {
-  return (response.Body as ByteStream | undefined) ?? [];
 }
