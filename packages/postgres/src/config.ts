@@ -1,4 +1,5 @@
 import { DeepfsError, type HistoryOption, type HistoryRetention } from "@deepfs/core";
+import type { StoreLimits } from "@deepfs/core/kit";
 import postgres from "postgres";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 import { LONGEST_TABLE_SUFFIX } from "./schema.js";
@@ -35,6 +36,17 @@ export interface PostgresStorageOptions {
    * no limit). Default 10.
    */
   maxFileSizeMb?: number;
+  /**
+   * Most matching lines a grep answers when `maxCount` allows more (or is not given); past it grep
+   * answers `too_large` and stops searching, rather than hold an answer the process cannot afford.
+   * A whole number >= 1. Default 1,000,000 (core's).
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines' text a grep answers; past it grep answers
+   * `too_large` and stops searching. A whole number >= 1. Default 256 Mi (core's).
+   */
+  maxGrepTextLength?: number;
   /**
    * Keep a version of every change (off by default): `true`, or limits `{ maxVersions?, maxAgeMs? }`
    * per file (the newest version of a file is always kept). Versions are rows of a second table,
@@ -93,6 +105,8 @@ export interface ResolvedConfig {
   retry: RetryPolicy;
   /** Largest file read (but for downloads) and searched by grep, in bytes. */
   maxFileBytes: number;
+  /** The limits the driver announces: `maxFileBytes`, and the grep bounds when given. */
+  limits: StoreLimits;
   /** Retention of the version history, or null when history is off. */
   history: HistoryRetention | null;
 }
@@ -126,8 +140,18 @@ function checkIdentifier(value: unknown, what: string, suffix = ""): string {
 
 function checkCount(value: number | undefined, what: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) invalid(`PostgresBackend: ${what} must be an integer >= ${min}`);
+  if (!Number.isSafeInteger(value) || value < min) invalid(`PostgresBackend: ${what} must be an integer >= ${min}`);
   return value;
+}
+
+/** The store's limits: the read limit, and each grep bound given (checked as whole numbers >= 1). */
+function resolveLimits(config: PostgresStorageOptions, maxFileBytes: number): StoreLimits {
+  const limits: StoreLimits = { maxFileBytes };
+  for (const key of ["maxGrepMatches", "maxGrepTextLength"] as const) {
+    const value = config[key];
+    if (value !== undefined) limits[key] = checkCount(value, key, value, 1);
+  }
+  return limits;
 }
 
 function createClient(config: PostgresConfig): { sql: PostgresClient; minPoolSize: number } {
@@ -197,7 +221,8 @@ export function resolveConfig(input: PostgresBackendConfig): ResolvedConfig {
   if (!(typeof maxFileSizeMb === "number" && maxFileSizeMb > 0 && Number.isFinite(maxFileSizeMb)))
     invalid("PostgresBackend: maxFileSizeMb must be a positive number");
   const maxFileBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
-  const base = { table, schema, namespace, retry, maxFileBytes, history: resolveHistory(config.history) };
+  const limits = resolveLimits(config, maxFileBytes);
+  const base = { table, schema, namespace, retry, maxFileBytes, limits, history: resolveHistory(config.history) };
   if ("sql" in config) {
     if (typeof config.sql !== "function") invalid("PostgresBackend: `sql` must be a postgres.js instance");
     return { ...base, sql: config.sql, ownsClient: false, minPoolSize: 0 };

@@ -1,6 +1,7 @@
-import { concatMatches, type GrepMatch, grepFileText, grepFileUtf8 } from "@deepfs/core";
+import { concatMatches, type GrepMatch, type GrepTally, grepFileText, grepFileUtf8 } from "@deepfs/core";
 import type { PostgresClient } from "./config.js";
 import { type TableRef, tableSql } from "./schema.js";
+import { streamReserved } from "./stream-stop.js";
 
 /** At most this many rows per round trip when texts are streamed with a cursor. */
 const MAX_BATCH_ROWS = 1000;
@@ -93,33 +94,42 @@ function lineSearcher(pattern: string): (path: string, text: Buffer, limit: numb
 
 /**
  * The matches of raw `(path, text_content)` rows that arrive in any order (each row searched as it
- * arrives, while the server sends the next ones), given back in path order. {@link add} runs inside
- * the driver's message handler: nothing may escape it, so a failure is kept and thrown by
- * {@link inPathOrder}.
+ * arrives, while the server sends the next ones), given back in path order, counted on `tally`:
+ * each file yields at most what still fits (`tally.room`), and once the answer is past its bounds
+ * every later row is ignored. {@link add} runs inside the driver's message handler: nothing may
+ * escape it, so a failure is kept and thrown by {@link inPathOrder}.
  */
 export class UnorderedMatches {
   private readonly search: ReturnType<typeof lineSearcher>;
   private readonly files: Array<{ path: Buffer; matches: GrepMatch[] }> = [];
   private failure: { error: unknown } | null = null;
 
-  constructor(pattern: string) {
+  constructor(
+    pattern: string,
+    private readonly tally: GrepTally,
+  ) {
     this.search = lineSearcher(pattern);
   }
 
-  add(row: unknown): void {
+  /** Searches one row; false once nothing more is wanted (past the bounds, or failed): stop reading. */
+  add(row: unknown): boolean {
+    if (this.failure !== null || !this.tally.within) return false;
     try {
       const [path, text] = row as [Buffer, Buffer | null];
       // A file rewritten as binary meanwhile has no text left: it has no match either.
-      if (text === null || this.failure !== null) return;
-      const matches = this.search(path.toString("utf8"), text, Number.POSITIVE_INFINITY);
+      if (text === null) return true;
+      const matches = this.search(path.toString("utf8"), text, this.tally.room);
+      if (matches.length === 0) return true;
       // The row's buffers belong to the connection's read buffer: keep a copy of the path only.
-      if (matches.length > 0) this.files.push({ path: Buffer.from(path), matches });
+      this.files.push({ path: Buffer.from(path), matches });
+      return this.tally.add(matches);
     } catch (error) {
       this.failure ??= { error };
+      return false;
     }
   }
 
-  /** Matches found elsewhere (by {@link linesInSql}), in path order: kept with the rest. */
+  /** Matches found elsewhere (by {@link linesInSql}), in path order: kept with the rest, and counted. */
   addInPathOrder(matches: GrepMatch[]): void {
     let from = 0;
     for (let i = 1; i <= matches.length; i++) {
@@ -130,6 +140,7 @@ export class UnorderedMatches {
       });
       from = i;
     }
+    this.tally.add(matches);
   }
 
   inPathOrder(): GrepMatch[] {
@@ -143,7 +154,7 @@ export class UnorderedMatches {
 /**
  * Phase 2 of a capped grep, large files: their texts streamed raw in path order with a cursor and
  * searched in Node on their bytes (not decoded into strings, which costs more than the search),
- * stopping as soon as `limit` matches are found.
+ * stopping as soon as `limit` matches are found or the answer counted on `tally` passes its bounds.
  */
 export async function linesInNode(
   tenant: TenantTable,
@@ -151,6 +162,7 @@ export async function linesInNode(
   paths: string[],
   limit: number,
   batch: number,
+  tally: GrepTally,
 ): Promise<GrepMatch[]> {
   const search = lineSearcher(pattern);
   const matches: GrepMatch[] = [];
@@ -158,9 +170,10 @@ export async function linesInNode(
     for (const [path, text] of rows as unknown as Array<[Buffer, Buffer | null]>) {
       // A file rewritten as binary since phase 1 has no text left: it has no match either.
       if (text === null) continue;
-      for (const match of search(path.toString("utf8"), text, limit - matches.length)) matches.push(match);
+      const found = search(path.toString("utf8"), text, limit - matches.length);
+      for (const match of found) matches.push(match);
       // Leaving the loop closes the cursor: the remaining files are never read.
-      if (matches.length >= limit) return matches;
+      if (!tally.add(found) || matches.length >= limit) return matches;
     }
   }
   return matches;
@@ -171,8 +184,10 @@ export async function linesInNode(
  * {@link SPLIT_IN_SQL_MAX_BYTES} (their lines will be searched in Node), every
  * {@link READ_AHEAD_BYTES} of them are read (raw, in any order) while the server goes on finding
  * the next ones; reads run one after another. Files found that stay within the split size are
- * split in SQL at the end, as before. {@link add} runs inside the driver's message handler and
- * never throws; a failed read is thrown by {@link matches}.
+ * split in SQL at the end, as before. Matches are counted on `tally`: once past its bounds, the
+ * read under way is cancelled, no other starts, and {@link add} answers false (phase 1 stops too).
+ * {@link add} runs inside the driver's message handler and never throws; a failed read is thrown
+ * by {@link matches}.
  */
 export class ReadAhead {
   private readonly found: UnorderedMatches;
@@ -185,28 +200,34 @@ export class ReadAhead {
   constructor(
     private readonly tenant: TenantTable,
     private readonly pattern: string,
+    private readonly tally: GrepTally,
   ) {
-    this.found = new UnorderedMatches(pattern);
+    this.found = new UnorderedMatches(pattern, tally);
   }
 
-  add(file: Candidate): void {
+  /** Takes a file phase 1 found; false once no more are wanted (the answer is past its bounds). */
+  add(file: Candidate): boolean {
+    if (!this.tally.within) return false;
     this.pending.push(file.path);
     this.pendingBytes += file.size;
     this.totalBytes += file.size;
     if (this.totalBytes > SPLIT_IN_SQL_MAX_BYTES && this.pendingBytes >= READ_AHEAD_BYTES) this.readPending();
+    return true;
   }
 
-  /** Every match, in path order, once phase 1 has ended. */
+  /** Every match, in path order, once phase 1 has ended (the caller checks the tally). */
   async matches(): Promise<GrepMatch[]> {
     // Within the split size nothing was read ahead (reads start only beyond it).
     if (this.totalBytes <= SPLIT_IN_SQL_MAX_BYTES) {
       if (this.pending.length === 0) return [];
-      return linesInSql(this.tenant, this.pattern, this.pending, Number.POSITIVE_INFINITY);
+      const found = await linesInSql(this.tenant, this.pattern, this.pending, this.tally.room);
+      this.tally.add(found);
+      return found;
     }
     if (this.pending.length > 0) this.readPending();
     await this.chain;
     if (this.failure !== null) throw this.failure.error;
-    return this.found.inPathOrder();
+    return this.tally.within ? this.found.inPathOrder() : [];
   }
 
   private readPending(): void {
@@ -215,10 +236,13 @@ export class ReadAhead {
     this.pendingBytes = 0;
     this.chain = this.chain
       .then(async () => {
-        if (this.failure !== null) return;
-        await textsOf(this.tenant, paths, false).forEach((row) => {
-          this.found.add(row);
-        });
+        if (this.failure !== null || !this.tally.within) return;
+        // On a connection of its own, so that the read can be cancelled once the bounds are passed.
+        await streamReserved(
+          this.tenant.sql,
+          (q) => textsOf({ ...this.tenant, sql: q }, paths, false),
+          (row) => this.found.add(row),
+        );
       })
       // Kept, never left unhandled while phase 1 still runs: `matches` throws it.
       .catch((error: unknown) => {

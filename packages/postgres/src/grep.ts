@@ -1,4 +1,5 @@
-import { type GrepMatch, type GrepQuery, grepGlobSearchRoot } from "@deepfs/core";
+import { type GrepMatch, type GrepQuery, GrepTally, grepAnswerTooLarge, grepGlobSearchRoot } from "@deepfs/core";
+import type { Fault } from "@deepfs/core/kit";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import {
@@ -17,6 +18,7 @@ export { SPLIT_IN_SQL_MAX_BYTES } from "./grep-lines.js";
 
 import { descendantRange } from "./path-range.js";
 import { type TableRef, tableSql } from "./schema.js";
+import { forEachUntil, StreamStop } from "./stream-stop.js";
 
 /** With a cap, the files first scanned in path order before the index is asked (see phase 1). */
 const PREFIX_FILES = 256;
@@ -71,6 +73,10 @@ function withinSql(sql: PostgresClient, dir: string): postgres.PendingQuery<post
  * `ReadAhead`); and without a glob either, both phases are one statement (see
  * {@link FileSearch.oneScan}): the search that finds the files sends their texts once the files
  * found pass {@link SPLIT_IN_SQL_MAX_BYTES} (the paths of those before, whose lines are split in SQL).
+ *
+ * The answer is bounded by `query.limits` (see `GrepTally`), counted as matches are found: every
+ * LIMIT is at most what still fits, and once the matches found pass a bound the statements still
+ * sending rows are cancelled (a cursor is closed) and grep answers `too_large` at once.
  */
 export async function grepInDatabase(
   sql: PostgresClient,
@@ -78,47 +84,51 @@ export async function grepInDatabase(
   namespace: string,
   query: GrepQuery,
   options: { trigramIndex: boolean; maxFileBytes?: number } = { trigramIndex: false },
-): Promise<{ matches: GrepMatch[] }> {
+): Promise<{ matches: GrepMatch[] } | Fault> {
   // A pattern core knows can match nothing (see GrepQuery.matchesNothing) never reaches SQL: a
   // text value cannot even hold NUL, so PostgreSQL would refuse the query rather than find nothing.
   if (query.matchesNothing || query.maxCount < 0) return { matches: [] };
   const tenant: TenantTable = { sql, ref, namespace, maxFileBytes: options.maxFileBytes };
   const search = new FileSearch(tenant, query, options.trigramIndex);
+  const tally = new GrepTally(query);
+  const answer = (matches: GrepMatch[]) => (tally.within ? { matches } : grepAnswerTooLarge(tally));
   if (!Number.isFinite(query.maxCount)) {
     if (search.oneScan()) {
-      const found = new UnorderedMatches(query.pattern);
+      const found = new UnorderedMatches(query.pattern, tally);
       const small: string[] = [];
       await search.scanTexts(
         (row) => found.add(row),
         (path) => small.push(path),
       );
-      if (small.length > 0)
-        found.addInPathOrder(await linesInSql(tenant, query.pattern, small, Number.POSITIVE_INFINITY));
-      return { matches: found.inPathOrder() };
+      if (small.length > 0 && tally.within)
+        found.addInPathOrder(await linesInSql(tenant, query.pattern, small, tally.room));
+      return answer(tally.within ? found.inPathOrder() : []);
     }
-    const lines = new ReadAhead(tenant, query.pattern);
+    const lines = new ReadAhead(tenant, query.pattern, tally);
     await search.streamAll((file) => lines.add(file));
-    return { matches: await lines.matches() };
+    return answer(await lines.matches());
   }
-  const limit = query.maxCount + 1;
+  const limit = Math.min(query.maxCount + 1, tally.room);
   const matches: GrepMatch[] = [];
   const linesOf = async (files: Candidate[]) => {
-    if (files.length === 0) return;
+    if (files.length === 0 || !tally.within) return;
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
     const paths = files.map((file) => file.path);
     const left = limit - matches.length;
-    const found =
-      bytes <= SPLIT_IN_SQL_MAX_BYTES
-        ? await linesInSql(tenant, query.pattern, paths, left)
-        : await linesInNode(tenant, query.pattern, paths, left, batchRows(bytes / paths.length));
+    let found: GrepMatch[];
+    if (bytes <= SPLIT_IN_SQL_MAX_BYTES) {
+      // At most 1 MiB of files (or what they grew to since phase 1): counted once they are here.
+      found = await linesInSql(tenant, query.pattern, paths, left);
+      tally.add(found);
+    } else found = await linesInNode(tenant, query.pattern, paths, left, batchRows(bytes / paths.length), tally);
     for (const match of found) matches.push(match);
   };
   const prefix = await search.prefix(PREFIX_FILES, limit);
   await linesOf(prefix.files);
-  if (matches.length >= limit || prefix.last === null) return { matches };
+  if (matches.length >= limit || prefix.last === null || !tally.within) return answer(matches);
   // Every matching file holds at least one match: the matches still wanted lie in that many files.
   await linesOf(await search.after(prefix.last, limit - matches.length));
-  return { matches };
+  return answer(matches);
 }
 
 /** Phase 1: the files that contain the pattern and pass the glob, in path order. */
@@ -162,22 +172,30 @@ class FileSearch {
    * (split in SQL next, as phase 2 does); each file beyond comes raw, `(path, text)`, to `onRow`,
    * searched while the server sends the next. The running total is a window sum over the rows in
    * the order they are produced, which the server computes as it goes (the first row still comes
-   * at once). Neither callback may throw.
+   * at once). `onRow` answers false when no more rows are wanted: the statement is then cancelled.
+   * Neither callback may throw.
    */
-  async scanTexts(onRow: (row: unknown) => void, onSmall: (path: string) => void): Promise<void> {
-    await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, (q) =>
-      q`
+  async scanTexts(onRow: (row: unknown) => boolean, onSmall: (path: string) => void): Promise<void> {
+    await withPlan(
+      this.sql,
+      this.useIndex ? INDEX_PLAN : SCAN_PLAN,
+      (q, stop) =>
+        forEachUntil(
+          q`
           SELECT f.path, CASE WHEN sum(f.size) OVER (ROWS UNBOUNDED PRECEDING) > ${SPLIT_IN_SQL_MAX_BYTES}::int8
             THEN f.text_content END AS text_content
           FROM ${tableSql(q, this.ref)} f
-          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`
-        .raw()
-        .forEach((row) => {
-          const [path, text] = row as unknown as [Buffer, Buffer | null];
-          // The condition holds only for rows with text: no text means "within the split size".
-          if (text === null) onSmall(path.toString("utf8"));
-          else onRow(row);
-        }),
+          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`.raw(),
+          stop,
+          (row) => {
+            const [path, text] = row as [Buffer, Buffer | null];
+            // The condition holds only for rows with text: no text means "within the split size".
+            if (text !== null) return onRow(row);
+            onSmall(path.toString("utf8"));
+            return true;
+          },
+        ),
+      true,
     );
   }
 
@@ -227,18 +245,25 @@ class FileSearch {
 
   /**
    * Every matching file of the scope that passes the glob, to `onFile` as the server finds them
-   * (in no order: sorting would hold every row back until the last). `onFile` must not throw.
+   * (in no order: sorting would hold every row back until the last), until `onFile` answers false
+   * (the statement is then cancelled). `onFile` must not throw.
    */
-  async streamAll(onFile: (file: Candidate) => void): Promise<void> {
-    await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, (q) =>
-      q`
+  async streamAll(onFile: (file: Candidate) => boolean): Promise<void> {
+    await withPlan(
+      this.sql,
+      this.useIndex ? INDEX_PLAN : SCAN_PLAN,
+      (q, stop) =>
+        forEachUntil(
+          q`
           SELECT f.path, f.size::float8 AS size FROM ${tableSql(q, this.ref)} f
-          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`.forEach(
-        (row) => {
-          const path = row.path as string;
-          if (this.accepted(path)) onFile({ path, size: row.size as number });
-        },
-      ),
+          WHERE f.namespace = ${this.namespace} AND ${withinSql(q, this.root)} AND ${this.condition(q)}`,
+          stop,
+          (row) => {
+            const { path, size } = row as { path: string; size: number };
+            return !this.accepted(path) || onFile({ path, size });
+          },
+        ),
+      true,
     );
   }
 
@@ -255,7 +280,7 @@ class FileSearch {
     // The trigram index when the pattern has trigrams; else a scan of the whole scope, never the
     // primary key's order, which a LIMIT tempts the planner into and which reads a rare needle's
     // table in random order.
-    const rows = await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, search);
+    const rows = (await withPlan(this.sql, this.useIndex ? INDEX_PLAN : SCAN_PLAN, search)) ?? [];
     const found: Candidate[] = [];
     for (const row of rows) {
       const path = row.path as string;
@@ -276,20 +301,35 @@ const SCAN_PLAN = "SELECT set_config('enable_indexscan', 'off', true), set_confi
  * primary key), while the index plan is never much worse and often far better. The settings are
  * local to a transaction on a reserved connection, and the four statements are sent at once (one
  * round trip); should one fail, the transaction is rolled back and the settings go with it.
+ *
+ * A `stoppable` statement may be cancelled from its row callback (see `StreamStop`): its COMMIT
+ * then waits until the statement has ended and the cancel request was delivered, so that the
+ * request can never cancel the COMMIT (which would leave the reserved connection in an aborted
+ * transaction) nor what runs next on the connection. After a cancel, COMMIT ends the aborted
+ * transaction (PostgreSQL rolls it back) and this answers undefined, whatever failed meanwhile.
  */
 async function withPlan<T>(
   sql: PostgresClient,
   settings: typeof INDEX_PLAN | typeof SCAN_PLAN,
-  statement: (q: PostgresClient) => Promise<T>,
-): Promise<T> {
+  statement: (q: PostgresClient, stop: StreamStop) => Promise<T>,
+  stoppable = false,
+): Promise<T | undefined> {
   const reserved = await sql.reserve();
+  const stop = new StreamStop();
   try {
     const q = reserved as unknown as PostgresClient;
-    const settled = await Promise.allSettled([q`BEGIN READ ONLY`, q.unsafe(settings), statement(q), q`COMMIT`]);
+    const sent = [q`BEGIN READ ONLY`, q.unsafe(settings), statement(q, stop)];
+    const settled = await Promise.allSettled(stoppable ? sent : [...sent, q`COMMIT`]);
+    if (stoppable) {
+      await stop.sent();
+      settled.push(...(await Promise.allSettled([q`COMMIT`])));
+      if (stop.stopped) return undefined;
+    }
     const failed = settled.find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
     return (settled[2] as PromiseFulfilledResult<T>).value;
   } finally {
+    await stop.sent();
     reserved.release();
   }
 }

@@ -5,18 +5,27 @@
  */
 import { createHash } from "node:crypto";
 import { contentFromBytes, type FileVersion, type SnapshotChange, type VersionedFile } from "@deepfs/core";
-import { type CallContext, type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
+import {
+  type CallContext,
+  type DriverFile,
+  type DriverHistory,
+  type Fault,
+  fault,
+  isFault,
+  type WriteCall,
+} from "@deepfs/core/kit";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { type HistoryScope, historyLock, historySql } from "./history-sql.js";
-import { isoTime } from "./queries.js";
+import { isoTime, overReadLimit } from "./queries.js";
 import { asBytes } from "./stored-content.js";
 import { runTransaction } from "./transaction.js";
 
-/** What the history needs of its driver: the pool, and its way of running a call. */
+/** What the history needs of its driver: the pool, its way of running a call, and its write. */
 export interface HistoryHost {
   readonly sql: PostgresClient;
   run<R>(call: CallContext, operation: () => Promise<R>): Promise<R | Fault>;
+  write(path: string, content: Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault>;
 }
 
 /** A version id as the table has it (a positive bigint in decimal), or null. */
@@ -30,12 +39,15 @@ const NO_VERSION = (version: string) => fault("file_not_found", { reason: "no_ve
 export class PostgresHistory implements DriverHistory {
   private readonly host: HistoryHost;
   private readonly scope: HistoryScope;
+  /** The read limit (`maxFileSizeMb`), in bytes: a larger version is not read (but to be restored). */
+  private readonly maxFileBytes: number;
   /** Snapshot ids name their table and namespace (by a hash), so another's id is refused, not misread. */
   private readonly prefix: string;
 
-  constructor(host: HistoryHost, scope: HistoryScope) {
+  constructor(host: HistoryHost, scope: HistoryScope, maxFileBytes: number) {
     this.host = host;
     this.scope = scope;
+    this.maxFileBytes = maxFileBytes;
     this.prefix = `pg-${createHash("sha256").update(scope.tenant.lockScope).digest("base64url").slice(0, 16)}`;
   }
 
@@ -66,20 +78,54 @@ export class PostgresHistory implements DriverHistory {
     });
   }
 
+  /**
+   * One query, bounded as `read` is: a version over the read limit answers `too_large` and its
+   * content never leaves the server (the query sends only its size).
+   */
   async readVersion(path: string, version: string, call: CallContext): Promise<DriverFile | Fault> {
+    const found = await this.versionRow(path, version, call, this.maxFileBytes);
+    if (isFault(found)) return found;
+    const size = Number(found.size);
+    return size > this.maxFileBytes ? overReadLimit(size, this.maxFileBytes) : fileOf(path, found);
+  }
+
+  /**
+   * Writes `version` back as a new version (op `restore`) through the driver's write, honouring
+   * `ifMatch`. The version is fetched whole whatever its size: its bytes go back into the store,
+   * never into an answer, so the read limit is no reason to refuse (without this method the
+   * facade would restore through `readVersion`, and could not restore a version over the limit).
+   */
+  async restore(path: string, version: string, call: WriteCall): Promise<{ etag: string } | Fault> {
+    const found = await this.versionRow(path, version, call);
+    if (isFault(found)) return found;
+    return this.host.write(path, asBytes(found.content), { ...call, op: "restore" });
+  }
+
+  /**
+   * The row of one version with its content (only when at most `maxBytes`, when given; the size
+   * always), or the fault for an unknown version or a deletion.
+   */
+  private async versionRow(
+    path: string,
+    version: string,
+    call: CallContext,
+    maxBytes?: number,
+  ): Promise<postgres.Row | Fault> {
     const id = idOf(version);
     if (id === null) return NO_VERSION(version);
     const { sql } = this.host;
+    const content = maxBytes === undefined ? sql`content` : sql`CASE WHEN size <= ${maxBytes}::int8 THEN content END`;
     const found = await this.host.run(call, async () => {
       const rows = await sql`
-        SELECT etag, content, mime_type, created_at, modified_at FROM ${historySql(sql, this.scope)}
+        SELECT etag, ${content} AS content, size::float8 AS size, mime_type, created_at, modified_at
+        FROM ${historySql(sql, this.scope)}
         WHERE namespace = ${this.scope.tenant.namespace} AND path = ${path} AND version_id = ${id}::bigint`;
       return rows[0] ?? null;
     });
     if (isFault(found)) return found;
     if (found === null) return NO_VERSION(version);
     if (found.etag === null) return fault("file_not_found", { reason: "deleted_version", detail: version });
-    return fileOf(path, found);
+    return found;
   }
 
   snapshot(call: CallContext): Promise<string | Fault> {

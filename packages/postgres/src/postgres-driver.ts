@@ -3,6 +3,7 @@ import {
   type BatchFile,
   type CallContext,
   type Driver,
+  type DriverCapabilities,
   type DriverEntry,
   type DriverFile,
   type DriverStat,
@@ -37,6 +38,7 @@ import {
   isoTime,
   listDir,
   lockKey,
+  overReadLimit,
   type Tenant,
 } from "./queries.js";
 import { type RetryPolicy, retrying } from "./retry.js";
@@ -76,7 +78,7 @@ function fileEntry(row: postgres.Row): DriverEntry {
  *   being applied twice (see `transaction.ts`).
  */
 export class PostgresDriver implements Driver {
-  readonly capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: true };
+  readonly capabilities: DriverCapabilities;
   /** Table, namespace and lock scope of the files. */
   readonly tenant: Tenant;
   /** The version history (`history` option), recorded by the same statement as each change. */
@@ -103,6 +105,9 @@ export class PostgresDriver implements Driver {
     this.minPoolSize = config.minPoolSize;
     this.retry = config.retry;
     this.maxFileBytes = config.maxFileBytes;
+    // The read limit and grep's bounds travel with the capabilities, through any layer over the store.
+    const limits = config.limits;
+    this.capabilities = { conditionalWrites: true, realDirectories: false, readOnly: false, nativeGrep: true, limits };
     const { schema, table, namespace } = config;
     this.tenant = {
       location: Object.freeze({ schema, table }),
@@ -110,7 +115,7 @@ export class PostgresDriver implements Driver {
       lockScope: `${schema}\u0001${table}\u0001${namespace}`,
     };
     this.versions = config.history ? { tenant: this.tenant, retention: config.history } : null;
-    if (this.versions) this.history = new PostgresHistory(this, this.versions);
+    if (this.versions) this.history = new PostgresHistory(this, this.versions, this.maxFileBytes);
   }
 
   async stat(path: string, call: CallContext): Promise<DriverStat | Fault> {
@@ -137,11 +142,7 @@ export class PostgresDriver implements Driver {
       const row = await fetchFile(this.sql, this.tenant, path, maxBytes);
       if (!row) return this.missing(path);
       const size = row.size as number;
-      if (maxBytes !== undefined && size > maxBytes) {
-        const limit = `the maxFileSizeMb limit of ${maxBytes / (1024 * 1024)} MiB`;
-        return fault("too_large", { detail: `${size} bytes, over ${limit}` });
-      }
-      return fileOf(path, row);
+      return maxBytes !== undefined && size > maxBytes ? overReadLimit(size, maxBytes) : fileOf(path, row);
     });
   }
 
@@ -233,7 +234,8 @@ export class PostgresDriver implements Driver {
 
   /**
    * The SQL grep (see `grep.ts`): at most `maxCount + 1` matches, in path and line order; files
-   * over `maxFileSizeMb` are skipped, as every backend skips them.
+   * over `maxFileSizeMb` are skipped, as every backend skips them; `too_large` once the matches
+   * found pass `query.limits` (the search stops there).
    */
   grep(query: GrepQuery, call: CallContext): Promise<{ matches: GrepMatch[] } | Fault> {
     return this.run(call, async () => {

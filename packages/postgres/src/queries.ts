@@ -1,4 +1,5 @@
 /** The SQL the driver shares between its primitives: rows of a path, implicit directories, listings, lock keys. */
+import { type Fault, fault } from "@deepfs/core/kit";
 import type postgres from "postgres";
 import type { Queryable, Transaction } from "./config.js";
 import { descendantRange } from "./path-range.js";
@@ -32,6 +33,13 @@ export async function fetchFile(
     FROM ${tableSql(sql, t.location)}
     WHERE namespace = ${t.namespace} AND path = ${path}`;
   return rows[0];
+}
+
+/** The fault of a file (or a version) of `size` bytes over the read limit `maxBytes`: numbers only. */
+export function overReadLimit(size: number, maxBytes: number): Fault {
+  return fault("too_large", {
+    detail: `${size} bytes, over the maxFileSizeMb limit of ${maxBytes / (1024 * 1024)} MiB`,
+  });
 }
 
 /** Size, version and times of the file at `path` (no content), or undefined. */

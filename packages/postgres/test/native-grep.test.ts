@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { grepTexts, parseGrepArgs } from "@deepfs/core";
+import { DEFAULT_GREP_LIMITS, GrepTally, grepTexts, parseGrepArgs } from "@deepfs/core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPLIT_IN_SQL_MAX_BYTES } from "../src/grep.js";
@@ -218,7 +218,8 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
     try {
-      const lines = new ReadAhead({ sql, ref: { schema: "public", table: `${table}_missing` }, namespace }, "x");
+      const tally = new GrepTally({ maxCount: Number.POSITIVE_INFINITY, limits: DEFAULT_GREP_LIMITS });
+      const lines = new ReadAhead({ sql, ref: { schema: "public", table: `${table}_missing` }, namespace }, "x", tally);
       // 3 x 8 MB found: reads start (and fail) while files are still being added.
       for (let i = 0; i < 3 * 1024; i++) lines.add({ path: `/f${i}`, size: 8 * 1024 });
       await new Promise((resolve) => setTimeout(resolve, 100));

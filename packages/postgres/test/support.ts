@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import { requireOrSkipReason, serviceStatus } from "@deepfs/harness";
 import postgres from "postgres";
 import { PostgresBackend, type PostgresStorageOptions } from "../src/index.js";
@@ -33,4 +34,30 @@ export function ownedBackend(options: PostgresStorageOptions): PostgresBackend {
 /** Drops a test table (and its indexes). */
 export async function dropTable(sql: postgres.Sql, table: string, schema = "public"): Promise<void> {
   await sql`DROP TABLE IF EXISTS ${sql(schema)}.${sql(table)}`;
+}
+
+/**
+ * A postgres.js client for the test server that counts the bytes the server sends (`received()`),
+ * its sessions named `applicationName` (to find them in `pg_stat_activity`).
+ */
+export function countingClient(applicationName: string, max = 2) {
+  let bytes = 0;
+  // postgres.js supports a `socket` factory, but its typings do not declare it.
+  const socketOption = {
+    socket: ({ host, port }: { host: string[]; port: number[] }) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
+        socket.once("error", reject);
+        socket.on("data", (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+      }),
+  } as object;
+  const sql = postgres(pgUrl, {
+    max,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+    ...socketOption,
+  });
+  return { sql, received: () => bytes };
 }
