@@ -4,7 +4,13 @@
  * version sequence; the state of a file at a snapshot is its newest version at or below it.
  */
 import { createHash } from "node:crypto";
-import { contentFromBytes, type FileVersion, type SnapshotChange, type VersionedFile } from "@deepfs/core";
+import {
+  contentFromBytes,
+  type FileVersion,
+  type SnapshotChange,
+  type VersionedFile,
+  type VersionReadCall,
+} from "@deepfs/core";
 import {
   type CallContext,
   type DriverFile,
@@ -82,11 +88,12 @@ export class PostgresHistory implements DriverHistory {
    * One query, bounded as `read` is: a version over the read limit answers `too_large` and its
    * content never leaves the server (the query sends only its size).
    */
-  async readVersion(path: string, version: string, call: CallContext): Promise<DriverFile | Fault> {
-    const found = await this.versionRow(path, version, call, this.maxFileBytes);
+  async readVersion(path: string, version: string, call: VersionReadCall): Promise<DriverFile | Fault> {
+    const limit = call.whole ? undefined : this.maxFileBytes;
+    const found = await this.versionRow(path, version, call, limit);
     if (isFault(found)) return found;
     const size = Number(found.size);
-    return size > this.maxFileBytes ? overReadLimit(size, this.maxFileBytes) : fileOf(path, found);
+    return limit !== undefined && size > limit ? overReadLimit(size, limit) : fileOf(path, found);
   }
 
   /**

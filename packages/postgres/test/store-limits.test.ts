@@ -1,7 +1,7 @@
 // The store's limits travel in the driver's capabilities (the read limit, grep's bounds), so that an
 // edit never makes a file the store then refuses to read; a version over the read limit is refused
 // like the live file (its content never crosses the wire), and can still be restored.
-import { DeepfsError } from "@deepfs/core";
+import { DeepfsError, withQuota } from "@deepfs/core";
 import { memberDriver } from "@deepfs/core/kit";
 import { afterAll, describe, expect, it } from "vitest";
 import { PostgresBackend } from "../src/index.js";
@@ -92,5 +92,11 @@ describe.skipIf(skipReason)("PostgresBackend store limits", () => {
     expect(restored.error).toBeUndefined();
     expect(Buffer.from((await backend.downloadFiles(["/v.txt"]))[0]?.content ?? []).equals(big)).toBe(true);
     expect((await backend.history("/v.txt")).versions?.[0]).toMatchObject({ op: "restore", size: big.length });
+    // Under a layer that drops the native restore, the facade reads the version whole to write it back.
+    expect((await backend.write("/v.txt", "small again\n")).error).toBeUndefined();
+    const layered = withQuota(backend, { maxBytes: 10 * 1024 * 1024 });
+    expect((await layered.readVersion("/v.txt", large?.version ?? "")).code).toBe("too_large");
+    expect((await layered.restore("/v.txt", large?.version ?? "")).error).toBeUndefined();
+    expect(Buffer.from((await backend.downloadFiles(["/v.txt"]))[0]?.content ?? []).equals(big)).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import {
   type SnapshotChange,
   type VersionedFile,
   type VersionOp,
+  type VersionReadCall,
 } from "@deepfs/core";
 import {
   type CallContext,
@@ -115,14 +116,15 @@ export class S3History implements DriverHistory {
     }
   }
 
-  async readVersion(path: string, version: string, call: CallContext): Promise<DriverFile | Fault> {
+  async readVersion(path: string, version: string, call: VersionReadCall): Promise<DriverFile | Fault> {
     const key = this.host.keys.fileKey(path);
     if (keyTooLong(key)) return keyTooLongFault();
     if (!plausibleVersion(version)) return noVersion(version);
     try {
       const refused = await this.ready(call.signal);
       if (refused) return refused;
-      return await this.fetch(path, key, version, this.host.maxFileBytes, call.signal);
+      const limit = call.whole ? Number.POSITIVE_INFINITY : this.host.maxFileBytes;
+      return await this.fetch(path, key, version, limit, call.signal);
     } catch (error) {
       return s3Fault(error);
     }

@@ -9,6 +9,11 @@ import type { ErrorFields, MaybePromise, ReadRawResult, WriteOptions, WriteResul
 /** The mutation that made a version. */
 export type VersionOp = "write" | "edit" | "upload" | "delete" | "restore";
 
+/** How a version is read: `whole` for the content however large (a restore writes it back). */
+export interface VersionReadCall extends CallContext {
+  whole?: boolean;
+}
+
 /** One version of a file; a delete is a version too (a tombstone: `etag` "" and `size` 0). */
 export interface FileVersion {
   /** Opaque id, unique within the store; pass it to `readVersion` and `restore`. */
@@ -96,8 +101,12 @@ export interface HistoryProtocol {
 export interface DriverHistory {
   /** Versions of `path`, newest first, at most `limit` (an empty list for a path never written). */
   versions(path: string, limit: number | undefined, call: CallContext): MaybePromise<FileVersion[] | Fault>;
-  /** The content of one version of `path`. */
-  readVersion(path: string, version: string, call: CallContext): MaybePromise<DriverFile | Fault>;
+  /**
+   * The content of one version of `path`. A store with a read limit may answer `too_large` for a
+   * larger version, unless `call.whole` is set (the facade's restore, which writes the bytes back
+   * rather than answering them).
+   */
+  readVersion(path: string, version: string, call: VersionReadCall): MaybePromise<DriverFile | Fault>;
   /**
    * Writes the content of `version` back as a new version (op `restore`) in one step, honouring
    * `call.ifMatch`, for a store that does it natively (or a member that has its own `restore`).

@@ -94,7 +94,8 @@ export class HistoryCalls {
     const written = await guarded(() =>
       this.host.guard([path], () => {
         if (history.restore) return history.restore(path, version, restoreCall(options));
-        return chain(history.readVersion(path, version, { signal: options?.signal }), (got) =>
+        // Written back, not answered: the whole version, whatever the store's read limit.
+        return chain(history.readVersion(path, version, { signal: options?.signal, whole: true }), (got) =>
           isFault(got) ? got : writeChecked(driver, path, got.content, options, "restore"),
         );
       }),

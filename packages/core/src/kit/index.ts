@@ -11,6 +11,7 @@ export type {
   HistoryRetention,
   SnapshotChange,
   VersionOp,
+  VersionReadCall,
 } from "../history/history-types.js";
 export { VersionLog } from "../history/version-log.js";
 export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
