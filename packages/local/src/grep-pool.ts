@@ -2,16 +2,8 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { openDirectoryExactlySync } from "./descriptors.js";
-import {
-  type BatchScan,
-  type ScanJob,
-  type StatJob,
-  scanFiles,
-  statFiles,
-  type WalkAnswer,
-  type WalkJob,
-  walkDirs,
-} from "./grep-worker.js";
+import { type BatchScan, type ScanJob, scanFiles } from "./grep-worker.js";
+import { type StatJob, statFiles, type WalkAnswer, type WalkJob, walkDirs } from "./walk-worker.js";
 
 /** Workers at most: the search is bound by system calls and memory copies, a few threads saturate them. */
 const MAX_WORKERS = 4;

@@ -1,8 +1,9 @@
 import { comparePaths, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
 import { type Fault, fault } from "@deepfs/core/kit";
+import { GrepBudget } from "./grep-budget.js";
 import { grepWorkers } from "./grep-pool.js";
 import { GrepFileScanner, type ScanResult } from "./grep-scan.js";
-import { BATCH_FILES, batchMatches, grepWhileFinding, scanJob, WORKERS_FROM } from "./grep-stream.js";
+import { BATCH_FILES, batchJob, batchMatches, grepWhileFinding, scanJob, WORKERS_FROM } from "./grep-stream.js";
 import type { BatchScan } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
@@ -81,16 +82,17 @@ export class GrepEngines {
     // spares the reads of files without the needle) and every search where no worker can run.
     const useRipgrep = this.engine === "auto" ? false : await this.useRipgrep();
     if (typeof useRipgrep !== "boolean") return useRipgrep;
+    // Both stop when the answer passes its bounds (`signal`): ripgrep is killed, the walk ends.
     const find = useRipgrep
-      ? (found: (file: WalkedFile) => void) =>
+      ? (found: (file: WalkedFile) => void, signal: AbortSignal) =>
           Promise.all([
-            ripgrepCandidates(this.ripgrepPath, pattern, host, path, maxBytes, found),
-            walkFiles(host, path, { ...walk, linksOnly: true, found }),
+            ripgrepCandidates(this.ripgrepPath, pattern, host, path, maxBytes, found, signal),
+            walkFiles(host, path, { ...walk, linksOnly: true, found, signal }),
           ])
-      : (found: (file: WalkedFile) => void) => walkFiles(host, path, { ...walk, found });
+      : (found: (file: WalkedFile) => void, signal: AbortSignal) => walkFiles(host, path, { ...walk, found, signal });
     const scanner = new GrepFileScanner(pattern, maxBytes, root, io);
     try {
-      return await grepWhileFinding(workers, find, query, maxBytes, root, scanner, (files) =>
+      return await grepWhileFinding(workers, find, query, maxBytes, root, scanner, new GrepBudget(query), (files) =>
         grepCandidates(files, query, maxBytes, root, io),
       );
     } catch {
@@ -123,14 +125,15 @@ export async function grepCandidates(
   maxBytes: number,
   root: HostRoot,
   io: IoMode,
-): Promise<{ matches: GrepMatch[] }> {
+): Promise<{ matches: GrepMatch[] } | Fault> {
   const candidates = files
     .filter((file) => query.accepts(file.path) && isTextMimeType(getMimeType(file.path)))
     .sort((a, b) => comparePaths(a.path, b.path));
   const scanner = new GrepFileScanner(query.pattern, maxBytes, root, io);
   const workers = io.syncMaxBytes > 0 && candidates.length >= WORKERS_FROM ? grepWorkers() : undefined;
+  const budget = new GrepBudget(query);
   if (workers && query.pattern.length > 0) {
-    return grepInWorkers(workers, candidates, query, maxBytes, root, scanner);
+    return grepInWorkers(workers, candidates, query, maxBytes, root, scanner, budget);
   }
   const matches: GrepMatch[] = [];
   const pending: ScanResult[] = [];
@@ -143,13 +146,17 @@ export async function grepCandidates(
   fill();
   for (const file of candidates) {
     const bytes = await (pending.shift() as ScanResult);
-    const room = query.maxCount + 1 - matches.length;
+    const room = Math.min(query.maxCount + 1 - matches.length, budget.room);
     if (room <= 0) break;
     // Blocking reads give the event loop a turn every ~10 ms.
     const turn = io.pace();
     if (turn) await turn;
     fill();
-    if (bytes !== null) for (const match of scanner.matches(file.path, bytes, room)) matches.push(match);
+    if (bytes === null) continue;
+    const found = scanner.matches(file.path, bytes, room);
+    for (const match of found) matches.push(match);
+    // Past the answer's bounds: no further file is read (those read ahead are dropped).
+    if (found.length > 0 && !budget.add(found)) return budget.fault();
   }
   return { matches };
 }
@@ -158,7 +165,8 @@ export async function grepCandidates(
  * {@link grepCandidates} through the worker pool: batches of files in path order, a few in flight
  * per worker, consumed in order, no new batch once `maxCount + 1` matches are known. A file whose
  * open failed transiently is read by `scanner` (with retries); a batch the pool could not search
- * is searched by `scanner` too.
+ * is searched by `scanner` too. Past the answer's bounds (`budget`) the batches in flight stop and
+ * the grep answers `too_large`.
  */
 async function grepInWorkers(
   workers: NonNullable<ReturnType<typeof grepWorkers>>,
@@ -167,8 +175,9 @@ async function grepInWorkers(
   maxBytes: number,
   root: HostRoot,
   scanner: GrepFileScanner,
-): Promise<{ matches: GrepMatch[] }> {
-  const job = scanJob(query, maxBytes, root, scanner);
+  budget: GrepBudget,
+): Promise<{ matches: GrepMatch[] } | Fault> {
+  const job = scanJob(query, maxBytes, root, scanner, budget);
   const batches: WalkedFile[][] = [];
   for (let i = 0; i < candidates.length; i += BATCH_FILES) batches.push(candidates.slice(i, i + BATCH_FILES));
   const inFlight: Array<Promise<BatchScan | null>> = [];
@@ -176,18 +185,20 @@ async function grepInWorkers(
   const fill = () => {
     while (inFlight.length < workers.size * BATCHES_PER_WORKER && next < batches.length) {
       const batch = batches[next++] as WalkedFile[];
-      inFlight.push(workers.run({ ...job, hosts: batch.map((file) => file.host) }));
+      inFlight.push(workers.run(batchJob(job, batch, query.maxCount + 1 - matches.length, budget)));
     }
   };
   const matches: GrepMatch[] = [];
   fill();
   for (const batch of batches) {
     const result = await (inFlight.shift() as Promise<BatchScan | null>);
-    const room = query.maxCount + 1 - matches.length;
+    const room = Math.min(query.maxCount + 1 - matches.length, budget.room);
     if (room <= 0) break;
     fill();
     for (const hit of await batchMatches(batch, result, scanner, room)) {
       for (const match of hit.matches) matches.push(match);
+      // The batches in flight stop at once (`budget.stopFlag`); their answers are not read.
+      if (!budget.add(hit.matches)) return budget.fault();
     }
   }
   return { matches };

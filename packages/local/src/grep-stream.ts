@@ -1,5 +1,7 @@
 import { constants } from "node:fs";
 import { comparePaths, concatMatches, type GrepMatch, type GrepQuery, getMimeType, isTextMimeType } from "@deepfs/core";
+import type { Fault } from "@deepfs/core/kit";
+import type { GrepBudget } from "./grep-budget.js";
 import type { grepWorkers } from "./grep-pool.js";
 import type { GrepFileScanner } from "./grep-scan.js";
 import type { BatchScan, FileScan } from "./grep-worker.js";
@@ -13,8 +15,17 @@ export const BATCH_FILES = 128;
 /** Fewer candidates than this are searched on the main thread: a worker round trip would cost more. */
 export const WORKERS_FROM = 64;
 
-/** The part of a scan job that is the same for every batch of one grep. */
-export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot, scanner: GrepFileScanner) {
+/**
+ * The part of a scan job that is the same for every batch of one grep (each batch adds its files
+ * and the room left in the answer's bounds, see {@link batchJob}).
+ */
+export function scanJob(
+  query: GrepQuery,
+  maxBytes: number,
+  root: HostRoot,
+  scanner: GrepFileScanner,
+  budget: GrepBudget,
+) {
   return {
     needle: Buffer.from(query.pattern, "utf8"),
     maxBytes,
@@ -23,6 +34,20 @@ export function scanJob(query: GrepQuery, maxBytes: number, root: HostRoot, scan
     // The device the scanner read once for this grep: the workers and this thread apply one rule.
     rootDev: scanner.rootDev,
     openFlags: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    stop: budget.stopFlag,
+  };
+}
+
+/**
+ * The job of one batch: its files, at most `room` matches (no more than the answer's bounds leave)
+ * and the characters the bounds leave, so that a batch never holds much more than the bounds.
+ */
+export function batchJob(job: ReturnType<typeof scanJob>, files: WalkedFile[], room: number, budget: GrepBudget) {
+  return {
+    ...job,
+    hosts: files.map((file) => file.host),
+    room: Math.min(room, budget.room),
+    textRoom: budget.textRoom,
   };
 }
 
@@ -41,7 +66,7 @@ export async function batchMatches(
   let next = 0;
   for (let i = 0; i < files.length && room > 0; i++) {
     const file = files[i] as WalkedFile;
-    const scan: FileScan = result ? (result.scans[i] as FileScan) : "retry";
+    const scan: FileScan = result ? ((result.scans[i] as FileScan | undefined) ?? null) : "retry";
     let matches: GrepMatch[] = [];
     if (scan === "retry") {
       const bytes = await scanner.scan(file.host);
@@ -84,40 +109,51 @@ function lineTexts(text: Uint8Array): string[] {
  * and the files with matches are put in path order at the end (as `grepTexts` does). Every
  * match is kept, so this is for a grep without `maxCount`; with one, files are searched in path
  * order and the search stops early instead. Fewer than {@link WORKERS_FROM} files go to `small`.
+ * Each batch's matches are counted on `budget` as they come: once the answer passes its bounds,
+ * the finding (`budget.signal`) and the workers (`budget.stopFlag`) stop, later answers are dropped
+ * unread, and the grep answers `too_large`.
  */
 export async function grepWhileFinding(
   workers: Workers,
-  find: (found: (file: WalkedFile) => void) => Promise<unknown>,
+  find: (found: (file: WalkedFile) => void, signal: AbortSignal) => Promise<unknown>,
   query: GrepQuery,
   maxBytes: number,
   root: HostRoot,
   scanner: GrepFileScanner,
-  small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] }>,
-): Promise<{ matches: GrepMatch[] }> {
-  const job = scanJob(query, maxBytes, root, scanner);
+  budget: GrepBudget,
+  small: (files: WalkedFile[]) => Promise<{ matches: GrepMatch[] } | Fault>,
+): Promise<{ matches: GrepMatch[] } | Fault> {
+  const job = scanJob(query, maxBytes, root, scanner, budget);
   // Each batch's matches are made as soon as its answer comes, while the workers search the next.
-  const searched: Array<Promise<Array<{ path: string; matches: GrepMatch[] }>>> = [];
+  const searched: Array<Promise<void>> = [];
+  const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
   let batch: WalkedFile[] = [];
+  const keep = async (files: WalkedFile[], result: BatchScan | null) => {
+    if (budget.over) return;
+    for (const hit of await batchMatches(files, result, scanner, budget.room)) {
+      if (budget.over) return;
+      hits.push(hit);
+      if (!budget.add(hit.matches)) return;
+    }
+  };
   const send = () => {
     const files = batch;
     batch = [];
-    searched.push(
-      workers
-        .run({ ...job, hosts: files.map((file) => file.host) })
-        .then((result) => batchMatches(files, result, scanner, Number.POSITIVE_INFINITY)),
-    );
+    const sent = batchJob(job, files, Number.POSITIVE_INFINITY, budget);
+    searched.push(workers.run(sent).then((result) => keep(files, result)));
   };
   const found = (file: WalkedFile) => {
-    if (!query.accepts(file.path) || !isTextMimeType(getMimeType(file.path))) return;
+    if (budget.over || !query.accepts(file.path) || !isTextMimeType(getMimeType(file.path))) return;
     batch.push(file);
     if (batch.length >= BATCH_FILES) send();
   };
-  await find(found);
+  await find(found, budget.signal);
   // A small tree is searched here: a worker round trip would cost more than the search.
   if (searched.length === 0 && batch.length < WORKERS_FROM) return small(batch);
-  if (batch.length > 0) send();
-  const hits: Array<{ path: string; matches: GrepMatch[] }> = [];
-  for (const batchHits of await Promise.all(searched)) for (const hit of batchHits) hits.push(hit);
+  if (batch.length > 0 && !budget.over) send();
+  // Batches sent before the stop end at once (the workers search no further file of them).
+  await Promise.all(searched);
+  if (budget.over) return budget.fault();
   hits.sort((a, b) => comparePaths(a.path, b.path));
   return { matches: concatMatches(hits) };
 }

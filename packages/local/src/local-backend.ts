@@ -163,6 +163,8 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
   if (!(typeof maxFileSizeMb === "number" && maxFileSizeMb > 0)) {
     throw new DeepfsError("invalid_argument", "maxFileSizeMb must be a positive number");
   }
+  // Edits never make a file this backend cannot read; grep's answer has the bounds given, if any.
+  const limits = { maxFileBytes: Math.floor(maxFileSizeMb * 1024 * 1024), ...grepLimits(options) };
   const readOnly = options.readOnly ?? false;
   const virtualMode = options.virtualMode ?? true;
   const rootDir = openRootDir(resolveHost(options.rootDir ?? process.cwd()), readOnly);
@@ -173,7 +175,6 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
   if (!(Number.isSafeInteger(syncIoMaxBytes) && syncIoMaxBytes >= 0)) {
     throw new DeepfsError("invalid_argument", "syncIoMaxBytes must be a non-negative integer");
   }
-  const maxBytes = Math.floor(maxFileSizeMb * 1024 * 1024);
   const execute = options.execute === true ? {} : options.execute;
   const problem = execute && execute.timeoutMs !== undefined ? timeoutProblem(execute.timeoutMs) : null;
   if (problem !== null) throw new DeepfsError("invalid_argument", `execute.${problem}`);
@@ -184,14 +185,29 @@ function driverSettings(options: LocalBackendOptions): LocalDriverSettings & { r
     root,
     virtualMode,
     readOnly,
-    maxBytes,
-    maxGrepBytes: maxBytes,
+    maxBytes: limits.maxFileBytes,
+    maxGrepBytes: limits.maxFileBytes,
+    limits,
     fsync: options.fsync ?? false,
     io: new IoMode(syncIoMaxBytes),
     grep: new GrepEngines(options.grepEngine ?? "auto", options.ripgrepPath ?? "rg"),
     // Last: it opens (or shares) the history and takes its lock, which nothing after it may leave held by a throw.
     ...(history ? { history: openHistory(history, root) } : {}),
   };
+}
+
+/** `maxGrepMatches` and `maxGrepTextLength` as given (whole numbers >= 1); the facade's defaults otherwise. */
+function grepLimits(options: LocalBackendOptions): { maxGrepMatches?: number; maxGrepTextLength?: number } {
+  const limits: { maxGrepMatches?: number; maxGrepTextLength?: number } = {};
+  for (const name of ["maxGrepMatches", "maxGrepTextLength"] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (!(Number.isSafeInteger(value) && value >= 1)) {
+      throw new DeepfsError("invalid_argument", `${name} must be a positive integer`);
+    }
+    limits[name] = value;
+  }
+  return limits;
 }
 
 /** Creates the root directory when allowed and returns its real path; throws for an unusable one. */

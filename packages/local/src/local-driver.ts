@@ -20,6 +20,7 @@ import {
   fault,
   isFault,
   type ReadCall,
+  type StoreLimits,
   type WriteCall,
 } from "@deepfs/core/kit";
 import pLimit from "p-limit";
@@ -47,6 +48,8 @@ export interface LocalDriverSettings {
   maxBytes: number;
   /** Largest file grep searches. */
   maxGrepBytes: number;
+  /** What the facade bounds: edits by the read limit (`maxBytes`), grep's answer (see `GrepLimits`). */
+  limits: StoreLimits;
   fsync: boolean;
   io: IoMode;
   grep: GrepEngines;
@@ -103,6 +106,7 @@ export class LocalDriver implements Driver {
       realDirectories: true,
       readOnly: settings.readOnly,
       nativeGrep: true,
+      limits: settings.limits,
     };
   }
 
@@ -265,7 +269,10 @@ export class LocalDriver implements Driver {
     }
   }
 
-  /** ripgrep (or a walk) for candidate files, then the core matcher on each, read through its descriptor. */
+  /**
+   * ripgrep (or a walk) for candidate files, then the core matcher on each, read through its
+   * descriptor; every engine stops and answers `too_large` once the answer passes `query.limits`.
+   */
   async grep(query: GrepQuery): Promise<{ matches: GrepMatch[] } | Fault> {
     const searchRoot = grepGlobSearchRoot(query.glob, query.dir);
     const located = await this.locateSearchRoot(searchRoot, query.dir);

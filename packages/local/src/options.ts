@@ -40,8 +40,23 @@ export interface LocalBackendOptions {
   virtualMode?: boolean;
   /** Every mutation answers `read_only`. Default false. */
   readOnly?: boolean;
-  /** Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB. Default 10. */
+  /**
+   * Largest file that `read`, `readRaw`, `edit` and `grep` look at, in MiB; an edit never makes a
+   * file larger than this (`too_large`), so every edited file can be read back. Default 10.
+   */
   maxFileSizeMb?: number;
+  /**
+   * Most matching lines a `grep` answers when its `maxCount` allows more (or it has none): past
+   * them the search stops at once and answers `too_large` (search a narrower path or glob, or pass
+   * `maxCount`). A whole number >= 1. Default 1,000,000.
+   */
+  maxGrepMatches?: number;
+  /**
+   * Most characters (UTF-16 code units) of matching lines' text a `grep` answers: past them the
+   * search stops at once and answers `too_large`, so a few files of very long lines cannot make
+   * the process hold a huge answer. A whole number >= 1. Default 268,435,456 (256 Mi).
+   */
+  maxGrepTextLength?: number;
   /** `fsync` each written file before it is renamed into place (durable across power loss, slower). Default false. */
   fsync?: boolean;
   /**

@@ -14,6 +14,8 @@ export function ripgrepAvailable(executable: string): Promise<boolean> {
  * is a candidate list only, a superset of what the core rule would search: `-l` stops at the first
  * hit, `--encoding none` disables transcoding, binary detection and size limits are re-applied by
  * the caller. Hidden files are searched, ignore files are not applied, symlinks are not followed.
+ * Once `signal` is aborted (the caller's answer passed its bounds) ripgrep is killed and the names
+ * found so far are the answer: nothing more is read from it.
  */
 export function ripgrepCandidates(
   executable: string,
@@ -22,6 +24,7 @@ export function ripgrepCandidates(
   path: string,
   maxBytes: number,
   found?: (file: WalkedFile) => void,
+  signal?: AbortSignal,
 ): Promise<WalkedFile[]> {
   const args = [
     "--files-with-matches",
@@ -43,9 +46,20 @@ export function ripgrepCandidates(
     const child = spawn(executable, args, { stdio: ["ignore", "pipe", "ignore"] });
     const files: WalkedFile[] = [];
     const add = found ?? ((file: WalkedFile) => files.push(file));
+    // Not spawn's own `signal`, which fails the call: a search stopped on purpose is no failure.
+    // Nor is its end awaited: a child of ripgrep's (a wrapper's) may hold the pipe open.
+    const stop = () => {
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+      resolve(files);
+    };
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    child.on("close", () => signal?.removeEventListener("abort", stop));
     // Names end with NUL; a chunk may end inside one, whose bytes wait for the next chunk.
     let rest: Buffer = Buffer.alloc(0);
     child.stdout.on("data", (chunk: Buffer) => {
+      if (signal?.aborted) return;
       const bytes = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
       for (let end = bytes.indexOf(0); end !== -1; end = bytes.indexOf(0, start)) {

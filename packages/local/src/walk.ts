@@ -16,9 +16,9 @@ import {
 import { retrying } from "./errors.js";
 import { threadpoolFs } from "./fs-calls.js";
 import { grepWorkers } from "./grep-pool.js";
-import { type StatJob, type WalkAnswer, type WalkJob, walkDirs } from "./grep-worker.js";
 import type { HostRoot } from "./host-root.js";
 import { IoMode } from "./io-mode.js";
+import { type StatJob, type WalkAnswer, type WalkJob, walkDirs } from "./walk-worker.js";
 
 /** A regular file found by {@link walkFiles}. */
 export interface WalkedFile {
@@ -44,6 +44,8 @@ export interface WalkOptions {
   keep?: (filePath: string) => boolean;
   /** Called with each file as it is found (then the answer is empty), so work can start during the walk. */
   found?: (file: WalkedFile) => void;
+  /** Ends the walk early (grep: its answer passed its bounds): no further directory is read. */
+  signal?: AbortSignal;
   /** Only the symlinked files (for ripgrep, which reports the regular ones itself). */
   linksOnly?: boolean;
   /**
@@ -182,7 +184,7 @@ async function walkHere(host: string, path: string, options: WalkOptions, add: (
   const visit = async (dirHost: string, dirPath: string): Promise<void> => {
     let entries: Awaited<ReturnType<typeof read>>;
     try {
-      entries = await limit(() => read(dirHost, dirPath));
+      entries = await limit(() => (options.signal?.aborted ? [] : read(dirHost, dirPath)));
     } catch {
       return;
     }
@@ -236,7 +238,7 @@ async function walkInWorkers(
   workers: NonNullable<ReturnType<typeof grepWorkers>>,
   add: (file: WalkedFile) => void,
 ): Promise<void> {
-  const { keep = () => true, linkedFile, linksOnly = false, byPath = false } = options;
+  const { keep = () => true, linkedFile, linksOnly = false, byPath = false, signal } = options;
   const job = (dirs: string[], budget: number): WalkJob => ({
     dirs,
     budget,
@@ -258,6 +260,7 @@ async function walkInWorkers(
     here.push(walked);
   };
   const take = async (answer: WalkAnswer) => {
+    if (signal?.aborted) return;
     const { files, fileStats } = answer;
     for (const [i, found] of files.entries()) {
       const filePath = pathOf(found);
@@ -284,8 +287,10 @@ async function walkInWorkers(
   let running = 0;
   let failure: unknown;
   await new Promise<void>((resolve) => {
+    // Stopped: the jobs in flight are not waited for (their answers are dropped by `take`).
+    signal?.addEventListener("abort", () => resolve(), { once: true });
     const pump = () => {
-      while (queue.length > 0 && running < inFlight && failure === undefined) {
+      while (queue.length > 0 && running < inFlight && failure === undefined && !signal?.aborted) {
         // A share of the directories left: every job gets some while the queue is short.
         const dirs = queue.splice(0, Math.ceil(queue.length / inFlight));
         running++;
@@ -305,7 +310,7 @@ async function walkInWorkers(
           })
           .finally(() => {
             running--;
-            if (running === 0 && (queue.length === 0 || failure !== undefined)) resolve();
+            if (running === 0 && (queue.length === 0 || failure !== undefined || signal?.aborted)) resolve();
             else pump();
           });
       }

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DIRECTORY_FLAGS, openDirectoryExactlySync, PROC_FD_DIR } from "../src/descriptors.js";
 import { blockingFs, type FsCalls, threadpoolFs } from "../src/fs-calls.js";
-import { walkDirs } from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
+import { walkDirs } from "../src/walk-worker.js";
 import { IO_MODES } from "./io-modes.js";
 import { tempRoot } from "./temp-root.js";
 

@@ -6,9 +6,10 @@ import { decodeUtf8Strict, grepText } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DIRECTORY_FLAGS, openDirectoryExactlySync, PROC_FD_DIR } from "../src/descriptors.js";
 import { grepWorkers, workerIdle } from "../src/grep-pool.js";
-import { type BatchScan, type FileScan, type ScanJob, scanFiles, statFiles } from "../src/grep-worker.js";
+import { type BatchScan, type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
 import { walkBudgets } from "../src/walk.js";
+import { statFiles } from "../src/walk-worker.js";
 import { tempRoot } from "./temp-root.js";
 
 const root = tempRoot();
@@ -37,6 +38,8 @@ function job(hosts: string[], overrides: Partial<ScanJob> = {}): ScanJob {
     needle: Buffer.from("needle"),
     maxBytes: 1 << 20,
     limit: Number.POSITIVE_INFINITY,
+    room: Number.POSITIVE_INFINITY,
+    textRoom: Number.POSITIVE_INFINITY,
     rootBase: fs.realpathSync(root.dir),
     rootDev: fs.statSync(root.dir).dev,
     openFlags: FLAGS,

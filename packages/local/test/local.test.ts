@@ -4,6 +4,7 @@ import {
   type BackendContractOptions,
   createContractContext,
   defineBackendContract,
+  registerBoundsRules,
   registerConcurrencyRules,
   registerDeleteRules,
   registerEditRules,
@@ -57,7 +58,8 @@ defineBackendContract({
   capabilities: { execute: false },
 });
 
-// The built-in search differs from the ripgrep run only in how grep finds its candidates: its grep rules.
+// The built-in search differs from the ripgrep run only in how grep finds its candidates: its grep
+// rules, and the bounds of grep's answer.
 describe("LocalBackend (built-in grep) satisfies the deepfs grep contract", () => {
   const ctx = createContractContext({
     name: "LocalBackend (built-in grep)",
@@ -65,6 +67,7 @@ describe("LocalBackend (built-in grep) satisfies the deepfs grep contract", () =
   });
   registerGrepRules(ctx);
   registerInternalNameRules(ctx);
+  registerBoundsRules(ctx);
 });
 
 // The runs above read and write their small files with blocking calls; this one makes every call on
