@@ -1,58 +1,13 @@
-// BaseSandbox's limits are store limits: an edit never makes a file over maxFileSizeMb (which its
-// reads would then refuse), and grep's answer bounds (maxGrepMatches, maxGrepTextLength) stop the
-// search's downloads as soon as they are passed.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BaseSandbox, type BaseSandboxOptions } from "../src/base-sandbox.js";
+import type { BaseSandboxOptions } from "../src/base-sandbox.js";
 import { DriverBackend } from "../src/kit/facade.js";
-import type { ExecuteResponse, FileDownloadResponse, FileUploadResponse } from "../src/protocol.js";
 import { encodeUtf8 } from "../src/text.js";
 
-/** A BaseSandbox over this machine's shell and files (as in base-sandbox.test.ts), recording its downloads. */
-class HostShellSandbox extends BaseSandbox {
-  readonly id = "host-shell-bounds";
-  readonly downloaded: string[] = [];
-
-  constructor(options?: BaseSandboxOptions) {
-    super(options);
-  }
-
-  execute(command: string): Promise<ExecuteResponse> {
-    return new Promise((resolve) => {
-      execFile("sh", ["-c", command], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        const code = error && typeof error.code === "number" ? error.code : 0;
-        resolve({ output: stdout + stderr, exitCode: code, truncated: false });
-      });
-    });
-  }
-
-  async uploadFiles(files: Array<[string, Uint8Array]>): Promise<FileUploadResponse[]> {
-    return Promise.all(
-      files.map(async ([path, bytes]) => {
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, bytes);
-        return { path, error: null };
-      }),
-    );
-  }
-
-  async downloadFiles(paths: string[]): Promise<FileDownloadResponse[]> {
-    this.downloaded.push(...paths);
-    return Promise.all(
-      paths.map(async (path) => {
-        try {
-          return { path, content: new Uint8Array(await readFile(path)), error: null };
-        } catch {
-          return { path, content: null, error: "file_not_found" as const };
-        }
-      }),
-    );
-  }
-}
+import { HostShellSandbox } from "./support/host-shell-sandbox.js";
 
 describe("BaseSandbox limits", () => {
   let root: string;

@@ -1,11 +1,10 @@
-import { connect, type Socket } from "node:net";
 import { DEFAULT_GREP_LIMITS, GrepTally, grepTexts, parseGrepArgs } from "@deepfs/core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPLIT_IN_SQL_MAX_BYTES } from "../src/grep.js";
 import { ReadAhead } from "../src/grep-lines.js";
 import { PostgresBackend } from "../src/index.js";
-import { dropTable, pgUrl, randomName, skipReason } from "./support.js";
+import { countingSocket, dropTable, pgUrl, randomName, skipReason } from "./support.js";
 
 const FILES = 10_000;
 const NEEDLE_EVERY = 500;
@@ -16,17 +15,9 @@ describe.skipIf(skipReason)(`grep inside the database (${FILES} files)`, () => {
   const statements: string[] = [];
   let bytesReceived = 0;
   // A client that counts the bytes the server sends and records every statement.
-  // postgres.js supports a `socket` factory, but its typings do not declare it.
-  const socketOption = {
-    socket: ({ host, port }: { host: string[]; port: number[] }) =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
-        socket.once("error", reject);
-        socket.on("data", (chunk: Buffer) => {
-          bytesReceived += chunk.length;
-        });
-      }),
-  } as object;
+  const socketOption = countingSocket((n) => {
+    bytesReceived += n;
+  });
   const sql = postgres(pgUrl, {
     max: 2,
     onnotice: () => {},

@@ -1,9 +1,8 @@
-import { connect, type Socket } from "node:net";
 import { DeepfsError } from "@deepfs/core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresBackend } from "../src/index.js";
-import { dropTable, pgUrl, randomName, skipReason } from "./support.js";
+import { countingSocket, dropTable, pgUrl, randomName, skipReason } from "./support.js";
 
 const MIB = 1024 * 1024;
 /** Over the default limit (maxFileSizeMb 10). */
@@ -20,17 +19,10 @@ function linesOf(size: number, needle = "needle"): Buffer {
 describe.skipIf(skipReason)("PostgresBackend size limit (maxFileSizeMb)", () => {
   const table = randomName("limits");
   let bytesReceived = 0;
-  // A client that counts the bytes the server sends (postgres.js's `socket` factory is untyped).
-  const socketOption = {
-    socket: ({ host, port }: { host: string[]; port: number[] }) =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
-        socket.once("error", reject);
-        socket.on("data", (chunk: Buffer) => {
-          bytesReceived += chunk.length;
-        });
-      }),
-  } as object;
+  // A client that counts the bytes the server sends.
+  const socketOption = countingSocket((n) => {
+    bytesReceived += n;
+  });
   const sql = postgres(pgUrl, { max: 2, onnotice: () => {}, ...socketOption });
   const backend = new PostgresBackend({ sql, table, namespace: "limits" });
   const log = linesOf(BIG);

@@ -37,22 +37,29 @@ export async function dropTable(sql: postgres.Sql, table: string, schema = "publ
 }
 
 /**
+ * postgres.js's `socket` option (its typings do not declare it): a TCP socket to the server that
+ * reports the size of every chunk it receives to `count`.
+ */
+export function countingSocket(count: (bytes: number) => void): object {
+  return {
+    socket: ({ host, port }: { host: string[]; port: number[] }) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
+        socket.once("error", reject);
+        socket.on("data", (chunk: Buffer) => count(chunk.length));
+      }),
+  };
+}
+
+/**
  * A postgres.js client for the test server that counts the bytes the server sends (`received()`),
  * its sessions named `applicationName` (to find them in `pg_stat_activity`).
  */
 export function countingClient(applicationName: string, max = 2) {
   let bytes = 0;
-  // postgres.js supports a `socket` factory, but its typings do not declare it.
-  const socketOption = {
-    socket: ({ host, port }: { host: string[]; port: number[] }) =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = connect(Number(port[0]), host[0] as string, () => resolve(socket));
-        socket.once("error", reject);
-        socket.on("data", (chunk: Buffer) => {
-          bytes += chunk.length;
-        });
-      }),
-  } as object;
+  const socketOption = countingSocket((n) => {
+    bytes += n;
+  });
   const sql = postgres(pgUrl, {
     max,
     onnotice: () => {},
