@@ -12,6 +12,8 @@ const skipReason = await versioningSkipReason();
 const MIB = 1024 * 1024;
 /** Over the 1 MiB read limit of the backend under test. */
 const BIG = 4 * MIB;
+/** A version whose download would dwarf what is in flight when the client drops it. */
+const HUGE = 16 * MIB;
 
 /** `size` bytes of 100-byte text lines. */
 function textOf(size: number, fill = 0x61): Buffer {
@@ -48,18 +50,20 @@ describe.skipIf(skipReason)("S3 history and the read limit", () => {
   }
 
   it("answers too_large for readVersion of a version over maxFileSizeMb without downloading it", async () => {
-    const big = textOf(BIG);
+    const big = textOf(HUGE);
     expect((await backend.uploadFiles([["/log.txt", big]]))[0]?.error).toBeNull();
     expect((await backend.write("/log.txt", "small now\n")).error).toBeUndefined();
     const [, old] = await versionsOf("/log.txt");
-    expect(old?.size).toBe(BIG);
+    expect(old?.size).toBe(HUGE);
     const [bytesBefore, cutBefore] = [proxy.bytesForwarded, proxy.responsesCutShort];
     const refused = await backend.readVersion("/log.txt", old?.version as string);
     expect(refused.code).toBe("too_large");
-    expect(refused.error).toContain(`${BIG} bytes, over the maxFileSizeMb limit of 1 MiB`);
+    expect(refused.error).toContain(`${HUGE} bytes, over the maxFileSizeMb limit of 1 MiB`);
     // The body was dropped after the headers: the client left long before its end.
     await vi.waitFor(() => expect(proxy.responsesCutShort - cutBefore).toBe(1));
-    expect(proxy.bytesForwarded - bytesBefore).toBeLessThan(BIG / 2);
+    // What was in flight when it left (socket and proxy buffers, 2.3 MB seen on a loaded machine)
+    // still passes the proxy; it is a fixed amount, a small part of a version this large.
+    expect(proxy.bytesForwarded - bytesBefore).toBeLessThan(HUGE / 4);
     // A version within the limit reads as before.
     const [now] = await versionsOf("/log.txt");
     expect((await backend.readVersion("/log.txt", now?.version as string)).data?.content).toBe("small now\n");
