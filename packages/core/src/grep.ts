@@ -64,9 +64,7 @@ export class GrepTally {
 
   /** Counts `matches`; false once the answer is past a bound. */
   add(matches: readonly GrepMatch[]): boolean {
-    let length = 0;
-    for (const match of matches) length += match.text.length;
-    return this.addCounts(matches.length, length);
+    return this.addCounts(matches.length, textLengthOf(matches));
   }
 
   /** Counts `count` matches holding `textLength` characters of line text; false once past a bound. */
@@ -78,10 +76,8 @@ export class GrepTally {
 
   /** Takes back `matches` counted before and then dropped (past `maxCount`, they are not answered). */
   remove(matches: readonly GrepMatch[]): void {
-    let length = 0;
-    for (const match of matches) length += match.text.length;
     this.count -= matches.length;
-    this.textLength -= length;
+    this.textLength -= textLengthOf(matches);
   }
 
   /** True while the answer counted is within both bounds. */
@@ -94,12 +90,24 @@ export class GrepTally {
     return Math.max(0, this.countLimit - this.count + 1);
   }
 
+  /** Characters of matching lines that may still be taken before the text bound is passed. */
+  get textRoom(): number {
+    return Math.max(0, this.textLimit - this.textLength);
+  }
+
   /** Which bound was passed, for the answer's sentence. */
   get passed(): string {
     return this.count > this.countLimit
       ? `more than ${this.countLimit.toLocaleString("en-US")} matching lines`
       : `more than ${this.textLimit.toLocaleString("en-US")} characters of matching lines`;
   }
+}
+
+/** Characters (UTF-16 code units) of the matching lines of `matches`. */
+function textLengthOf(matches: readonly GrepMatch[]): number {
+  let length = 0;
+  for (const match of matches) length += match.text.length;
+  return length;
 }
 
 /** The fault of a grep whose answer passed a bound of `tally`. */

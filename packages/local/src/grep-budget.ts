@@ -11,23 +11,17 @@ import type { Fault } from "@deepfs/core/kit";
  */
 export class GrepBudget {
   private readonly tally: GrepTally;
-  private readonly textLimit: number;
-  private textLength = 0;
   private readonly controller = new AbortController();
   /** Set to 1 (shared with the workers' jobs) once the answer is over: they search no more file. */
   readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(query: Pick<GrepQuery, "maxCount" | "limits">) {
     this.tally = new GrepTally(query);
-    this.textLimit = query.limits.maxTextLength;
   }
 
   /** Counts matches kept for the answer; false (and the search told to stop) once it is over. */
   add(matches: readonly GrepMatch[]): boolean {
-    let length = 0;
-    for (const match of matches) length += match.text.length;
-    this.textLength += length;
-    if (this.tally.addCounts(matches.length, length)) return true;
+    if (this.tally.add(matches)) return true;
     this.stop();
     return false;
   }
@@ -52,7 +46,7 @@ export class GrepBudget {
    * collects more is over the bound whatever the others hold.
    */
   get textRoom(): number {
-    return Math.max(0, this.textLimit - this.textLength);
+    return this.tally.textRoom;
   }
 
   /** The `too_large` answer of a grep that went over. */

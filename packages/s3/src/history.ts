@@ -117,12 +117,9 @@ export class S3History implements DriverHistory {
   }
 
   async readVersion(path: string, version: string, call: VersionReadCall): Promise<DriverFile | Fault> {
-    const key = this.host.keys.fileKey(path);
-    if (keyTooLong(key)) return keyTooLongFault();
-    if (!plausibleVersion(version)) return noVersion(version);
     try {
-      const refused = await this.ready(call.signal);
-      if (refused) return refused;
+      const key = await this.versionKey(path, version, call.signal);
+      if (isFault(key)) return key;
       const limit = call.whole ? Number.POSITIVE_INFINITY : this.host.maxFileBytes;
       return await this.fetch(path, key, version, limit, call.signal);
     } catch (error) {
@@ -138,12 +135,9 @@ export class S3History implements DriverHistory {
    * never become last-write-wins.
    */
   async restore(path: string, version: string, call: WriteCall): Promise<{ etag: string } | Fault> {
-    const key = this.host.keys.fileKey(path);
-    if (keyTooLong(key)) return keyTooLongFault();
-    if (!plausibleVersion(version)) return noVersion(version);
     try {
-      const refused = await this.ready(call.signal);
-      if (refused) return refused;
+      const key = await this.versionKey(path, version, call.signal);
+      if (isFault(key)) return key;
       if (call.ifMatch !== undefined || call.ifNoneMatch !== undefined) {
         const got = await getVersion(this.host, key, version, Number.POSITIVE_INFINITY, call.signal);
         return isFault(got) ? got : await this.host.write(path, got.bytes, { ...call, op: "restore" });
@@ -311,6 +305,17 @@ export class S3History implements DriverHistory {
     const got = await getVersion(this.host, key, version, maxBytes, signal);
     if (isFault(got)) return got;
     return { ...storedFileOf(got.response), content: contentFromBytes(path, got.bytes) };
+  }
+
+  /**
+   * The key of `path` for a call on its `version`: faults for a key S3 cannot hold, an id no
+   * version of this store can have, and a bucket without versioning.
+   */
+  private async versionKey(path: string, version: string, signal: AbortSignal | undefined): Promise<string | Fault> {
+    const key = this.host.keys.fileKey(path);
+    if (keyTooLong(key)) return keyTooLongFault();
+    if (!plausibleVersion(version)) return noVersion(version);
+    return (await this.ready(signal)) ?? key;
   }
 
   /** Null when the bucket has versioning Enabled, else the `unsupported` fault saying how to enable it. */

@@ -6,11 +6,10 @@
  * sentence (from the driver's structured faults) with the caller's canonical path.
  */
 import { planEdit, readResultOf } from "../backend-helpers.js";
-import { MAX_EDIT_FILE_BYTES } from "../edit.js";
-import { DeepfsError, failure } from "../errors.js";
+import { failure } from "../errors.js";
 import { decodeBase64Content } from "../file-data.js";
 import { parseGlobArgs } from "../glob.js";
-import { DEFAULT_GREP_LIMITS, type GrepLimits, parseGrepArgs } from "../grep.js";
+import { type GrepLimits, parseGrepArgs } from "../grep.js";
 import type {
   ChangesResult,
   HistoryProtocol,
@@ -40,6 +39,7 @@ import type {
 } from "../protocol.js";
 import { chain, faultOf, guarded, prefixesOf, rawContent, runHeld, writeChecked } from "./calls.js";
 import { type Driver, type Fault, fault, isFault, isPromiseLike, type WriteCall } from "./driver.js";
+import { facadeLimits } from "./facade-limits.js";
 import { HistoryCalls } from "./history-calls.js";
 import { failureOf, type Operation } from "./messages.js";
 import { backoff } from "./retry.js";
@@ -72,14 +72,6 @@ export interface FacadeOptions {
   maxGrepTextLength?: number;
   /** Why the store is read-only, shown in `read_only` answers. */
   readOnlyReason?: string;
-}
-
-/** `value` when it is a whole number >= 0 (a limit), else a configuration error naming `name`. */
-function wholeNumber(name: string, value: number): number {
-  if (!(Number.isSafeInteger(value) && value >= 0)) {
-    throw new DeepfsError("invalid_argument", `${name} must be a non-negative integer`);
-  }
-  return value;
 }
 
 /** The arguments of one edit, as validated. */
@@ -118,22 +110,9 @@ export class DriverBackend<D extends Driver = Driver> implements BackendProtocol
     this.transferConcurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.walkGrepMaxBytes = options.maxGrepFileBytes ?? DEFAULT_MAX_GREP_FILE_BYTES;
     this.casEditAttempts = Math.max(1, Math.floor(options.editAttempts ?? 10));
-    const store = caps.limits ?? {};
-    // An edit never makes a file the store's reads would then refuse.
-    this.editMaxBytes = wholeNumber(
-      "maxEditFileBytes",
-      options.maxEditFileBytes ?? Math.min(MAX_EDIT_FILE_BYTES, store.maxFileBytes ?? MAX_EDIT_FILE_BYTES),
-    );
-    this.grepLimits = {
-      maxMatches: wholeNumber(
-        "maxGrepMatches",
-        options.maxGrepMatches ?? store.maxGrepMatches ?? DEFAULT_GREP_LIMITS.maxMatches,
-      ),
-      maxTextLength: wholeNumber(
-        "maxGrepTextLength",
-        options.maxGrepTextLength ?? store.maxGrepTextLength ?? DEFAULT_GREP_LIMITS.maxTextLength,
-      ),
-    };
+    const limits = facadeLimits(options, caps.limits);
+    this.editMaxBytes = limits.editMaxBytes;
+    this.grepLimits = limits.grepLimits;
     this.readOnlyWhy = options.readOnlyReason;
     this.historyCalls = new HistoryCalls({
       driver,
