@@ -11,15 +11,7 @@ import {
   type VersionedFile,
   type VersionReadCall,
 } from "@deepfs/core";
-import {
-  type CallContext,
-  type DriverFile,
-  type DriverHistory,
-  type Fault,
-  fault,
-  isFault,
-  type WriteCall,
-} from "@deepfs/core/kit";
+import { type CallContext, type DriverFile, type DriverHistory, type Fault, fault, isFault } from "@deepfs/core/kit";
 import type postgres from "postgres";
 import type { PostgresClient } from "./config.js";
 import { type HistoryScope, historyLock, historySql } from "./history-sql.js";
@@ -27,11 +19,10 @@ import { isoTime, overReadLimit } from "./queries.js";
 import { asBytes } from "./stored-content.js";
 import { runTransaction } from "./transaction.js";
 
-/** What the history needs of its driver: the pool, its way of running a call, and its write. */
+/** What the history needs of its driver: the pool, and its way of running a call. */
 export interface HistoryHost {
   readonly sql: PostgresClient;
   run<R>(call: CallContext, operation: () => Promise<R>): Promise<R | Fault>;
-  write(path: string, content: Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault>;
 }
 
 /** A version id as the table has it (a positive bigint in decimal), or null. */
@@ -45,7 +36,10 @@ const NO_VERSION = (version: string) => fault("file_not_found", { reason: "no_ve
 export class PostgresHistory implements DriverHistory {
   private readonly host: HistoryHost;
   private readonly scope: HistoryScope;
-  /** The read limit (`maxFileSizeMb`), in bytes: a larger version is not read (but to be restored). */
+  /**
+   * The read limit (`maxFileSizeMb`), in bytes: a larger version is not read, unless whole (the
+   * facade's restore, which writes it back).
+   */
   private readonly maxFileBytes: number;
   /** Snapshot ids name their table and namespace (by a hash), so another's id is refused, not misread. */
   private readonly prefix: string;
@@ -86,7 +80,7 @@ export class PostgresHistory implements DriverHistory {
 
   /**
    * One query, bounded as `read` is: a version over the read limit answers `too_large` and its
-   * content never leaves the server (the query sends only its size).
+   * content never leaves the server (the query sends only its size), unless `call.whole` asks for it.
    */
   async readVersion(path: string, version: string, call: VersionReadCall): Promise<DriverFile | Fault> {
     const limit = call.whole ? undefined : this.maxFileBytes;
@@ -94,18 +88,6 @@ export class PostgresHistory implements DriverHistory {
     if (isFault(found)) return found;
     const size = Number(found.size);
     return limit !== undefined && size > limit ? overReadLimit(size, limit) : fileOf(path, found);
-  }
-
-  /**
-   * Writes `version` back as a new version (op `restore`) through the driver's write, honouring
-   * `ifMatch`. The version is fetched whole whatever its size: its bytes go back into the store,
-   * never into an answer, so the read limit is no reason to refuse (without this method the
-   * facade would restore through `readVersion`, and could not restore a version over the limit).
-   */
-  async restore(path: string, version: string, call: WriteCall): Promise<{ etag: string } | Fault> {
-    const found = await this.versionRow(path, version, call);
-    if (isFault(found)) return found;
-    return this.host.write(path, asBytes(found.content), { ...call, op: "restore" });
   }
 
   /**
