@@ -62,8 +62,8 @@ export class GrepTally {
     this.textLimit = query.limits.maxTextLength;
   }
 
-  /** Counts `matches`; false once the answer is past a bound. */
-  add(matches: readonly GrepMatch[]): boolean {
+  /** Counts `matches` (or any matching lines); false once the answer is past a bound. */
+  add(matches: readonly { text: string }[]): boolean {
     return this.addCounts(matches.length, textLengthOf(matches));
   }
 
@@ -75,7 +75,7 @@ export class GrepTally {
   }
 
   /** Takes back `matches` counted before and then dropped (past `maxCount`, they are not answered). */
-  remove(matches: readonly GrepMatch[]): void {
+  remove(matches: readonly { text: string }[]): void {
     this.count -= matches.length;
     this.textLength -= textLengthOf(matches);
   }
@@ -104,7 +104,7 @@ export class GrepTally {
 }
 
 /** Characters (UTF-16 code units) of the matching lines of `matches`. */
-function textLengthOf(matches: readonly GrepMatch[]): number {
+function textLengthOf(matches: readonly { text: string }[]): number {
   let length = 0;
   for (const match of matches) length += match.text.length;
   return length;

@@ -219,11 +219,8 @@ export class OrderedSearch {
   /** Counts the first `upTo` of `lines` on the tally; past its bounds, stops with `too_large`. */
   private count(lines: readonly LineMatch[], upTo: number): void {
     const tally = this.options.tally;
-    const n = Math.min(lines.length, upTo);
-    if (!tally || n <= 0) return;
-    let length = 0;
-    for (let i = 0; i < n; i++) length += (lines[i] as LineMatch).text.length;
-    if (tally.addCounts(n, length)) return;
+    if (!tally || upTo <= 0 || lines.length === 0) return;
+    if (tally.add(upTo >= lines.length ? lines : lines.slice(0, upTo))) return;
     this.failed ??= grepAnswerTooLarge(tally);
     this.stop();
   }

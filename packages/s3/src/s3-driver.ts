@@ -25,6 +25,7 @@ import {
   type Fault,
   FaultError,
   fault,
+  grepLimitsOf,
   isFault,
   type ReadCall,
   type StoreLimits,
@@ -69,9 +70,7 @@ export class S3Driver implements Driver {
     private readonly tuning: ResolvedTuning,
   ) {
     // The read limit, and grep's bounds when given, travel with the capabilities (through layers).
-    const limits: StoreLimits = { maxFileBytes: tuning.maxFileBytes };
-    if (tuning.maxGrepMatches !== undefined) limits.maxGrepMatches = tuning.maxGrepMatches;
-    if (tuning.maxGrepTextLength !== undefined) limits.maxGrepTextLength = tuning.maxGrepTextLength;
+    const limits: StoreLimits = { maxFileBytes: tuning.maxFileBytes, ...grepLimitsOf(tuning) };
     this.capabilities = { nativeGrep: false, conditionalWrites: true, realDirectories: false, readOnly: false, limits };
     const retention = tuning.history;
     if (retention) {
