@@ -195,7 +195,7 @@ async function grepInWorkers(
     const room = Math.min(query.maxCount + 1 - matches.length, budget.room);
     if (room <= 0) break;
     fill();
-    for (const hit of await batchMatches(batch, result, scanner, room)) {
+    for (const hit of await batchMatches(batch, result, scanner, room, workers)) {
       for (const match of hit.matches) matches.push(match);
       // The batches in flight stop at once (`budget.stopFlag`); their answers are not read.
       if (!budget.add(hit.matches)) return budget.fault();

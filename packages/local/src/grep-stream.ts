@@ -60,9 +60,12 @@ export async function batchMatches(
   result: BatchScan | null,
   scanner: GrepFileScanner,
   room: number,
+  workers: Workers,
 ): Promise<Array<{ path: string; matches: GrepMatch[] }>> {
   const out: Array<{ path: string; matches: GrepMatch[] }> = [];
   const texts = result ? lineTexts(result.text) : [];
+  // Decoded: the buffer goes back to the workers for a later batch.
+  if (result) workers.recycle(result.text);
   let next = 0;
   for (let i = 0; i < files.length && room > 0; i++) {
     const file = files[i] as WalkedFile;
@@ -130,7 +133,7 @@ export async function grepWhileFinding(
   let batch: WalkedFile[] = [];
   const keep = async (files: WalkedFile[], result: BatchScan | null) => {
     if (budget.over) return;
-    for (const hit of await batchMatches(files, result, scanner, budget.room)) {
+    for (const hit of await batchMatches(files, result, scanner, budget.room, workers)) {
       if (budget.over) return;
       hits.push(hit);
       if (!budget.add(hit.matches)) return;

@@ -8,7 +8,7 @@ import { DriverBackend, isFault } from "@deepfs/core/kit";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { grepWorkers } from "../src/grep-pool.js";
 import { GrepFileScanner } from "../src/grep-scan.js";
-import { type BatchScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
+import { type BatchScan, newScanState, type ScanJob, scanFiles } from "../src/grep-worker.js";
 import { LocalBackend, type LocalBackendOptions } from "../src/index.js";
 import { tempRoot } from "./temp-root.js";
 
@@ -167,7 +167,7 @@ function isAlive(pid: number): boolean {
 }
 
 describe("a worker's batch keeps within the room it was given", () => {
-  const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8) } };
+  const deps = { fs, isUtf8, state: newScanState() };
   const hosts: string[] = [];
   beforeAll(() => {
     for (let i = 0; i < 6; i++) {

@@ -6,7 +6,14 @@ import { decodeUtf8Strict, grepText } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DIRECTORY_FLAGS, openDirectoryExactlySync, PROC_FD_DIR } from "../src/descriptors.js";
 import { grepWorkers, workerIdle } from "../src/grep-pool.js";
-import { type BatchScan, type FileScan, type ScanJob, scanFiles } from "../src/grep-worker.js";
+import {
+  type BatchScan,
+  type FileScan,
+  newScanState,
+  type ScanJob,
+  type ScanState,
+  scanFiles,
+} from "../src/grep-worker.js";
 import { LocalBackend } from "../src/index.js";
 import { walkBudgets } from "../src/walk.js";
 import { statFiles } from "../src/walk-worker.js";
@@ -69,8 +76,8 @@ function perFile(batch: BatchScan | null | undefined): PerFile[] {
   });
 }
 
-// Buffers far too small at first: they are grown on the way.
-const deps = { fs, isUtf8, state: { scratch: Buffer.alloc(8), texts: Buffer.alloc(4) } };
+// Buffers far too small at first: files past 8 bytes go to the large buffer, the texts outgrow the spare.
+const deps = { fs, isUtf8, state: { small: Buffer.alloc(8), spares: [new ArrayBuffer(4)] } as ScanState };
 const scan = (j: ScanJob) => perFile(scanFiles(j, deps));
 
 beforeAll(() => {
@@ -101,6 +108,24 @@ describe("scanFiles (the workers' search) equals the core matcher", () => {
   it("keeps at most `limit` matches per file", () => {
     const host = join(root.dir, "many-lines.txt");
     expect(scan(job([host], { limit: 3 }))).toEqual([reference(FILES["many-lines.txt"] as Buffer, 3)]);
+  });
+
+  it("reads large files into one buffer it keeps, and writes the texts into the largest buffer handed back", () => {
+    const hosts = names.map((n) => join(root.dir, n));
+    const state = newScanState();
+    state.small = Buffer.alloc(16);
+    // Handed back with stale bytes in them: only what the batch writes is its answer.
+    const spares = [new ArrayBuffer(32), new ArrayBuffer(1 << 16), new ArrayBuffer(64)];
+    for (const spare of spares) new Uint8Array(spare).fill(0x78);
+    state.spares = [...spares];
+    const answer = scanFiles(job(hosts), { fs, isUtf8, state });
+    expect(perFile(answer)).toEqual(scan(job(hosts)));
+    expect(answer.text.buffer).toBe(spares[1]);
+    expect(state.spares).toEqual([spares[0], spares[2]]);
+    const large = state.large;
+    expect(large?.length).toBeGreaterThanOrEqual((FILES["many-lines.txt"] as Buffer).length);
+    scanFiles(job(hosts), { fs, isUtf8, state });
+    expect(state.large).toBe(large);
   });
 
   it("skips files over maxBytes", () => {
@@ -290,6 +315,37 @@ describe("the worker pool", () => {
       expect(here).toEqual(walked);
     } finally {
       many.remove();
+    }
+  });
+
+  it("hands each batch's buffer back to its worker, and gives a worker at most two batches at once", async () => {
+    const pool = grepWorkers();
+    if (!pool) throw new Error("no workers");
+    const names = Object.keys(FILES);
+    const hosts = names.map((n) => join(root.dir, n));
+    const long = tempRoot();
+    try {
+      // A matching line of 200,000 bytes makes its batch's buffer grow past the 64 KiB first made.
+      fs.writeFileSync(join(long.dir, "long.txt"), `needle ${"x".repeat(200_000)}\n`);
+      const wide = await pool.run(
+        job([join(long.dir, "long.txt")], { rootBase: fs.realpathSync(long.dir), rootDev: fs.statSync(long.dir).dev }),
+      );
+      const grown = wide?.text.buffer.byteLength ?? 0;
+      expect(grown).toBeGreaterThan(200_000);
+      // Twenty batches at once: the workers hold at most two each, the rest wait here, every answer arrives.
+      const many = Array.from({ length: 20 }, () => pool.run(job(hosts)));
+      expect(pool.queued).toBe(20 - 2 * pool.size);
+      const answers = await Promise.all(many);
+      expect(pool.queued).toBe(0);
+      for (const answer of answers) expect(perFile(answer)).toEqual(scan(job(hosts)));
+      // Handed back to the worker that made it: every worker is given one small batch, and the
+      // one that made the grown buffer writes into it instead of a new one.
+      if (wide) pool.recycle(wide.text);
+      const next = await Promise.all(Array.from({ length: pool.size }, () => pool.run(job(hosts))));
+      expect(next.map((answer) => answer?.text.buffer.byteLength)).toContain(grown);
+      for (const answer of next) expect(perFile(answer)).toEqual(scan(job(hosts)));
+    } finally {
+      long.remove();
     }
   });
 
