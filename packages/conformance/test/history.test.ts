@@ -3,6 +3,7 @@
 // with history on, and the `unsupported` answers when history is off.
 import { randomUUID } from "node:crypto";
 import { CompositeBackend, type FileUploadResponse, MemoryBackend, StateBackend, withHistory } from "@deepfs/core";
+import { DriverBackend } from "@deepfs/core/kit";
 import { describe, expect, it } from "vitest";
 import { createContractContext, defineBackendContract, registerHistoryRules } from "../src/index.js";
 
@@ -117,7 +118,20 @@ describe("history off, and the router's snapshots", () => {
     await shadowed.write("/m/hidden.txt", "changed below the route");
     const changes = (await router.changesSince(snap)).changes?.map((c) => `${c.change} ${c.path}`);
     expect(changes).toEqual(["added /m/added.txt", "deleted /m/in-route.txt", "modified /top.txt"]);
+    // The members restore by reading and writing: each version is read once, as of the snapshot,
+    // and written back (never read a second time by its id).
+    let readsById = 0;
+    for (const member of [shadowed, route]) {
+      const history = DriverBackend.driverOf(member)?.history;
+      if (!history) throw new Error("no driver history");
+      const readVersion = history.readVersion.bind(history);
+      history.readVersion = (...args) => {
+        readsById++;
+        return readVersion(...args);
+      };
+    }
     const restored = await router.restoreSnapshot(snap);
+    expect(readsById).toBe(0);
     expect(restored.changes?.length).toBe(3);
     expect((await router.read("/top.txt")).content).toBe("top");
     expect((await router.read("/m/in-route.txt")).content).toBe("route");

@@ -14,8 +14,10 @@ import {
   type DriverHistory,
   type FileVersion,
   type HistoryProtocol,
+  type ReadAtCall,
   type SnapshotChange,
   type VersionedFile,
+  type VersionRef,
 } from "./history/history-types.js";
 import { type CallContext, type DriverFile, type Fault, fault, isFault, type WriteCall } from "./kit/driver.js";
 import { DriverBackend } from "./kit/facade.js";
@@ -134,10 +136,20 @@ export class RouterHistory implements DriverHistory {
     return failed ?? (answers as SnapshotChange[][]).flat();
   }
 
-  async readAt(snapshot: string, path: string, call: CallContext): Promise<VersionedFile | null | Fault> {
+  async readAt(snapshot: string, path: string, call: ReadAtCall): Promise<VersionedFile | VersionRef | null | Fault> {
     const ids = this.decode(snapshot);
     if (isFault(ids)) return ids;
-    return this.onFile(path, (h, inner, m) => h.readAt(ids.get(m.mount) as string, inner, call));
+    return this.onFile(path, async (h, inner, m) => {
+      // Only a member that restores natively is asked for the id alone (see `restore`).
+      const found = await h.readAt(ids.get(m.mount) as string, inner, {
+        ...call,
+        versionOnly: call.versionOnly && h.restore !== undefined,
+      });
+      // A member without its own restore would read the version again to restore it by id: the
+      // content is written instead (no version named).
+      if (found === null || isFault(found) || h.restore !== undefined || found.content === undefined) return found;
+      return { ...found, version: undefined };
+    });
   }
 
   /** Runs a per-file call on the member serving `path`, answering in caller paths. */

@@ -6,8 +6,9 @@
  *
  * `readVersion` hands a version to the model, so it has the read limit (`maxFileSizeMb`): a larger
  * version answers `too_large` before its content crosses the wire. A restore needs the whole
- * version: `restore` copies it inside the store (see `copyVersion`), and `readAt`, which only a
- * snapshot's restore reads, has no limit.
+ * version: `restore` copies it inside the store (see `copyVersion`), a snapshot's restore asks
+ * `readAt` for the version's id alone and restores it the same way, and `readAt` with content
+ * (under a layer that restores by reading and writing) has no limit.
  */
 import { createHash } from "node:crypto";
 import { DeleteObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -15,10 +16,12 @@ import {
   contentFromBytes,
   type FileVersion,
   type HistoryRetention,
+  type ReadAtCall,
   type SnapshotChange,
   type VersionedFile,
   type VersionOp,
   type VersionReadCall,
+  type VersionRef,
 } from "@deepfs/core";
 import {
   type CallContext,
@@ -206,7 +209,7 @@ export class S3History implements DriverHistory {
     }
   }
 
-  async readAt(snapshot: string, path: string, call: CallContext): Promise<VersionedFile | null | Fault> {
+  async readAt(snapshot: string, path: string, call: ReadAtCall): Promise<VersionedFile | VersionRef | null | Fault> {
     const at = this.timeOf(snapshot);
     if (typeof at !== "number") return at;
     const key = this.host.keys.fileKey(path);
@@ -218,6 +221,8 @@ export class S3History implements DriverHistory {
       const then = await this.stateAt(await this.historyOf(key, heads, call.signal), at, heads);
       if (then === "pruned") return fault("unsupported", { path, reason: "history_pruned" });
       if (then === null) return null;
+      // A snapshot's restore copies the version inside the store (`restore`): no GET of it.
+      if (call.versionOnly) return { version: then.versionId };
       // Whole: the content is written back by the snapshot's restore, never shown.
       const file = await this.fetch(path, key, then.versionId, Number.POSITIVE_INFINITY, call.signal);
       return isFault(file) ? file : { ...file, version: then.versionId };

@@ -190,6 +190,27 @@ describe.skipIf(skipReason)("history on S3", () => {
     expect((await b.read("/h.txt")).code).toBe("file_not_found");
   });
 
+  it("a snapshot's restore copies each version inside the store, without fetching it", async () => {
+    const bucket = await bucketOf(true);
+    const { client: counting, sent } = countingClient();
+    const b = new S3Backend({ client: counting, bucket, prefix: "copy", history: true });
+    await b.write("/kept.txt", "kept\n");
+    await b.write("/changed.txt", "before\n");
+    await b.write("/gone.txt", "gone\n");
+    const snap = (await b.snapshot()).snapshot as string;
+    await b.write("/changed.txt", "after\n");
+    await b.delete("/gone.txt");
+    sent.length = 0;
+    expect((await b.restoreSnapshot(snap)).error).toBeUndefined();
+    // Two versions brought back, each by one server-side copy; no version crossed the wire.
+    expect(sent.filter((s) => s.name === "GetObjectCommand" && s.input.VersionId !== undefined)).toEqual([]);
+    expect(names(sent).filter((n) => n === "CopyObjectCommand")).toHaveLength(2);
+    expect((await b.readRaw("/changed.txt")).data?.content).toBe("before\n");
+    expect((await b.readRaw("/gone.txt")).data?.content).toBe("gone\n");
+    expect((await b.history("/changed.txt")).versions?.map((v) => v.op)).toEqual(["restore", "write", "write"]);
+    counting.destroy();
+  });
+
   it("retention prunes noncurrent versions after a write, and a snapshot it broke is history_pruned", async () => {
     const bucket = await bucketOf(true);
     const { client: counted, sent } = countingClient();

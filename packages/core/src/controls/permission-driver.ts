@@ -242,12 +242,17 @@ export class PermissionDriver extends ForwardingDriver {
 
   /**
    * The store's history under the rules: listing and reading versions is reading, a snapshot's
-   * changes list only visible files. `restore` is dropped so that the facade restores by reading
-   * the version (read) and writing it through this layer (write).
+   * changes list only visible files, and a restore reads the version and writes the file: a store
+   * that restores natively (S3 copies the version inside the bucket) still does, once both are allowed.
    */
   private historyChecked(history: DriverHistory): DriverHistory {
     const policy = this.policy;
+    const native = history.restore?.bind(history);
     return {
+      ...(native && {
+        restore: (path: string, version: string, call: WriteCall) =>
+          unless(policy.checkAll(["read", "write"], path), () => native(path, version, call)),
+      }),
       versions: (path, limit, call) => unless(policy.check("read", path), () => history.versions(path, limit, call)),
       readVersion: (path, version, call) =>
         unless(policy.check("read", path), () => history.readVersion(path, version, call)),

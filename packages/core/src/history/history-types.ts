@@ -120,8 +120,25 @@ export interface DriverHistory {
   /**
    * The content of `path` as of `snapshot` (null: there was no file), with the id of that version
    * when the store has one (then a restore of the snapshot restores that version by `restore`).
+   * With `call.versionOnly` (asked only of a history with `restore`), a store may answer the id
+   * alone ({@link VersionRef}) instead of fetching content that `restore` would copy anyway.
    */
-  readAt(snapshot: string, path: string, call: CallContext): MaybePromise<VersionedFile | null | Fault>;
+  readAt(snapshot: string, path: string, call: ReadAtCall): MaybePromise<VersionedFile | VersionRef | null | Fault>;
+}
+
+/** The options of {@link DriverHistory.readAt}. */
+export interface ReadAtCall extends CallContext {
+  /**
+   * Set by a snapshot's restore when the history has `restore`: the version will be restored by
+   * its id, so a store whose own `restore` takes it may answer {@link VersionRef} without the content.
+   */
+  versionOnly?: boolean;
+}
+
+/** A version of a file named by its id alone: {@link DriverHistory.readAt} with `versionOnly`. */
+export interface VersionRef {
+  version: string;
+  content?: undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import type {
   SnapshotChange,
   SnapshotResult,
   VersionedFile,
+  VersionRef,
 } from "../history/history-types.js";
 import { getMimeType } from "../mime.js";
 import { checkPath, comparePaths } from "../paths.js";
@@ -141,16 +142,25 @@ export class HistoryCalls {
     const refused = this.host.readOnly(path);
     if (refused) return refused;
     const { driver } = this.host;
+    // A store (or a router's member) that restores natively copies the version itself and records
+    // its own restore: it is asked for the version's id alone, not for content it would not use.
+    const versionOnly = history.restore !== undefined;
     return guarded(() =>
       this.host.guard([path], () =>
-        chain<VersionedFile | null | Fault, unknown>(history.readAt(snapshot, path, {}), (then) => {
-          if (isFault(then)) return then;
-          if (then === null) return driver.remove(path, {});
-          // A store (or a router's member) that restores natively records its own restore.
-          if (then.version !== undefined && history.restore)
-            return history.restore(path, then.version, { op: "restore" });
-          return driver.write(path, then.content, { op: "restore" });
-        }),
+        chain<VersionedFile | VersionRef | null | Fault, unknown>(
+          history.readAt(snapshot, path, { versionOnly }),
+          (then) => {
+            if (isFault(then)) return then;
+            if (then === null) return driver.remove(path, {});
+            if (then.version !== undefined && history.restore)
+              return history.restore(path, then.version, { op: "restore" });
+            // Only a history with `restore` is asked for the id alone; a store that answers it anyway
+            // gave nothing to write.
+            if (then.content === undefined)
+              return fault("unsupported", { path, detail: "no content as of the snapshot" });
+            return driver.write(path, then.content, { op: "restore" });
+          },
+        ),
       ),
     );
   }

@@ -9,9 +9,11 @@ export type {
   DriverHistory,
   FileVersion,
   HistoryRetention,
+  ReadAtCall,
   SnapshotChange,
   VersionOp,
   VersionReadCall,
+  VersionRef,
 } from "../history/history-types.js";
 export { VersionLog } from "../history/version-log.js";
 export { KeyedLock, type LockHold, type LockScope } from "../key-lock.js";
