@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CompositeBackend, DeepfsError, MemoryBackend, StateBackend, withQuota } from "../src/index.js";
+import { type Driver, DriverBackend, isFault } from "../src/kit/index.js";
 import type { BackendProtocol } from "../src/protocol.js";
 
 /** The real totals, by listing the base. */
@@ -122,6 +123,38 @@ describe("withQuota", () => {
     const restored = await quota.restore("/h.txt", old);
     expect(restored.code).toBe("too_large");
     expect((await inner.read("/h.txt")).content).toBe("x");
+  });
+
+  it("plans a store's native restore by the version's size, and keeps it native", async () => {
+    const inner = new MemoryBackend({ history: true });
+    await inner.write("/h.txt", "x".repeat(10));
+    await inner.write("/h.txt", "x");
+    await inner.write("/small.txt", "abc");
+    await inner.write("/small.txt", "abcdef");
+    // The store restores by itself (as S3 copies a version inside the bucket): counted here.
+    const driver = DriverBackend.driverOf(inner) as Driver;
+    const history = driver.history;
+    if (!history) throw new Error("no driver history");
+    const natively: string[] = [];
+    history.restore = async (path, version, call) => {
+      natively.push(path);
+      const then = await history.readVersion(path, version, { whole: true });
+      if (isFault(then)) return then;
+      const written = await driver.write(path, then.content, call);
+      return isFault(written) ? written : { etag: written.etag };
+    };
+    const quota = withQuota(inner, { maxBytes: 8 });
+    expect(await quota.usage()).toEqual({ bytes: 7, files: 2 });
+    const big = (await quota.history("/h.txt")).versions?.[1]?.version as string;
+    const refused = await quota.restore("/h.txt", big);
+    expect(refused.code).toBe("too_large");
+    expect(natively).toEqual([]);
+    const smaller = (await quota.history("/small.txt")).versions?.[1]?.version as string;
+    expect((await quota.restore("/small.txt", smaller)).error).toBeUndefined();
+    expect(natively).toEqual(["/small.txt"]);
+    expect(await quota.usage()).toEqual({ bytes: 4, files: 2 });
+    expect(await quota.usage()).toEqual(await totals(inner));
+    expect((await quota.restore("/small.txt", "no-such-version")).code).toBe("file_not_found");
   });
 
   it("refuses bad limits with a DeepfsError", () => {

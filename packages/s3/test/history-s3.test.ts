@@ -3,6 +3,7 @@
 // a write with history on costs no extra request, keys sharing a prefix are never mixed, objects
 // written before versioning was enabled are first versions, and retention prunes old versions.
 import type { S3Client } from "@aws-sdk/client-s3";
+import { withPermissions, withQuota } from "@deepfs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Backend } from "../src/index.js";
 import { emptyBucket, enableVersioning, freshBucket, testClient, versioningSkipReason } from "./support.js";
@@ -208,6 +209,30 @@ describe.skipIf(skipReason)("history on S3", () => {
     expect((await b.readRaw("/changed.txt")).data?.content).toBe("before\n");
     expect((await b.readRaw("/gone.txt")).data?.content).toBe("gone\n");
     expect((await b.history("/changed.txt")).versions?.map((v) => v.op)).toEqual(["restore", "write", "write"]);
+    counting.destroy();
+  });
+
+  it("under withQuota and withPermissions a restore is still a copy inside the store", async () => {
+    const bucket = await bucketOf(true);
+    const { client: counting, sent } = countingClient();
+    const store = new S3Backend({ client: counting, bucket, prefix: "layers", history: true });
+    const layered = withPermissions(withQuota(store, { maxBytes: 1_000 }), {
+      rules: [{ action: "deny", operations: ["write"], paths: ["/locked/**"] }],
+    });
+    await store.write("/a.txt", "first\n");
+    await store.write("/locked/b.txt", "first\n");
+    const snap = (await layered.snapshot()).snapshot as string;
+    await store.write("/a.txt", "second, longer\n");
+    await store.write("/locked/b.txt", "second\n");
+    sent.length = 0;
+    const restored = await layered.restoreSnapshot(snap);
+    expect(restored.failed?.map((f) => [f.path, f.code])).toEqual([["/locked/b.txt", "permission_denied"]]);
+    const first = (await layered.history("/a.txt")).versions?.at(-1)?.version as string;
+    expect((await layered.restore("/a.txt", first)).error).toBeUndefined();
+    expect(sent.filter((s) => s.name === "GetObjectCommand" && s.input.VersionId !== undefined)).toEqual([]);
+    expect(names(sent).filter((n) => n === "CopyObjectCommand")).toHaveLength(2);
+    expect((await store.readRaw("/a.txt")).data?.content).toBe("first\n");
+    expect((await store.readRaw("/locked/b.txt")).data?.content).toBe("second\n");
     counting.destroy();
   });
 

@@ -18,6 +18,7 @@ import {
   type WriteCall,
 } from "../kit/driver.js";
 import { ForwardingDriver } from "../kit/forwarding-driver.js";
+import type { MaybePromise } from "../protocol.js";
 
 /** Limits of `withQuota`; each is optional. */
 export interface QuotaLimits {
@@ -70,7 +71,7 @@ export class QuotaDriver extends ForwardingDriver {
     this.limits = limits;
     const self = this as { -readonly [K in keyof Driver]?: Driver[K] };
     if (base.writeBatch) self.writeBatch = (files, call) => this.writeBatchWithin(files, call);
-    if (base.history) self.history = withoutRestore(base.history);
+    if (base.history) self.history = this.historyWithin(base.history);
   }
 
   /** The usage as of now (after one walk of the store on first use). */
@@ -82,17 +83,54 @@ export class QuotaDriver extends ForwardingDriver {
   override async write(path: string, content: string | Uint8Array, call: WriteCall): Promise<{ etag: string } | Fault> {
     const failed = await this.ready(call);
     if (failed) return failed;
-    const reserved = await this.plan(path, sizeOf(content), call);
+    return this.within(path, sizeOf(content), call, () => this.base.write(path, content, call));
+  }
+
+  /** Runs `change`, which leaves `path` holding `size` bytes, within the limits. */
+  private async within(
+    path: string,
+    size: number,
+    call: CallContext,
+    change: () => MaybePromise<{ etag: string } | Fault>,
+  ): Promise<{ etag: string } | Fault> {
+    const reserved = await this.plan(path, size, call);
     if (isFault(reserved)) return reserved;
     let done: { etag: string } | Fault;
     try {
-      done = await this.base.write(path, content, call);
+      done = await change();
     } catch (error) {
       this.settle(reserved, false);
       throw error;
     }
     this.settle(reserved, !isFault(done));
     return done;
+  }
+
+  /**
+   * The store's history, whose native `restore` (S3 copies a version inside the bucket) is planned
+   * as a write of the version's size, read from the file's version list; without one, the facade
+   * restores by reading the version and writing it through this layer.
+   */
+  private historyWithin(history: DriverHistory): DriverHistory {
+    const native = history.restore?.bind(history);
+    return {
+      versions: (path, limit, call) => history.versions(path, limit, call),
+      readVersion: (path, version, call) => history.readVersion(path, version, call),
+      snapshot: (call) => history.snapshot(call),
+      changesSince: (snapshot, call) => history.changesSince(snapshot, call),
+      readAt: (snapshot, path, call) => history.readAt(snapshot, path, call),
+      ...(native && {
+        restore: async (path: string, version: string, call: WriteCall): Promise<{ etag: string } | Fault> => {
+          const failed = await this.ready(call);
+          if (failed) return failed;
+          const listed = await history.versions(path, undefined, call);
+          if (isFault(listed)) return listed;
+          const found = listed.find((v) => v.version === version);
+          if (!found) return fault("file_not_found", { path, reason: "no_version", detail: version });
+          return this.within(path, found.size, call, () => native(path, version, call));
+        },
+      }),
+    };
   }
 
   /** Removes `path` and releases what it took (for a failed directory delete, what is gone). */
@@ -262,18 +300,4 @@ export class QuotaDriver extends ForwardingDriver {
 
 function quotaFault(detail: string): Fault {
   return fault("too_large", { reason: "quota", detail });
-}
-
-/**
- * A store's history without its native `restore`: the facade then restores by reading the version
- * and writing it through the layer, where the quota applies.
- */
-function withoutRestore(history: DriverHistory): DriverHistory {
-  return {
-    versions: (path, limit, call) => history.versions(path, limit, call),
-    readVersion: (path, version, call) => history.readVersion(path, version, call),
-    snapshot: (call) => history.snapshot(call),
-    changesSince: (snapshot, call) => history.changesSince(snapshot, call),
-    readAt: (snapshot, path, call) => history.readAt(snapshot, path, call),
-  };
 }
