@@ -9,7 +9,7 @@ import {
   StateBackend,
   withPermissions,
 } from "../src/index.js";
-import { type Driver, DriverBackend, isFault } from "../src/kit/index.js";
+import { withNativeRestore } from "./support/native-restore.js";
 
 const SECRET_DENIED: PermissionRule[] = [
   { action: "deny", operations: ["read", "write", "delete"], paths: ["/secret/**"] },
@@ -247,16 +247,7 @@ describe("withPermissions", () => {
     await inner.write("/pub/h.txt", "v2");
     await inner.write("/ro/h.txt", "v2");
     // The store restores by itself (as S3 copies a version inside the bucket): counted here.
-    const history = DriverBackend.driverOf(inner)?.history;
-    if (!history) throw new Error("no driver history");
-    const natively: string[] = [];
-    history.restore = async (path, version, call) => {
-      natively.push(path);
-      const then = await history.readVersion(path, version, { whole: true });
-      if (isFault(then)) return then;
-      const written = await (DriverBackend.driverOf(inner) as Driver).write(path, then.content, call);
-      return isFault(written) ? written : { etag: written.etag };
-    };
+    const natively = withNativeRestore(inner);
     const guarded = withPermissions(inner, {
       rules: [{ action: "deny", operations: ["write"], paths: ["/ro/**"] }],
     });

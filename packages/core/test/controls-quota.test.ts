@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CompositeBackend, DeepfsError, MemoryBackend, StateBackend, withQuota } from "../src/index.js";
-import { type Driver, DriverBackend, isFault } from "../src/kit/index.js";
 import type { BackendProtocol } from "../src/protocol.js";
+import { withNativeRestore } from "./support/native-restore.js";
 
 /** The real totals, by listing the base. */
 async function totals(backend: BackendProtocol): Promise<{ bytes: number; files: number }> {
@@ -132,17 +132,7 @@ describe("withQuota", () => {
     await inner.write("/small.txt", "abc");
     await inner.write("/small.txt", "abcdef");
     // The store restores by itself (as S3 copies a version inside the bucket): counted here.
-    const driver = DriverBackend.driverOf(inner) as Driver;
-    const history = driver.history;
-    if (!history) throw new Error("no driver history");
-    const natively: string[] = [];
-    history.restore = async (path, version, call) => {
-      natively.push(path);
-      const then = await history.readVersion(path, version, { whole: true });
-      if (isFault(then)) return then;
-      const written = await driver.write(path, then.content, call);
-      return isFault(written) ? written : { etag: written.etag };
-    };
+    const natively = withNativeRestore(inner);
     const quota = withQuota(inner, { maxBytes: 8 });
     expect(await quota.usage()).toEqual({ bytes: 7, files: 2 });
     const big = (await quota.history("/h.txt")).versions?.[1]?.version as string;
