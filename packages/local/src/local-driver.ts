@@ -36,7 +36,8 @@ import type { HostRoot } from "./host-root.js";
 import type { IoMode } from "./io-mode.js";
 import { linkedRegularFile } from "./links.js";
 import { removeEntries } from "./remove-tree.js";
-import { isVisibleName, listedEntry, STAT_CONCURRENCY, statNamesHint, type WalkOptions, walkEntries } from "./walk.js";
+import { isVisibleName, STAT_CONCURRENCY, statNamesHint, type WalkOptions } from "./walk.js";
+import { listedEntry, walkEntries } from "./walk-entries.js";
 
 /** What a {@link LocalDriver} works with; {@link LocalBackend} makes it from its options. */
 export interface LocalDriverSettings {
