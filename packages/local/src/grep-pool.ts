@@ -1,14 +1,12 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { openDirectoryExactlySync } from "./descriptors.js";
-import { type BatchScan, newScanState, type ScanJob, scanFiles } from "./grep-worker.js";
+import { type BatchScan, keepSpare, newScanState, type ScanJob, scanFiles } from "./grep-worker.js";
 import { type StatJob, statFiles, type WalkAnswer, type WalkJob, walkDirs } from "./walk-worker.js";
 
 /** Workers at most: the search is bound by system calls and memory copies, a few threads saturate them. */
 const MAX_WORKERS = 4;
-/** Jobs a worker is given at once: one it works on, one ready for when it is done. */
-const MAX_IN_FLIGHT = 2;
 /** Buffers of texts a worker keeps for its next batches (see {@link GrepWorkerPool.recycle}). */
 const MAX_SPARES = 4;
 /** Largest buffer of texts handed back for reuse (a batch of long lines makes one for itself). */
@@ -16,7 +14,7 @@ const MAX_SPARE_BYTES = 4 * 1024 * 1024;
 
 /** The worker's program: {@link scanFiles} from its own source, answering one batch per message. */
 const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, receiveMessageOnPort, workerData } = require("node:worker_threads");
 const fs = require("node:fs");
 const { isUtf8 } = require("node:buffer");
 const scanFiles = (${scanFiles.toString()});
@@ -24,12 +22,17 @@ const statFiles = (${statFiles.toString()});
 const walkDirs = (${walkDirs.toString()});
 const openExactly = (${openDirectoryExactlySync.toString()});
 const newScanState = (${newScanState.toString()});
+const keepSpare = (${keepSpare.toString()});
 const deps = { fs, isUtf8, state: newScanState() };
-parentPort.on("message", ({ id, job, stat, walk, spare }) => {
-  if (spare) {
-    if (deps.state.spares.length < ${MAX_SPARES}) deps.state.spares.push(spare);
-    return;
+// Buffers handed back come on a port of their own, read here before each batch: on the jobs' port
+// they would wait behind the jobs already sent.
+const spares = workerData.spares;
+const takeSpares = () => {
+  for (let got = receiveMessageOnPort(spares); got !== undefined; got = receiveMessageOnPort(spares)) {
+    keepSpare(deps.state.spares, got.message, ${MAX_SPARES});
   }
+};
+parentPort.on("message", ({ id, job, stat, walk }) => {
   let result = null;
   let transfer = [];
   try {
@@ -40,6 +43,7 @@ parentPort.on("message", ({ id, job, stat, walk, spare }) => {
       result = statFiles(stat, fs, openExactly);
       transfer = [result.buffer];
     } else {
+      takeSpares();
       result = scanFiles(job, deps);
       transfer = [result.text.buffer];
     }
@@ -60,6 +64,8 @@ export const workerIdle = { ms: 5_000 };
 
 interface Slot {
   worker: Worker;
+  /** Where buffers handed back go to the worker ({@link GrepWorkerPool.recycle}). */
+  spares: MessagePort;
   busy: number;
   /** The timer that retires the worker once it has been idle for {@link workerIdle}. */
   idle?: ReturnType<typeof setTimeout>;
@@ -81,11 +87,6 @@ class GrepWorkerPool {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   broken = false;
-
-  /** Jobs waiting here for a worker (see {@link MAX_IN_FLIGHT}). */
-  get queued(): number {
-    return this.waiting.length;
-  }
 
   /** Workers running now. */
   get started(): number {
@@ -112,7 +113,7 @@ class GrepWorkerPool {
     const slot = this.madeBy.get(text.buffer);
     if (!slot || slot.retired || this.broken || text.buffer.byteLength > MAX_SPARE_BYTES) return;
     this.madeBy.delete(text.buffer);
-    slot.worker.postMessage({ spare: text.buffer }, [text.buffer as ArrayBuffer]);
+    slot.spares.postMessage(text.buffer, [text.buffer as ArrayBuffer]);
   }
 
   /** {@link statFiles} of `stat` in a worker: null when the pool could not answer. */
@@ -125,55 +126,29 @@ class GrepWorkerPool {
     return this.send({ walk }) as Promise<WalkAnswer | null>;
   }
 
-  /** Jobs waiting until a worker has fewer than {@link MAX_IN_FLIGHT}, in the order they came. */
-  private readonly waiting: Array<() => void> = [];
-
-  /**
-   * Hands `message` to a worker, or queues it here while every worker has {@link MAX_IN_FLIGHT}:
-   * a job queued in a worker would be ahead of the buffers handed back to it ({@link recycle}).
-   */
   private send(
     message: { job: ScanJob } | { stat: StatJob } | { walk: WalkJob },
   ): Promise<BatchScan | Float64Array | WalkAnswer | null> {
-    return new Promise((resolve) => {
-      const go = () => this.dispatch(message, resolve);
-      if (this.waiting.length === 0 && this.canTake()) go();
-      else this.waiting.push(go);
-    });
-  }
-
-  /** Whether a worker can take a job now (or one can be started). */
-  private canTake(): boolean {
-    return this.broken || this.workers.length < this.size || this.workers.some((slot) => slot.busy < MAX_IN_FLIGHT);
-  }
-
-  private dispatch(
-    message: { job: ScanJob } | { stat: StatJob } | { walk: WalkJob },
-    resolve: (result: BatchScan | Float64Array | WalkAnswer | null) => void,
-  ): void {
     const slot = this.pick();
-    if (!slot) {
-      resolve(null);
-      return;
-    }
+    if (!slot) return Promise.resolve(null);
     const id = this.nextId++;
     if (slot.busy++ === 0) {
       slot.worker.ref();
       clearTimeout(slot.idle);
     }
-    this.pending.set(id, {
-      resolve: (result) => {
-        slot.busy--;
-        while (this.waiting.length > 0 && this.canTake()) this.waiting.shift()?.();
-        if (slot.busy === 0) {
-          slot.worker.unref();
-          slot.idle = setTimeout(() => this.retire(slot), workerIdle.ms);
-          slot.idle.unref();
-        }
-        resolve(result);
-      },
+    return new Promise((resolve) => {
+      this.pending.set(id, {
+        resolve: (result) => {
+          if (--slot.busy === 0) {
+            slot.worker.unref();
+            slot.idle = setTimeout(() => this.retire(slot), workerIdle.ms);
+            slot.idle.unref();
+          }
+          resolve(result);
+        },
+      });
+      slot.worker.postMessage({ id, ...message });
     });
-    slot.worker.postMessage({ id, ...message });
   }
 
   /** The least busy worker, started when fewer than {@link size} exist. */
@@ -197,13 +172,17 @@ class GrepWorkerPool {
     if (slot.busy > 0 || this.broken) return;
     slot.retired = true;
     this.workers.splice(this.workers.indexOf(slot), 1);
+    slot.spares.close();
     void slot.worker.terminate();
   }
 
   private start(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const { port1: spares, port2 } = new MessageChannel();
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { spares: port2 }, transferList: [port2] });
     worker.unref();
-    const slot: Slot = { worker, busy: 0 };
+    // Neither end keeps a process alive: the worker reads its end only when asked.
+    spares.unref();
+    const slot: Slot = { worker, spares, busy: 0 };
     worker.on("message", ({ id, result }: { id: number; result: BatchScan | Float64Array | WalkAnswer | null }) => {
       if (result !== null && "text" in result) this.madeBy.set(result.text.buffer, slot);
       const waiting = this.pending.get(id);
@@ -222,10 +201,12 @@ class GrepWorkerPool {
   private fail(): void {
     if (this.broken) return;
     this.broken = true;
-    for (const { worker } of this.workers) void worker.terminate();
+    for (const { worker, spares } of this.workers) {
+      spares.close();
+      void worker.terminate();
+    }
     for (const waiting of this.pending.values()) waiting.resolve(null);
     this.pending.clear();
-    for (const go of this.waiting.splice(0)) go();
   }
 }
 

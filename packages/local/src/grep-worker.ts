@@ -68,6 +68,22 @@ export interface ScanState {
   spares: ArrayBuffer[];
 }
 
+/**
+ * Keeps `buffer`, handed back to a worker, among its spares: at most `max`, the largest (a batch
+ * writes into the largest, so a smaller one is what goes). Self-contained: the workers run its source.
+ */
+export function keepSpare(spares: ArrayBuffer[], buffer: ArrayBuffer, max: number): void {
+  if (spares.length < max) {
+    spares.push(buffer);
+    return;
+  }
+  let smallest = 0;
+  for (let i = 1; i < spares.length; i++) {
+    if ((spares[i] as ArrayBuffer).byteLength < (spares[smallest] as ArrayBuffer).byteLength) smallest = i;
+  }
+  if ((spares[smallest] as ArrayBuffer).byteLength < buffer.byteLength) spares[smallest] = buffer;
+}
+
 /** A worker's {@link ScanState}. Self-contained: the workers run its source. */
 export function newScanState(): ScanState {
   return { small: Buffer.allocUnsafeSlow(1024 * 1024), spares: [] };
